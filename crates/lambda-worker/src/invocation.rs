@@ -1,0 +1,302 @@
+//! One invocation's lifecycle: plan the window, connect, poll, drain, run hooks, report.
+
+use std::{
+    sync::{
+        atomic::{AtomicBool, Ordering},
+        Arc,
+    },
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
+};
+
+use temporalio_client::{Client, ClientOptions, Connection};
+use temporalio_sdk::{Runtime, Worker};
+
+use crate::{
+    hooks::{run_hooks, HooksReport},
+    stats::ActivityCounters,
+    window::WorkWindow,
+    Error, LambdaWorkerConfig,
+};
+
+/// The parts of a Lambda invocation the worker needs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct InvocationInfo {
+    /// `Lambda-Runtime-Aws-Request-Id`.
+    pub request_id: String,
+    /// `Lambda-Runtime-Invoked-Function-Arn`.
+    pub invoked_function_arn: String,
+    /// `Lambda-Runtime-Deadline-Ms`, as wall-clock time.
+    pub deadline: SystemTime,
+}
+
+impl From<&lambda_runtime::Context> for InvocationInfo {
+    fn from(ctx: &lambda_runtime::Context) -> Self {
+        Self {
+            request_id: ctx.request_id.clone(),
+            invoked_function_arn: ctx.invoked_function_arn.clone(),
+            deadline: UNIX_EPOCH + Duration::from_millis(ctx.deadline),
+        }
+    }
+}
+
+impl InvocationInfo {
+    /// The worker identity for this invocation: `<request-id>@<invoked-function-arn>`.
+    pub fn identity(&self) -> String {
+        format!("{}@{}", self.request_id, self.invoked_function_arn)
+    }
+}
+
+/// What one invocation did; returned as the invocation's JSON result.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct InvocationReport {
+    /// Lambda request ID.
+    pub request_id: String,
+    /// Worker identity used for polling.
+    pub identity: String,
+    /// `deployment:build`.
+    pub deployment_version: String,
+    /// Task queue polled.
+    pub task_queue: String,
+    /// Planned polling time, ms (deadline − buffer − start).
+    pub work_window_ms: u64,
+    /// Time to connect to Temporal, ms.
+    pub connect_ms: u64,
+    /// Activities started / completed / failed in this invocation.
+    pub activities_started: u64,
+    /// See above.
+    pub activities_completed: u64,
+    /// See above.
+    pub activities_failed: u64,
+    /// Whether the worker finished draining in its time.
+    pub drained: bool,
+    /// Shutdown hook outcomes.
+    pub hooks: HooksReport,
+    /// Time left before the deadline when the invocation returned, ms (negative: overran).
+    pub time_left_ms: i64,
+}
+
+/// Disarmed at normal completion; if the invocation future is dropped midway the worker is marked
+/// unhealthy so the process exits instead of being reused with half-finished state.
+struct InterruptGuard<'a> {
+    unhealthy: &'a AtomicBool,
+    armed: bool,
+}
+
+impl Drop for InterruptGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            self.unhealthy.store(true, Ordering::SeqCst);
+        }
+    }
+}
+
+/// A configured Lambda worker: creates a fresh connection and SDK worker for each invocation.
+/// Use [`run_worker`](crate::run_worker) unless you need to drive invocations yourself
+/// (tests, custom runtimes).
+pub struct LambdaWorker {
+    config: Arc<LambdaWorkerConfig>,
+    runtime: Runtime,
+    unhealthy: AtomicBool,
+}
+
+impl std::fmt::Debug for LambdaWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LambdaWorker")
+            .field("config", &self.config)
+            .field("healthy", &self.is_healthy())
+            .finish()
+    }
+}
+
+impl LambdaWorker {
+    /// Validate `config` and prepare the SDK runtime. Must be called inside a Tokio runtime.
+    pub fn new(config: LambdaWorkerConfig) -> Result<Self, Error> {
+        config.validate()?;
+        let runtime = Runtime::from_current_tokio(Default::default())
+            .map_err(|e| Error::Runtime(format!("cannot start the Temporal SDK runtime: {e}")))?;
+        Ok(Self {
+            config: Arc::new(config),
+            runtime,
+            unhealthy: AtomicBool::new(false),
+        })
+    }
+
+    /// The validated configuration.
+    pub fn config(&self) -> &LambdaWorkerConfig {
+        &self.config
+    }
+
+    /// False once a drain or hook overran or an invocation was interrupted: the execution
+    /// environment must not be reused.
+    pub fn is_healthy(&self) -> bool {
+        !self.unhealthy.load(Ordering::SeqCst)
+    }
+
+    /// Run one invocation to completion: poll until `deadline − buffer`, drain, run hooks.
+    pub async fn invoke(&self, info: &InvocationInfo) -> Result<InvocationReport, Error> {
+        let cfg = &*self.config;
+        let window = WorkWindow::plan(
+            info.deadline,
+            SystemTime::now(),
+            Instant::now(),
+            &cfg.shutdown,
+        )
+        .inspect_err(|e| tracing::error!(request_id = %info.request_id, "{e}"))?;
+        if window.is_short(&cfg.shutdown) {
+            tracing::warn!(
+                work_window_ms = window.work_time().as_millis() as u64,
+                "work window is under {:?}; raise the function timeout so tasks have time to run",
+                cfg.shutdown.warn_work_time
+            );
+        }
+        let mut guard = InterruptGuard {
+            unhealthy: &self.unhealthy,
+            armed: true,
+        };
+        let identity = info.identity();
+
+        // Connect: counts against the work window (the TypeScript package gets this wrong).
+        let connect_started = Instant::now();
+        let connect_budget = cfg.shutdown.connect_timeout.min(
+            window
+                .stop_polling_at
+                .saturating_duration_since(connect_started),
+        );
+        let client = connect(cfg, identity.clone(), connect_budget).await;
+        let connect_ms = connect_started.elapsed().as_millis() as u64;
+        let client = match client {
+            Ok(c) => c,
+            Err(e) => {
+                guard.armed = false;
+                tracing::error!(request_id = %info.request_id, "{e}");
+                return Err(e);
+            }
+        };
+
+        let counters = Arc::new(ActivityCounters::default());
+        let options = cfg.worker_options_for(&identity, counters.clone());
+        let mut worker = Worker::new(&self.runtime, client, options).map_err(|e| {
+            guard.armed = false;
+            Error::WorkerCreate {
+                task_queue: cfg.task_queue.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        let shutdown = worker.shutdown_handle();
+        tracing::info!(
+            request_id = %info.request_id,
+            deployment_version = %cfg.version,
+            task_queue = %cfg.task_queue,
+            namespace = %cfg.connection.namespace,
+            work_window_ms = window.stop_polling_at.saturating_duration_since(Instant::now()).as_millis() as u64,
+            connect_ms,
+            "worker polling"
+        );
+
+        let outcome = {
+            let run = worker.run();
+            tokio::pin!(run);
+            let mut outcome = tokio::select! {
+                r = &mut run => Some(r),
+                _ = tokio::time::sleep_until(window.stop_polling_at.into()) => None,
+            };
+            if outcome.is_none() {
+                tracing::info!(
+                    request_id = %info.request_id,
+                    in_flight_activities = counters.in_flight(),
+                    drain_ms = window.drain_until.saturating_duration_since(Instant::now()).as_millis() as u64,
+                    "work window over: polling stopped, draining"
+                );
+                shutdown();
+                outcome = tokio::time::timeout_at(window.drain_until.into(), &mut run)
+                    .await
+                    .ok();
+            }
+            outcome
+        };
+        let drained = outcome.is_some();
+        let run_error = match outcome {
+            Some(Err(e)) => Some(Error::WorkerRun {
+                task_queue: cfg.task_queue.clone(),
+                reason: e.to_string(),
+            }),
+            Some(Ok(())) => None,
+            None => {
+                tracing::error!(
+                    request_id = %info.request_id,
+                    in_flight_activities = counters.in_flight(),
+                    "drain overran its time: tasks still running were abandoned; this execution environment will not be reused"
+                );
+                None
+            }
+        };
+        // The run future is gone; drop the worker (and its connection) before the hooks run.
+        drop(worker);
+
+        let hooks = run_hooks(&cfg.hooks, window.hooks_until).await;
+        if !drained || hooks.overran() {
+            self.unhealthy.store(true, Ordering::SeqCst);
+        }
+        guard.armed = false;
+        let now = Instant::now();
+        let time_left_ms = if now <= window.deadline {
+            (window.deadline - now).as_millis() as i64
+        } else {
+            -((now - window.deadline).as_millis() as i64)
+        };
+        let report = InvocationReport {
+            request_id: info.request_id.clone(),
+            identity,
+            deployment_version: cfg.version.to_string(),
+            task_queue: cfg.task_queue.clone(),
+            work_window_ms: window.work_time().as_millis() as u64,
+            connect_ms,
+            activities_started: counters.started(),
+            activities_completed: counters.completed(),
+            activities_failed: counters.failed(),
+            drained,
+            hooks,
+            time_left_ms,
+        };
+        tracing::info!(
+            request_id = %report.request_id,
+            activities_completed = report.activities_completed,
+            activities_failed = report.activities_failed,
+            drained = report.drained,
+            time_left_ms = report.time_left_ms,
+            healthy = self.is_healthy(),
+            "invocation finished"
+        );
+        match run_error {
+            Some(e) => {
+                tracing::error!(request_id = %info.request_id, "{e}");
+                Err(e)
+            }
+            None => Ok(report),
+        }
+    }
+}
+
+async fn connect(
+    cfg: &LambdaWorkerConfig,
+    identity: String,
+    budget: Duration,
+) -> Result<Client, Error> {
+    let conn = &cfg.connection;
+    let fail = |reason: String| Error::Connect {
+        address: conn.address.clone(),
+        namespace: conn.namespace.clone(),
+        waited: budget,
+        reason,
+    };
+    let options = conn.connection_options(identity, budget)?;
+    let connection = tokio::time::timeout(budget, Connection::connect(options))
+        .await
+        .map_err(|_| fail("timed out".to_owned()))?
+        .map_err(|e| fail(e.to_string()))?;
+    Client::new(
+        connection,
+        ClientOptions::new(conn.namespace.clone()).build(),
+    )
+    .map_err(|e| fail(e.to_string()))
+}

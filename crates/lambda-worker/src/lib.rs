@@ -1,0 +1,111 @@
+//! # temporal-lambda-worker
+//!
+//! Run a Temporal worker inside each AWS Lambda invocation (Temporal Serverless Workers).
+//!
+//! The Temporal server invokes the function when a task lands on a task queue with no pollers.
+//! Each invocation connects to Temporal, polls with worker versioning on until
+//! `deadline − shutdown buffer` (connect time counts), drains in-flight tasks, runs shutdown hooks,
+//! and returns before the deadline. If a drain or hook overruns, the process exits after
+//! answering so Lambda never reuses a half-stopped environment.
+//!
+//! ```no_run
+//! use temporal_lambda_worker::{run_worker, VersioningBehavior, WorkerDeploymentVersion};
+//! # mod app {
+//! #   use temporalio_macros::{activities, workflow, workflow_methods};
+//! #   use temporalio_sdk::{activities::{ActivityContext, ActivityError}, WorkflowContext, WorkflowResult};
+//! #   #[workflow] #[derive(Default)] pub struct Hello;
+//! #   #[workflow_methods] impl Hello {
+//! #     #[run] pub async fn run(_ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> { Ok(name) }
+//! #   }
+//! #   pub struct Greetings;
+//! #   #[activities] impl Greetings {
+//! #     #[activity] pub async fn greet(_ctx: ActivityContext, n: String) -> Result<String, ActivityError> { Ok(n) }
+//! #   }
+//! # }
+//! # use app::{Hello, Greetings};
+//!
+//! fn main() {
+//!     run_worker(WorkerDeploymentVersion::new("my-app", "build-1"), |config| {
+//!         config.task_queue = "my-task-queue".into();
+//!         config.default_versioning_behavior = Some(VersioningBehavior::Pinned);
+//!         config.register_workflow::<Hello>()?;
+//!         config.register_activities(Greetings);
+//!         Ok(())
+//!     })
+//! }
+//! ```
+//!
+//! Connection settings come from `temporal.toml` (`TEMPORAL_CONFIG_FILE`, else
+//! `$LAMBDA_TASK_ROOT/temporal.toml`, else `./temporal.toml`; profile `TEMPORAL_PROFILE`) and the
+//! `TEMPORAL_*` environment variables; whatever the closure sets wins. Secrets are redacted in
+//! every `Debug` output and never logged.
+
+#![warn(missing_docs)]
+
+pub mod config;
+mod error;
+mod handler;
+pub mod hooks;
+mod invocation;
+mod logging;
+mod secret;
+mod stats;
+pub mod window;
+mod worker;
+
+pub use config::{ConnectionConfig, ShutdownSettings, TlsConfig, TlsSource, WorkerTuning};
+pub use error::Error;
+pub use handler::{DescribeResponse, DESCRIBE_REQUEST_KEY};
+pub use hooks::{HookError, HookOutcome, ShutdownHook};
+pub use invocation::{InvocationInfo, InvocationReport, LambdaWorker};
+pub use logging::init_logging;
+pub use secret::Secret;
+pub use stats::ActivityCounters;
+pub use temporalio_common::worker::VersioningBehavior;
+pub use worker::{LambdaWorkerConfig, WorkerDeploymentVersion};
+
+/// Error type the `configure` closure may return.
+pub type ConfigureError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Build a [`LambdaWorker`] from the process environment and a `configure` closure, without
+/// starting anything: the builder form, for tests and custom runtimes. Must be called inside a
+/// Tokio runtime.
+pub fn build_worker<F>(
+    version: WorkerDeploymentVersion,
+    configure: F,
+) -> Result<LambdaWorker, Error>
+where
+    F: FnOnce(&mut LambdaWorkerConfig) -> Result<(), ConfigureError>,
+{
+    let mut config = LambdaWorkerConfig::from_env(version, &config::process_env())?;
+    configure(&mut config)
+        .map_err(|e| Error::InvalidClientConfig(format!("configure closure failed: {e}")))?;
+    LambdaWorker::new(config)
+}
+
+/// Like [`run_worker`] but returns start-up errors instead of exiting.
+pub fn try_run_worker<F>(version: WorkerDeploymentVersion, configure: F) -> Result<(), Error>
+where
+    F: FnOnce(&mut LambdaWorkerConfig) -> Result<(), ConfigureError>,
+{
+    init_logging();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Runtime(format!("cannot start the Tokio runtime: {e}")))?;
+    rt.block_on(async move { build_worker(version, configure)?.serve().await })
+}
+
+/// The one call a Lambda `main` needs: load config, apply `configure`, then serve invocations
+/// until Lambda stops the process. A start-up error is logged as one line and the process exits
+/// with status 1 (Lambda reports it as an init error).
+pub fn run_worker<F>(version: WorkerDeploymentVersion, configure: F)
+where
+    F: FnOnce(&mut LambdaWorkerConfig) -> Result<(), ConfigureError>,
+{
+    if let Err(e) = try_run_worker(version, configure) {
+        tracing::error!("{e}");
+        eprintln!("temporal-lambda-worker: {e}");
+        std::process::exit(1);
+    }
+}

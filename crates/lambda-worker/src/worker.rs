@@ -1,0 +1,263 @@
+//! The user-facing configuration object handed to the `configure` closure, and how it becomes a
+//! fresh SDK [`WorkerOptions`] for every invocation.
+
+use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
+
+use temporalio_common::worker::{
+    VersioningBehavior, WorkerDeploymentOptions, WorkerDeploymentVersion as SdkVersion,
+};
+use temporalio_sdk::{
+    activities::ActivityImplementer,
+    interceptors::ActivityInboundInterceptor,
+    runtime::{
+        worker_tuner::{FixedSizeSlotSupplier, TunerHolder},
+        PollerBehavior,
+    },
+    WorkerOptions,
+};
+
+use crate::{
+    config::{ConnectionConfig, ShutdownSettings, WorkerTuning},
+    hooks::{HookError, ShutdownHook},
+    stats::{ActivityCounters, CountingInterceptor},
+    Error,
+};
+
+/// Which Worker Deployment Version this function implements. Must match the version created on
+/// the Temporal side (`temporal-lambda register`), or the server will invoke a function that never
+/// polls the version it routes to.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct WorkerDeploymentVersion {
+    /// Deployment name, e.g. `my-app`.
+    pub deployment_name: String,
+    /// Build ID, e.g. `build-1`. One build ID per published Lambda version.
+    pub build_id: String,
+}
+
+impl WorkerDeploymentVersion {
+    /// Convenience constructor.
+    pub fn new(deployment_name: impl Into<String>, build_id: impl Into<String>) -> Self {
+        Self {
+            deployment_name: deployment_name.into(),
+            build_id: build_id.into(),
+        }
+    }
+
+    pub(crate) fn validate(&self) -> Result<(), Error> {
+        if self.deployment_name.trim().is_empty() {
+            return Err(Error::MissingSetting {
+                setting: "deployment name (WorkerDeploymentVersion::deployment_name)",
+                fix:
+                    "pass the deployment name used with `temporal-lambda register`, e.g. \"my-app\"",
+            });
+        }
+        if self.build_id.trim().is_empty() {
+            return Err(Error::MissingSetting {
+                setting: "build ID (WorkerDeploymentVersion::build_id)",
+                fix: "pass the build ID of this code, e.g. \"build-1\" (one per published Lambda version)",
+            });
+        }
+        Ok(())
+    }
+
+    fn to_sdk(&self) -> SdkVersion {
+        SdkVersion::builder()
+            .deployment_name(self.deployment_name.clone())
+            .build_id(self.build_id.clone())
+            .build()
+    }
+}
+
+impl fmt::Display for WorkerDeploymentVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.deployment_name, self.build_id)
+    }
+}
+
+/// Everything a Lambda worker needs, as seen by the `configure` closure of
+/// [`run_worker`](crate::run_worker). Connection settings arrive pre-loaded from `temporal.toml`
+/// and `TEMPORAL_*`; whatever the closure sets wins.
+pub struct LambdaWorkerConfig {
+    /// The deployment version (from the `run_worker` call).
+    pub version: WorkerDeploymentVersion,
+    /// Task queue to poll (`TEMPORAL_TASK_QUEUE`, or set it here). Required.
+    pub task_queue: String,
+    /// How to reach Temporal.
+    pub connection: ConnectionConfig,
+    /// Worker sizing (Lambda-tuned defaults).
+    pub tuning: WorkerTuning,
+    /// Deadline budget (7 s buffer = 5 s drain + 2 s hooks by default).
+    pub shutdown: ShutdownSettings,
+    /// Versioning behavior for every workflow this worker runs. Serverless Workers require one:
+    /// `Pinned` or `AutoUpgrade`. The Rust SDK has no per-workflow behavior yet, so this is it.
+    pub default_versioning_behavior: Option<VersioningBehavior>,
+    pub(crate) options: WorkerOptions,
+    pub(crate) hooks: Vec<ShutdownHook>,
+    pub(crate) workflow_types: Vec<String>,
+    pub(crate) has_activities: bool,
+}
+
+impl fmt::Debug for LambdaWorkerConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("LambdaWorkerConfig")
+            .field("version", &self.version)
+            .field("task_queue", &self.task_queue)
+            .field("connection", &self.connection)
+            .field("tuning", &self.tuning)
+            .field("shutdown", &self.shutdown)
+            .field(
+                "default_versioning_behavior",
+                &self.default_versioning_behavior,
+            )
+            .field("workflow_types", &self.workflow_types)
+            .field("hooks", &self.hooks)
+            .finish()
+    }
+}
+
+impl LambdaWorkerConfig {
+    /// A config with connection settings from `env` (and the config file it points to).
+    pub fn from_env(
+        version: WorkerDeploymentVersion,
+        env: &HashMap<String, String>,
+    ) -> Result<Self, Error> {
+        let connection = ConnectionConfig::load(env)?;
+        Ok(Self {
+            version,
+            task_queue: env.get("TEMPORAL_TASK_QUEUE").cloned().unwrap_or_default(),
+            connection,
+            tuning: WorkerTuning::default(),
+            shutdown: ShutdownSettings::default(),
+            default_versioning_behavior: None,
+            options: WorkerOptions::new("").build(),
+            hooks: Vec::new(),
+            workflow_types: Vec::new(),
+            has_activities: false,
+        })
+    }
+
+    /// Register a workflow type (a struct with `#[workflow]` / `#[workflow_methods]`).
+    pub fn register_workflow<W>(&mut self) -> Result<&mut Self, Error>
+    where
+        W: temporalio_sdk::workflows::WorkflowImplementation,
+        <W::Run as temporalio_common::WorkflowDefinition>::Input: Send,
+    {
+        self.options
+            .register_workflow::<W>()
+            .map_err(|e| Error::Registration(e.to_string()))?;
+        self.workflow_types = self
+            .options
+            .workflows()
+            .workflow_definitions()
+            .map(|d| d.workflow_type.clone())
+            .collect();
+        self.workflow_types.sort();
+        Ok(self)
+    }
+
+    /// Register every activity of an `#[activities]` implementer.
+    pub fn register_activities<A: ActivityImplementer>(&mut self, activities: A) -> &mut Self {
+        self.options.register_activities(activities);
+        self.has_activities = true;
+        self
+    }
+
+    /// Add an activity inbound interceptor (runs in every invocation's worker).
+    pub fn activity_interceptor<I: ActivityInboundInterceptor>(&mut self, i: I) -> &mut Self {
+        self.options.activity_inbound_interceptor(i);
+        self
+    }
+
+    /// Direct access to the SDK's worker options for anything not covered here. The task queue,
+    /// deployment options, identity and sizing fields are overwritten from this config for every
+    /// invocation.
+    pub fn worker_options_mut(&mut self) -> &mut WorkerOptions {
+        &mut self.options
+    }
+
+    /// Run `f` after every invocation's worker has drained, within `budget` and before the
+    /// deadline. Hooks run in the order they were added.
+    pub fn add_shutdown_hook<F, Fut>(
+        &mut self,
+        name: impl Into<String>,
+        budget: Duration,
+        f: F,
+    ) -> &mut Self
+    where
+        F: Fn() -> Fut + Send + Sync + 'static,
+        Fut: std::future::Future<Output = Result<(), HookError>> + Send + 'static,
+    {
+        self.hooks.push(ShutdownHook::new(name, budget, f));
+        self
+    }
+
+    /// Registered workflow types, sorted.
+    pub fn workflow_types(&self) -> &[String] {
+        &self.workflow_types
+    }
+
+    /// Check that the config can run: non-empty version, task queue, registrations, a versioning
+    /// behavior for every workflow, readable TLS files, a usable address.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.version.validate()?;
+        if self.task_queue.trim().is_empty() {
+            return Err(Error::MissingSetting {
+                setting: "task queue (TEMPORAL_TASK_QUEUE)",
+                fix: "set config.task_queue in the configure closure or the TEMPORAL_TASK_QUEUE environment variable",
+            });
+        }
+        if self.workflow_types.is_empty() && !self.has_activities {
+            return Err(Error::NothingRegistered);
+        }
+        let behavior_ok = matches!(
+            self.default_versioning_behavior,
+            Some(VersioningBehavior::Pinned) | Some(VersioningBehavior::AutoUpgrade)
+        );
+        if !self.workflow_types.is_empty() && !behavior_ok {
+            return Err(Error::MissingVersioningBehavior {
+                workflows: self.workflow_types.join(", "),
+            });
+        }
+        self.connection.url()?;
+        self.connection.tls_options()?;
+        Ok(())
+    }
+
+    /// Fresh SDK worker options for one invocation.
+    pub(crate) fn worker_options_for(
+        &self,
+        identity: &str,
+        counters: Arc<ActivityCounters>,
+    ) -> WorkerOptions {
+        let t = &self.tuning;
+        let mut o = self.options.clone();
+        o.task_queue = self.task_queue.clone();
+        o.deployment_options = WorkerDeploymentOptions::new(self.version.to_sdk())
+            .use_worker_versioning(true)
+            .maybe_default_versioning_behavior(self.default_versioning_behavior)
+            .build();
+        o.client_identity_override = Some(identity.to_owned());
+        o.max_cached_workflows = t.max_cached_workflows;
+        o.tuner = TunerHolder::builder()
+            .workflow_task_slot_supplier(FixedSizeSlotSupplier::new(
+                t.max_concurrent_workflow_tasks,
+            ))
+            .activity_task_slot_supplier(FixedSizeSlotSupplier::new(t.max_concurrent_activities))
+            .local_activity_task_slot_supplier(FixedSizeSlotSupplier::new(
+                t.max_concurrent_local_activities,
+            ))
+            .nexus_task_slot_supplier(FixedSizeSlotSupplier::new(t.max_concurrent_nexus_tasks))
+            .build()
+            .into();
+        o.workflow_task_poller_behavior =
+            Some(PollerBehavior::SimpleMaximum(t.workflow_task_pollers));
+        o.activity_task_poller_behavior =
+            Some(PollerBehavior::SimpleMaximum(t.activity_task_pollers));
+        o.nexus_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(t.nexus_task_pollers));
+        o.max_eager_activity_reservations_per_workflow_task =
+            if t.eager_activities { 3 } else { 0 };
+        o.graceful_shutdown_period = Some(self.shutdown.graceful_shutdown);
+        o.activity_inbound_interceptor(CountingInterceptor(counters));
+        o
+    }
+}

@@ -1,0 +1,83 @@
+//! The sample application: workflows and activities, kept apart from `main` so tests and the demo
+//! can start these workflows by type.
+
+use std::time::Duration;
+
+use temporalio_macros::{activities, workflow, workflow_methods};
+use temporalio_sdk::{
+    activities::{ActivityContext, ActivityError},
+    ActivityOptions, WorkflowContext, WorkflowResult,
+};
+
+/// Task queue the sample polls unless `TEMPORAL_TASK_QUEUE` says otherwise.
+pub const DEFAULT_TASK_QUEUE: &str = "hello-lambda";
+
+/// Greets by calling one activity.
+#[workflow]
+#[derive(Default)]
+pub struct HelloWorkflow;
+
+#[workflow_methods]
+impl HelloWorkflow {
+    /// Returns `Hello, <name>!` from the `greet` activity.
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
+        let greeting = ctx
+            .execute_activity(
+                Greetings::greet,
+                name,
+                ActivityOptions::start_to_close_timeout(Duration::from_secs(10)),
+            )
+            .await?;
+        Ok(greeting)
+    }
+}
+
+/// Input of [`SlowHelloWorkflow`].
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct SlowHello {
+    /// Who to greet.
+    pub name: String,
+    /// How long the activity works before answering, ms.
+    pub work_ms: u64,
+}
+
+/// Like [`HelloWorkflow`] but the activity takes `work_ms`: used to test deadlines and retries.
+#[workflow]
+#[derive(Default)]
+pub struct SlowHelloWorkflow;
+
+#[workflow_methods]
+impl SlowHelloWorkflow {
+    /// Returns `Hello, <name>!` after the slow activity.
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: SlowHello) -> WorkflowResult<String> {
+        let greeting = ctx
+            .execute_activity(
+                Greetings::slow_greet,
+                input,
+                ActivityOptions::start_to_close_timeout(Duration::from_secs(60)),
+            )
+            .await?;
+        Ok(greeting)
+    }
+}
+
+/// The sample's activities.
+pub struct Greetings;
+
+#[activities]
+impl Greetings {
+    /// `Hello, <name>!`
+    #[activity]
+    pub async fn greet(_ctx: ActivityContext, name: String) -> Result<String, ActivityError> {
+        Ok(format!("Hello, {name}!"))
+    }
+
+    /// `Hello, <name>!` after `work_ms` milliseconds.
+    #[activity]
+    pub async fn slow_greet(_ctx: ActivityContext, input: SlowHello) -> Result<String, ActivityError> {
+        tokio::time::sleep(Duration::from_millis(input.work_ms)).await;
+        Ok(format!("Hello, {}!", input.name))
+    }
+}
