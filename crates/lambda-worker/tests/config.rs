@@ -39,7 +39,10 @@ const API_KEY: &str = "sk-SECRET-api-key-4f1d2c";
 const KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----\nSECRETKEYMATERIAL\n-----END PRIVATE KEY-----\n";
 
 fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-    pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
 }
 
 fn file(contents: &str) -> tempfile::NamedTempFile {
@@ -73,7 +76,10 @@ fn file_profile_then_env_override() {
     let f = file(TOML);
     let path = f.path().to_str().unwrap();
     let c = ConnectionConfig::load(&env(&[("TEMPORAL_CONFIG_FILE", path)])).unwrap();
-    assert_eq!((c.address.as_str(), c.namespace.as_str()), ("file-default:7233", "file-ns"));
+    assert_eq!(
+        (c.address.as_str(), c.namespace.as_str()),
+        ("file-default:7233", "file-ns")
+    );
 
     let c = ConnectionConfig::load(&env(&[
         ("TEMPORAL_CONFIG_FILE", path),
@@ -96,7 +102,8 @@ fn code_overrides_env_and_file() {
         ("TEMPORAL_ADDRESS", "env:7233"),
         ("TEMPORAL_TASK_QUEUE", "env-queue"),
     ]);
-    let mut cfg = LambdaWorkerConfig::from_env(WorkerDeploymentVersion::new("app", "b1"), &e).unwrap();
+    let mut cfg =
+        LambdaWorkerConfig::from_env(WorkerDeploymentVersion::new("app", "b1"), &e).unwrap();
     assert_eq!(cfg.connection.address, "env:7233");
     assert_eq!(cfg.task_queue, "env-queue");
     cfg.connection.address = "code:7233".into();
@@ -110,25 +117,35 @@ fn code_overrides_env_and_file() {
 fn lambda_task_root_file_is_found() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("temporal.toml"), TOML).unwrap();
-    let c = ConnectionConfig::load(&env(&[("LAMBDA_TASK_ROOT", dir.path().to_str().unwrap())])).unwrap();
+    let c = ConnectionConfig::load(&env(&[("LAMBDA_TASK_ROOT", dir.path().to_str().unwrap())]))
+        .unwrap();
     assert_eq!(c.address, "file-default:7233");
     assert_eq!(c.config_file.unwrap(), dir.path().join("temporal.toml"));
 }
 
 #[test]
 fn missing_config_file_names_the_variable() {
-    let e = ConnectionConfig::load(&env(&[("TEMPORAL_CONFIG_FILE", "/nonexistent/temporal.toml")]))
-        .unwrap_err();
+    let e = ConnectionConfig::load(&env(&[(
+        "TEMPORAL_CONFIG_FILE",
+        "/nonexistent/temporal.toml",
+    )]))
+    .unwrap_err();
     assert!(matches!(e, Error::ConfigFileUnreadable { .. }));
     let msg = e.to_string();
-    assert!(msg.contains("/nonexistent/temporal.toml") && msg.contains("TEMPORAL_CONFIG_FILE"), "{msg}");
+    assert!(
+        msg.contains("/nonexistent/temporal.toml") && msg.contains("TEMPORAL_CONFIG_FILE"),
+        "{msg}"
+    );
 }
 
 #[test]
 fn garbled_toml_is_reported_with_the_file() {
     let f = file("[profile.default\naddress = ");
-    let e = ConnectionConfig::load(&env(&[("TEMPORAL_CONFIG_FILE", f.path().to_str().unwrap())]))
-        .unwrap_err();
+    let e = ConnectionConfig::load(&env(&[(
+        "TEMPORAL_CONFIG_FILE",
+        f.path().to_str().unwrap(),
+    )]))
+    .unwrap_err();
     assert!(matches!(e, Error::ConfigFileInvalid { .. }), "{e:?}");
     assert!(e.to_string().contains(f.path().to_str().unwrap()));
 }
@@ -141,7 +158,10 @@ fn unknown_profile_is_an_error_not_a_silent_default() {
         ("TEMPORAL_PROFILE", "staging"),
     ]))
     .unwrap_err();
-    assert!(matches!(&e, Error::UnknownProfile { profile, .. } if profile == "staging"), "{e:?}");
+    assert!(
+        matches!(&e, Error::UnknownProfile { profile, .. } if profile == "staging"),
+        "{e:?}"
+    );
     assert!(e.to_string().contains("[profile.staging]"));
     // Also without any file.
     let e = ConnectionConfig::load(&env(&[("TEMPORAL_PROFILE", "staging")])).unwrap_err();
@@ -163,14 +183,20 @@ fn explicit_tls_disable_wins_over_api_key() {
 fn unreadable_tls_files_name_the_setting() {
     let cert = file("-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n");
     let c = ConnectionConfig::load(&env(&[
-        ("TEMPORAL_TLS_CLIENT_CERT_PATH", cert.path().to_str().unwrap()),
+        (
+            "TEMPORAL_TLS_CLIENT_CERT_PATH",
+            cert.path().to_str().unwrap(),
+        ),
         ("TEMPORAL_TLS_CLIENT_KEY_PATH", "/nonexistent/client.key"),
     ]))
     .unwrap();
     assert!(c.uses_tls());
     let e = c.tls_options().unwrap_err();
     let msg = e.to_string();
-    assert!(msg.contains("TEMPORAL_TLS_CLIENT_KEY_PATH") && msg.contains("/nonexistent/client.key"), "{msg}");
+    assert!(
+        msg.contains("TEMPORAL_TLS_CLIENT_KEY_PATH") && msg.contains("/nonexistent/client.key"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -178,7 +204,10 @@ fn mtls_files_are_read() {
     let cert = file("-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n");
     let key = file(KEY_PEM);
     let c = ConnectionConfig::load(&env(&[
-        ("TEMPORAL_TLS_CLIENT_CERT_PATH", cert.path().to_str().unwrap()),
+        (
+            "TEMPORAL_TLS_CLIENT_CERT_PATH",
+            cert.path().to_str().unwrap(),
+        ),
         ("TEMPORAL_TLS_CLIENT_KEY_PATH", key.path().to_str().unwrap()),
         ("TEMPORAL_TLS_SERVER_NAME", "my.server"),
     ]))
@@ -198,7 +227,8 @@ fn secrets_never_appear_in_debug_output() {
         ("TEMPORAL_GRPC_META_AUTHORIZATION", "Bearer SECRET-token-9"),
         ("TEMPORAL_TASK_QUEUE", "q"),
     ]);
-    let mut cfg = LambdaWorkerConfig::from_env(WorkerDeploymentVersion::new("app", "b1"), &e).unwrap();
+    let mut cfg =
+        LambdaWorkerConfig::from_env(WorkerDeploymentVersion::new("app", "b1"), &e).unwrap();
     cfg.register_activities(Acts);
     assert!(matches!(
         cfg.connection.tls.as_ref().unwrap().client_key,
@@ -249,7 +279,10 @@ fn empty_task_queue() {
     let mut c = valid_config();
     c.task_queue.clear();
     let msg = c.validate().unwrap_err().to_string();
-    assert!(msg.contains("TEMPORAL_TASK_QUEUE") && msg.contains("config.task_queue"), "{msg}");
+    assert!(
+        msg.contains("TEMPORAL_TASK_QUEUE") && msg.contains("config.task_queue"),
+        "{msg}"
+    );
 }
 
 #[test]
@@ -268,9 +301,15 @@ fn missing_versioning_behavior_names_the_workflow_and_the_fix() {
     c.default_versioning_behavior = None;
     let msg = c.validate().unwrap_err().to_string();
     assert!(msg.contains("OrderWorkflow"), "{msg}");
-    assert!(msg.contains("default_versioning_behavior = Some(VersioningBehavior::Pinned)"), "{msg}");
+    assert!(
+        msg.contains("default_versioning_behavior = Some(VersioningBehavior::Pinned)"),
+        "{msg}"
+    );
     c.default_versioning_behavior = Some(VersioningBehavior::Unspecified);
-    assert!(matches!(c.validate(), Err(Error::MissingVersioningBehavior { .. })));
+    assert!(matches!(
+        c.validate(),
+        Err(Error::MissingVersioningBehavior { .. })
+    ));
 }
 
 #[test]
@@ -284,5 +323,9 @@ fn duplicate_workflow_registration_is_an_error() {
 fn bad_address() {
     let mut c = valid_config();
     c.connection.address = String::new();
-    assert!(c.validate().unwrap_err().to_string().contains("TEMPORAL_ADDRESS"));
+    assert!(c
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("TEMPORAL_ADDRESS"));
 }

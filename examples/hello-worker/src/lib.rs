@@ -76,7 +76,10 @@ impl Greetings {
 
     /// `Hello, <name>!` after `work_ms` milliseconds.
     #[activity]
-    pub async fn slow_greet(_ctx: ActivityContext, input: SlowHello) -> Result<String, ActivityError> {
+    pub async fn slow_greet(
+        _ctx: ActivityContext,
+        input: SlowHello,
+    ) -> Result<String, ActivityError> {
         tokio::time::sleep(Duration::from_millis(input.work_ms)).await;
         Ok(format!("Hello, {}!", input.name))
     }

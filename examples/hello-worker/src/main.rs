@@ -10,14 +10,17 @@ use temporal_lambda_worker::{run_worker, VersioningBehavior, WorkerDeploymentVer
 fn main() {
     let deployment = std::env::var("HELLO_DEPLOYMENT_NAME").unwrap_or_else(|_| "hello-app".into());
     let build_id = std::env::var("HELLO_BUILD_ID").unwrap_or_else(|_| "build-1".into());
-    run_worker(WorkerDeploymentVersion::new(deployment, build_id), |config| {
-        if config.task_queue.is_empty() {
-            config.task_queue = DEFAULT_TASK_QUEUE.into();
-        }
-        config.default_versioning_behavior = Some(VersioningBehavior::Pinned);
-        config.register_workflow::<HelloWorkflow>()?;
-        config.register_workflow::<SlowHelloWorkflow>()?;
-        config.register_activities(Greetings);
-        Ok(())
-    })
+    run_worker(
+        WorkerDeploymentVersion::new(deployment, build_id),
+        |config| {
+            if config.task_queue.is_empty() {
+                config.task_queue = DEFAULT_TASK_QUEUE.into();
+            }
+            config.default_versioning_behavior = Some(VersioningBehavior::Pinned);
+            config.register_workflow::<HelloWorkflow>()?;
+            config.register_workflow::<SlowHelloWorkflow>()?;
+            config.register_activities(Greetings);
+            Ok(())
+        },
+    )
 }

