@@ -378,8 +378,11 @@ impl Default for WorkerTuning {
 pub struct ShutdownSettings {
     /// Time reserved before the deadline for draining and hooks (default 7 s).
     pub deadline_buffer: Duration,
-    /// How long in-flight tasks may run after polling stops (default 5 s).
+    /// How long in-flight tasks may run after polling stops (default 5 s). The last
+    /// `cancel_grace` of it is for activities still running to be cancelled and report back.
     pub graceful_shutdown: Duration,
+    /// Part of the drain kept for cancelling activities that did not finish (default 1 s).
+    pub cancel_grace: Duration,
     /// Kept free before the deadline so the response reaches Lambda in time (default 100 ms).
     pub response_margin: Duration,
     /// Refuse to start when the work window would be at most this (default 1 s).
@@ -395,6 +398,7 @@ impl Default for ShutdownSettings {
         Self {
             deadline_buffer: Duration::from_secs(7),
             graceful_shutdown: Duration::from_secs(5),
+            cancel_grace: Duration::from_secs(1),
             response_margin: Duration::from_millis(100),
             minimum_work_time: Duration::from_secs(1),
             warn_work_time: Duration::from_secs(5),

@@ -174,7 +174,8 @@ impl LambdaWorker {
         };
 
         let counters = Arc::new(ActivityCounters::default());
-        let options = cfg.worker_options_for(&identity, counters.clone());
+        let (interrupt_tx, interrupt_rx) = tokio::sync::watch::channel(false);
+        let options = cfg.worker_options_for(&identity, counters.clone(), interrupt_rx);
         let mut worker = Worker::new(&self.runtime, client, options).map_err(|e| {
             guard.armed = false;
             Error::WorkerCreate {
@@ -208,9 +209,23 @@ impl LambdaWorker {
                     "work window over: polling stopped, draining"
                 );
                 shutdown();
-                outcome = tokio::time::timeout_at(window.drain_until.into(), &mut run)
-                    .await
-                    .ok();
+                // Activities still running near the end of the drain are interrupted (and
+                // retried by the server) so the drain ends in time.
+                let interrupt_at = window
+                    .drain_until
+                    .checked_sub(cfg.shutdown.cancel_grace)
+                    .unwrap_or(window.drain_until)
+                    .max(window.stop_polling_at);
+                outcome = tokio::select! {
+                    r = &mut run => Some(r),
+                    _ = tokio::time::sleep_until(interrupt_at.into()) => None,
+                };
+                if outcome.is_none() {
+                    let _ = interrupt_tx.send(true);
+                    outcome = tokio::time::timeout_at(window.drain_until.into(), &mut run)
+                        .await
+                        .ok();
+                }
             }
             outcome
         };

@@ -50,6 +50,9 @@ mod invocation;
 mod logging;
 mod secret;
 mod stats;
+/// OpenTelemetry traces and metrics over OTLP/gRPC, flushed every invocation (feature `otel`).
+#[cfg(feature = "otel")]
+pub mod telemetry;
 pub mod window;
 mod worker;
 

@@ -3,6 +3,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
+use temporalio_sdk::activities::ActivityError;
 use temporalio_sdk::interceptors::{
     ActivityInboundInterceptor, ExecuteActivityInput, ExecuteActivityOutput, Next,
 };
@@ -35,7 +36,17 @@ impl ActivityCounters {
     }
 }
 
-pub(crate) struct CountingInterceptor(pub(crate) Arc<ActivityCounters>);
+/// Raised in place of an activity still running when the invocation's drain time is nearly
+/// over: a retryable failure, so the server runs the activity again in a later invocation.
+#[derive(Debug, thiserror::Error)]
+#[error("activity interrupted: the Lambda invocation's work window closed before it finished; it will be retried (record heartbeat details to resume where it stopped, or shorten the activity)")]
+pub struct WindowClosed;
+
+/// Counts activity executions and interrupts those still running when `interrupt` turns true.
+pub(crate) struct CountingInterceptor {
+    pub(crate) counters: Arc<ActivityCounters>,
+    pub(crate) interrupt: tokio::sync::watch::Receiver<bool>,
+}
 
 impl ActivityInboundInterceptor for CountingInterceptor {
     fn execute_activity<'a>(
@@ -43,11 +54,18 @@ impl ActivityInboundInterceptor for CountingInterceptor {
         input: ExecuteActivityInput,
         next: Next<'a, ExecuteActivityInput, ExecuteActivityOutput<'a>>,
     ) -> ExecuteActivityOutput<'a> {
-        let counters = self.0.clone();
+        let counters = self.counters.clone();
+        let mut interrupt = self.interrupt.clone();
         counters.started.fetch_add(1, Ordering::Relaxed);
         let fut = next.run(input);
         Box::pin(async move {
-            let r = fut.await;
+            let r = tokio::select! {
+                r = fut => r,
+                _ = interrupt.wait_for(|v| *v) => {
+                    tracing::warn!("{}", WindowClosed);
+                    Err(ActivityError::from(WindowClosed))
+                }
+            };
             if r.is_ok() {
                 counters.completed.fetch_add(1, Ordering::Relaxed);
             } else {

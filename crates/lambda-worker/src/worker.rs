@@ -228,6 +228,7 @@ impl LambdaWorkerConfig {
         &self,
         identity: &str,
         counters: Arc<ActivityCounters>,
+        interrupt: tokio::sync::watch::Receiver<bool>,
     ) -> WorkerOptions {
         let t = &self.tuning;
         let mut o = self.options.clone();
@@ -256,8 +257,17 @@ impl LambdaWorkerConfig {
         o.nexus_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(t.nexus_task_pollers));
         o.max_eager_activity_reservations_per_workflow_task =
             if t.eager_activities { 3 } else { 0 };
-        o.graceful_shutdown_period = Some(self.shutdown.graceful_shutdown);
-        o.activity_inbound_interceptor(CountingInterceptor(counters));
+        // The SDK cancels still-running activities when its graceful period ends; end it
+        // `cancel_grace` before our drain deadline so the cancellations land inside the drain.
+        o.graceful_shutdown_period = Some(
+            self.shutdown
+                .graceful_shutdown
+                .saturating_sub(self.shutdown.cancel_grace),
+        );
+        o.activity_inbound_interceptor(CountingInterceptor {
+            counters,
+            interrupt,
+        });
         o
     }
 }

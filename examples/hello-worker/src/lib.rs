@@ -38,8 +38,11 @@ impl HelloWorkflow {
 pub struct SlowHello {
     /// Who to greet.
     pub name: String,
-    /// How long the activity works before answering, ms.
+    /// How long the activity's first attempt works before answering, ms (retries answer at once).
     pub work_ms: u64,
+    /// Start-to-close timeout of the activity, ms (0: 60 s).
+    #[serde(default)]
+    pub start_to_close_ms: u64,
 }
 
 /// Like [`HelloWorkflow`] but the activity takes `work_ms`: used to test deadlines and retries.
@@ -52,11 +55,15 @@ impl SlowHelloWorkflow {
     /// Returns `Hello, <name>!` after the slow activity.
     #[run]
     pub async fn run(ctx: &mut WorkflowContext<Self>, input: SlowHello) -> WorkflowResult<String> {
+        let timeout = match input.start_to_close_ms {
+            0 => Duration::from_secs(60),
+            ms => Duration::from_millis(ms),
+        };
         let greeting = ctx
             .execute_activity(
                 Greetings::slow_greet,
                 input,
-                ActivityOptions::start_to_close_timeout(Duration::from_secs(60)),
+                ActivityOptions::start_to_close_timeout(timeout),
             )
             .await?;
         Ok(greeting)

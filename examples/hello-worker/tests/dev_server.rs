@@ -8,7 +8,7 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use hello_worker::{Greetings, HelloWorkflow};
+use hello_worker::{Greetings, HelloWorkflow, SlowHello, SlowHelloWorkflow};
 use temporal_dev_server::{find_temporal_binary, DevServer, DevServerOptions};
 use temporal_lambda_worker::{
     Error, InvocationInfo, LambdaWorker, LambdaWorkerConfig, VersioningBehavior,
@@ -32,6 +32,7 @@ fn worker(address: &str, task_queue: &str, build_id: &str) -> LambdaWorker {
     cfg.task_queue = task_queue.to_owned();
     cfg.default_versioning_behavior = Some(VersioningBehavior::Pinned);
     cfg.register_workflow::<HelloWorkflow>().unwrap();
+    cfg.register_workflow::<SlowHelloWorkflow>().unwrap();
     cfg.register_activities(Greetings);
     LambdaWorker::new(cfg).unwrap()
 }
@@ -218,4 +219,62 @@ async fn too_short_a_deadline_is_refused_up_front() {
         .unwrap_err();
     assert!(matches!(err, Error::DeadlineTooShort { .. }), "{err:?}");
     assert!(err.to_string().contains("raise the function timeout"));
+}
+
+async fn registered_current(server: &DevServer, w: &LambdaWorker, build_id: &str) {
+    let first = w
+        .invoke(&invocation("req-register", Duration::from_millis(9_500)))
+        .await
+        .unwrap();
+    assert!(first.time_left_ms > 0, "{first:?}");
+    temporal(
+        server,
+        &[
+            "worker",
+            "deployment",
+            "set-current-version",
+            "--deployment-name",
+            "hello-app",
+            "--build-id",
+            build_id,
+            "--yes",
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn activities_running_at_the_end_of_the_window_are_cancelled_inside_the_drain() {
+    let server = DevServer::start(DevServerOptions::default())
+        .await
+        .expect("dev server");
+    let w = worker(&server.address(), "slow-it", "build-slow");
+    registered_current(&server, &w, "build-slow").await;
+    let client = server.client().await.unwrap();
+
+    // A well-behaved activity that outlives the window: cancelled at the end of the drain,
+    // reported back, the worker drains in time and stays reusable.
+    let input = SlowHello {
+        name: "a".into(),
+        work_ms: 30_000,
+        start_to_close_ms: 0,
+    };
+    client
+        .start_workflow(
+            SlowHelloWorkflow::run,
+            input,
+            WorkflowStartOptions::new("slow-it", "wf-slow-ok").build(),
+        )
+        .await
+        .unwrap();
+    let timeout = Duration::from_millis(10_000);
+    let started = Instant::now();
+    let report = w.invoke(&invocation("req-slow-ok", timeout)).await.unwrap();
+    assert!(started.elapsed() < timeout);
+    assert!(report.drained, "{report:?}");
+    assert_eq!(
+        (report.activities_started, report.activities_failed),
+        (1, 1),
+        "{report:?}"
+    );
+    assert!(w.is_healthy());
 }

@@ -1,0 +1,179 @@
+//! Connecting to the Temporal frontend (address, namespace, API key, TLS).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use temporalio_client::{ClientTlsOptions, Connection, ConnectionOptions, TlsOptions, Url};
+
+/// Connection flags shared by every Temporal-side subcommand. Each falls back to the
+/// `TEMPORAL_*` environment variable of the same meaning.
+#[derive(Clone, clap::Args)]
+pub struct ConnectArgs {
+    /// Temporal frontend gRPC address (`host:port` or URL).
+    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "127.0.0.1:7233")]
+    pub address: String,
+    /// Namespace.
+    #[arg(
+        long,
+        short = 'n',
+        env = "TEMPORAL_NAMESPACE",
+        default_value = "default"
+    )]
+    pub namespace: String,
+    /// API key (implies TLS unless `--tls=false`).
+    #[arg(long, env = "TEMPORAL_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Use TLS. Defaults to on when an API key or a client certificate is given.
+    #[arg(long, env = "TEMPORAL_TLS", num_args = 0..=1, default_missing_value = "true")]
+    pub tls: Option<bool>,
+    /// Client certificate (PEM) for mTLS.
+    #[arg(long, env = "TEMPORAL_TLS_CLIENT_CERT_PATH")]
+    pub tls_cert_path: Option<PathBuf>,
+    /// Client private key (PEM) for mTLS.
+    #[arg(long, env = "TEMPORAL_TLS_CLIENT_KEY_PATH")]
+    pub tls_key_path: Option<PathBuf>,
+    /// CA certificate (PEM) to verify the server with.
+    #[arg(long, env = "TEMPORAL_TLS_SERVER_CA_CERT_PATH")]
+    pub tls_ca_path: Option<PathBuf>,
+    /// Server name to verify the server certificate against.
+    #[arg(long, env = "TEMPORAL_TLS_SERVER_NAME")]
+    pub tls_server_name: Option<String>,
+}
+
+impl std::fmt::Debug for ConnectArgs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectArgs")
+            .field("address", &self.address)
+            .field("namespace", &self.namespace)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("tls", &self.tls)
+            .field("tls_cert_path", &self.tls_cert_path)
+            .field("tls_key_path", &self.tls_key_path)
+            .field("tls_ca_path", &self.tls_ca_path)
+            .field("tls_server_name", &self.tls_server_name)
+            .finish()
+    }
+}
+
+/// Errors while connecting.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    /// The address is not a valid `host:port`/URL.
+    #[error("invalid Temporal address `{0}`: {1}")]
+    Address(String, String),
+    /// A TLS file could not be read.
+    #[error("cannot read {what} {path}: {source}")]
+    File {
+        /// Which file.
+        what: &'static str,
+        /// Its path.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// Only one of the client certificate / key was given.
+    #[error("--tls-cert-path and --tls-key-path must be given together")]
+    HalfMtls,
+    /// The server could not be reached.
+    #[error("cannot connect to Temporal at {address}: {message}")]
+    Connect {
+        /// The target URL.
+        address: String,
+        /// Underlying error.
+        message: String,
+    },
+}
+
+impl ConnectArgs {
+    /// Args for a plain-text local server.
+    pub fn local(address: impl Into<String>, namespace: impl Into<String>) -> Self {
+        ConnectArgs {
+            address: address.into(),
+            namespace: namespace.into(),
+            api_key: None,
+            tls: None,
+            tls_cert_path: None,
+            tls_key_path: None,
+            tls_ca_path: None,
+            tls_server_name: None,
+        }
+    }
+
+    fn tls_enabled(&self) -> bool {
+        self.tls.unwrap_or(
+            self.api_key.is_some() || self.tls_cert_path.is_some() || self.tls_ca_path.is_some(),
+        )
+    }
+
+    /// The target URL (`http(s)://host:port`).
+    pub fn url(&self) -> Result<Url, ConnectError> {
+        let scheme = if self.tls_enabled() { "https" } else { "http" };
+        let raw = if self.address.contains("://") {
+            self.address.clone()
+        } else {
+            format!("{scheme}://{}", self.address)
+        };
+        Url::parse(&raw).map_err(|e| ConnectError::Address(self.address.clone(), e.to_string()))
+    }
+
+    fn tls_options(&self) -> Result<Option<TlsOptions>, ConnectError> {
+        if !self.tls_enabled() {
+            return Ok(None);
+        }
+        let read = |what: &'static str, path: &PathBuf| {
+            std::fs::read(path).map_err(|source| ConnectError::File {
+                what,
+                path: path.clone(),
+                source,
+            })
+        };
+        let client_tls_options = match (&self.tls_cert_path, &self.tls_key_path) {
+            (Some(c), Some(k)) => Some(
+                ClientTlsOptions::builder()
+                    .client_cert(read("client certificate", c)?)
+                    .client_private_key(read("client key", k)?)
+                    .build(),
+            ),
+            (None, None) => None,
+            _ => return Err(ConnectError::HalfMtls),
+        };
+        let ca = self
+            .tls_ca_path
+            .as_ref()
+            .map(|p| read("CA certificate", p))
+            .transpose()?;
+        Ok(Some(
+            TlsOptions::builder()
+                .maybe_server_root_ca_cert(ca)
+                .maybe_domain(self.tls_server_name.clone())
+                .maybe_client_tls_options(client_tls_options)
+                .build(),
+        ))
+    }
+
+    /// Connect to the frontend.
+    pub async fn connect(&self) -> Result<Connection, ConnectError> {
+        let url = self.url()?;
+        let opts = ConnectionOptions::new(url.clone())
+            .identity(identity())
+            .connect_timeout(Duration::from_secs(10))
+            .maybe_tls_options(self.tls_options()?)
+            .maybe_api_key(self.api_key.clone())
+            .build();
+        Connection::connect(opts)
+            .await
+            .map_err(|e| ConnectError::Connect {
+                address: url.to_string(),
+                message: e.to_string(),
+            })
+    }
+}
+
+/// Identity reported to the server: `temporal-lambda:<user>@<host>`.
+pub fn identity() -> String {
+    let user = std::env::var("USER").unwrap_or_else(|_| "unknown".into());
+    let host = std::fs::read_to_string("/etc/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("temporal-lambda:{user}@{host}")
+}

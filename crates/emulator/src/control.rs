@@ -1,0 +1,417 @@
+//! Lambda control plane (REST-JSON, `/2015-03-31/functions…`): create, update, publish, get, list, delete,
+//! and function concurrency.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::arn::{merge_qualifier, parse_function_ref, FunctionRef};
+use crate::code;
+use crate::emulator::Inner;
+use crate::error::ApiError;
+use crate::scheduler;
+use crate::store::{ConfigPatch, NewFunction};
+
+type Q = Query<HashMap<String, String>>;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EnvironmentInput {
+    #[serde(default)]
+    variables: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CodeInput {
+    zip_file: Option<String>,
+    s3_bucket: Option<String>,
+    image_uri: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CreateFunctionRequest {
+    function_name: Option<String>,
+    runtime: Option<String>,
+    role: Option<String>,
+    handler: Option<String>,
+    code: Option<CodeInput>,
+    description: Option<String>,
+    timeout: Option<u32>,
+    memory_size: Option<u32>,
+    environment: Option<EnvironmentInput>,
+    architectures: Option<Vec<String>>,
+    #[serde(default)]
+    publish: bool,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateCodeRequest {
+    zip_file: Option<String>,
+    s3_bucket: Option<String>,
+    image_uri: Option<String>,
+    #[serde(default)]
+    publish: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct UpdateConfigRequest {
+    runtime: Option<String>,
+    role: Option<String>,
+    handler: Option<String>,
+    description: Option<String>,
+    timeout: Option<u32>,
+    memory_size: Option<u32>,
+    environment: Option<EnvironmentInput>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct PublishRequest {
+    description: Option<String>,
+    code_sha256: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct ConcurrencyRequest {
+    reserved_concurrent_executions: Option<u32>,
+}
+
+fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    parse_required(body)
+}
+
+fn parse_required<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            format!("Could not parse request body into json: {e}"),
+        )
+    })
+}
+
+/// Parses the `{name}` path segment (already URL-decoded) plus an optional `Qualifier`.
+pub(crate) fn function_ref(
+    inner: &Inner,
+    name: &str,
+    query: &HashMap<String, String>,
+) -> Result<FunctionRef, ApiError> {
+    let r = parse_function_ref(name, &inner.config.region, &inner.config.account_id)?;
+    merge_qualifier(r, query.get("Qualifier").map(String::as_str))
+}
+
+fn unsupported_code(s3: bool, image: bool) -> Option<ApiError> {
+    (s3 || image).then(|| {
+        ApiError::invalid(
+            "The emulator accepts code only as Code.ZipFile (base64 zip bytes): S3 locations and container images are not supported",
+        )
+    })
+}
+
+async fn prepare_zip(
+    inner: &Arc<Inner>,
+    name: &str,
+    b64: String,
+) -> Result<code::PreparedCode, ApiError> {
+    let data_dir = inner.config.data_dir.clone();
+    let name = name.to_string();
+    tokio::task::spawn_blocking(move || code::from_zip_base64(&data_dir, &name, &b64))
+        .await
+        .map_err(|e| ApiError::internal(format!("unzip task failed: {e}")))?
+        .map_err(ApiError::from)
+}
+
+pub(crate) async fn create_function(
+    State(inner): State<Arc<Inner>>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let req: CreateFunctionRequest = parse_required(&body)?;
+    let name = req.function_name.ok_or_else(|| {
+        ApiError::validation("1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null")
+    })?;
+    let r = parse_function_ref(&name, &inner.config.region, &inner.config.account_id)?;
+    if r.qualifier.is_some() {
+        return Err(ApiError::invalid(format!(
+            "FunctionName '{name}' must not have a qualifier in CreateFunction"
+        )));
+    }
+    let code = req.code.unwrap_or_default();
+    if let Some(e) = unsupported_code(code.s3_bucket.is_some(), code.image_uri.is_some()) {
+        return Err(e);
+    }
+    let zip = code.zip_file.ok_or_else(|| {
+        ApiError::invalid(format!("Code.ZipFile is required to create function {} (base64 of a zip with 'bootstrap' at its root)", r.name))
+    })?;
+    if inner
+        .store
+        .lock()
+        .expect("store lock")
+        .state
+        .functions
+        .contains_key(&r.name)
+    {
+        return Err(ApiError::conflict(format!(
+            "Function already exist: {} (update it with UpdateFunctionCode/UpdateFunctionConfiguration, or delete it first)",
+            r.name
+        )));
+    }
+    let prepared = prepare_zip(&inner, &r.name, zip).await?;
+    let nf = NewFunction {
+        name: r.name.clone(),
+        runtime: req.runtime,
+        role: req.role,
+        handler: req.handler,
+        description: req.description,
+        timeout: req.timeout,
+        memory_size: req.memory_size,
+        env: req.environment.and_then(|e| e.variables),
+        architectures: req.architectures,
+    };
+    let code_dir = prepared.code_dir.clone();
+    let owned = prepared.owned;
+    let res = inner
+        .store
+        .lock()
+        .expect("store lock")
+        .create(nf, prepared, req.publish);
+    match res {
+        Ok(config) => {
+            tracing::info!(function = %config.function_name, code_sha256 = %config.code_sha256, "function created");
+            Ok((StatusCode::CREATED, Json(config)).into_response())
+        }
+        Err(e) => {
+            if owned {
+                let _ = std::fs::remove_dir_all(code_dir);
+            }
+            Err(e.into())
+        }
+    }
+}
+
+pub(crate) async fn list_functions(State(inner): State<Arc<Inner>>) -> Response {
+    let store = inner.store.lock().expect("store lock");
+    let fns: Vec<_> = store
+        .state
+        .functions
+        .values()
+        .map(|f| f.latest.config.clone())
+        .collect();
+    Json(json!({ "Functions": fns })).into_response()
+}
+
+pub(crate) async fn get_function(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    let r = function_ref(&inner, &name, &q)?;
+    let store = inner.store.lock().expect("store lock");
+    let v = store.resolve(&r)?;
+    let f = store.function(&r.name)?;
+    let mut out = json!({
+        "Configuration": v.config,
+        "Code": { "RepositoryType": "S3", "Location": format!("file://{}", v.code_dir.display()) },
+        "Tags": {},
+    });
+    if let Some(n) = f.reserved_concurrency {
+        out["Concurrency"] = json!({ "ReservedConcurrentExecutions": n });
+    }
+    Ok(Json(out).into_response())
+}
+
+pub(crate) async fn get_configuration(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    let r = function_ref(&inner, &name, &q)?;
+    let store = inner.store.lock().expect("store lock");
+    Ok(Json(store.resolve(&r)?.config.clone()).into_response())
+}
+
+fn unqualified(inner: &Inner, name: &str, op: &str) -> Result<String, ApiError> {
+    let r = parse_function_ref(name, &inner.config.region, &inner.config.account_id)?;
+    match r.qualifier.as_deref() {
+        None | Some("$LATEST") => Ok(r.name),
+        Some(q) => Err(ApiError::invalid(format!(
+            "{op} applies to $LATEST: remove the qualifier ':{q}' from '{name}'"
+        ))),
+    }
+}
+
+pub(crate) async fn update_code(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&inner, &name, "UpdateFunctionCode")?;
+    let req: UpdateCodeRequest = parse_required(&body)?;
+    if let Some(e) = unsupported_code(req.s3_bucket.is_some(), req.image_uri.is_some()) {
+        return Err(e);
+    }
+    let zip = req.zip_file.ok_or_else(|| {
+        ApiError::invalid("ZipFile is required (base64 of a zip with 'bootstrap' at its root)")
+    })?;
+    inner.store.lock().expect("store lock").function(&name)?;
+    let prepared = prepare_zip(&inner, &name, zip).await?;
+    let config =
+        inner
+            .store
+            .lock()
+            .expect("store lock")
+            .update_code(&name, prepared, req.publish)?;
+    scheduler::latest_updated(&inner, &name, &config.revision_id);
+    tracing::info!(function = %name, code_sha256 = %config.code_sha256, "function code updated");
+    Ok(Json(config).into_response())
+}
+
+pub(crate) async fn update_configuration(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&inner, &name, "UpdateFunctionConfiguration")?;
+    let req: UpdateConfigRequest = parse_body(&body)?;
+    let patch = ConfigPatch {
+        runtime: req.runtime,
+        role: req.role,
+        handler: req.handler,
+        description: req.description,
+        timeout: req.timeout,
+        memory_size: req.memory_size,
+        env: req.environment.map(|e| e.variables.unwrap_or_default()),
+    };
+    let config = inner
+        .store
+        .lock()
+        .expect("store lock")
+        .update_config(&name, patch)?;
+    scheduler::latest_updated(&inner, &name, &config.revision_id);
+    Ok(Json(config).into_response())
+}
+
+pub(crate) async fn publish_version(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&inner, &name, "PublishVersion")?;
+    let req: PublishRequest = parse_body(&body)?;
+    let mut store = inner.store.lock().expect("store lock");
+    if let Some(sha) = req.code_sha256 {
+        let current = &store.function(&name)?.latest.config.code_sha256;
+        if *current != sha {
+            return Err(ApiError::invalid(format!(
+                "CodeSha256 ({sha}) is different from current CodeSha256 in $LATEST ({current}). Please try again with the CodeSha256 in $LATEST."
+            )));
+        }
+    }
+    let config = store.publish(&name, req.description)?;
+    tracing::info!(function = %name, version = %config.version, "version published");
+    Ok((StatusCode::CREATED, Json(config)).into_response())
+}
+
+pub(crate) async fn list_versions(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&inner, &name, "ListVersionsByFunction")?;
+    let versions = inner
+        .store
+        .lock()
+        .expect("store lock")
+        .list_versions(&name)?;
+    Ok(Json(json!({ "Versions": versions })).into_response())
+}
+
+/// Deletes a function or one version, stopping its sandboxes and failing its queued invocations.
+pub(crate) fn delete(
+    inner: &Arc<Inner>,
+    name: &str,
+    query_qualifier: Option<&str>,
+) -> Result<(), ApiError> {
+    let r = parse_function_ref(name, &inner.config.region, &inner.config.account_id)?;
+    let r = merge_qualifier(r, query_qualifier)?;
+    let removed_root = inner
+        .store
+        .lock()
+        .expect("store lock")
+        .delete(&r.name, r.qualifier.as_deref())?;
+    scheduler::function_deleted(inner, &r.name, r.qualifier.as_deref());
+    if let Some(root) = removed_root {
+        let _ = std::fs::remove_dir_all(root);
+    }
+    tracing::info!(function = %r.name, qualifier = ?r.qualifier, "deleted");
+    Ok(())
+}
+
+pub(crate) async fn delete_function(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    delete(&inner, &name, q.get("Qualifier").map(String::as_str))?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn put_concurrency(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&inner, &name, "PutFunctionConcurrency")?;
+    let req: ConcurrencyRequest = parse_required(&body)?;
+    let n = req.reserved_concurrent_executions.ok_or_else(|| {
+        ApiError::validation("1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null")
+    })?;
+    inner
+        .store
+        .lock()
+        .expect("store lock")
+        .set_concurrency(&name, Some(n))?;
+    scheduler::set_limit(&inner, &name, n);
+    Ok(Json(json!({ "ReservedConcurrentExecutions": n })).into_response())
+}
+
+pub(crate) async fn delete_concurrency(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&inner, &name, "DeleteFunctionConcurrency")?;
+    inner
+        .store
+        .lock()
+        .expect("store lock")
+        .set_concurrency(&name, None)?;
+    scheduler::set_limit(&inner, &name, inner.config.default_concurrency);
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+pub(crate) async fn get_concurrency(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&inner, &name, "GetFunctionConcurrency")?;
+    let store = inner.store.lock().expect("store lock");
+    let out = match store.function(&name)?.reserved_concurrency {
+        Some(n) => json!({ "ReservedConcurrentExecutions": n }),
+        None => json!({}),
+    };
+    Ok(Json(out).into_response())
+}

@@ -1,0 +1,623 @@
+//! [`Emulator::start`] and the [`EmulatorHandle`] library API; the shared state behind the HTTP routes.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::Router;
+use tokio::sync::{oneshot, watch};
+use tokio::task::{JoinHandle, JoinSet};
+
+use crate::arn::{function_arn, merge_qualifier, parse_function_ref};
+use crate::auth::{parse_caller, AuthFailure, Caller};
+use crate::code;
+use crate::config::EmulatorConfig;
+use crate::error::{ApiError, EmulatorError};
+use crate::model::{
+    FunctionConfiguration, FunctionSpec, InvocationRecord, InvocationType, InvokeOutput,
+    SandboxInfo, StsStats,
+};
+use crate::records::Records;
+use crate::scheduler::{self, Scheduler};
+use crate::store::{now_ms, NewFunction, Store};
+use crate::{control, emulator_api, invoke, sts};
+
+/// State shared by the HTTP handlers, sandboxes and the handle.
+pub(crate) struct Inner {
+    pub config: EmulatorConfig,
+    pub endpoint: String,
+    pub store: Mutex<Store>,
+    pub sched: Mutex<Scheduler>,
+    pub records: Records,
+    pub sts: Mutex<StsStats>,
+    pub shutdown: watch::Sender<bool>,
+    pub tasks: Mutex<JoinSet<()>>,
+    pub pgids: Mutex<HashMap<String, i32>>,
+    sandbox_counter: AtomicU64,
+}
+
+impl Inner {
+    pub fn new_sandbox_id(&self) -> String {
+        let n = self.sandbox_counter.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("sb-{n}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
+    }
+
+    /// Spawns a tracked task (joined or aborted at shutdown).
+    pub fn spawn_task<F: Future<Output = ()> + Send + 'static>(&self, fut: F) {
+        let mut t = self.tasks.lock().expect("tasks lock");
+        while t.try_join_next().is_some() {}
+        t.spawn(fut);
+    }
+
+    /// Accepts long-term keys; temporary (`ASIA…`) keys must be ones our STS issued, unexpired,
+    /// presented with their session token.
+    pub fn check_caller(&self, caller: &Caller) -> Result<(), AuthFailure> {
+        if !caller.access_key_id.starts_with("ASIA") {
+            return Ok(());
+        }
+        let store = self.store.lock().expect("store lock");
+        let cred = store
+            .state
+            .credentials
+            .get(&caller.access_key_id)
+            .ok_or(AuthFailure::UnknownToken)?;
+        if caller.session_token.as_deref() != Some(cred.session_token.as_str()) {
+            return Err(AuthFailure::UnknownToken);
+        }
+        if cred.expiration_ms <= now_ms() {
+            return Err(AuthFailure::Expired);
+        }
+        Ok(())
+    }
+
+    pub fn function_arn(&self, name: &str) -> String {
+        function_arn(&self.config.region, &self.config.account_id, name)
+    }
+}
+
+/// Entry point: `Emulator::start(config)`.
+pub struct Emulator;
+
+impl Emulator {
+    /// Loads the persisted state from `config.data_dir`, binds `config.bind` and starts serving
+    /// the Lambda, STS and `/_emulator` APIs.
+    ///
+    /// Fails with [`EmulatorError::PortInUse`] if the port is taken.
+    pub async fn start(mut config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| EmulatorError::io("creating data dir", &config.data_dir, e))?;
+        // Sandboxes run with the code dir as cwd: every stored path must be absolute.
+        config.data_dir = std::fs::canonicalize(&config.data_dir)
+            .map_err(|e| EmulatorError::io("resolving data dir", &config.data_dir, e))?;
+        let mut store = Store::load(&config.data_dir, &config.region, &config.account_id)?;
+        for (arn, ext) in &config.roles {
+            store.register_role(arn, ext.as_deref())?;
+        }
+        let _ = std::fs::remove_dir_all(config.data_dir.join("sandboxes"));
+        let listener = tokio::net::TcpListener::bind(config.bind)
+            .await
+            .map_err(|e| {
+                if e.kind() == std::io::ErrorKind::AddrInUse {
+                    EmulatorError::PortInUse {
+                        addr: config.bind,
+                        port: config.bind.port(),
+                    }
+                } else {
+                    EmulatorError::Bind {
+                        addr: config.bind,
+                        source: e,
+                    }
+                }
+            })?;
+        let addr = listener.local_addr().map_err(|e| EmulatorError::Bind {
+            addr: config.bind,
+            source: e,
+        })?;
+        let inner = Arc::new(Inner {
+            endpoint: format!("http://{addr}"),
+            config,
+            store: Mutex::new(store),
+            sched: Mutex::new(Scheduler::default()),
+            records: Records::new(),
+            sts: Mutex::new(StsStats::default()),
+            shutdown: watch::Sender::new(false),
+            tasks: Mutex::new(JoinSet::new()),
+            pgids: Mutex::new(HashMap::new()),
+            sandbox_counter: AtomicU64::new(0),
+        });
+        let app = router(inner.clone());
+        let (stop_tx, stop_rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let res = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stop_rx.await;
+                })
+                .await;
+            if let Err(e) = res {
+                tracing::error!("emulator HTTP server failed: {e}");
+            }
+        });
+        tracing::info!(endpoint = %inner.endpoint, data_dir = %inner.config.data_dir.display(),
+            region = %inner.config.region, "lambda emulator listening");
+        Ok(EmulatorHandle {
+            inner,
+            addr,
+            server: Some(server),
+            stop: Some(stop_tx),
+        })
+    }
+}
+
+fn router(inner: Arc<Inner>) -> Router {
+    let lambda = Router::new()
+        .route(
+            "/2015-03-31/functions",
+            post(control::create_function).get(control::list_functions),
+        )
+        .route(
+            "/2015-03-31/functions/",
+            post(control::create_function).get(control::list_functions),
+        )
+        .route(
+            "/2015-03-31/functions/{name}",
+            get(control::get_function).delete(control::delete_function),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/code",
+            put(control::update_code),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/configuration",
+            get(control::get_configuration).put(control::update_configuration),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/versions",
+            get(control::list_versions).post(control::publish_version),
+        )
+        .route(
+            "/2015-03-31/functions/{name}/invocations",
+            post(invoke::invoke),
+        )
+        .route(
+            "/2017-10-31/functions/{name}/concurrency",
+            put(control::put_concurrency).delete(control::delete_concurrency),
+        )
+        .route(
+            "/2019-09-30/functions/{name}/concurrency",
+            get(control::get_concurrency),
+        )
+        .route_layer(middleware::from_fn_with_state(inner.clone(), lambda_auth));
+    Router::new()
+        .merge(lambda)
+        .merge(emulator_api::routes())
+        .route("/", post(sts::handle).get(sts::handle))
+        .fallback(|req: Request| async move {
+            ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "UnknownOperationException",
+                format!(
+                    "Unknown operation: {} {} (not served by the Lambda/STS emulator)",
+                    req.method(),
+                    req.uri().path()
+                ),
+            )
+        })
+        .layer(DefaultBodyLimit::max(96 * 1024 * 1024))
+        .layer(middleware::from_fn(trace_requests))
+        .with_state(inner)
+}
+
+async fn trace_requests(req: Request, next: Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let resp = next.run(req).await;
+    tracing::debug!(%method, %path, status = resp.status().as_u16(), "request");
+    resp
+}
+
+async fn lambda_auth(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> Response {
+    let caller = parse_caller(req.headers(), req.uri().query());
+    match caller.and_then(|c| inner.check_caller(&c)) {
+        Ok(()) => next.run(req).await,
+        Err(f) => f.to_lambda_error().into_response(),
+    }
+}
+
+/// A running emulator. Dropping it kills all sandboxes and stops the server (prefer
+/// [`EmulatorHandle::shutdown`], which also waits for them).
+pub struct EmulatorHandle {
+    inner: Arc<Inner>,
+    addr: SocketAddr,
+    server: Option<JoinHandle<()>>,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+impl std::fmt::Debug for EmulatorHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmulatorHandle")
+            .field("endpoint", &self.inner.endpoint)
+            .finish()
+    }
+}
+
+impl EmulatorHandle {
+    /// Base URL, e.g. `http://127.0.0.1:9001`: use it as `AWS_ENDPOINT_URL`.
+    pub fn endpoint(&self) -> String {
+        self.inner.endpoint.clone()
+    }
+
+    /// The bound socket address.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The configuration the emulator runs with.
+    pub fn config(&self) -> &EmulatorConfig {
+        &self.inner.config
+    }
+
+    /// Unqualified ARN of a function name: `arn:aws:lambda:<region>:<account>:function:<name>`.
+    pub fn function_arn(&self, name: &str) -> String {
+        self.inner.function_arn(name)
+    }
+
+    /// Registers (or replaces) a role STS may assume; `external_id` is then required and must match.
+    /// Persisted.
+    pub fn register_role(
+        &self,
+        role_arn: &str,
+        external_id: Option<&str>,
+    ) -> Result<(), EmulatorError> {
+        self.inner
+            .store
+            .lock()
+            .expect("store lock")
+            .register_role(role_arn, external_id)
+    }
+
+    /// Creates a function from a local `bootstrap` executable (copied) or a directory containing
+    /// one (used in place). Returns its `$LATEST` configuration.
+    pub async fn create_function_from_path(
+        &self,
+        spec: FunctionSpec,
+    ) -> Result<FunctionConfiguration, EmulatorError> {
+        let data_dir = self.inner.config.data_dir.clone();
+        let (name, path) = (spec.name.clone(), spec.code_path.clone());
+        let prepared =
+            tokio::task::spawn_blocking(move || code::from_path(&data_dir, &name, &path))
+                .await
+                .map_err(|e| {
+                    EmulatorError::InvalidParameter(format!("code preparation panicked: {e}"))
+                })??;
+        self.create_prepared(spec, prepared)
+    }
+
+    /// Creates a function from zip bytes (which must contain `bootstrap` at the root).
+    pub async fn create_function_from_zip(
+        &self,
+        spec: FunctionSpec,
+        zip: Vec<u8>,
+    ) -> Result<FunctionConfiguration, EmulatorError> {
+        let data_dir = self.inner.config.data_dir.clone();
+        let name = spec.name.clone();
+        let prepared = tokio::task::spawn_blocking(move || code::from_zip(&data_dir, &name, &zip))
+            .await
+            .map_err(|e| {
+                EmulatorError::InvalidParameter(format!("code preparation panicked: {e}"))
+            })??;
+        self.create_prepared(spec, prepared)
+    }
+
+    fn create_prepared(
+        &self,
+        spec: FunctionSpec,
+        prepared: code::PreparedCode,
+    ) -> Result<FunctionConfiguration, EmulatorError> {
+        let timeout = u32::try_from(spec.timeout.as_millis().div_ceil(1000)).unwrap_or(u32::MAX);
+        let nf = NewFunction {
+            name: spec.name.clone(),
+            runtime: Some(spec.runtime),
+            role: spec.role,
+            handler: Some(spec.handler),
+            description: Some(spec.description),
+            timeout: Some(timeout),
+            memory_size: Some(spec.memory_mb),
+            env: Some(spec.env),
+            architectures: None,
+        };
+        let mut store = self.inner.store.lock().expect("store lock");
+        let config = store.create(nf, prepared, false)?;
+        if spec.concurrency.is_some() {
+            store.set_concurrency(&spec.name, spec.concurrency)?;
+        }
+        Ok(config)
+    }
+
+    /// Replaces `$LATEST`'s code with a local path (see [`Self::create_function_from_path`]).
+    pub async fn update_function_code_from_path(
+        &self,
+        name: &str,
+        path: impl Into<std::path::PathBuf>,
+    ) -> Result<FunctionConfiguration, EmulatorError> {
+        let data_dir = self.inner.config.data_dir.clone();
+        let (n, p) = (name.to_string(), path.into());
+        let prepared = tokio::task::spawn_blocking(move || code::from_path(&data_dir, &n, &p))
+            .await
+            .map_err(|e| {
+                EmulatorError::InvalidParameter(format!("code preparation panicked: {e}"))
+            })??;
+        let config = self
+            .inner
+            .store
+            .lock()
+            .expect("store lock")
+            .update_code(name, prepared, false)?;
+        scheduler::latest_updated(&self.inner, name, &config.revision_id);
+        Ok(config)
+    }
+
+    /// Publishes `$LATEST` as a new immutable version (or returns the last version if nothing changed).
+    pub fn publish_version(
+        &self,
+        name: &str,
+        description: Option<&str>,
+    ) -> Result<FunctionConfiguration, EmulatorError> {
+        self.inner
+            .store
+            .lock()
+            .expect("store lock")
+            .publish(name, description.map(str::to_string))
+    }
+
+    /// Configuration of a function given by name, `name:qualifier` or (qualified) ARN.
+    pub fn get_function(&self, name_or_arn: &str) -> Result<FunctionConfiguration, EmulatorError> {
+        let r = parse_function_ref(
+            name_or_arn,
+            &self.inner.config.region,
+            &self.inner.config.account_id,
+        )
+        .map_err(api_to_emulator)?;
+        Ok(self
+            .inner
+            .store
+            .lock()
+            .expect("store lock")
+            .resolve(&r)?
+            .config
+            .clone())
+    }
+
+    /// Sets (`Some`) or removes (`None`) `ReservedConcurrentExecutions`.
+    pub fn set_concurrency(&self, name: &str, limit: Option<u32>) -> Result<(), EmulatorError> {
+        self.inner
+            .store
+            .lock()
+            .expect("store lock")
+            .set_concurrency(name, limit)?;
+        scheduler::set_limit(
+            &self.inner,
+            name,
+            limit.unwrap_or(self.inner.config.default_concurrency),
+        );
+        Ok(())
+    }
+
+    /// Deletes a function with all its versions; its sandboxes stop once idle.
+    pub fn delete_function(&self, name: &str) -> Result<(), EmulatorError> {
+        control::delete(&self.inner, name, None).map_err(api_to_emulator)
+    }
+
+    /// Invokes synchronously (`RequestResponse`) and waits for the result.
+    pub async fn invoke(
+        &self,
+        name_or_arn: &str,
+        payload: &[u8],
+    ) -> Result<InvokeOutput, EmulatorError> {
+        let (fref, arn) = self.resolve_ref(name_or_arn)?;
+        let sub = scheduler::submit(
+            &self.inner,
+            fref,
+            arn,
+            invoke::normalize_payload(payload)?,
+            InvocationType::RequestResponse,
+        )
+        .map_err(api_to_emulator)?;
+        let rx = sub.reply.expect("sync invocation has a reply channel");
+        let res = rx.await.map_err(|_| EmulatorError::ShutDown)?;
+        Ok(InvokeOutput {
+            request_id: sub.request_id,
+            executed_version: sub.executed_version,
+            function_error: res.function_error,
+            payload: res.payload,
+        })
+    }
+
+    /// Invokes asynchronously (`Event`); returns the request id at once.
+    pub fn invoke_async(&self, name_or_arn: &str, payload: &[u8]) -> Result<String, EmulatorError> {
+        let (fref, arn) = self.resolve_ref(name_or_arn)?;
+        let sub = scheduler::submit(
+            &self.inner,
+            fref,
+            arn,
+            invoke::normalize_payload(payload)?,
+            InvocationType::Event,
+        )
+        .map_err(api_to_emulator)?;
+        Ok(sub.request_id)
+    }
+
+    fn resolve_ref(
+        &self,
+        name_or_arn: &str,
+    ) -> Result<(crate::arn::FunctionRef, String), EmulatorError> {
+        let r = parse_function_ref(
+            name_or_arn,
+            &self.inner.config.region,
+            &self.inner.config.account_id,
+        )
+        .and_then(|r| merge_qualifier(r, None))
+        .map_err(api_to_emulator)?;
+        let arn = invoke::invoked_arn(&self.inner, &r);
+        Ok((r, arn))
+    }
+
+    /// All invocation attempts so far, oldest first.
+    pub fn invocations(&self) -> Vec<InvocationRecord> {
+        self.inner.records.snapshot()
+    }
+
+    /// Waits, event-driven, until `predicate(records)` is true; returns the records then.
+    /// Fails with [`EmulatorError::WaitTimeout`] after `timeout`.
+    pub async fn wait_for_invocations<F>(
+        &self,
+        timeout: Duration,
+        predicate: F,
+    ) -> Result<Vec<InvocationRecord>, EmulatorError>
+    where
+        F: FnMut(&[InvocationRecord]) -> bool,
+    {
+        self.inner.records.wait(timeout, predicate).await
+    }
+
+    /// Live sandboxes.
+    pub fn sandboxes(&self) -> Vec<SandboxInfo> {
+        emulator_api::sandboxes(&self.inner)
+    }
+
+    /// Waits, event-driven (sandbox start/stop and invocation changes), until
+    /// `predicate(sandboxes)` is true. Fails with [`EmulatorError::WaitTimeout`] after `timeout`.
+    pub async fn wait_for_sandboxes<F>(
+        &self,
+        timeout: Duration,
+        mut predicate: F,
+    ) -> Result<Vec<SandboxInfo>, EmulatorError>
+    where
+        F: FnMut(&[SandboxInfo]) -> bool,
+    {
+        self.inner
+            .records
+            .wait_until(timeout, || {
+                let s = emulator_api::sandboxes(&self.inner);
+                predicate(&s).then_some(s)
+            })
+            .await
+    }
+
+    /// The highest number of simultaneously busy sandboxes a function has had.
+    pub fn peak_concurrency(&self, function: &str) -> usize {
+        self.inner
+            .sched
+            .lock()
+            .expect("sched lock")
+            .functions
+            .get(function)
+            .map(|f| f.peak)
+            .unwrap_or(0)
+    }
+
+    /// STS call counters and log.
+    pub fn sts_stats(&self) -> StsStats {
+        self.inner.sts.lock().expect("sts lock").clone()
+    }
+
+    /// A function's logs (all streams, oldest first), as `GET /_emulator/logs/{function}` returns them.
+    pub fn logs(&self, function: &str) -> Result<String, EmulatorError> {
+        crate::logs::read_logs(&self.inner.config.data_dir, function, None).map_err(|e| {
+            EmulatorError::io(
+                format!("reading logs of function {function} (has it been invoked?)"),
+                crate::logs::function_log_dir(&self.inner.config.data_dir, function),
+                e,
+            )
+        })
+    }
+
+    /// Directory of a function's log stream files.
+    pub fn log_dir(&self, function: &str) -> std::path::PathBuf {
+        crate::logs::function_log_dir(&self.inner.config.data_dir, function)
+    }
+
+    /// Stops accepting work, fails queued invocations, kills every sandbox (process groups) and
+    /// waits for them, then stops the HTTP server.
+    pub async fn shutdown(mut self) {
+        self.shutdown_inner().await;
+    }
+
+    async fn shutdown_inner(&mut self) {
+        let queued: Vec<_> = {
+            let mut s = self.inner.sched.lock().expect("sched lock");
+            s.shutting_down = true;
+            s.functions
+                .values_mut()
+                .flat_map(|f| f.queue.drain(..).collect::<Vec<_>>())
+                .collect()
+        };
+        for inv in queued {
+            scheduler::fail(
+                &self.inner,
+                inv,
+                "Emulator.ShuttingDown",
+                "the emulator shut down before the invocation ran",
+            );
+        }
+        self.inner.shutdown.send_replace(true);
+        let mut tasks = std::mem::take(&mut *self.inner.tasks.lock().expect("tasks lock"));
+        let joined = tokio::time::timeout(Duration::from_secs(10), async {
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if joined.is_err() {
+            tasks.abort_all();
+        }
+        self.kill_all();
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(server) = self.server.take() {
+            if tokio::time::timeout(Duration::from_secs(5), server)
+                .await
+                .is_err()
+            {
+                tracing::warn!("HTTP server did not stop within 5 s");
+            }
+        }
+        tracing::info!("lambda emulator stopped");
+    }
+
+    fn kill_all(&self) {
+        for pgid in self.inner.pgids.lock().expect("pgids lock").values() {
+            crate::sandbox::kill_group(*pgid);
+        }
+    }
+}
+
+impl Drop for EmulatorHandle {
+    fn drop(&mut self) {
+        if self.stop.is_some() {
+            if let Ok(mut s) = self.inner.sched.lock() {
+                s.shutting_down = true;
+            }
+            self.inner.shutdown.send_replace(true);
+            self.kill_all();
+            if let Some(stop) = self.stop.take() {
+                let _ = stop.send(());
+            }
+        }
+    }
+}
+
+pub(crate) fn api_to_emulator(e: ApiError) -> EmulatorError {
+    match e.status.as_u16() {
+        404 => EmulatorError::NotFound(e.message),
+        409 => EmulatorError::Conflict(e.message),
+        429 => EmulatorError::Throttled(e.message),
+        400 if e.error_type == "ValidationException" => EmulatorError::Validation(e.message),
+        _ => EmulatorError::InvalidParameter(e.message),
+    }
+}

@@ -1,0 +1,150 @@
+//! The emulator's own HTTP API for tests and the CLI (`/_emulator/…`, no authentication):
+//!
+//! | route | returns |
+//! |---|---|
+//! | `GET /_emulator/health` | `{"status":"ok"}` |
+//! | `GET /_emulator/invocations[?function=NAME]` | `[InvocationRecord…]` |
+//! | `GET /_emulator/sandboxes` | `[SandboxInfo…]` |
+//! | `GET /_emulator/logs/{function}[?stream=NAME]` | text: all streams (oldest first, each after a `==> file <==` line) or one |
+//! | `GET /_emulator/logs/{function}/streams` | `["<stream file>.log", …]` |
+//! | `GET /_emulator/roles`, `POST /_emulator/roles` `{"RoleArn": …, "ExternalId": …}` | registered roles |
+//! | `GET /_emulator/sts` | `StsStats` (AssumeRole counters and calls) |
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::emulator::Inner;
+use crate::error::ApiError;
+use crate::model::SandboxInfo;
+
+pub(crate) fn routes() -> Router<Arc<Inner>> {
+    Router::new()
+        .route(
+            "/_emulator/health",
+            get(|| async { Json(json!({"status": "ok"})) }),
+        )
+        .route("/_emulator/invocations", get(invocations))
+        .route(
+            "/_emulator/sandboxes",
+            get(|State(inner): State<Arc<Inner>>| async move { Json(sandboxes(&inner)) }),
+        )
+        .route("/_emulator/logs/{function}", get(logs))
+        .route("/_emulator/logs/{function}/streams", get(streams))
+        .route("/_emulator/roles", get(roles).post(register_role))
+        .route(
+            "/_emulator/sts",
+            get(|State(inner): State<Arc<Inner>>| async move {
+                Json(inner.sts.lock().expect("sts lock").clone())
+            }),
+        )
+}
+
+pub(crate) fn sandboxes(inner: &Inner) -> Vec<SandboxInfo> {
+    let s = inner.sched.lock().expect("sched lock");
+    let mut out: Vec<SandboxInfo> = s
+        .functions
+        .iter()
+        .flat_map(|(name, f)| {
+            f.sandboxes.iter().map(move |(id, sl)| SandboxInfo {
+                id: id.clone(),
+                function_name: name.clone(),
+                version: sl.version.clone(),
+                pid: sl.pid,
+                busy: sl.busy,
+                log_stream: sl.log_stream.clone(),
+            })
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+async fn invocations(
+    State(inner): State<Arc<Inner>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Response {
+    let mut recs = inner.records.snapshot();
+    if let Some(f) = q.get("function") {
+        recs.retain(|r| &r.function_name == f);
+    }
+    Json(recs).into_response()
+}
+
+async fn logs(
+    State(inner): State<Arc<Inner>>,
+    Path(function): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Response, ApiError> {
+    match crate::logs::read_logs(&inner.config.data_dir, &function, q.get("stream").map(String::as_str)) {
+        Ok(text) => {
+            let mut resp = text.into_response();
+            resp.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+            Ok(resp)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::not_found(format!(
+            "No logs for function {function} (or that stream): it has not been invoked on this data dir"
+        ))),
+        Err(e) => Err(ApiError::internal(format!("reading logs of {function}: {e}"))),
+    }
+}
+
+async fn streams(
+    State(inner): State<Arc<Inner>>,
+    Path(function): Path<String>,
+) -> Result<Response, ApiError> {
+    match crate::logs::list_streams(&inner.config.data_dir, &function) {
+        Ok(s) => Ok(Json(s).into_response()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(Json(Vec::<String>::new()).into_response())
+        }
+        Err(e) => Err(ApiError::internal(format!(
+            "listing logs of {function}: {e}"
+        ))),
+    }
+}
+
+async fn roles(State(inner): State<Arc<Inner>>) -> Response {
+    let store = inner.store.lock().expect("store lock");
+    let roles: Vec<_> = store
+        .state
+        .roles
+        .iter()
+        .map(|(arn, r)| json!({"RoleArn": arn, "ExternalIdRequired": r.external_id.is_some()}))
+        .collect();
+    Json(roles).into_response()
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct RoleRequest {
+    role_arn: String,
+    external_id: Option<String>,
+}
+
+async fn register_role(State(inner): State<Arc<Inner>>, body: Bytes) -> Result<Response, ApiError> {
+    let req: RoleRequest = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid(format!(
+            "expected JSON {{\"RoleArn\": \"arn:aws:iam::…:role/…\", \"ExternalId\": \"…\"}}: {e}"
+        ))
+    })?;
+    inner
+        .store
+        .lock()
+        .expect("store lock")
+        .register_role(&req.role_arn, req.external_id.as_deref())?;
+    tracing::info!(role_arn = %req.role_arn, "role registered");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"RoleArn": req.role_arn, "ExternalIdRequired": req.external_id.is_some()})),
+    )
+        .into_response())
+}

@@ -1,0 +1,74 @@
+//! A local AWS Lambda + STS on one HTTP endpoint on 127.0.0.1, running functions as real processes.
+//!
+//! Point the Temporal server (or any AWS SDK) at it with `AWS_ENDPOINT_URL=http://127.0.0.1:<port>`:
+//!
+//! * **Lambda control plane** (`/2015-03-31/functions…`): CreateFunction (zip with `bootstrap`),
+//!   UpdateFunctionCode, UpdateFunctionConfiguration, PublishVersion, GetFunction,
+//!   GetFunctionConfiguration, ListVersionsByFunction, ListFunctions, DeleteFunction,
+//!   Put/Get/DeleteFunctionConcurrency. Names may be plain, `name:version`, or (URL-encoded)
+//!   qualified ARNs. Errors are AWS-shaped (`x-amzn-ErrorType` + `{"Type":"User","message":…}`).
+//! * **Invoke** (`POST …/invocations`): `RequestResponse`, `Event` (queued, retried twice on
+//!   error) and `DryRun`; requests must carry a SigV4 `Authorization` header (not verified);
+//!   temporary `ASIA…` keys must come from our STS.
+//! * **Sandboxes**: each execution environment is a `bootstrap` process in its own process group
+//!   with its own Runtime API port (`AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>`), the Lambda
+//!   environment variables, a real epoch-ms `Lambda-Runtime-Deadline-Ms`, a kill at the timeout
+//!   (`Sandbox.Timedout`), warm reuse, a per-function concurrency limit and idle reaping.
+//! * **STS** (`POST /`): `AssumeRole` enforcing each registered role's external id, `GetCallerIdentity`.
+//! * **Logs** in `<data-dir>/logs/<function>/<stream>.log` with START/END/REPORT lines.
+//! * **Observability**: [`EmulatorHandle::invocations`], [`EmulatorHandle::wait_for_invocations`],
+//!   and the `/_emulator/…` HTTP routes (see the `emulator_api` module docs in the README).
+//!
+//! State (functions, versions, roles, issued credentials) persists in the data dir.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use temporal_lambda_emulator::{Emulator, EmulatorConfig, FunctionSpec};
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let emu = Emulator::start(EmulatorConfig::new("/tmp/emu-data")).await?;
+//! emu.register_role("arn:aws:iam::123456789012:role/invoker", Some("my-external-id"))?;
+//! emu.create_function_from_path(
+//!     FunctionSpec::new("hello", "target/debug/bootstrap").timeout(Duration::from_secs(30)),
+//! )
+//! .await?;
+//! let v1 = emu.publish_version("hello", None)?;
+//! println!("AWS_ENDPOINT_URL={} function {}", emu.endpoint(), v1.function_arn);
+//! let out = emu.invoke("hello", br#"{"ping":1}"#).await?;
+//! assert!(out.function_error.is_none());
+//! let recs = emu
+//!     .wait_for_invocations(Duration::from_secs(10), |r| r.iter().all(|r| r.is_finished()))
+//!     .await?;
+//! println!("{recs:#?}");
+//! emu.shutdown().await;
+//! # Ok(())
+//! # }
+//! ```
+#![warn(missing_docs)]
+
+mod arn;
+mod auth;
+mod code;
+mod config;
+mod control;
+mod emulator;
+mod emulator_api;
+mod error;
+mod invoke;
+mod logs;
+mod model;
+mod records;
+mod runtime_api;
+mod sandbox;
+mod scheduler;
+mod store;
+mod sts;
+
+pub use config::EmulatorConfig;
+pub use emulator::{Emulator, EmulatorHandle};
+pub use error::{ApiError, EmulatorError};
+pub use model::{
+    AssumeRoleCall, EnvironmentResponse, EphemeralStorage, FunctionConfiguration, FunctionSpec,
+    InvocationRecord, InvocationType, InvokeOutput, LoggingConfig, Outcome, SandboxInfo, StsStats,
+    TracingConfig,
+};

@@ -1,0 +1,181 @@
+//! Function logs: one file per log stream (sandbox) under `<data-dir>/logs/<function>/`, like a
+//! CloudWatch log group, with Lambda's START / END / REPORT platform lines.
+
+use std::path::{Path, PathBuf};
+
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+
+/// Directory holding a function's log streams.
+pub(crate) fn function_log_dir(data_dir: &Path, function: &str) -> PathBuf {
+    data_dir.join("logs").join(function)
+}
+
+/// File name for a stream name such as `2025/01/31/[$LATEST]0123…`: `2025-01-31-LATEST-0123….log`.
+pub(crate) fn stream_file_name(stream: &str) -> String {
+    let s: String = stream
+        .chars()
+        .filter(|c| *c != '$' && *c != '[')
+        .map(|c| if c == '/' || c == ']' { '-' } else { c })
+        .collect();
+    format!("{s}.log")
+}
+
+enum Msg {
+    Data(Vec<u8>),
+    Flush(oneshot::Sender<()>),
+}
+
+/// A log stream being written: lines go through a channel to one writer task.
+pub(crate) struct LogStream {
+    pub name: String,
+    tx: mpsc::UnboundedSender<Msg>,
+    writer: JoinHandle<()>,
+}
+
+impl LogStream {
+    /// Creates the stream file and its writer task.
+    pub async fn open(data_dir: &Path, function: &str, version: &str) -> std::io::Result<Self> {
+        let name = format!(
+            "{}/[{}]{}",
+            chrono::Utc::now().format("%Y/%m/%d"),
+            version,
+            uuid::Uuid::new_v4().simple()
+        );
+        let dir = function_log_dir(data_dir, function);
+        tokio::fs::create_dir_all(&dir).await?;
+        let path = dir.join(stream_file_name(&name));
+        let mut file = tokio::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .await?;
+        let (tx, mut rx) = mpsc::unbounded_channel::<Msg>();
+        let writer = tokio::spawn(async move {
+            while let Some(msg) = rx.recv().await {
+                match msg {
+                    Msg::Data(chunk) => {
+                        // A failed write is not fatal to the sandbox; keep draining.
+                        let _ = file.write_all(&chunk).await;
+                    }
+                    Msg::Flush(done) => {
+                        let _ = file.flush().await;
+                        let _ = done.send(());
+                    }
+                }
+                if rx.is_empty() {
+                    let _ = file.flush().await;
+                }
+            }
+            let _ = file.flush().await;
+        });
+        Ok(Self { name, tx, writer })
+    }
+
+    /// Writes one platform line (a newline is added).
+    pub fn line(&self, s: impl AsRef<str>) {
+        let mut v = s.as_ref().as_bytes().to_vec();
+        v.push(b'\n');
+        let _ = self.tx.send(Msg::Data(v));
+    }
+
+    /// Waits (briefly) until everything queued so far is in the file.
+    pub async fn sync(&self) {
+        let (tx, rx) = oneshot::channel();
+        if self.tx.send(Msg::Flush(tx)).is_ok() {
+            let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx).await;
+        }
+    }
+
+    /// Copies a process pipe into the stream, line by line, until EOF.
+    pub fn pipe<R: AsyncRead + Unpin + Send + 'static>(
+        &self,
+        reader: R,
+        function: String,
+    ) -> JoinHandle<()> {
+        let tx = self.tx.clone();
+        tokio::spawn(async move {
+            let mut reader = BufReader::new(reader);
+            let mut buf = Vec::new();
+            loop {
+                buf.clear();
+                match reader.read_until(b'\n', &mut buf).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {
+                        if !buf.ends_with(b"\n") {
+                            buf.push(b'\n');
+                        }
+                        tracing::debug!(target: "lambda_emulator::function", function = %function, "{}", String::from_utf8_lossy(&buf).trim_end());
+                        if tx.send(Msg::Data(buf.clone())).is_err() {
+                            break;
+                        }
+                    }
+                }
+            }
+        })
+    }
+
+    /// Closes the stream and waits until everything is written.
+    pub async fn close(self) {
+        drop(self.tx);
+        let _ = self.writer.await;
+    }
+}
+
+/// Reads a function's logs: one stream (by stream or file name) or all of them, oldest stream first,
+/// each preceded by a `==> <stream file> <==` header.
+pub(crate) fn read_logs(
+    data_dir: &Path,
+    function: &str,
+    stream: Option<&str>,
+) -> std::io::Result<String> {
+    let dir = function_log_dir(data_dir, function);
+    if let Some(s) = stream {
+        let file = if s.ends_with(".log") {
+            s.to_string()
+        } else {
+            stream_file_name(s)
+        };
+        if file.contains('/') || file.contains("..") {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "invalid stream name",
+            ));
+        }
+        return std::fs::read_to_string(dir.join(file));
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(&dir)? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        let t = meta.created().or_else(|_| meta.modified()).ok();
+        files.push((
+            t,
+            entry.file_name().to_string_lossy().into_owned(),
+            entry.path(),
+        ));
+    }
+    files.sort();
+    let mut out = String::new();
+    for (_, name, path) in files {
+        out.push_str(&format!("==> {name} <==\n"));
+        out.push_str(&std::fs::read_to_string(path)?);
+    }
+    Ok(out)
+}
+
+/// Lists a function's stream files, oldest first.
+pub(crate) fn list_streams(data_dir: &Path, function: &str) -> std::io::Result<Vec<String>> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(function_log_dir(data_dir, function))? {
+        let entry = entry?;
+        let meta = entry.metadata()?;
+        files.push((
+            meta.created().or_else(|_| meta.modified()).ok(),
+            entry.file_name().to_string_lossy().into_owned(),
+        ));
+    }
+    files.sort();
+    Ok(files.into_iter().map(|(_, n)| n).collect())
+}

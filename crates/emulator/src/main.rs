@@ -1,0 +1,119 @@
+//! `lambda-emulator`: a local AWS Lambda + STS endpoint on 127.0.0.1 for Temporal Serverless Workers.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, ValueEnum};
+use temporal_lambda_emulator::{Emulator, EmulatorConfig};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Local AWS Lambda (control plane, Invoke, Runtime API) + STS on one endpoint.
+/// Point clients at it with AWS_ENDPOINT_URL=http://127.0.0.1:PORT.
+#[derive(Parser, Debug)]
+#[command(name = "lambda-emulator", version)]
+struct Args {
+    /// Port on 127.0.0.1 (0 picks a free one; the bound address is printed on stdout).
+    #[arg(long, default_value_t = 9001)]
+    port: u16,
+    /// Directory for functions, versions, roles, code and logs (kept across restarts).
+    #[arg(long, default_value = ".lambda-emulator")]
+    data_dir: PathBuf,
+    /// Region used in ARNs and given to functions.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
+    /// 12-digit account id used in ARNs.
+    #[arg(long, default_value = "123456789012")]
+    account_id: String,
+    /// A role STS may assume, as ARN=EXTERNAL_ID (or just ARN for no external id). Repeatable.
+    #[arg(long = "role", value_name = "ARN=EXTERNAL_ID")]
+    roles: Vec<String>,
+    /// Concurrency limit of functions without reserved concurrency.
+    #[arg(long, default_value_t = 10)]
+    default_concurrency: u32,
+    /// Seconds an idle sandbox is kept warm.
+    #[arg(long, default_value_t = 600)]
+    idle_ttl_secs: u64,
+    /// Log format on stderr (filter with RUST_LOG, default info).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
+}
+
+fn parse_role(s: &str) -> Result<(String, Option<String>), String> {
+    let (arn, ext) = match s.split_once('=') {
+        Some((a, e)) => (a.to_string(), Some(e.to_string())),
+        None => (s.to_string(), None),
+    };
+    if !arn.starts_with("arn:aws:iam::") || !arn.contains(":role/") {
+        return Err(format!(
+            "--role {s}: expected arn:aws:iam::<account>:role/<name>=<external id>"
+        ));
+    }
+    Ok((arn, ext.filter(|e| !e.is_empty())))
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into());
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.log_format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+
+    // Install signal handlers before announcing the address, so a prompt SIGTERM is handled.
+    use tokio::signal::unix::{signal, SignalKind};
+    let (mut term, mut int) = match (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(t), Ok(i)) => (t, i),
+        (Err(e), _) | (_, Err(e)) => {
+            eprintln!("error: cannot install signal handlers: {e}");
+            return ExitCode::from(1);
+        }
+    };
+
+    let mut config = EmulatorConfig::new(&args.data_dir);
+    config.bind = SocketAddr::from(([127, 0, 0, 1], args.port));
+    config.region = args.region;
+    config.account_id = args.account_id;
+    config.default_concurrency = args.default_concurrency;
+    config.idle_sandbox_ttl = std::time::Duration::from_secs(args.idle_ttl_secs);
+    for r in &args.roles {
+        match parse_role(r) {
+            Ok(role) => config.roles.push(role),
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    let handle = match Emulator::start(config).await {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    println!("listening on {}", handle.endpoint());
+    use std::io::Write;
+    let _ = std::io::stdout().flush();
+
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+    }
+    tracing::info!("shutting down: stopping all sandboxes");
+    handle.shutdown().await;
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,325 @@
+//! Public data types: the AWS-shaped function configuration and the emulator's own records.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// `Environment` as Lambda returns it: `{"Variables": {...}}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EnvironmentResponse {
+    /// User environment variables.
+    #[serde(default)]
+    pub variables: BTreeMap<String, String>,
+}
+
+/// `TracingConfig` (always `PassThrough` here).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TracingConfig {
+    /// `PassThrough` or `Active`.
+    pub mode: String,
+}
+
+/// `EphemeralStorage` (size in MB).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EphemeralStorage {
+    /// Size in MB (512 by default).
+    pub size: u32,
+}
+
+/// `LoggingConfig`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LoggingConfig {
+    /// `Text` or `JSON`.
+    pub log_format: String,
+    /// `/aws/lambda/<name>`.
+    pub log_group: String,
+}
+
+/// A function version's configuration, with the exact field names of the Lambda API's `FunctionConfiguration`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct FunctionConfiguration {
+    /// Plain function name.
+    pub function_name: String,
+    /// ARN; qualified (`…:function:name:3`) for published versions, unqualified for `$LATEST`.
+    pub function_arn: String,
+    /// Runtime identifier, e.g. `provided.al2023`.
+    pub runtime: String,
+    /// Execution role ARN.
+    pub role: String,
+    /// Handler (`_HANDLER`).
+    pub handler: String,
+    /// Size of the deployment package in bytes.
+    pub code_size: u64,
+    /// Description.
+    pub description: String,
+    /// Timeout in seconds.
+    pub timeout: u32,
+    /// Memory in MB.
+    pub memory_size: u32,
+    /// `2024-01-01T00:00:00.000+0000`.
+    pub last_modified: String,
+    /// base64(SHA-256) of the package.
+    pub code_sha256: String,
+    /// `$LATEST` or a version number.
+    pub version: String,
+    /// User environment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment: Option<EnvironmentResponse>,
+    /// Tracing mode.
+    pub tracing_config: TracingConfig,
+    /// Changes on every update.
+    pub revision_id: String,
+    /// Always `Active`.
+    pub state: String,
+    /// Always `Successful`.
+    pub last_update_status: String,
+    /// Always `Zip`.
+    pub package_type: String,
+    /// `["x86_64"]` or `["arm64"]`.
+    pub architectures: Vec<String>,
+    /// /tmp size.
+    pub ephemeral_storage: EphemeralStorage,
+    /// Log group and format.
+    pub logging_config: LoggingConfig,
+}
+
+impl FunctionConfiguration {
+    /// Timeout as a [`Duration`].
+    pub fn timeout_duration(&self) -> Duration {
+        Duration::from_secs(u64::from(self.timeout))
+    }
+
+    /// User environment variables (empty map if none).
+    pub fn env_vars(&self) -> BTreeMap<String, String> {
+        self.environment
+            .as_ref()
+            .map(|e| e.variables.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// A function to create from a local path with [`crate::EmulatorHandle::create_function_from_path`].
+///
+/// ```
+/// # use temporal_lambda_emulator::FunctionSpec;
+/// # use std::time::Duration;
+/// let spec = FunctionSpec::new("hello", "/path/to/bootstrap")
+///     .timeout(Duration::from_secs(30))
+///     .env("TEMPORAL_ADDRESS", "127.0.0.1:7233")
+///     .concurrency(2);
+/// ```
+#[derive(Debug, Clone)]
+pub struct FunctionSpec {
+    /// Function name (`[A-Za-z0-9_-]{1,64}`).
+    pub name: String,
+    /// A `bootstrap` executable (copied) or a directory containing one (used in place).
+    pub code_path: PathBuf,
+    /// Timeout (whole seconds, 1..=900 s). Default 3 s, as Lambda.
+    pub timeout: Duration,
+    /// Memory in MB (128..=10240). Default 128.
+    pub memory_mb: u32,
+    /// User environment variables.
+    pub env: BTreeMap<String, String>,
+    /// `ReservedConcurrentExecutions`; `None` = the emulator's default concurrency.
+    pub concurrency: Option<u32>,
+    /// Description.
+    pub description: String,
+    /// Runtime identifier. Default `provided.al2023`.
+    pub runtime: String,
+    /// Handler. Default `bootstrap`.
+    pub handler: String,
+    /// Execution role ARN. Default `arn:aws:iam::<account>:role/lambda-emulator-execution`.
+    pub role: Option<String>,
+}
+
+impl FunctionSpec {
+    /// A spec with Lambda's defaults (3 s timeout, 128 MB, `provided.al2023`).
+    pub fn new(name: impl Into<String>, code_path: impl Into<PathBuf>) -> Self {
+        Self {
+            name: name.into(),
+            code_path: code_path.into(),
+            timeout: Duration::from_secs(3),
+            memory_mb: 128,
+            env: BTreeMap::new(),
+            concurrency: None,
+            description: String::new(),
+            runtime: "provided.al2023".to_string(),
+            handler: "bootstrap".to_string(),
+            role: None,
+        }
+    }
+    /// Sets the timeout (rounded up to whole seconds).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+    /// Sets the memory size in MB.
+    pub fn memory_mb(mut self, mb: u32) -> Self {
+        self.memory_mb = mb;
+        self
+    }
+    /// Adds a user environment variable.
+    pub fn env(mut self, key: impl Into<String>, value: impl Into<String>) -> Self {
+        self.env.insert(key.into(), value.into());
+        self
+    }
+    /// Sets `ReservedConcurrentExecutions`.
+    pub fn concurrency(mut self, n: u32) -> Self {
+        self.concurrency = Some(n);
+        self
+    }
+    /// Sets the description.
+    pub fn description(mut self, d: impl Into<String>) -> Self {
+        self.description = d.into();
+        self
+    }
+}
+
+/// How an invocation was requested (`X-Amz-Invocation-Type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum InvocationType {
+    /// Synchronous: the caller waits for the result.
+    RequestResponse,
+    /// Asynchronous: queued, answered 202, retried on error.
+    Event,
+}
+
+/// How an invocation attempt ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum Outcome {
+    /// The function posted a response.
+    Success,
+    /// The function posted an error, its process exited (`Runtime.ExitError`), init failed, ...
+    Error {
+        /// e.g. `Runtime.ExitError` or the function's own `errorType`.
+        error_type: String,
+        /// The error message.
+        error_message: String,
+    },
+    /// Killed at its deadline (`Sandbox.Timedout`).
+    Timeout,
+}
+
+impl Outcome {
+    /// True for [`Outcome::Success`].
+    pub fn is_success(&self) -> bool {
+        matches!(self, Outcome::Success)
+    }
+    /// The error type (`Sandbox.Timedout` for a timeout), `None` on success.
+    pub fn error_type(&self) -> Option<&str> {
+        match self {
+            Outcome::Success => None,
+            Outcome::Error { error_type, .. } => Some(error_type),
+            Outcome::Timeout => Some("Sandbox.Timedout"),
+        }
+    }
+}
+
+/// One attempt of one invocation, as observed by the emulator. Times are epoch milliseconds.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvocationRecord {
+    /// Request id (the same for all attempts of an async invocation, as in Lambda).
+    pub request_id: String,
+    /// Function name.
+    pub function_name: String,
+    /// Executed version (`$LATEST` or a number).
+    pub version: String,
+    /// `Event` or `RequestResponse`.
+    pub invocation_type: InvocationType,
+    /// 1 for the first attempt, 2 and 3 for async retries.
+    pub attempt: u32,
+    /// When the Invoke request (or the retry) was queued.
+    pub received_at_ms: u64,
+    /// When the runtime received it from `next`.
+    pub started_at_ms: Option<u64>,
+    /// The `Lambda-Runtime-Deadline-Ms` given to the runtime.
+    pub deadline_ms: Option<u64>,
+    /// When it ended.
+    pub ended_at_ms: Option<u64>,
+    /// `None` while queued or running.
+    pub outcome: Option<Outcome>,
+    /// Sandbox that ran it.
+    pub sandbox_id: Option<String>,
+    /// Process id of the sandbox's `bootstrap`.
+    pub pid: Option<u32>,
+    /// True if this attempt started a new sandbox.
+    pub cold_start: Option<bool>,
+    /// True if it ended before its deadline.
+    pub ended_before_deadline: Option<bool>,
+}
+
+impl InvocationRecord {
+    /// True once the attempt has an outcome.
+    pub fn is_finished(&self) -> bool {
+        self.outcome.is_some()
+    }
+}
+
+/// The result of a synchronous invoke through [`crate::EmulatorHandle::invoke`].
+#[derive(Debug, Clone)]
+pub struct InvokeOutput {
+    /// Request id.
+    pub request_id: String,
+    /// Executed version.
+    pub executed_version: String,
+    /// `Some("Unhandled")` when the function failed (the payload is then the error JSON).
+    pub function_error: Option<String>,
+    /// Response (or error) payload.
+    pub payload: Bytes,
+}
+
+/// A live sandbox (execution environment).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxInfo {
+    /// Sandbox id.
+    pub id: String,
+    /// Function name.
+    pub function_name: String,
+    /// Version it runs.
+    pub version: String,
+    /// Process id of `bootstrap`.
+    pub pid: Option<u32>,
+    /// True while running an invocation.
+    pub busy: bool,
+    /// Log stream name.
+    pub log_stream: String,
+}
+
+/// One STS `AssumeRole` call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AssumeRoleCall {
+    /// Requested role.
+    pub role_arn: String,
+    /// `RoleSessionName`.
+    pub role_session_name: String,
+    /// `ExternalId`, if sent.
+    pub external_id: Option<String>,
+    /// Whether credentials were issued.
+    pub granted: bool,
+    /// When (epoch ms).
+    pub at_ms: u64,
+}
+
+/// STS counters and call log.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StsStats {
+    /// All `AssumeRole` calls.
+    pub assume_role_calls: u64,
+    /// Those that issued credentials.
+    pub assume_role_granted: u64,
+    /// Those refused with `AccessDenied`.
+    pub assume_role_denied: u64,
+    /// `GetCallerIdentity` calls.
+    pub get_caller_identity_calls: u64,
+    /// Every `AssumeRole` call, oldest first.
+    pub calls: Vec<AssumeRoleCall>,
+}

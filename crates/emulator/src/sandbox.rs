@@ -1,0 +1,592 @@
+//! Sandboxes: one real `bootstrap` process per execution environment, in its own process group,
+//! with its own Runtime API listener, scratch dir and log stream. A sandbox runs one invocation
+//! at a time, stays warm between invocations, is killed at the deadline, and is reaped when idle.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{ExitStatus, Stdio};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use tokio::process::Child;
+use tokio::sync::{mpsc, oneshot, watch};
+
+use crate::emulator::Inner;
+use crate::logs::LogStream;
+use crate::model::Outcome;
+use crate::runtime_api::{Delivered, Delivery, RuntimeApi, RuntimeEvent};
+use crate::scheduler::{self, complete, fail, Invocation, SandboxCmd};
+use crate::store::{now_ms, StoredVersion};
+
+/// Kills the whole process group when dropped (covers task abort / runtime shutdown).
+struct ProcessGroup(Option<i32>);
+
+impl ProcessGroup {
+    fn kill(&self) {
+        if let Some(pgid) = self.0 {
+            kill_group(pgid);
+        }
+    }
+}
+
+impl Drop for ProcessGroup {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// SIGKILL to a process group.
+pub(crate) fn kill_group(pgid: i32) {
+    if pgid > 1 {
+        // SAFETY: kill(2) with a negative pid signals the process group; no memory is involved.
+        unsafe {
+            libc::kill(-pgid, libc::SIGKILL);
+        }
+    }
+}
+
+fn describe_exit(status: std::io::Result<ExitStatus>) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => format!("exit status {c}"),
+            (None, Some(sig)) => format!(
+                "signal: {sig}{}",
+                if sig == libc::SIGKILL {
+                    " (killed)"
+                } else {
+                    ""
+                }
+            ),
+            _ => s.to_string(),
+        },
+        Err(e) => format!("unknown ({e})"),
+    }
+}
+
+/// Peak RSS of a process in MB (from /proc), if available.
+fn max_memory_mb(pid: Option<u32>) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", pid?)).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb.div_ceil(1024))
+}
+
+fn trace_id() -> String {
+    let u = uuid::Uuid::new_v4().simple().to_string();
+    format!(
+        "Root=1-{:08x}-{};Parent={};Sampled=0",
+        now_ms() / 1000,
+        &u[..24],
+        &u[16..32]
+    )
+}
+
+fn lambda_env(
+    inner: &Inner,
+    v: &StoredVersion,
+    runtime_api: &str,
+    stream: &str,
+    scratch: &Path,
+) -> BTreeMap<String, String> {
+    let c = &v.config;
+    let code = v.code_dir.to_string_lossy().into_owned();
+    let mut env = BTreeMap::new();
+    let mut set = |k: &str, val: String| {
+        env.insert(k.to_string(), val);
+    };
+    set("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string());
+    set("AWS_LAMBDA_FUNCTION_NAME", c.function_name.clone());
+    set("AWS_LAMBDA_FUNCTION_VERSION", c.version.clone());
+    set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", c.memory_size.to_string());
+    set(
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        c.logging_config.log_group.clone(),
+    );
+    set("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
+    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string());
+    set("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", c.runtime));
+    set("AWS_REGION", inner.config.region.clone());
+    set("AWS_DEFAULT_REGION", inner.config.region.clone());
+    set("LAMBDA_TASK_ROOT", code.clone());
+    set("LAMBDA_RUNTIME_DIR", code.clone());
+    set("_HANDLER", c.handler.clone());
+    set("TZ", ":UTC".to_string());
+    set("LANG", "en_US.UTF-8".to_string());
+    set(
+        "PATH",
+        std::env::var("PATH").unwrap_or_else(|_| {
+            "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".to_string()
+        }),
+    );
+    let mut ld = format!("{code}:{code}/lib");
+    if let Ok(host) = std::env::var("LD_LIBRARY_PATH") {
+        if !host.is_empty() {
+            ld = format!("{ld}:{host}");
+        }
+    }
+    set("LD_LIBRARY_PATH", ld);
+    set("HOME", scratch.to_string_lossy().into_owned());
+    set("TMPDIR", scratch.to_string_lossy().into_owned());
+    for (k, val) in c.env_vars() {
+        env.insert(k, val);
+    }
+    env
+}
+
+async fn shutdown_requested(rx: &mut watch::Receiver<bool>) {
+    let _ = rx.wait_for(|v| *v).await;
+}
+
+/// Waits for the runtime's response/error to `request_id` (an init error also ends it).
+async fn wait_result(
+    events: &mut mpsc::UnboundedReceiver<RuntimeEvent>,
+    request_id: &str,
+) -> RuntimeEvent {
+    loop {
+        match events.recv().await {
+            Some(RuntimeEvent::Response {
+                request_id: id,
+                body,
+            }) if id == request_id => {
+                return RuntimeEvent::Response {
+                    request_id: id,
+                    body,
+                };
+            }
+            Some(RuntimeEvent::Error {
+                request_id: id,
+                error_type,
+                body,
+            }) if id == request_id => {
+                return RuntimeEvent::Error {
+                    request_id: id,
+                    error_type,
+                    body,
+                };
+            }
+            Some(e @ RuntimeEvent::InitError { .. }) => return e,
+            Some(_) => continue,
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
+
+async fn wait_init_error(events: &mut mpsc::UnboundedReceiver<RuntimeEvent>) -> (String, Bytes) {
+    loop {
+        match events.recv().await {
+            Some(RuntimeEvent::InitError { error_type, body }) => return (error_type, body),
+            Some(_) => continue,
+            None => std::future::pending::<()>().await,
+        }
+    }
+}
+
+fn error_outcome(error_type: &str, body: &[u8]) -> (Outcome, Bytes) {
+    let parsed = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .filter(|v| v.is_object());
+    let message = parsed
+        .as_ref()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| String::from_utf8_lossy(body).into_owned());
+    let body = match parsed {
+        Some(_) => Bytes::copy_from_slice(body),
+        None => Bytes::from(
+            serde_json::json!({"errorType": error_type, "errorMessage": message}).to_string(),
+        ),
+    };
+    (
+        Outcome::Error {
+            error_type: error_type.to_string(),
+            error_message: message,
+        },
+        body,
+    )
+}
+
+/// Runs one sandbox until it is retired, dies, times out or the emulator shuts down.
+pub(crate) async fn run(
+    inner: Arc<Inner>,
+    id: String,
+    first: Invocation,
+    mut cmd_rx: mpsc::UnboundedReceiver<SandboxCmd>,
+) {
+    let function = first.function().to_string();
+    let version = first.version.clone();
+    let mut shutdown_rx = inner.shutdown.subscribe();
+
+    let (rt, mut events) = match RuntimeApi::start().await {
+        Ok(x) => x,
+        Err(e) => {
+            fail(
+                &inner,
+                first,
+                "Runtime.Unknown",
+                &format!("cannot start the Runtime API listener: {e}"),
+            );
+            scheduler::sandbox_gone(&inner, &function, &id, &mut cmd_rx);
+            return;
+        }
+    };
+    let log =
+        match LogStream::open(&inner.config.data_dir, &function, &version.config.version).await {
+            Ok(l) => l,
+            Err(e) => {
+                fail(
+                    &inner,
+                    first,
+                    "Runtime.Unknown",
+                    &format!("cannot open the log stream: {e}"),
+                );
+                scheduler::sandbox_gone(&inner, &function, &id, &mut cmd_rx);
+                return;
+            }
+        };
+    let scratch = inner.config.data_dir.join("sandboxes").join(&id);
+    let _ = std::fs::create_dir_all(&scratch);
+    let env = lambda_env(&inner, &version, &rt.addr.to_string(), &log.name, &scratch);
+    let bootstrap = version.code_dir.join("bootstrap");
+    let mut cmd = tokio::process::Command::new(&bootstrap);
+    cmd.current_dir(&version.code_dir)
+        .env_clear()
+        .envs(&env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    // If the emulator itself is SIGKILLed, the kernel kills the bootstrap too.
+    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
+    unsafe {
+        cmd.pre_exec(|| {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            Ok(())
+        });
+    }
+    let init_started = Instant::now();
+    let mut child: Child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let msg = format!(
+                "RequestId: {} Error: Couldn't find valid bootstrap(s): [{}]: {e}",
+                first.request_id,
+                bootstrap.display()
+            );
+            log.line(&msg);
+            fail(&inner, first, "Runtime.InvalidEntrypoint", &msg);
+            log.close().await;
+            let _ = std::fs::remove_dir_all(&scratch);
+            scheduler::sandbox_gone(&inner, &function, &id, &mut cmd_rx);
+            return;
+        }
+    };
+    let pid = child.id();
+    let group = ProcessGroup(pid.map(|p| p as i32));
+    if let Some(p) = pid {
+        inner
+            .pgids
+            .lock()
+            .expect("pgids lock")
+            .insert(id.clone(), p as i32);
+    }
+    scheduler::sandbox_started(&inner, &function, &id, pid, &log.name);
+    tracing::info!(sandbox = %id, function = %function, version = %version.config.version, pid = ?pid,
+        runtime_api = %rt.addr, stream = %log.name, "sandbox started");
+    let mut pipes = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        pipes.push(log.pipe(out, function.clone()));
+    }
+    if let Some(err) = child.stderr.take() {
+        pipes.push(log.pipe(err, function.clone()));
+    }
+
+    let timeout = version.config.timeout_duration();
+    let timeout_s = version.config.timeout;
+    let mut warm = false;
+    let mut init_duration: Option<Duration> = None;
+    let mut current = Some(first);
+    let mut exited = false;
+    let mut last_mem = 0u64;
+
+    'outer: loop {
+        let inv = match current.take() {
+            Some(i) => i,
+            None => {
+                tokio::select! {
+                    cmd = cmd_rx.recv() => match cmd {
+                        Some(SandboxCmd::Invoke(i)) => i,
+                        None => break 'outer,
+                    },
+                    st = child.wait() => {
+                        exited = true;
+                        log.line(format!("sandbox process exited while idle: {}", describe_exit(st)));
+                        break 'outer;
+                    }
+                    _ = tokio::time::sleep(inner.config.idle_sandbox_ttl) => {
+                        if scheduler::try_reap(&inner, &function, &id) {
+                            tracing::debug!(sandbox = %id, "idle sandbox reaped");
+                            break 'outer;
+                        }
+                        continue 'outer;
+                    }
+                    _ = shutdown_requested(&mut shutdown_rx) => break 'outer,
+                    (error_type, _) = wait_init_error(&mut events) => {
+                        log.line(format!("runtime reported an init error while idle: {error_type}"));
+                        break 'outer;
+                    }
+                }
+            }
+        };
+
+        // Offer the invocation to the runtime's `next` long poll.
+        let (ack_tx, ack_rx) = oneshot::channel::<Delivered>();
+        rt.offer(Delivery {
+            request_id: inv.request_id.clone(),
+            payload: inv.payload.clone(),
+            invoked_arn: inv.invoked_arn.clone(),
+            trace_id: trace_id(),
+            timeout,
+            ack: ack_tx,
+        });
+        let init_deadline =
+            tokio::time::Instant::from_std(init_started + inner.config.init_timeout);
+        let delivered = tokio::select! {
+            biased;
+            ack = ack_rx => match ack {
+                Ok(d) => d,
+                Err(_) => {
+                    // Cannot happen (the offer is held by the runtime state); never lose it.
+                    scheduler::enqueue(&inner, inv, true);
+                    break 'outer;
+                }
+            },
+            st = child.wait() => {
+                exited = true;
+                rt.withdraw();
+                let why = describe_exit(st);
+                if warm {
+                    // The invocation never reached the process: run it elsewhere.
+                    log.line(format!("sandbox process exited while idle ({why}); invocation {} requeued", inv.request_id));
+                    scheduler::enqueue(&inner, inv, true);
+                } else {
+                    let msg = format!("RequestId: {} Error: Runtime exited with error: {why}", inv.request_id);
+                    log.line(&msg);
+                    fail(&inner, inv, "Runtime.ExitError", &msg);
+                }
+                break 'outer;
+            }
+            (error_type, body) = wait_init_error(&mut events) => {
+                rt.withdraw();
+                let (outcome, body) = error_outcome(&error_type, &body);
+                log.line(format!("INIT_REPORT Init Duration: {:.2} ms Phase: init Status: error Error Type: {error_type}",
+                    init_started.elapsed().as_secs_f64() * 1000.0));
+                complete(&inner, inv, outcome, body);
+                break 'outer;
+            }
+            _ = tokio::time::sleep_until(init_deadline), if !warm => {
+                rt.withdraw();
+                group.kill();
+                let _ = child.wait().await;
+                exited = true;
+                let secs = inner.config.init_timeout.as_secs_f64();
+                let msg = format!(
+                    "Init phase timed out after {secs:.2} seconds: the bootstrap never asked for an invocation \
+                     (GET /2018-06-01/runtime/invocation/next); is it a Lambda runtime client?"
+                );
+                log.line(format!("INIT_REPORT Init Duration: {:.2} ms Phase: init Status: timeout", secs * 1000.0));
+                fail(&inner, inv, "Sandbox.Timedout", &msg);
+                break 'outer;
+            }
+            _ = shutdown_requested(&mut shutdown_rx) => {
+                rt.withdraw();
+                fail(&inner, inv, "Emulator.ShuttingDown", "the emulator shut down before the invocation ran");
+                break 'outer;
+            }
+        };
+
+        let cold = !warm;
+        if cold {
+            init_duration = Some(init_started.elapsed());
+        }
+        warm = true;
+        let request_id = inv.request_id.clone();
+        inner.records.update(inv.record, |r| {
+            r.started_at_ms = Some(delivered.started_ms);
+            r.deadline_ms = Some(delivered.deadline_ms);
+            r.sandbox_id = Some(id.clone());
+            r.pid = pid;
+            r.cold_start = Some(cold);
+        });
+        log.line(format!(
+            "START RequestId: {request_id} Version: {}",
+            version.config.version
+        ));
+        let started = Instant::now();
+
+        enum End {
+            Done(RuntimeEvent),
+            Timeout,
+            Exit(String),
+            Shutdown,
+        }
+        let end = tokio::select! {
+            biased;
+            ev = wait_result(&mut events, &request_id) => End::Done(ev),
+            st = child.wait() => End::Exit(describe_exit(st)),
+            _ = tokio::time::sleep_until(delivered.deadline_at) => End::Timeout,
+            _ = shutdown_requested(&mut shutdown_rx) => End::Shutdown,
+        };
+        rt.finish_current();
+        let duration = started.elapsed();
+        if let Some(m) = max_memory_mb(pid) {
+            last_mem = m;
+        }
+        let mut stop = false;
+        match end {
+            End::Done(RuntimeEvent::Response { body, .. }) => {
+                report(
+                    &log,
+                    &request_id,
+                    duration,
+                    &version,
+                    last_mem,
+                    cold.then_some(init_duration).flatten(),
+                )
+                .await;
+                complete(&inner, inv, Outcome::Success, body);
+            }
+            End::Done(RuntimeEvent::Error {
+                error_type, body, ..
+            }) => {
+                report(
+                    &log,
+                    &request_id,
+                    duration,
+                    &version,
+                    last_mem,
+                    cold.then_some(init_duration).flatten(),
+                )
+                .await;
+                let (outcome, body) = error_outcome(&error_type, &body);
+                complete(&inner, inv, outcome, body);
+            }
+            End::Done(RuntimeEvent::InitError { error_type, body }) => {
+                report(
+                    &log,
+                    &request_id,
+                    duration,
+                    &version,
+                    last_mem,
+                    cold.then_some(init_duration).flatten(),
+                )
+                .await;
+                let (outcome, body) = error_outcome(&error_type, &body);
+                complete(&inner, inv, outcome, body);
+                stop = true;
+            }
+            End::Timeout => {
+                group.kill();
+                let _ = child.wait().await;
+                exited = true;
+                log.line(format!(
+                    "{} {request_id} Task timed out after {timeout_s}.00 seconds",
+                    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                ));
+                report(
+                    &log,
+                    &request_id,
+                    duration,
+                    &version,
+                    last_mem,
+                    cold.then_some(init_duration).flatten(),
+                )
+                .await;
+                complete(
+                    &inner,
+                    inv,
+                    Outcome::Timeout,
+                    scheduler::timeout_body(timeout_s),
+                );
+                stop = true;
+            }
+            End::Exit(why) => {
+                exited = true;
+                group.kill();
+                let msg =
+                    format!("RequestId: {request_id} Error: Runtime exited with error: {why}");
+                log.line(&msg);
+                report(
+                    &log,
+                    &request_id,
+                    duration,
+                    &version,
+                    last_mem,
+                    cold.then_some(init_duration).flatten(),
+                )
+                .await;
+                fail(&inner, inv, "Runtime.ExitError", &msg);
+                stop = true;
+            }
+            End::Shutdown => {
+                group.kill();
+                fail(
+                    &inner,
+                    inv,
+                    "Emulator.ShuttingDown",
+                    "the emulator shut down during the invocation",
+                );
+                stop = true;
+            }
+        }
+        if stop || !scheduler::sandbox_idle(&inner, &function, &id) {
+            break 'outer;
+        }
+    }
+
+    // Tear down: no process, listener, or scratch dir outlives the sandbox.
+    group.kill();
+    if !exited {
+        let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+    }
+    drop(rt);
+    for p in pipes {
+        let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
+    }
+    log.close().await;
+    let _ = std::fs::remove_dir_all(&scratch);
+    inner.pgids.lock().expect("pgids lock").remove(&id);
+    tracing::info!(sandbox = %id, function = %function, "sandbox stopped");
+    scheduler::sandbox_gone(&inner, &function, &id, &mut cmd_rx);
+}
+
+async fn report(
+    log: &LogStream,
+    request_id: &str,
+    d: Duration,
+    v: &StoredVersion,
+    mem: u64,
+    init: Option<Duration>,
+) {
+    let ms = d.as_secs_f64() * 1000.0;
+    let billed = (ms.ceil() as u64).max(1);
+    log.line(format!("END RequestId: {request_id}"));
+    let mut line = format!(
+        "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {mem} MB",
+        v.config.memory_size
+    );
+    if let Some(i) = init {
+        line.push_str(&format!(
+            "\tInit Duration: {:.2} ms",
+            i.as_secs_f64() * 1000.0
+        ));
+    }
+    log.line(line);
+    // The REPORT line is in the file before the caller hears the result.
+    log.sync().await;
+}

@@ -1,0 +1,495 @@
+//! Invocation scheduling: per-function FIFO queues, the concurrency limit, assignment of
+//! invocations to warm sandboxes or new ones, completion, and async retries.
+//!
+//! Invariants:
+//! * An [`Invocation`] value is always owned by exactly one place (a queue, a sandbox command
+//!   channel, a sandbox actor, or a retry timer) and ends in [`complete`] or back in a queue:
+//!   it is never dropped silently.
+//! * A sandbox is only given work while its slot is in the scheduler map; a sandbox that ends
+//!   removes its slot first, then drains its command channel back into the queue.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::arn::FunctionRef;
+use crate::emulator::Inner;
+use crate::error::ApiError;
+use crate::model::{InvocationRecord, InvocationType, Outcome};
+use crate::store::{now_ms, StoredVersion};
+
+/// What a synchronous caller gets back.
+#[derive(Debug)]
+pub(crate) struct SyncResult {
+    pub function_error: Option<String>,
+    pub payload: Bytes,
+}
+
+/// One attempt of an invocation, travelling through queue → sandbox → completion.
+pub(crate) struct Invocation {
+    pub request_id: String,
+    pub fref: FunctionRef,
+    pub version: StoredVersion,
+    pub invoked_arn: String,
+    pub payload: Bytes,
+    pub kind: InvocationType,
+    pub attempt: u32,
+    pub record: usize,
+    pub reply: Option<oneshot::Sender<SyncResult>>,
+}
+
+impl Invocation {
+    pub fn function(&self) -> &str {
+        &self.fref.name
+    }
+}
+
+/// Commands to a sandbox actor. Dropping the sender retires the sandbox.
+pub(crate) enum SandboxCmd {
+    Invoke(Invocation),
+}
+
+pub(crate) struct Slot {
+    pub version: String,
+    pub revision: String,
+    pub busy: bool,
+    pub cmd: mpsc::UnboundedSender<SandboxCmd>,
+    pub pid: Option<u32>,
+    pub log_stream: String,
+}
+
+#[derive(Default)]
+pub(crate) struct FnSched {
+    pub queue: VecDeque<Invocation>,
+    pub sandboxes: HashMap<String, Slot>,
+    pub limit: u32,
+    pub peak: usize,
+    pub latest_revision: String,
+}
+
+impl FnSched {
+    fn busy(&self) -> usize {
+        self.sandboxes.values().filter(|s| s.busy).count()
+    }
+    fn note_peak(&mut self) {
+        self.peak = self.peak.max(self.busy());
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Scheduler {
+    pub functions: HashMap<String, FnSched>,
+    pub shutting_down: bool,
+}
+
+/// Result of [`submit`].
+pub(crate) struct Submitted {
+    pub request_id: String,
+    pub executed_version: String,
+    pub reply: Option<oneshot::Receiver<SyncResult>>,
+}
+
+/// Resolves the function, records the invocation and queues it.
+pub(crate) fn submit(
+    inner: &Arc<Inner>,
+    fref: FunctionRef,
+    invoked_arn: String,
+    payload: Bytes,
+    kind: InvocationType,
+) -> Result<Submitted, ApiError> {
+    let (version, reserved, latest_revision) = {
+        let store = inner.store.lock().expect("store lock");
+        let v = store.resolve(&fref)?.clone();
+        let f = store.function(&fref.name)?;
+        (
+            v,
+            f.reserved_concurrency,
+            f.latest.config.revision_id.clone(),
+        )
+    };
+    let limit = reserved.unwrap_or(inner.config.default_concurrency);
+    let request_id = uuid::Uuid::new_v4().to_string();
+    let executed_version = version.config.version.clone();
+    let (tx, rx) = match kind {
+        InvocationType::RequestResponse => {
+            let (tx, rx) = oneshot::channel();
+            (Some(tx), Some(rx))
+        }
+        InvocationType::Event => (None, None),
+    };
+    {
+        let mut s = inner.sched.lock().expect("sched lock");
+        if s.shutting_down {
+            return Err(ApiError::internal("the emulator is shutting down"));
+        }
+        let f = s.functions.entry(fref.name.clone()).or_default();
+        f.limit = limit;
+        f.latest_revision = latest_revision;
+        if kind == InvocationType::RequestResponse && f.busy() + f.queue.len() >= limit as usize {
+            return Err(ApiError::new(
+                    axum::http::StatusCode::TOO_MANY_REQUESTS,
+                    "TooManyRequestsException",
+                    format!(
+                        "Rate Exceeded. (ReservedFunctionConcurrentInvocationLimitExceeded: function {} is running \
+                         {limit} invocations, its concurrency limit; raise it with PutFunctionConcurrency or retry)",
+                        fref.name
+                    ),
+                ));
+        }
+    }
+    let record = inner.records.push(InvocationRecord {
+        request_id: request_id.clone(),
+        function_name: fref.name.clone(),
+        version: executed_version.clone(),
+        invocation_type: kind,
+        attempt: 1,
+        received_at_ms: now_ms(),
+        started_at_ms: None,
+        deadline_ms: None,
+        ended_at_ms: None,
+        outcome: None,
+        sandbox_id: None,
+        pid: None,
+        cold_start: None,
+        ended_before_deadline: None,
+    });
+    let inv = Invocation {
+        request_id: request_id.clone(),
+        fref,
+        version,
+        invoked_arn,
+        payload,
+        kind,
+        attempt: 1,
+        record,
+        reply: tx,
+    };
+    enqueue(inner, inv, false);
+    Ok(Submitted {
+        request_id,
+        executed_version,
+        reply: rx,
+    })
+}
+
+/// Puts an invocation in its function's queue (front = it had been assigned already) and dispatches.
+pub(crate) fn enqueue(inner: &Arc<Inner>, inv: Invocation, front: bool) {
+    let name = inv.function().to_string();
+    {
+        let mut s = inner.sched.lock().expect("sched lock");
+        if s.shutting_down {
+            drop(s);
+            fail(
+                inner,
+                inv,
+                "Emulator.ShuttingDown",
+                "the emulator shut down before the invocation ran",
+            );
+            return;
+        }
+        let f = s.functions.entry(name.clone()).or_default();
+        if front {
+            f.queue.push_front(inv);
+        } else {
+            f.queue.push_back(inv);
+        }
+    }
+    dispatch(inner, &name);
+}
+
+/// Assigns queued invocations to idle sandboxes, or starts sandboxes while under the limit.
+pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
+    let mut to_spawn = Vec::new();
+    {
+        let mut s = inner.sched.lock().expect("sched lock");
+        if s.shutting_down {
+            return;
+        }
+        let Some(f) = s.functions.get_mut(function) else {
+            return;
+        };
+        while let Some(front) = f.queue.front() {
+            // The limit counts executing sandboxes, warm or new.
+            if f.busy() >= f.limit as usize {
+                break;
+            }
+            let version = front.version.config.version.clone();
+            let revision = front.version.config.revision_id.clone();
+            let idle = f
+                .sandboxes
+                .iter()
+                .find(|(_, sl)| !sl.busy && sl.version == version && sl.revision == revision)
+                .map(|(id, _)| id.clone());
+            if let Some(id) = idle {
+                let inv = f.queue.pop_front().expect("front exists");
+                let slot = f.sandboxes.get_mut(&id).expect("slot exists");
+                slot.busy = true;
+                if let Err(mpsc::error::SendError(SandboxCmd::Invoke(inv))) =
+                    slot.cmd.send(SandboxCmd::Invoke(inv))
+                {
+                    // The actor is gone: forget the slot and try again.
+                    f.sandboxes.remove(&id);
+                    f.queue.push_front(inv);
+                    continue;
+                }
+                f.note_peak();
+            } else {
+                let inv = f.queue.pop_front().expect("front exists");
+                let id = inner.new_sandbox_id();
+                let (tx, rx) = mpsc::unbounded_channel();
+                f.sandboxes.insert(
+                    id.clone(),
+                    Slot {
+                        version,
+                        revision,
+                        busy: true,
+                        cmd: tx,
+                        pid: None,
+                        log_stream: String::new(),
+                    },
+                );
+                f.note_peak();
+                to_spawn.push((id, inv, rx));
+            }
+        }
+    }
+    for (id, inv, rx) in to_spawn {
+        let inner2 = inner.clone();
+        inner.spawn_task(crate::sandbox::run(inner2, id, inv, rx));
+    }
+}
+
+/// A sandbox finished an invocation. Returns false if it should stop (stale, deleted, shutting down).
+pub(crate) fn sandbox_idle(inner: &Arc<Inner>, function: &str, id: &str) -> bool {
+    let keep = {
+        let mut s = inner.sched.lock().expect("sched lock");
+        if s.shutting_down {
+            false
+        } else if let Some(f) = s.functions.get_mut(function) {
+            let stale = f
+                .sandboxes
+                .get(id)
+                .map(|sl| sl.version == "$LATEST" && sl.revision != f.latest_revision)
+                .unwrap_or(true);
+            if stale {
+                f.sandboxes.remove(id);
+                false
+            } else {
+                f.sandboxes.get_mut(id).expect("checked").busy = false;
+                true
+            }
+        } else {
+            false
+        }
+    };
+    dispatch(inner, function);
+    inner.records.bump();
+    keep
+}
+
+/// An idle sandbox's TTL expired: remove it unless work was just assigned to it.
+pub(crate) fn try_reap(inner: &Arc<Inner>, function: &str, id: &str) -> bool {
+    let mut s = inner.sched.lock().expect("sched lock");
+    let Some(f) = s.functions.get_mut(function) else {
+        return true;
+    };
+    match f.sandboxes.get(id) {
+        Some(sl) if sl.busy => false,
+        _ => {
+            f.sandboxes.remove(id);
+            true
+        }
+    }
+}
+
+/// Records the pid and log stream of a started sandbox.
+pub(crate) fn sandbox_started(
+    inner: &Arc<Inner>,
+    function: &str,
+    id: &str,
+    pid: Option<u32>,
+    stream: &str,
+) {
+    let mut s = inner.sched.lock().expect("sched lock");
+    if let Some(sl) = s
+        .functions
+        .get_mut(function)
+        .and_then(|f| f.sandboxes.get_mut(id))
+    {
+        sl.pid = pid;
+        sl.log_stream = stream.to_string();
+    }
+    drop(s);
+    inner.records.bump();
+}
+
+/// A sandbox ended: remove its slot, then requeue anything still in its command channel.
+pub(crate) fn sandbox_gone(
+    inner: &Arc<Inner>,
+    function: &str,
+    id: &str,
+    cmd_rx: &mut mpsc::UnboundedReceiver<SandboxCmd>,
+) {
+    {
+        let mut s = inner.sched.lock().expect("sched lock");
+        if let Some(f) = s.functions.get_mut(function) {
+            f.sandboxes.remove(id);
+        }
+    }
+    cmd_rx.close();
+    while let Ok(SandboxCmd::Invoke(inv)) = cmd_rx.try_recv() {
+        enqueue(inner, inv, true);
+    }
+    dispatch(inner, function);
+    inner.records.bump();
+}
+
+/// `$LATEST` changed: idle sandboxes running the old revision are retired.
+pub(crate) fn latest_updated(inner: &Arc<Inner>, function: &str, revision: &str) {
+    let mut s = inner.sched.lock().expect("sched lock");
+    if let Some(f) = s.functions.get_mut(function) {
+        f.latest_revision = revision.to_string();
+        f.sandboxes
+            .retain(|_, sl| sl.busy || sl.version != "$LATEST" || sl.revision == revision);
+    }
+}
+
+/// Concurrency limit changed.
+pub(crate) fn set_limit(inner: &Arc<Inner>, function: &str, limit: u32) {
+    {
+        let mut s = inner.sched.lock().expect("sched lock");
+        if let Some(f) = s.functions.get_mut(function) {
+            f.limit = limit;
+        }
+    }
+    dispatch(inner, function);
+}
+
+/// The function (or one version) was deleted: queued invocations of it fail, idle sandboxes stop.
+pub(crate) fn function_deleted(inner: &Arc<Inner>, function: &str, version: Option<&str>) {
+    let failed: Vec<Invocation> = {
+        let mut s = inner.sched.lock().expect("sched lock");
+        let Some(f) = s.functions.get_mut(function) else {
+            return;
+        };
+        let matches = |v: &str| version.is_none_or(|q| q == v);
+        f.sandboxes.retain(|_, sl| sl.busy || !matches(&sl.version));
+        let (gone, keep): (Vec<_>, Vec<_>) = f
+            .queue
+            .drain(..)
+            .partition(|i| matches(&i.version.config.version));
+        f.queue = keep.into();
+        if version.is_none() {
+            // Busy sandboxes finish their invocation, then find no function and stop.
+            let f = s.functions.remove(function).expect("exists");
+            drop(f.sandboxes);
+        }
+        gone
+    };
+    for inv in failed {
+        let msg = format!(
+            "Function not found: {} (deleted while the invocation was queued)",
+            inv.invoked_arn
+        );
+        fail(inner, inv, "ResourceNotFoundException", &msg);
+    }
+}
+
+fn error_body(error_type: &str, message: &str) -> Bytes {
+    Bytes::from(serde_json::json!({ "errorType": error_type, "errorMessage": message }).to_string())
+}
+
+/// Completes an attempt with an error that did not come from the function itself.
+pub(crate) fn fail(inner: &Arc<Inner>, inv: Invocation, error_type: &str, message: &str) {
+    let outcome = Outcome::Error {
+        error_type: error_type.to_string(),
+        error_message: message.to_string(),
+    };
+    complete(inner, inv, outcome, error_body(error_type, message));
+}
+
+/// The timeout error body Lambda returns.
+pub(crate) fn timeout_body(timeout_s: u32) -> Bytes {
+    error_body(
+        "Sandbox.Timedout",
+        &format!("Task timed out after {timeout_s}.00 seconds"),
+    )
+}
+
+/// Ends an attempt: updates its record, answers a synchronous caller, or schedules an async retry.
+pub(crate) fn complete(inner: &Arc<Inner>, mut inv: Invocation, outcome: Outcome, payload: Bytes) {
+    let now = now_ms();
+    let success = outcome.is_success();
+    let error_type = outcome.error_type().map(str::to_string);
+    inner.records.update(inv.record, |r| {
+        r.ended_at_ms = Some(now);
+        r.ended_before_deadline = r.deadline_ms.map(|d| now < d);
+        r.outcome = Some(outcome);
+    });
+    if let Some(reply) = inv.reply.take() {
+        let function_error = (!success).then(|| "Unhandled".to_string());
+        let _ = reply.send(SyncResult {
+            function_error,
+            payload,
+        });
+        return;
+    }
+    if inv.kind != InvocationType::Event || success {
+        return;
+    }
+    let delays = &inner.config.async_retry_delays;
+    let attempt = inv.attempt as usize;
+    if attempt > delays.len() || inner.sched.lock().expect("sched lock").shutting_down {
+        tracing::warn!(
+            request_id = %inv.request_id, function = %inv.function(), attempts = attempt,
+            error_type = error_type.as_deref().unwrap_or(""), "async invocation failed; no retries left"
+        );
+        return;
+    }
+    let delay = delays[attempt - 1];
+    tracing::info!(request_id = %inv.request_id, function = %inv.function(), attempt, ?delay,
+        error_type = error_type.as_deref().unwrap_or(""), "async invocation failed; retrying");
+    let inner2 = inner.clone();
+    let mut shutdown = inner.shutdown.subscribe();
+    inner.spawn_task(async move {
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => retry(&inner2, inv),
+            _ = shutdown.wait_for(|v| *v) => {}
+        }
+    });
+}
+
+fn retry(inner: &Arc<Inner>, mut inv: Invocation) {
+    let resolved = {
+        let store = inner.store.lock().expect("store lock");
+        store.resolve(&inv.fref).cloned()
+    };
+    let version = match resolved {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::warn!(request_id = %inv.request_id, "async retry dropped: {e}");
+            return;
+        }
+    };
+    inv.version = version;
+    inv.attempt += 1;
+    inv.record = inner.records.push(InvocationRecord {
+        request_id: inv.request_id.clone(),
+        function_name: inv.fref.name.clone(),
+        version: inv.version.config.version.clone(),
+        invocation_type: inv.kind,
+        attempt: inv.attempt,
+        received_at_ms: now_ms(),
+        started_at_ms: None,
+        deadline_ms: None,
+        ended_at_ms: None,
+        outcome: None,
+        sandbox_id: None,
+        pid: None,
+        cold_start: None,
+        ended_before_deadline: None,
+    });
+    enqueue(inner, inv, false);
+}

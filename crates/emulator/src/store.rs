@@ -1,0 +1,547 @@
+//! Persistent state: functions, versions, roles and issued credentials in `<data-dir>/state.json`;
+//! code directories under `<data-dir>/functions/<name>/code/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::arn::{function_arn, FunctionRef};
+use crate::code::PreparedCode;
+use crate::error::EmulatorError;
+use crate::model::{
+    EnvironmentResponse, EphemeralStorage, FunctionConfiguration, LoggingConfig, TracingConfig,
+};
+
+/// Environment variable names Lambda reserves (users may not set them).
+const RESERVED_ENV: &[&str] = &[
+    "_HANDLER",
+    "_X_AMZN_TRACE_ID",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+];
+
+/// One version (or `$LATEST`) of a function.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredVersion {
+    pub config: FunctionConfiguration,
+    pub code_dir: PathBuf,
+}
+
+/// A function with its `$LATEST` and published versions.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredFunction {
+    pub latest: StoredVersion,
+    #[serde(default)]
+    pub versions: BTreeMap<u64, StoredVersion>,
+    pub next_version: u64,
+    #[serde(default)]
+    pub reserved_concurrency: Option<u32>,
+}
+
+/// A role STS may assume.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct StoredRole {
+    pub external_id: Option<String>,
+}
+
+/// Temporary credentials issued by AssumeRole.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct IssuedCredential {
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expiration_ms: u64,
+    pub role_arn: String,
+    pub role_session_name: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub(crate) struct PersistedState {
+    #[serde(default)]
+    pub functions: BTreeMap<String, StoredFunction>,
+    #[serde(default)]
+    pub roles: BTreeMap<String, StoredRole>,
+    #[serde(default)]
+    pub credentials: BTreeMap<String, IssuedCredential>,
+}
+
+/// Settings of a new function (from CreateFunction or a [`crate::FunctionSpec`]).
+#[derive(Debug, Clone)]
+pub(crate) struct NewFunction {
+    pub name: String,
+    pub runtime: Option<String>,
+    pub role: Option<String>,
+    pub handler: Option<String>,
+    pub description: Option<String>,
+    pub timeout: Option<u32>,
+    pub memory_size: Option<u32>,
+    pub env: Option<BTreeMap<String, String>>,
+    pub architectures: Option<Vec<String>>,
+}
+
+/// UpdateFunctionConfiguration's optional fields.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ConfigPatch {
+    pub runtime: Option<String>,
+    pub role: Option<String>,
+    pub handler: Option<String>,
+    pub description: Option<String>,
+    pub timeout: Option<u32>,
+    pub memory_size: Option<u32>,
+    pub env: Option<BTreeMap<String, String>>,
+}
+
+pub(crate) struct Store {
+    path: PathBuf,
+    data_dir: PathBuf,
+    region: String,
+    account: String,
+    pub state: PersistedState,
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn last_modified() -> String {
+    chrono::Utc::now()
+        .format("%Y-%m-%dT%H:%M:%S%.3f+0000")
+        .to_string()
+}
+
+fn validate_name(name: &str) -> Result<(), EmulatorError> {
+    if name.is_empty()
+        || name.len() > 64
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(EmulatorError::Validation(format!(
+            "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: Member must \
+             have 1-64 characters among letters, digits, '-' and '_'"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_timeout(t: u32) -> Result<(), EmulatorError> {
+    if !(1..=900).contains(&t) {
+        return Err(EmulatorError::InvalidParameter(format!(
+            "Timeout {t} is out of range: it must be 1..=900 seconds"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_memory(m: u32) -> Result<(), EmulatorError> {
+    if !(128..=10240).contains(&m) {
+        return Err(EmulatorError::InvalidParameter(format!(
+            "MemorySize {m} is out of range: it must be 128..=10240 MB"
+        )));
+    }
+    Ok(())
+}
+
+fn validate_env(env: &BTreeMap<String, String>) -> Result<(), EmulatorError> {
+    let reserved: Vec<&str> = env
+        .keys()
+        .map(String::as_str)
+        .filter(|k| RESERVED_ENV.contains(k))
+        .collect();
+    if !reserved.is_empty() {
+        return Err(EmulatorError::InvalidParameter(format!(
+            "Lambda was unable to configure your environment variables because the environment variables you have \
+             provided contains reserved keys that are currently not supported for modification. Reserved keys used \
+             in this request: {}",
+            reserved.join(", ")
+        )));
+    }
+    if let Some(bad) = env.keys().find(|k| {
+        k.is_empty()
+            || !k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+    }) {
+        return Err(EmulatorError::InvalidParameter(format!(
+            "Environment variable name '{bad}' is invalid: use letters, digits and '_', starting with a letter"
+        )));
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Loads `<data_dir>/state.json` (or starts empty).
+    pub fn load(data_dir: &Path, region: &str, account: &str) -> Result<Self, EmulatorError> {
+        std::fs::create_dir_all(data_dir)
+            .map_err(|e| EmulatorError::io("creating data dir", data_dir, e))?;
+        let path = data_dir.join("state.json");
+        let state = match std::fs::read(&path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes).map_err(|e| EmulatorError::CorruptState {
+                    path: path.clone(),
+                    message: e.to_string(),
+                })?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => PersistedState::default(),
+            Err(e) => return Err(EmulatorError::io("reading state file", &path, e)),
+        };
+        Ok(Self {
+            path,
+            data_dir: data_dir.to_path_buf(),
+            region: region.into(),
+            account: account.into(),
+            state,
+        })
+    }
+
+    /// Writes the state atomically (temp file + rename).
+    pub fn save(&self) -> Result<(), EmulatorError> {
+        let tmp = self.path.with_extension("json.tmp");
+        let bytes = serde_json::to_vec_pretty(&self.state).expect("state serializes");
+        std::fs::write(&tmp, bytes)
+            .map_err(|e| EmulatorError::io("writing state file", &tmp, e))?;
+        std::fs::rename(&tmp, &self.path)
+            .map_err(|e| EmulatorError::io("replacing state file", &self.path, e))
+    }
+
+    fn arn(&self, name: &str) -> String {
+        function_arn(&self.region, &self.account, name)
+    }
+
+    fn not_found(&self, name: &str, qualifier: Option<&str>) -> EmulatorError {
+        let arn = match qualifier {
+            Some(q) => format!("{}:{q}", self.arn(name)),
+            None => self.arn(name),
+        };
+        let known: Vec<&str> = self
+            .state
+            .functions
+            .keys()
+            .map(String::as_str)
+            .take(20)
+            .collect();
+        EmulatorError::NotFound(format!(
+            "Function not found: {arn} (known functions: {known:?}; create it with CreateFunction or publish the version)"
+        ))
+    }
+
+    pub fn create(
+        &mut self,
+        nf: NewFunction,
+        code: PreparedCode,
+        publish: bool,
+    ) -> Result<FunctionConfiguration, EmulatorError> {
+        validate_name(&nf.name)?;
+        if self.state.functions.contains_key(&nf.name) {
+            return Err(EmulatorError::Conflict(format!(
+                "Function already exist: {} (update it with UpdateFunctionCode/UpdateFunctionConfiguration, or delete it first)",
+                nf.name
+            )));
+        }
+        let timeout = nf.timeout.unwrap_or(3);
+        validate_timeout(timeout)?;
+        let memory = nf.memory_size.unwrap_or(128);
+        validate_memory(memory)?;
+        let env = nf.env.unwrap_or_default();
+        validate_env(&env)?;
+        let architectures = nf
+            .architectures
+            .unwrap_or_else(|| vec!["x86_64".to_string()]);
+        if architectures.len() != 1 || !["x86_64", "arm64"].contains(&architectures[0].as_str()) {
+            return Err(EmulatorError::InvalidParameter(format!(
+                "Architectures {architectures:?} is invalid: give exactly one of \"x86_64\" or \"arm64\""
+            )));
+        }
+        let config = FunctionConfiguration {
+            function_name: nf.name.clone(),
+            function_arn: self.arn(&nf.name),
+            runtime: nf.runtime.unwrap_or_else(|| "provided.al2023".to_string()),
+            role: nf.role.unwrap_or_else(|| {
+                format!(
+                    "arn:aws:iam::{}:role/lambda-emulator-execution",
+                    self.account
+                )
+            }),
+            handler: nf.handler.unwrap_or_else(|| "bootstrap".to_string()),
+            code_size: code.size,
+            description: nf.description.unwrap_or_default(),
+            timeout,
+            memory_size: memory,
+            last_modified: last_modified(),
+            code_sha256: code.sha256.clone(),
+            version: "$LATEST".to_string(),
+            environment: (!env.is_empty()).then_some(EnvironmentResponse { variables: env }),
+            tracing_config: TracingConfig {
+                mode: "PassThrough".to_string(),
+            },
+            revision_id: uuid::Uuid::new_v4().to_string(),
+            state: "Active".to_string(),
+            last_update_status: "Successful".to_string(),
+            package_type: "Zip".to_string(),
+            architectures,
+            ephemeral_storage: EphemeralStorage { size: 512 },
+            logging_config: LoggingConfig {
+                log_format: "Text".to_string(),
+                log_group: format!("/aws/lambda/{}", nf.name),
+            },
+        };
+        let name = nf.name.clone();
+        self.state.functions.insert(
+            name.clone(),
+            StoredFunction {
+                latest: StoredVersion {
+                    config: config.clone(),
+                    code_dir: code.code_dir,
+                },
+                versions: BTreeMap::new(),
+                next_version: 1,
+                reserved_concurrency: None,
+            },
+        );
+        if publish {
+            self.publish(&name, None)?;
+        }
+        self.save()?;
+        Ok(config)
+    }
+
+    fn function_mut(&mut self, name: &str) -> Result<&mut StoredFunction, EmulatorError> {
+        if !self.state.functions.contains_key(name) {
+            return Err(self.not_found(name, None));
+        }
+        Ok(self.state.functions.get_mut(name).expect("checked"))
+    }
+
+    pub fn function(&self, name: &str) -> Result<&StoredFunction, EmulatorError> {
+        self.state
+            .functions
+            .get(name)
+            .ok_or_else(|| self.not_found(name, None))
+    }
+
+    pub fn update_code(
+        &mut self,
+        name: &str,
+        code: PreparedCode,
+        publish: bool,
+    ) -> Result<FunctionConfiguration, EmulatorError> {
+        let f = self.function_mut(name)?;
+        f.latest.code_dir = code.code_dir;
+        let c = &mut f.latest.config;
+        c.code_sha256 = code.sha256;
+        c.code_size = code.size;
+        c.last_modified = last_modified();
+        c.revision_id = uuid::Uuid::new_v4().to_string();
+        let out = c.clone();
+        if publish {
+            self.publish(name, None)?;
+        }
+        self.save()?;
+        Ok(out)
+    }
+
+    pub fn update_config(
+        &mut self,
+        name: &str,
+        patch: ConfigPatch,
+    ) -> Result<FunctionConfiguration, EmulatorError> {
+        if let Some(t) = patch.timeout {
+            validate_timeout(t)?;
+        }
+        if let Some(m) = patch.memory_size {
+            validate_memory(m)?;
+        }
+        if let Some(env) = &patch.env {
+            validate_env(env)?;
+        }
+        let f = self.function_mut(name)?;
+        let c = &mut f.latest.config;
+        if let Some(v) = patch.runtime {
+            c.runtime = v;
+        }
+        if let Some(v) = patch.role {
+            c.role = v;
+        }
+        if let Some(v) = patch.handler {
+            c.handler = v;
+        }
+        if let Some(v) = patch.description {
+            c.description = v;
+        }
+        if let Some(v) = patch.timeout {
+            c.timeout = v;
+        }
+        if let Some(v) = patch.memory_size {
+            c.memory_size = v;
+        }
+        if let Some(env) = patch.env {
+            c.environment = (!env.is_empty()).then_some(EnvironmentResponse { variables: env });
+        }
+        c.last_modified = last_modified();
+        c.revision_id = uuid::Uuid::new_v4().to_string();
+        let out = c.clone();
+        self.save()?;
+        Ok(out)
+    }
+
+    /// PublishVersion: snapshots `$LATEST` as the next number, unless nothing changed since the
+    /// last published version (then that version is returned, as Lambda does).
+    pub fn publish(
+        &mut self,
+        name: &str,
+        description: Option<String>,
+    ) -> Result<FunctionConfiguration, EmulatorError> {
+        let arn = self.arn(name);
+        let f = self.function_mut(name)?;
+        let latest = &f.latest.config;
+        if let Some((_, last)) = f.versions.iter().next_back() {
+            let l = &last.config;
+            let same = l.code_sha256 == latest.code_sha256
+                && l.environment == latest.environment
+                && l.timeout == latest.timeout
+                && l.memory_size == latest.memory_size
+                && l.handler == latest.handler
+                && l.runtime == latest.runtime
+                && l.role == latest.role
+                && last.code_dir == f.latest.code_dir;
+            if same {
+                return Ok(l.clone());
+            }
+        }
+        let n = f.next_version;
+        f.next_version += 1;
+        let mut config = f.latest.config.clone();
+        config.version = n.to_string();
+        config.function_arn = format!("{arn}:{n}");
+        config.revision_id = uuid::Uuid::new_v4().to_string();
+        if let Some(d) = description {
+            config.description = d;
+        }
+        f.versions.insert(
+            n,
+            StoredVersion {
+                config: config.clone(),
+                code_dir: f.latest.code_dir.clone(),
+            },
+        );
+        self.save()?;
+        Ok(config)
+    }
+
+    /// Resolves a reference to a stored version (`None`/`$LATEST` = `$LATEST`).
+    pub fn resolve(&self, r: &FunctionRef) -> Result<&StoredVersion, EmulatorError> {
+        let f = self
+            .state
+            .functions
+            .get(&r.name)
+            .ok_or_else(|| self.not_found(&r.name, r.qualifier.as_deref()))?;
+        match r.qualifier.as_deref() {
+            None | Some("$LATEST") => Ok(&f.latest),
+            Some(q) => q
+                .parse::<u64>()
+                .ok()
+                .and_then(|n| f.versions.get(&n))
+                .ok_or_else(|| self.not_found(&r.name, Some(q))),
+        }
+    }
+
+    pub fn list_versions(&self, name: &str) -> Result<Vec<FunctionConfiguration>, EmulatorError> {
+        let f = self.function(name)?;
+        let mut out = vec![f.latest.config.clone()];
+        out.extend(f.versions.values().map(|v| v.config.clone()));
+        Ok(out)
+    }
+
+    /// Deletes a function (all versions) or one published version. Returns the deleted function's
+    /// emulator-owned code root, if the whole function was deleted.
+    pub fn delete(
+        &mut self,
+        name: &str,
+        qualifier: Option<&str>,
+    ) -> Result<Option<PathBuf>, EmulatorError> {
+        match qualifier {
+            None => {
+                if self.state.functions.remove(name).is_none() {
+                    return Err(self.not_found(name, None));
+                }
+                self.save()?;
+                Ok(Some(self.data_dir.join("functions").join(name)))
+            }
+            Some("$LATEST") => Err(EmulatorError::InvalidParameter(
+                "$LATEST version cannot be deleted without deleting the function: omit the qualifier".to_string(),
+            )),
+            Some(q) => {
+                let n = q.parse::<u64>().ok();
+                let f = self.function_mut(name)?;
+                if n.and_then(|n| f.versions.remove(&n)).is_none() {
+                    return Err(self.not_found(name, Some(q)));
+                }
+                self.save()?;
+                Ok(None)
+            }
+        }
+    }
+
+    pub fn set_concurrency(&mut self, name: &str, n: Option<u32>) -> Result<(), EmulatorError> {
+        if let Some(n) = n {
+            if n > 1000 {
+                return Err(EmulatorError::InvalidParameter(format!(
+                    "ReservedConcurrentExecutions {n} is out of range: it must be 0..=1000"
+                )));
+            }
+        }
+        self.function_mut(name)?.reserved_concurrency = n;
+        self.save()
+    }
+
+    pub fn register_role(
+        &mut self,
+        arn: &str,
+        external_id: Option<&str>,
+    ) -> Result<(), EmulatorError> {
+        let valid = arn
+            .strip_prefix("arn:aws:iam::")
+            .and_then(|r| r.split_once(":role/"))
+            .is_some_and(|(acct, name)| {
+                acct.len() == 12 && acct.chars().all(|c| c.is_ascii_digit()) && !name.is_empty()
+            });
+        if !valid {
+            return Err(EmulatorError::InvalidParameter(format!(
+                "role ARN '{arn}' is malformed: expected arn:aws:iam::<12-digit account>:role/<name>"
+            )));
+        }
+        if let Some(x) = external_id {
+            let ok = (2..=1224).contains(&x.len())
+                && x.chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "_+=,.@:/-".contains(c));
+            if !ok {
+                return Err(EmulatorError::InvalidParameter(format!(
+                    "external id '{x}' for role {arn} is invalid: 2-1224 characters among letters, digits and _+=,.@:/-"
+                )));
+            }
+        }
+        self.state.roles.insert(
+            arn.to_string(),
+            StoredRole {
+                external_id: external_id.map(str::to_string),
+            },
+        );
+        self.save()
+    }
+}

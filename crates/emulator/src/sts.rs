@@ -1,0 +1,248 @@
+//! STS (query protocol, `POST /` form-encoded): `AssumeRole` with external-id enforcement and
+//! `GetCallerIdentity`. Issued `ASIA…` credentials are persisted and accepted by the Lambda API.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::parse_caller;
+use crate::emulator::Inner;
+use crate::model::AssumeRoleCall;
+use crate::store::{now_ms, IssuedCredential};
+
+const NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";
+
+fn xml_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+fn xml(status: StatusCode, body: String) -> Response {
+    let mut resp = (status, body).into_response();
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("text/xml"));
+    resp
+}
+
+fn error(status: StatusCode, code: &str, message: &str) -> Response {
+    let kind = if status.is_server_error() {
+        "Receiver"
+    } else {
+        "Sender"
+    };
+    let request_id = uuid::Uuid::new_v4();
+    xml(
+        status,
+        format!(
+            "<ErrorResponse xmlns=\"{NS}\"><Error><Type>{kind}</Type><Code>{}</Code><Message>{}</Message></Error>\
+             <RequestId>{request_id}</RequestId></ErrorResponse>",
+            xml_escape(code),
+            xml_escape(message)
+        ),
+    )
+}
+
+fn random_string(len: usize, alphabet: &[u8]) -> String {
+    // uuid v4 draws from the OS RNG; good enough for fake credentials.
+    let mut out = String::with_capacity(len);
+    while out.len() < len {
+        for b in uuid::Uuid::new_v4().as_bytes() {
+            if out.len() < len {
+                out.push(alphabet[*b as usize % alphabet.len()] as char);
+            }
+        }
+    }
+    out
+}
+
+const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+fn iso8601(ms: u64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms as i64)
+        .unwrap_or_default()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
+}
+
+/// `POST /` (or `GET /?Action=…`).
+pub(crate) async fn handle(
+    State(inner): State<Arc<Inner>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let mut params: HashMap<String, String> = HashMap::new();
+    if let Some(q) = uri.query() {
+        params.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
+    }
+    params.extend(form_urlencoded::parse(&body).into_owned());
+    let Some(action) = params.get("Action").cloned() else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "MissingAction",
+            "Missing Action: send a form-encoded STS request (Action=AssumeRole&Version=2011-06-15&…)",
+        );
+    };
+    let caller = match parse_caller(&headers, uri.query())
+        .and_then(|c| inner.check_caller(&c).map(|()| c))
+    {
+        Ok(c) => c,
+        Err(f) => {
+            let (status, code, msg) = f.to_sts_error();
+            return error(status, code, &msg);
+        }
+    };
+    let account = inner.config.account_id.clone();
+    let caller_arn = {
+        let store = inner.store.lock().expect("store lock");
+        match store.state.credentials.get(&caller.access_key_id) {
+            Some(c) => assumed_role_arn(&account, &c.role_arn, &c.role_session_name),
+            None => format!("arn:aws:iam::{account}:user/emulator-user"),
+        }
+    };
+    match action.as_str() {
+        "AssumeRole" => assume_role(&inner, &params, &caller_arn),
+        "GetCallerIdentity" => {
+            inner.sts.lock().expect("sts lock").get_caller_identity_calls += 1;
+            xml(
+                StatusCode::OK,
+                format!(
+                    "<GetCallerIdentityResponse xmlns=\"{NS}\"><GetCallerIdentityResult><Arn>{}</Arn><UserId>{}</UserId>\
+                     <Account>{account}</Account></GetCallerIdentityResult><ResponseMetadata><RequestId>{}</RequestId>\
+                     </ResponseMetadata></GetCallerIdentityResponse>",
+                    xml_escape(&caller_arn),
+                    xml_escape(&caller.access_key_id),
+                    uuid::Uuid::new_v4()
+                ),
+            )
+        }
+        other => error(
+            StatusCode::BAD_REQUEST,
+            "InvalidAction",
+            &format!("Could not find operation {other} for version 2011-06-15 (the emulator supports AssumeRole and GetCallerIdentity)"),
+        ),
+    }
+}
+
+fn role_name(role_arn: &str) -> &str {
+    role_arn.rsplit('/').next().unwrap_or(role_arn)
+}
+
+fn assumed_role_arn(account: &str, role_arn: &str, session: &str) -> String {
+    format!(
+        "arn:aws:sts::{account}:assumed-role/{}/{session}",
+        role_name(role_arn)
+    )
+}
+
+fn assume_role(inner: &Arc<Inner>, params: &HashMap<String, String>, caller_arn: &str) -> Response {
+    let role_arn = params.get("RoleArn").cloned().unwrap_or_default();
+    let session = params.get("RoleSessionName").cloned().unwrap_or_default();
+    let external_id = params.get("ExternalId").cloned();
+    if role_arn.is_empty() || session.is_empty() {
+        let field = if role_arn.is_empty() {
+            "roleArn"
+        } else {
+            "roleSessionName"
+        };
+        return error(
+            StatusCode::BAD_REQUEST,
+            "ValidationError",
+            &format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"),
+        );
+    }
+    let duration_s: u64 = match params.get("DurationSeconds").map(|d| d.parse::<u64>()) {
+        None => 3600,
+        Some(Ok(d)) if (900..=43200).contains(&d) => d,
+        Some(_) => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "ValidationError",
+                "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200",
+            )
+        }
+    };
+    let mut store = inner.store.lock().expect("store lock");
+    let granted = match store.state.roles.get(&role_arn) {
+        None => false,
+        Some(role) => match &role.external_id {
+            None => true,
+            Some(required) => external_id.as_deref() == Some(required.as_str()),
+        },
+    };
+    {
+        let mut stats = inner.sts.lock().expect("sts lock");
+        stats.assume_role_calls += 1;
+        if granted {
+            stats.assume_role_granted += 1;
+        } else {
+            stats.assume_role_denied += 1;
+        }
+        stats.calls.push(AssumeRoleCall {
+            role_arn: role_arn.clone(),
+            role_session_name: session.clone(),
+            external_id: external_id.clone(),
+            granted,
+            at_ms: now_ms(),
+        });
+    }
+    if !granted {
+        tracing::info!(%role_arn, external_id = external_id.is_some(), "AssumeRole denied");
+        return error(
+            StatusCode::FORBIDDEN,
+            "AccessDenied",
+            &format!("User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"),
+        );
+    }
+    let now = now_ms();
+    store.state.credentials.retain(|_, c| c.expiration_ms > now);
+    let akid = format!("ASIA{}", random_string(16, UPPER));
+    let secret = random_string(40, B64);
+    let token = format!("IQoJb3JpZ2luX2VjE{}", random_string(300, B64));
+    let expiration_ms = now + duration_s * 1000;
+    store.state.credentials.insert(
+        akid.clone(),
+        IssuedCredential {
+            secret_access_key: secret.clone(),
+            session_token: token.clone(),
+            expiration_ms,
+            role_arn: role_arn.clone(),
+            role_session_name: session.clone(),
+        },
+    );
+    if let Err(e) = store.save() {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "InternalFailure",
+            &e.to_string(),
+        );
+    }
+    drop(store);
+    tracing::info!(%role_arn, %session, access_key_id = %akid, "AssumeRole granted");
+    let account = &inner.config.account_id;
+    let role_id = format!("AROA{}", random_string(17, UPPER));
+    xml(
+        StatusCode::OK,
+        format!(
+            "<AssumeRoleResponse xmlns=\"{NS}\"><AssumeRoleResult><AssumedRoleUser><Arn>{}</Arn>\
+             <AssumedRoleId>{role_id}:{}</AssumedRoleId></AssumedRoleUser><Credentials><AccessKeyId>{akid}</AccessKeyId>\
+             <SecretAccessKey>{}</SecretAccessKey><SessionToken>{}</SessionToken><Expiration>{}</Expiration>\
+             </Credentials><PackedPolicySize>0</PackedPolicySize></AssumeRoleResult><ResponseMetadata><RequestId>{}</RequestId>\
+             </ResponseMetadata></AssumeRoleResponse>",
+            xml_escape(&assumed_role_arn(account, &role_arn, &session)),
+            xml_escape(&session),
+            xml_escape(&secret),
+            xml_escape(&token),
+            iso8601(expiration_ms),
+            uuid::Uuid::new_v4()
+        ),
+    )
+}
