@@ -12,3 +12,6 @@ echo "==> cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 echo "==> cargo test"
 cargo test --workspace "$@"
+echo "==> cargo test (worker library with the otel feature)"
+cargo clippy -p temporal-lambda-worker --all-targets --features otel --quiet -- -D warnings
+cargo test -p temporal-lambda-worker --features otel "$@"
