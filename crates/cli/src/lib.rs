@@ -32,5 +32,6 @@
 pub mod compute;
 pub mod connect;
 pub mod deployment;
+pub mod local;
 pub mod validate;
 pub mod verify;

@@ -51,7 +51,50 @@ struct VersionArgs {
 }
 
 #[derive(Debug, Subcommand)]
+enum LocalCommand {
+    /// Start the dev server + emulator, deploy the sample worker, run workflows the server
+    /// completes by invoking the function, print the results, stop everything.
+    Demo {
+        #[command(flatten)]
+        rig: RigArgs,
+        /// Workflows to start at once.
+        #[arg(long, default_value_t = 5)]
+        workflows: usize,
+    },
+    /// Like `demo`, then keep everything running until Ctrl-C (point `temporal` at it).
+    Up {
+        #[command(flatten)]
+        rig: RigArgs,
+    },
+}
+
+#[derive(Debug, clap::Args)]
+struct RigArgs {
+    /// Emulator port (0: any free port).
+    #[arg(long, default_value_t = 0)]
+    emulator_port: u16,
+    /// Temporal dev server gRPC port (default: any free port).
+    #[arg(long)]
+    temporal_port: Option<u16>,
+    /// Function timeout, e.g. 30s.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    function_timeout: Duration,
+    /// Function concurrency limit.
+    #[arg(long, default_value_t = 3)]
+    concurrency: u32,
+    /// Build the sample worker in release mode.
+    #[arg(long)]
+    release: bool,
+    /// Where state and logs go (default: <repo>/.rig).
+    #[arg(long)]
+    state_dir: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole serverless flow locally: real Temporal dev server + Lambda emulator.
+    #[command(subcommand)]
+    Local(LocalCommand),
     /// Register a Worker Deployment Version that the Temporal server serves by invoking a Lambda
     /// function (creates the deployment if needed; idempotent).
     Register {
@@ -187,6 +230,7 @@ async fn main() -> std::process::ExitCode {
 async fn run(cli: Cli) -> anyhow::Result<()> {
     let output = cli.output;
     match cli.command {
+        Command::Local(cmd) => local_command(output, cmd).await?,
         Command::Register {
             conn,
             version,
@@ -363,6 +407,81 @@ fn set_current_text(r: &deployment::SetCurrentReport) -> String {
             r.previous_build_id.as_deref().unwrap_or("unversioned")
         )
     }
+}
+
+async fn local_command(output: Output, cmd: LocalCommand) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    use temporal_lambda_cli::local;
+    let (rig_args, workflows, keep_running) = match cmd {
+        LocalCommand::Demo { rig, workflows } => (rig, workflows, false),
+        LocalCommand::Up { rig } => (rig, 1, true),
+    };
+    let repo_root = local::find_repo_root()
+        .context("run this from the temporal-lambda repository (examples/hello-worker not found above the current directory)")?;
+    let opts = local::DemoOptions {
+        state_dir: rig_args.state_dir.unwrap_or_else(|| repo_root.join(".rig")),
+        repo_root,
+        emulator_port: rig_args.emulator_port,
+        temporal_port: rig_args.temporal_port,
+        function_timeout: rig_args.function_timeout,
+        concurrency: rig_args.concurrency,
+        workflows,
+        release: rig_args.release,
+    };
+    let say = |msg: &str| {
+        if output == Output::Text {
+            eprintln!("==> {msg}");
+        }
+    };
+    say("building examples/hello-worker (cargo build)");
+    let bootstrap = local::build_sample(&opts.repo_root, opts.release)?;
+    let pb = spinner(output, "starting the local serverless rig");
+    let rig = local::start_rig(&opts, &bootstrap, &|m| pb.set_message(m.to_string())).await;
+    pb.finish_and_clear();
+    let rig = rig?;
+    say(&format!(
+        "rig up: Temporal {} | emulator {} | function {}",
+        rig.server.address(),
+        rig.emulator.endpoint(),
+        rig.function_arn
+    ));
+    let pb = spinner(
+        output,
+        &format!(
+            "starting {} workflow(s) with no worker running; the server invokes the function",
+            opts.workflows
+        ),
+    );
+    let report = local::run_workflows(&rig, opts.workflows).await;
+    pb.finish_and_clear();
+    let report = report?;
+    emit(output, &report, || {
+        let mut s = String::from(
+            "workflow                                        result                 ms\n",
+        );
+        for w in &report.workflows {
+            s.push_str(&format!(
+                "{:<47} {:<22} {}\n",
+                w.workflow_id, w.result, w.elapsed_ms
+            ));
+        }
+        s.push_str(&format!(
+            "{} invocation(s) by the server, {} cold start(s), {} ended after their deadline",
+            report.invocations, report.cold_starts, report.deadline_overruns
+        ));
+        s
+    });
+    if keep_running {
+        say(&format!(
+            "running; try: temporal workflow start --address {} --task-queue {} --type HelloWorkflow --input '\"you\"'. Ctrl-C stops everything.",
+            rig.server.address(),
+            rig.task_queue
+        ));
+        tokio::signal::ctrl_c().await.ok();
+        say("stopping");
+    }
+    drop(rig);
+    Ok(())
 }
 
 #[cfg(test)]

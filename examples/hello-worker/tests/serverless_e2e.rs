@@ -1,0 +1,219 @@
+//! The whole Serverless Workers flow on one machine: the REAL Temporal dev server (worker
+//! controller on) invokes the REAL `bootstrap` binary of this sample through the local Lambda +
+//! STS emulator. Nothing is mocked.
+
+use std::time::Duration;
+
+use hello_worker::{HelloWorkflow, SlowHello, SlowHelloWorkflow};
+use temporal_dev_server::{DevServer, DevServerOptions};
+use temporal_lambda_cli::{
+    compute::LambdaTarget,
+    connect::ConnectArgs,
+    deployment::{self, RegisterOptions},
+};
+use temporal_lambda_emulator::{
+    Emulator, EmulatorConfig, EmulatorHandle, FunctionSpec, InvocationRecord, InvocationType,
+    Outcome,
+};
+use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
+
+const ROLE: &str = "arn:aws:iam::123456789012:role/temporal-serverless-invoker";
+const EXTERNAL_ID: &str = "e2e-external-id";
+
+struct Rig {
+    // Drop order: the server (which calls the emulator) first.
+    server: DevServer,
+    emu: EmulatorHandle,
+    task_queue: String,
+    _dir: tempfile::TempDir,
+}
+
+/// Emulator + dev server + the sample deployed as a published function version, registered as
+/// the current Worker Deployment Version with its aws-lambda compute config.
+async fn rig(name: &str, timeout: Duration, concurrency: u32) -> Rig {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = Emulator::start(EmulatorConfig::new(dir.path().join("emulator")))
+        .await
+        .unwrap();
+    emu.register_role(ROLE, Some(EXTERNAL_ID)).unwrap();
+    let server = DevServer::start(DevServerOptions {
+        aws_endpoint: Some(emu.endpoint()),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let task_queue = format!("e2e-{name}");
+    emu.create_function_from_path(
+        FunctionSpec::new(name, env!("CARGO_BIN_EXE_bootstrap"))
+            .timeout(timeout)
+            .memory_mb(256)
+            .concurrency(concurrency)
+            .env("TEMPORAL_ADDRESS", server.address())
+            .env("TEMPORAL_NAMESPACE", "default")
+            .env("TEMPORAL_TASK_QUEUE", &task_queue)
+            .env("HELLO_DEPLOYMENT_NAME", name)
+            .env("HELLO_BUILD_ID", "build-1"),
+    )
+    .await
+    .unwrap();
+    let arn = emu
+        .publish_version(name, Some("build-1"))
+        .unwrap()
+        .function_arn;
+    let conn = ConnectArgs::local(server.address(), "default")
+        .connect()
+        .await
+        .unwrap();
+    deployment::register(
+        &conn,
+        &RegisterOptions {
+            namespace: "default".into(),
+            deployment_name: name.into(),
+            build_id: "build-1".into(),
+            target: LambdaTarget {
+                function_arn: arn.parse().unwrap(),
+                role_arn: ROLE.parse().unwrap(),
+                external_id: EXTERNAL_ID.parse().unwrap(),
+            },
+            update: false,
+            set_current: true,
+        },
+    )
+    .await
+    .expect("register + set current");
+    Rig {
+        server,
+        emu,
+        task_queue,
+        _dir: dir,
+    }
+}
+
+fn assert_deadlines_kept(records: &[InvocationRecord]) {
+    for r in records.iter().filter(|r| r.is_finished()) {
+        assert_eq!(
+            r.ended_before_deadline,
+            Some(true),
+            "invocation ended after its deadline: {r:?}"
+        );
+        assert!(!matches!(r.outcome, Some(Outcome::Timeout)), "{r:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_started_with_zero_workers_completes_because_the_server_invoked_the_function() {
+    let rig = rig("zero", Duration::from_secs(10), 2).await;
+    let client = rig.server.client().await.unwrap();
+    let handle = client
+        .start_workflow(
+            HelloWorkflow::run,
+            "Serverless".to_string(),
+            WorkflowStartOptions::new(&rig.task_queue, "wf-zero").build(),
+        )
+        .await
+        .unwrap();
+    let result = tokio::time::timeout(
+        Duration::from_secs(60),
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await
+    .expect("workflow finished in time")
+    .unwrap();
+    assert_eq!(result, "Hello, Serverless!");
+    let records = rig
+        .emu
+        .wait_for_invocations(Duration::from_secs(30), |rs| {
+            !rs.is_empty() && rs.iter().all(|r| r.is_finished())
+        })
+        .await
+        .unwrap();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.invocation_type == InvocationType::Event),
+        "the server must have invoked the function asynchronously: {records:?}"
+    );
+    assert!(rig.emu.sts_stats().assume_role_granted > 0);
+    assert_deadlines_kept(&records);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_workflows_at_once_complete_with_a_concurrency_limit_of_three() {
+    let rig = rig("fifty", Duration::from_secs(10), 3).await;
+    let client = rig.server.client().await.unwrap();
+    let mut handles = Vec::new();
+    for i in 0..50 {
+        handles.push(
+            client
+                .start_workflow(
+                    HelloWorkflow::run,
+                    format!("n{i}"),
+                    WorkflowStartOptions::new(&rig.task_queue, format!("wf-fifty-{i}")).build(),
+                )
+                .await
+                .unwrap(),
+        );
+    }
+    for (i, h) in handles.into_iter().enumerate() {
+        let r = tokio::time::timeout(
+            Duration::from_secs(120),
+            h.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .expect("all workflows finish in time")
+        .unwrap();
+        assert_eq!(r, format!("Hello, n{i}!"));
+    }
+    assert!(rig.emu.peak_concurrency("fifty") <= 3);
+    let records = rig
+        .emu
+        .wait_for_invocations(Duration::from_secs(30), |rs| {
+            rs.iter().all(|r| r.is_finished())
+        })
+        .await
+        .unwrap();
+    assert_deadlines_kept(&records);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "open bug (issue 3 note): the slow_greet activity body never starts under the worker, so every attempt is cut off; run with --ignored to reproduce"]
+async fn an_activity_cut_off_by_the_invocation_window_is_retried_in_a_new_invocation() {
+    // 10 s timeout: 3 s of polling, then the drain; the first attempt needs 20 s, so it is
+    // interrupted, and the retry runs in a later invocation that the server triggers.
+    let rig = rig("cutoff", Duration::from_secs(10), 2).await;
+    let client = rig.server.client().await.unwrap();
+    let handle = client
+        .start_workflow(
+            SlowHelloWorkflow::run,
+            SlowHello {
+                name: "retry".into(),
+                work_ms: 20_000,
+                start_to_close_ms: 5_000,
+            },
+            WorkflowStartOptions::new(&rig.task_queue, "wf-cutoff").build(),
+        )
+        .await
+        .unwrap();
+    let result = tokio::time::timeout(
+        Duration::from_secs(60),
+        handle.get_result(WorkflowGetResultOptions::default()),
+    )
+    .await;
+    let Ok(result) = result else {
+        panic!(
+            "workflow did not finish; invocations: {:#?}\nlogs:\n{}",
+            rig.emu.invocations(),
+            rig.emu.logs("cutoff").unwrap_or_default()
+        );
+    };
+    assert_eq!(result.unwrap(), "Hello, retry!");
+    let records = rig
+        .emu
+        .wait_for_invocations(Duration::from_secs(30), |rs| {
+            rs.iter().all(|r| r.is_finished())
+        })
+        .await
+        .unwrap();
+    assert!(records.len() >= 2, "needs a second invocation: {records:?}");
+    assert_deadlines_kept(&records);
+}
