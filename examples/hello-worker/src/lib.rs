@@ -81,13 +81,19 @@ impl Greetings {
         Ok(format!("Hello, {name}!"))
     }
 
-    /// `Hello, <name>!` after `work_ms` milliseconds.
+    /// `Hello, <name>!`, after `work_ms` milliseconds on the first attempt (retries answer at
+    /// once). Honours cancellation.
     #[activity]
     pub async fn slow_greet(
-        _ctx: ActivityContext,
+        ctx: ActivityContext,
         input: SlowHello,
     ) -> Result<String, ActivityError> {
-        tokio::time::sleep(Duration::from_millis(input.work_ms)).await;
+        if ctx.info().attempt <= 1 {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(input.work_ms)) => {}
+                _ = ctx.cancelled() => return Err(ActivityError::cancelled()),
+            }
+        }
         Ok(format!("Hello, {}!", input.name))
     }
 }

@@ -277,4 +277,24 @@ async fn activities_running_at_the_end_of_the_window_are_cancelled_inside_the_dr
         "{report:?}"
     );
     assert!(w.is_healthy());
+
+    // The interrupted attempt is retried by the server and completes in the next invocation.
+    let handle = client.get_workflow_handle::<SlowHelloWorkflow>("wf-slow-ok");
+    let retry = invocation("req-slow-retry", timeout);
+    let (report, result) = tokio::join!(w.invoke(&retry), async {
+        tokio::time::timeout(
+            timeout,
+            handle.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+    });
+    let report = report.unwrap();
+    assert_eq!(
+        result
+            .expect("workflow completes on the retry")
+            .expect("workflow result"),
+        "Hello, a!",
+        "{report:?}"
+    );
+    assert_eq!(report.activities_completed, 1, "{report:?}");
 }
