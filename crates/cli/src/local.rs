@@ -26,8 +26,8 @@ pub const DEMO_ROLE: &str = "arn:aws:iam::123456789012:role/temporal-serverless-
 
 /// Options of the local rig.
 #[derive(Debug, Clone)]
-pub struct DemoOptions {
-    /// Repository root (holds `examples/hello-worker`).
+pub struct RigOptions {
+    /// Repository root (holds `.venv` for the pinned Temporal CLI).
     pub repo_root: PathBuf,
     /// Where the emulator and dev-server keep state and logs.
     pub state_dir: PathBuf,
@@ -35,14 +35,37 @@ pub struct DemoOptions {
     pub emulator_port: u16,
     /// Dev server gRPC port (`None`: any free port).
     pub temporal_port: Option<u16>,
+    /// Lambda function name.
+    pub function_name: String,
+    /// Task queue the worker polls (`TEMPORAL_TASK_QUEUE` of the function).
+    pub task_queue: String,
+    /// Worker Deployment name the sample is built with (`HELLO_DEPLOYMENT_NAME`).
+    pub deployment_name: String,
+    /// Build ID (`HELLO_BUILD_ID`), also the published version's description.
+    pub build_id: String,
     /// Function timeout.
     pub function_timeout: Duration,
     /// Function concurrency limit.
     pub concurrency: u32,
-    /// Workflows to start.
-    pub workflows: usize,
-    /// Build the worker with `--release`.
-    pub release: bool,
+}
+
+impl RigOptions {
+    /// The demo's settings: function `hello-worker`, task queue `hello-lambda`, version
+    /// `hello-app:build-1`, 30 s timeout, concurrency 3, any free ports.
+    pub fn new(repo_root: impl Into<PathBuf>, state_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            repo_root: repo_root.into(),
+            state_dir: state_dir.into(),
+            emulator_port: 0,
+            temporal_port: None,
+            function_name: "hello-worker".into(),
+            task_queue: "hello-lambda".into(),
+            deployment_name: "hello-app".into(),
+            build_id: "build-1".into(),
+            function_timeout: Duration::from_secs(30),
+            concurrency: 3,
+        }
+    }
 }
 
 /// Everything the rig started; dropping it stops all of it.
@@ -155,7 +178,7 @@ pub fn build_sample(repo_root: &Path, release: bool) -> Result<PathBuf, LocalErr
 /// Start the emulator and the dev server, deploy `bootstrap`, register and promote the version.
 /// `progress` is told about each step.
 pub async fn start_rig(
-    opts: &DemoOptions,
+    opts: &RigOptions,
     bootstrap: &Path,
     progress: &dyn Fn(&str),
 ) -> Result<Rig, LocalError> {
@@ -187,8 +210,8 @@ pub async fn start_rig(
     .map_err(step("starting the Temporal dev server"))?;
 
     progress("deploying examples/hello-worker and publishing a version");
-    let name = "hello-worker";
-    let task_queue = "hello-lambda".to_string();
+    let name = opts.function_name.as_str();
+    let task_queue = opts.task_queue.clone();
     let _ = emulator.delete_function(name);
     emulator
         .create_function_from_path(
@@ -199,17 +222,20 @@ pub async fn start_rig(
                 .env("TEMPORAL_ADDRESS", server.address())
                 .env("TEMPORAL_NAMESPACE", "default")
                 .env("TEMPORAL_TASK_QUEUE", &task_queue)
-                .env("HELLO_DEPLOYMENT_NAME", "hello-app")
-                .env("HELLO_BUILD_ID", "build-1"),
+                .env("HELLO_DEPLOYMENT_NAME", &opts.deployment_name)
+                .env("HELLO_BUILD_ID", &opts.build_id),
         )
         .await
         .map_err(step("creating the function"))?;
     let function_arn = emulator
-        .publish_version(name, Some("build-1"))
+        .publish_version(name, Some(&opts.build_id))
         .map_err(step("publishing the function version"))?
         .function_arn;
 
-    progress("registering Worker Deployment Version hello-app:build-1 and setting it current");
+    progress(&format!(
+        "registering Worker Deployment Version {}:{} and setting it current",
+        opts.deployment_name, opts.build_id
+    ));
     let conn = ConnectArgs::local(server.address(), "default")
         .connect()
         .await
@@ -218,8 +244,8 @@ pub async fn start_rig(
         &conn,
         &RegisterOptions {
             namespace: "default".into(),
-            deployment_name: "hello-app".into(),
-            build_id: "build-1".into(),
+            deployment_name: opts.deployment_name.clone(),
+            build_id: opts.build_id.clone(),
             target: LambdaTarget {
                 function_arn: function_arn
                     .parse()

@@ -418,15 +418,16 @@ async fn local_command(output: Output, cmd: LocalCommand) -> anyhow::Result<()> 
     };
     let repo_root = local::find_repo_root()
         .context("run this from the temporal-lambda repository (examples/hello-worker not found above the current directory)")?;
-    let opts = local::DemoOptions {
-        state_dir: rig_args.state_dir.unwrap_or_else(|| repo_root.join(".rig")),
-        repo_root,
+    let release = rig_args.release;
+    let opts = local::RigOptions {
         emulator_port: rig_args.emulator_port,
         temporal_port: rig_args.temporal_port,
         function_timeout: rig_args.function_timeout,
         concurrency: rig_args.concurrency,
-        workflows,
-        release: rig_args.release,
+        ..local::RigOptions::new(
+            &repo_root,
+            rig_args.state_dir.unwrap_or_else(|| repo_root.join(".rig")),
+        )
     };
     let say = |msg: &str| {
         if output == Output::Text {
@@ -434,7 +435,7 @@ async fn local_command(output: Output, cmd: LocalCommand) -> anyhow::Result<()> 
         }
     };
     say("building examples/hello-worker (cargo build)");
-    let bootstrap = local::build_sample(&opts.repo_root, opts.release)?;
+    let bootstrap = local::build_sample(&opts.repo_root, release)?;
     let pb = spinner(output, "starting the local serverless rig");
     let rig = local::start_rig(&opts, &bootstrap, &|m| pb.set_message(m.to_string())).await;
     pb.finish_and_clear();
@@ -449,10 +450,10 @@ async fn local_command(output: Output, cmd: LocalCommand) -> anyhow::Result<()> 
         output,
         &format!(
             "starting {} workflow(s) with no worker running; the server invokes the function",
-            opts.workflows
+            workflows
         ),
     );
-    let report = local::run_workflows(&rig, opts.workflows).await;
+    let report = local::run_workflows(&rig, workflows).await;
     pb.finish_and_clear();
     let report = report?;
     emit(output, &report, || {

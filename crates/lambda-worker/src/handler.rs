@@ -65,7 +65,7 @@ impl LambdaWorker {
             address: c.connection.address.clone(),
             tls: c.connection.uses_tls(),
             api_key_set: c.connection.api_key.is_some(),
-            workflow_types: c.workflow_types.clone(),
+            workflow_types: c.workflow_types(),
             default_versioning_behavior: format!("{:?}", c.default_versioning_behavior),
             shutdown_deadline_buffer_ms: c.shutdown.deadline_buffer.as_millis() as u64,
         }

@@ -93,7 +93,6 @@ pub struct LambdaWorkerConfig {
     pub default_versioning_behavior: Option<VersioningBehavior>,
     pub(crate) options: WorkerOptions,
     pub(crate) hooks: Vec<ShutdownHook>,
-    pub(crate) workflow_types: Vec<String>,
     pub(crate) has_activities: bool,
 }
 
@@ -109,7 +108,7 @@ impl fmt::Debug for LambdaWorkerConfig {
                 "default_versioning_behavior",
                 &self.default_versioning_behavior,
             )
-            .field("workflow_types", &self.workflow_types)
+            .field("workflow_types", &self.workflow_types())
             .field("hooks", &self.hooks)
             .finish()
     }
@@ -131,7 +130,6 @@ impl LambdaWorkerConfig {
             default_versioning_behavior: None,
             options: WorkerOptions::new("").build(),
             hooks: Vec::new(),
-            workflow_types: Vec::new(),
             has_activities: false,
         })
     }
@@ -145,13 +143,6 @@ impl LambdaWorkerConfig {
         self.options
             .register_workflow::<W>()
             .map_err(|e| Error::Registration(e.to_string()))?;
-        self.workflow_types = self
-            .options
-            .workflows()
-            .workflow_definitions()
-            .map(|d| d.workflow_type.clone())
-            .collect();
-        self.workflow_types.sort();
         Ok(self)
     }
 
@@ -192,8 +183,15 @@ impl LambdaWorkerConfig {
     }
 
     /// Registered workflow types, sorted.
-    pub fn workflow_types(&self) -> &[String] {
-        &self.workflow_types
+    pub fn workflow_types(&self) -> Vec<String> {
+        let mut types: Vec<String> = self
+            .options
+            .workflows()
+            .workflow_definitions()
+            .map(|d| d.workflow_type.clone())
+            .collect();
+        types.sort();
+        types
     }
 
     /// Check that the config can run: non-empty version, task queue, registrations, a versioning
@@ -206,16 +204,17 @@ impl LambdaWorkerConfig {
                 fix: "set config.task_queue in the configure closure or the TEMPORAL_TASK_QUEUE environment variable",
             });
         }
-        if self.workflow_types.is_empty() && !self.has_activities {
+        let workflow_types = self.workflow_types();
+        if workflow_types.is_empty() && !self.has_activities {
             return Err(Error::NothingRegistered);
         }
         let behavior_ok = matches!(
             self.default_versioning_behavior,
             Some(VersioningBehavior::Pinned) | Some(VersioningBehavior::AutoUpgrade)
         );
-        if !self.workflow_types.is_empty() && !behavior_ok {
+        if !workflow_types.is_empty() && !behavior_ok {
             return Err(Error::MissingVersioningBehavior {
-                workflows: self.workflow_types.join(", "),
+                workflows: workflow_types.join(", "),
             });
         }
         self.connection.url()?;

@@ -5,88 +5,39 @@
 use std::time::Duration;
 
 use hello_worker::{HelloWorkflow, SlowHello, SlowHelloWorkflow};
-use temporal_dev_server::{DevServer, DevServerOptions};
-use temporal_lambda_cli::{
-    compute::LambdaTarget,
-    connect::ConnectArgs,
-    deployment::{self, RegisterOptions},
-};
-use temporal_lambda_emulator::{
-    Emulator, EmulatorConfig, EmulatorHandle, FunctionSpec, InvocationRecord, InvocationType,
-    Outcome,
-};
+use temporal_lambda_cli::local;
+use temporal_lambda_emulator::{InvocationRecord, InvocationType, Outcome};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 
-const ROLE: &str = "arn:aws:iam::123456789012:role/temporal-serverless-invoker";
-const EXTERNAL_ID: &str = "e2e-external-id";
-
 struct Rig {
-    // Drop order: the server (which calls the emulator) first.
-    server: DevServer,
-    emu: EmulatorHandle,
-    task_queue: String,
+    rig: local::Rig,
     _dir: tempfile::TempDir,
 }
 
+impl std::ops::Deref for Rig {
+    type Target = local::Rig;
+    fn deref(&self) -> &local::Rig {
+        &self.rig
+    }
+}
+
 /// Emulator + dev server + the sample deployed as a published function version, registered as
-/// the current Worker Deployment Version with its aws-lambda compute config.
+/// the current Worker Deployment Version with its aws-lambda compute config: the same rig as
+/// `temporal-lambda local demo`, with this test's function name, timeout and concurrency.
 async fn rig(name: &str, timeout: Duration, concurrency: u32) -> Rig {
     let dir = tempfile::tempdir().unwrap();
-    let emu = Emulator::start(EmulatorConfig::new(dir.path().join("emulator")))
+    let opts = local::RigOptions {
+        function_name: name.into(),
+        task_queue: format!("e2e-{name}"),
+        deployment_name: name.into(),
+        function_timeout: timeout,
+        concurrency,
+        ..local::RigOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."), dir.path())
+    };
+    let rig = local::start_rig(&opts, env!("CARGO_BIN_EXE_bootstrap").as_ref(), &|_| {})
         .await
-        .unwrap();
-    emu.register_role(ROLE, Some(EXTERNAL_ID)).unwrap();
-    let server = DevServer::start(DevServerOptions {
-        aws_endpoint: Some(emu.endpoint()),
-        ..Default::default()
-    })
-    .await
-    .unwrap();
-    let task_queue = format!("e2e-{name}");
-    emu.create_function_from_path(
-        FunctionSpec::new(name, env!("CARGO_BIN_EXE_bootstrap"))
-            .timeout(timeout)
-            .memory_mb(256)
-            .concurrency(concurrency)
-            .env("TEMPORAL_ADDRESS", server.address())
-            .env("TEMPORAL_NAMESPACE", "default")
-            .env("TEMPORAL_TASK_QUEUE", &task_queue)
-            .env("HELLO_DEPLOYMENT_NAME", name)
-            .env("HELLO_BUILD_ID", "build-1"),
-    )
-    .await
-    .unwrap();
-    let arn = emu
-        .publish_version(name, Some("build-1"))
-        .unwrap()
-        .function_arn;
-    let conn = ConnectArgs::local(server.address(), "default")
-        .connect()
-        .await
-        .unwrap();
-    deployment::register(
-        &conn,
-        &RegisterOptions {
-            namespace: "default".into(),
-            deployment_name: name.into(),
-            build_id: "build-1".into(),
-            target: LambdaTarget {
-                function_arn: arn.parse().unwrap(),
-                role_arn: ROLE.parse().unwrap(),
-                external_id: EXTERNAL_ID.parse().unwrap(),
-            },
-            update: false,
-            set_current: true,
-        },
-    )
-    .await
-    .expect("register + set current");
-    Rig {
-        server,
-        emu,
-        task_queue,
-        _dir: dir,
-    }
+        .expect("local rig up, version registered and current");
+    Rig { rig, _dir: dir }
 }
 
 fn assert_deadlines_kept(records: &[InvocationRecord]) {
@@ -121,7 +72,7 @@ async fn a_workflow_started_with_zero_workers_completes_because_the_server_invok
     .unwrap();
     assert_eq!(result, "Hello, Serverless!");
     let records = rig
-        .emu
+        .emulator
         .wait_for_invocations(Duration::from_secs(30), |rs| {
             !rs.is_empty() && rs.iter().all(|r| r.is_finished())
         })
@@ -133,7 +84,7 @@ async fn a_workflow_started_with_zero_workers_completes_because_the_server_invok
             .any(|r| r.invocation_type == InvocationType::Event),
         "the server must have invoked the function asynchronously: {records:?}"
     );
-    assert!(rig.emu.sts_stats().assume_role_granted > 0);
+    assert!(rig.emulator.sts_stats().assume_role_granted > 0);
     assert_deadlines_kept(&records);
 }
 
@@ -164,9 +115,9 @@ async fn fifty_workflows_at_once_complete_with_a_concurrency_limit_of_three() {
         .unwrap();
         assert_eq!(r, format!("Hello, n{i}!"));
     }
-    assert!(rig.emu.peak_concurrency("fifty") <= 3);
+    assert!(rig.emulator.peak_concurrency("fifty") <= 3);
     let records = rig
-        .emu
+        .emulator
         .wait_for_invocations(Duration::from_secs(30), |rs| {
             rs.iter().all(|r| r.is_finished())
         })
@@ -203,13 +154,13 @@ async fn an_activity_cut_off_by_the_invocation_window_is_retried_in_a_new_invoca
     let Ok(result) = result else {
         panic!(
             "workflow did not finish; invocations: {:#?}\nlogs:\n{}",
-            rig.emu.invocations(),
-            rig.emu.logs("cutoff").unwrap_or_default()
+            rig.emulator.invocations(),
+            rig.emulator.logs("cutoff").unwrap_or_default()
         );
     };
     assert_eq!(result.unwrap(), "Hello, retry!");
     let records = rig
-        .emu
+        .emulator
         .wait_for_invocations(Duration::from_secs(30), |rs| {
             rs.iter().all(|r| r.is_finished())
         })
