@@ -97,6 +97,8 @@ pub struct LambdaWorker {
     config: Arc<LambdaWorkerConfig>,
     runtime: Runtime,
     unhealthy: AtomicBool,
+    #[cfg(feature = "otel")]
+    telemetry: Option<crate::telemetry::Telemetry>,
 }
 
 impl std::fmt::Debug for LambdaWorker {
@@ -118,6 +120,33 @@ impl LambdaWorker {
             config: Arc::new(config),
             runtime,
             unhealthy: AtomicBool::new(false),
+            #[cfg(feature = "otel")]
+            telemetry: None,
+        })
+    }
+
+    /// Like [`LambdaWorker::new`], exporting through `telemetry`: the Temporal SDK's worker
+    /// metrics go to its meter, every invocation records its own metrics, and a flush hook
+    /// (budget `flush_budget`) runs after the user's hooks, inside the deadline.
+    #[cfg(feature = "otel")]
+    pub fn with_telemetry(
+        mut config: LambdaWorkerConfig,
+        telemetry: crate::telemetry::Telemetry,
+        flush_budget: Duration,
+    ) -> Result<Self, Error> {
+        config.validate()?;
+        let options = temporalio_sdk::runtime::RuntimeOptions::builder()
+            .telemetry_options(telemetry.temporal_telemetry_options())
+            .build()
+            .map_err(|e| Error::Runtime(format!("invalid Temporal SDK runtime options: {e}")))?;
+        let runtime = Runtime::from_current_tokio(options)
+            .map_err(|e| Error::Runtime(format!("cannot start the Temporal SDK runtime: {e}")))?;
+        config.hooks.push(telemetry.flush_hook(flush_budget));
+        Ok(Self {
+            config: Arc::new(config),
+            runtime,
+            unhealthy: AtomicBool::new(false),
+            telemetry: Some(telemetry),
         })
     }
 
@@ -248,6 +277,17 @@ impl LambdaWorker {
         // The run future is gone; drop the worker (and its connection) before the hooks run.
         drop(worker);
 
+        #[cfg(feature = "otel")]
+        if let Some(t) = &self.telemetry {
+            // Recorded before the hooks so the flush hook exports it in this invocation.
+            t.record_invocation(&crate::telemetry::InvocationMetrics {
+                duration: window.start.elapsed(),
+                activities_completed: counters.completed(),
+                activities_failed: counters.failed(),
+                succeeded: run_error.is_none(),
+                drained,
+            });
+        }
         let hooks = run_hooks(&cfg.hooks, window.hooks_until).await;
         if !drained || hooks.overran() {
             self.unhealthy.store(true, Ordering::SeqCst);

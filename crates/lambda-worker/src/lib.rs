@@ -81,22 +81,59 @@ where
     F: FnOnce(&mut LambdaWorkerConfig) -> Result<(), ConfigureError>,
 {
     let mut config = LambdaWorkerConfig::from_env(version, &config::process_env())?;
-    configure(&mut config)
-        .map_err(|e| Error::InvalidClientConfig(format!("configure closure failed: {e}")))?;
+    apply(&mut config, configure)?;
     LambdaWorker::new(config)
 }
 
 /// Like [`run_worker`] but returns start-up errors instead of exiting.
+///
+/// With the `otel` feature (and unless `OTEL_SDK_DISABLED=true`), traces and metrics are
+/// exported over OTLP and flushed at the end of every invocation.
 pub fn try_run_worker<F>(version: WorkerDeploymentVersion, configure: F) -> Result<(), Error>
 where
     F: FnOnce(&mut LambdaWorkerConfig) -> Result<(), ConfigureError>,
 {
-    init_logging();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| Error::Runtime(format!("cannot start the Tokio runtime: {e}")))?;
-    rt.block_on(async move { build_worker(version, configure)?.serve().await })
+    #[cfg(feature = "otel")]
+    {
+        let env = config::process_env();
+        let telemetry = if telemetry::enabled(&env) {
+            let _guard = rt.enter();
+            Some(telemetry::Telemetry::from_env(&env)?)
+        } else {
+            None
+        };
+        logging::init_logging_with(telemetry.as_ref().map(|t| Box::new(t.layer()) as _));
+        rt.block_on(async move {
+            let mut config = LambdaWorkerConfig::from_env(version, &env)?;
+            apply(&mut config, configure)?;
+            let worker = match telemetry {
+                Some(t) => LambdaWorker::with_telemetry(config, t, TELEMETRY_FLUSH_BUDGET)?,
+                None => LambdaWorker::new(config)?,
+            };
+            worker.serve().await
+        })
+    }
+    #[cfg(not(feature = "otel"))]
+    {
+        init_logging();
+        rt.block_on(async move { build_worker(version, configure)?.serve().await })
+    }
+}
+
+/// Time the OpenTelemetry flush hook may take at the end of each invocation.
+#[cfg(feature = "otel")]
+pub const TELEMETRY_FLUSH_BUDGET: std::time::Duration = std::time::Duration::from_secs(1);
+
+fn apply<F>(config: &mut LambdaWorkerConfig, configure: F) -> Result<(), Error>
+where
+    F: FnOnce(&mut LambdaWorkerConfig) -> Result<(), ConfigureError>,
+{
+    configure(config)
+        .map_err(|e| Error::InvalidClientConfig(format!("configure closure failed: {e}")))
 }
 
 /// The one call a Lambda `main` needs: load config, apply `configure`, then serve invocations

@@ -396,3 +396,80 @@ async fn temporal_sdk_metrics_are_exported_through_the_same_provider() {
     assert_eq!(h.data_points[0].explicit_bounds[0], 0.05);
     telemetry.shutdown(Duration::from_secs(3)).await.unwrap();
 }
+
+pub struct EchoActivities;
+
+#[temporalio_macros::activities]
+impl EchoActivities {
+    #[activity]
+    pub async fn echo(
+        _ctx: temporalio_sdk::activities::ActivityContext,
+        s: String,
+    ) -> Result<String, temporalio_sdk::activities::ActivityError> {
+        Ok(s)
+    }
+}
+
+fn metric_names(reqs: &[ExportMetricsServiceRequest]) -> Vec<String> {
+    reqs.iter()
+        .flat_map(|r| &r.resource_metrics)
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .map(|m| m.name.clone())
+        .collect()
+}
+
+/// The wiring: a worker built with telemetry, invoked against the REAL dev server, exports its
+/// invocation metrics and the Temporal SDK's worker metrics through the flush hook, inside the
+/// invocation's deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invocation_flushes_its_metrics_before_returning() {
+    use temporal_lambda_worker::{
+        InvocationInfo, LambdaWorker, LambdaWorkerConfig, WorkerDeploymentVersion,
+    };
+    let (collector, addr) = start_collector().await;
+    let server = temporal_dev_server::DevServer::start(Default::default())
+        .await
+        .expect("dev server");
+    let telemetry = Telemetry::from_env(&env(&[(
+        "OTEL_EXPORTER_OTLP_ENDPOINT",
+        &format!("http://{addr}"),
+    )]))
+    .unwrap();
+    let mut cfg = LambdaWorkerConfig::from_env(
+        WorkerDeploymentVersion::new("otel-app", "b1"),
+        &env(&[("TEMPORAL_TASK_QUEUE", "otel-q")]),
+    )
+    .unwrap();
+    cfg.connection.address = server.address();
+    cfg.register_activities(EchoActivities);
+    let worker = LambdaWorker::with_telemetry(cfg, telemetry, Duration::from_secs(1)).unwrap();
+    let timeout = Duration::from_millis(9_500);
+    let started = Instant::now();
+    let report = worker
+        .invoke(&InvocationInfo {
+            request_id: "req-otel".into(),
+            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f:1".into(),
+            deadline: std::time::SystemTime::now() + timeout,
+        })
+        .await
+        .unwrap();
+    assert!(started.elapsed() < timeout);
+    assert_eq!(
+        report
+            .hooks
+            .hooks
+            .last()
+            .map(|(n, o)| (n.as_str(), matches!(o, HookOutcome::Ok { .. }))),
+        Some((temporal_lambda_worker::telemetry::FLUSH_HOOK_NAME, true)),
+        "{report:?}"
+    );
+    // The flush hook returned Ok, so the collector has answered every export already.
+    let metrics = collector.metrics.lock().unwrap().clone();
+    assert_eq!(counter_total(&metrics, "faas.invocations"), Some(1));
+    let names = metric_names(&metrics);
+    assert!(
+        names.iter().any(|n| n.starts_with("temporal_")),
+        "Temporal SDK worker metrics should be exported too: {names:?}"
+    );
+}
