@@ -47,6 +47,9 @@ pub struct RigOptions {
     pub function_timeout: Duration,
     /// Function concurrency limit.
     pub concurrency: u32,
+    /// How long an idle sandbox (warm process) lives before the emulator stops it (`None`: the
+    /// emulator's default, 10 min).
+    pub idle_sandbox_ttl: Option<Duration>,
 }
 
 impl RigOptions {
@@ -64,6 +67,7 @@ impl RigOptions {
             build_id: "build-1".into(),
             function_timeout: Duration::from_secs(30),
             concurrency: 3,
+            idle_sandbox_ttl: None,
         }
     }
 }
@@ -190,10 +194,13 @@ pub async fn start_rig(
 
     progress("starting the Lambda + STS emulator");
     let bind = std::net::SocketAddr::from(([127, 0, 0, 1], opts.emulator_port));
-    let emulator =
-        Emulator::start(EmulatorConfig::new(opts.state_dir.join("emulator")).with_bind(bind))
-            .await
-            .map_err(step("starting the emulator"))?;
+    let mut config = EmulatorConfig::new(opts.state_dir.join("emulator")).with_bind(bind);
+    if let Some(ttl) = opts.idle_sandbox_ttl {
+        config.idle_sandbox_ttl = ttl;
+    }
+    let emulator = Emulator::start(config)
+        .await
+        .map_err(step("starting the emulator"))?;
     emulator
         .register_role(DEMO_ROLE, Some(&external_id))
         .map_err(step("registering the invocation role"))?;
