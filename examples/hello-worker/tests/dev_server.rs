@@ -69,11 +69,7 @@ async fn invocation_runs_a_workflow_on_the_real_server_and_returns_before_its_de
     let w = worker(&server.address(), "hello-it", "build-1");
 
     // First invocation: the poll registers the deployment version with the server.
-    let first = w
-        .invoke(&invocation("req-register", Duration::from_millis(9_500)))
-        .await
-        .unwrap();
-    assert!(first.time_left_ms > 0, "{first:?}");
+    registered_current(&server, &w, "build-1").await;
     let described = temporal(
         &server,
         &[
@@ -91,19 +87,6 @@ async fn invocation_runs_a_workflow_on_the_real_server_and_returns_before_its_de
     assert!(
         described.contains("hello-it"),
         "version should list the task queue: {described}"
-    );
-    temporal(
-        &server,
-        &[
-            "worker",
-            "deployment",
-            "set-current-version",
-            "--deployment-name",
-            "hello-app",
-            "--build-id",
-            "build-1",
-            "--yes",
-        ],
     );
 
     // Start a workflow with nobody polling, then invoke: the worker must pick it up.
@@ -221,6 +204,7 @@ async fn too_short_a_deadline_is_refused_up_front() {
     assert!(err.to_string().contains("raise the function timeout"));
 }
 
+/// Invoke once (the poll registers the version and its task queue), then make it current.
 async fn registered_current(server: &DevServer, w: &LambdaWorker, build_id: &str) {
     let first = w
         .invoke(&invocation("req-register", Duration::from_millis(9_500)))
