@@ -50,6 +50,8 @@ pub struct RigOptions {
     /// How long an idle sandbox (warm process) lives before the emulator stops it (`None`: the
     /// emulator's default, 10 min).
     pub idle_sandbox_ttl: Option<Duration>,
+    /// Extra environment variables of the function (the rig's own settings win on conflicts).
+    pub env: Vec<(String, String)>,
 }
 
 impl RigOptions {
@@ -68,6 +70,7 @@ impl RigOptions {
             function_timeout: Duration::from_secs(30),
             concurrency: 3,
             idle_sandbox_ttl: None,
+            env: Vec::new(),
         }
     }
 }
@@ -220,9 +223,13 @@ pub async fn start_rig(
     let name = opts.function_name.as_str();
     let task_queue = opts.task_queue.clone();
     let _ = emulator.delete_function(name);
+    let mut spec = FunctionSpec::new(name, bootstrap);
+    for (k, v) in &opts.env {
+        spec = spec.env(k, v);
+    }
     emulator
         .create_function_from_path(
-            FunctionSpec::new(name, bootstrap)
+            spec
                 .timeout(opts.function_timeout)
                 .memory_mb(256)
                 .concurrency(opts.concurrency)

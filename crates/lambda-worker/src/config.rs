@@ -391,6 +391,59 @@ pub struct ShutdownSettings {
     pub warn_work_time: Duration,
     /// Upper bound for connecting to Temporal (default 10 s, and never past the work window).
     pub connect_timeout: Duration,
+    /// End the invocation early once the worker has been idle (no task in flight, none started
+    /// or finished) for this long, so billing stops; `None` polls until the window closes like
+    /// the official packages. Work arriving later makes the server invoke the function again.
+    /// Default [`DEFAULT_IDLE_EXIT`]; env `TEMPORAL_LAMBDA_IDLE_EXIT` (`10s`, `500ms`, `off`).
+    pub idle_exit: Option<Duration>,
+}
+
+/// Default idle period after which an invocation ends early (see the crate README for the
+/// measured trade-off).
+pub const DEFAULT_IDLE_EXIT: Duration = Duration::from_secs(5);
+
+/// Environment variable that sets [`ShutdownSettings::idle_exit`].
+pub const IDLE_EXIT_ENV: &str = "TEMPORAL_LAMBDA_IDLE_EXIT";
+
+impl ShutdownSettings {
+    /// Defaults, with `TEMPORAL_LAMBDA_IDLE_EXIT` applied from `env`.
+    pub fn from_env(env: &HashMap<String, String>) -> Result<Self, Error> {
+        let mut s = Self::default();
+        if let Some(v) = env.get(IDLE_EXIT_ENV) {
+            s.idle_exit = parse_idle_exit(v).map_err(|reason| {
+                Error::InvalidClientConfig(format!(
+                    "{IDLE_EXIT_ENV}={v:?}: {reason}; use e.g. 10s, 1500ms, 2m, or off"
+                ))
+            })?;
+        }
+        Ok(s)
+    }
+}
+
+/// Parse an idle-exit setting: `off` / `none` / `0` disable it; otherwise a positive number
+/// with a unit `ms`, `s` or `m` (a bare number is seconds).
+pub fn parse_idle_exit(v: &str) -> Result<Option<Duration>, String> {
+    let v = v.trim();
+    if v.is_empty() || ["off", "none", "false", "0"].contains(&v.to_ascii_lowercase().as_str()) {
+        return Ok(None);
+    }
+    let split = v
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(v.len());
+    let (num, unit) = v.split_at(split);
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{num:?} is not a number"))?;
+    let secs = match unit.trim() {
+        "ms" => n / 1000.0,
+        "" | "s" => n,
+        "m" => n * 60.0,
+        other => return Err(format!("unknown unit {other:?}")),
+    };
+    if !secs.is_finite() || secs <= 0.0 || secs > 24.0 * 3600.0 {
+        return Err("must be between 1 ms and 24 h".to_owned());
+    }
+    Ok(Some(Duration::from_secs_f64(secs)))
 }
 
 impl Default for ShutdownSettings {
@@ -403,6 +456,7 @@ impl Default for ShutdownSettings {
             minimum_work_time: Duration::from_secs(1),
             warn_work_time: Duration::from_secs(5),
             connect_timeout: Duration::from_secs(10),
+            idle_exit: Some(DEFAULT_IDLE_EXIT),
         }
     }
 }
@@ -410,4 +464,33 @@ impl Default for ShutdownSettings {
 /// Snapshot of the process environment as a map (what [`ConnectionConfig::load`] expects).
 pub fn process_env() -> HashMap<String, String> {
     std::env::vars().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn idle_exit_values() {
+        assert_eq!(parse_idle_exit("10s"), Ok(Some(Duration::from_secs(10))));
+        assert_eq!(parse_idle_exit("10"), Ok(Some(Duration::from_secs(10))));
+        assert_eq!(
+            parse_idle_exit("1500ms"),
+            Ok(Some(Duration::from_millis(1500)))
+        );
+        assert_eq!(parse_idle_exit("2m"), Ok(Some(Duration::from_secs(120))));
+        for off in ["off", "OFF", "none", "0", ""] {
+            assert_eq!(parse_idle_exit(off), Ok(None), "{off}");
+        }
+        for bad in ["-1s", "ten", "5h", "1e9", "NaNs", "0s"] {
+            assert!(parse_idle_exit(bad).is_err(), "{bad}");
+        }
+        let env = HashMap::from([(IDLE_EXIT_ENV.to_owned(), "soon".to_owned())]);
+        let e = ShutdownSettings::from_env(&env).unwrap_err().to_string();
+        assert!(e.contains(IDLE_EXIT_ENV), "{e}");
+        assert_eq!(
+            ShutdownSettings::from_env(&HashMap::new()).unwrap().idle_exit,
+            Some(DEFAULT_IDLE_EXIT)
+        );
+    }
 }

@@ -13,7 +13,8 @@ use temporalio_sdk::{Runtime, Worker};
 
 use crate::{
     hooks::{run_hooks, HooksReport},
-    stats::ActivityCounters,
+    routing::{self, RoutingCheck},
+    stats::{ActivityCounters, Busy, Fit, InvocationTasks},
     window::WorkWindow,
     Error, LambdaWorkerConfig,
 };
@@ -69,10 +70,31 @@ pub struct InvocationReport {
     pub activities_failed: u64,
     /// Whether the worker finished draining in its time.
     pub drained: bool,
+    /// Why polling stopped: `window` (deadline − buffer), `idle` (idle exit), `handoff` (an
+    /// activity could not fit in what was left), or `worker_stopped`.
+    pub stopped_by: StopReason,
+    /// Whether the server routes new work to this version (`None`: the check had not answered
+    /// when the invocation ended).
+    pub routing: Option<RoutingCheck>,
     /// Shutdown hook outcomes.
     pub hooks: HooksReport,
     /// Time left before the deadline when the invocation returned, ms (negative: overran).
     pub time_left_ms: i64,
+}
+
+/// Why an invocation stopped polling.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopReason {
+    /// The work window closed (`deadline − shutdown buffer`).
+    Window,
+    /// Idle for [`ShutdownSettings::idle_exit`](crate::ShutdownSettings::idle_exit).
+    Idle,
+    /// An activity arrived that could not fit in what was left; the invocation handed the rest of
+    /// the work to a fresh invocation.
+    Handoff,
+    /// The SDK worker stopped on its own (an error).
+    WorkerStopped,
 }
 
 /// Disarmed at normal completion; if the invocation future is dropped midway the worker is marked
@@ -97,6 +119,7 @@ pub struct LambdaWorker {
     config: Arc<LambdaWorkerConfig>,
     runtime: Runtime,
     unhealthy: AtomicBool,
+    warned_activity_types: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     #[cfg(feature = "otel")]
     telemetry: Option<crate::telemetry::Telemetry>,
 }
@@ -120,6 +143,7 @@ impl LambdaWorker {
             config: Arc::new(config),
             runtime,
             unhealthy: AtomicBool::new(false),
+            warned_activity_types: Default::default(),
             #[cfg(feature = "otel")]
             telemetry: None,
         })
@@ -146,6 +170,7 @@ impl LambdaWorker {
             config: Arc::new(config),
             runtime,
             unhealthy: AtomicBool::new(false),
+            warned_activity_types: Default::default(),
             telemetry: Some(telemetry),
         })
     }
@@ -203,10 +228,40 @@ impl LambdaWorker {
         };
 
         let counters = Arc::new(ActivityCounters::default());
+        let busy = Arc::new(Busy::default());
+        let handoff = Arc::new(tokio::sync::Notify::new());
         let (interrupt_tx, interrupt_rx) = tokio::sync::watch::channel(false);
-        let options = cfg.worker_options_for(&identity, counters.clone(), interrupt_rx);
+        // Running activities are interrupted `cancel_grace` before the drain ends.
+        let interrupt_at = window
+            .drain_until
+            .checked_sub(cfg.shutdown.cancel_grace)
+            .unwrap_or(window.drain_until)
+            .max(window.stop_polling_at);
+        let invocation_length = window.deadline - window.start;
+        let fit = Fit {
+            cut_off: SystemTime::now() + interrupt_at.saturating_duration_since(Instant::now()),
+            fresh_budget: interrupt_at - window.start,
+            invocation_length,
+        };
+        let tasks = InvocationTasks {
+            counters: counters.clone(),
+            busy: busy.clone(),
+            interrupt: interrupt_rx,
+            fit: Some(fit),
+            handoff: handoff.clone(),
+            warned: self.warned_activity_types.clone(),
+        };
+        // Build-ID mismatch check: one DescribeWorkerDeployment in the background.
+        let routing_check = tokio::spawn(routing::check(
+            client.clone(),
+            cfg.connection.namespace.clone(),
+            cfg.version.clone(),
+            info.request_id.clone(),
+        ));
+        let options = cfg.worker_options_for(&identity, tasks);
         let mut worker = Worker::new(&self.runtime, client, options).map_err(|e| {
             guard.armed = false;
+            routing_check.abort();
             Error::WorkerCreate {
                 task_queue: cfg.task_queue.clone(),
                 reason: e.to_string(),
@@ -223,28 +278,46 @@ impl LambdaWorker {
             "worker polling"
         );
 
+        let idle_exit = cfg.shutdown.idle_exit;
+        let mut stopped_by = StopReason::WorkerStopped;
         let outcome = {
             let run = worker.run();
             tokio::pin!(run);
+            let idle = async {
+                match idle_exit {
+                    Some(period) => busy.idle_for(period).await,
+                    None => std::future::pending().await,
+                }
+            };
             let mut outcome = tokio::select! {
                 r = &mut run => Some(r),
-                _ = tokio::time::sleep_until(window.stop_polling_at.into()) => None,
+                _ = tokio::time::sleep_until(window.stop_polling_at.into()) => {
+                    stopped_by = StopReason::Window;
+                    None
+                }
+                _ = idle => {
+                    stopped_by = StopReason::Idle;
+                    None
+                }
+                _ = handoff.notified() => {
+                    stopped_by = StopReason::Handoff;
+                    None
+                }
             };
             if outcome.is_none() {
                 tracing::info!(
                     request_id = %info.request_id,
+                    stopped_by = ?stopped_by,
                     in_flight_activities = counters.in_flight(),
                     drain_ms = window.drain_until.saturating_duration_since(Instant::now()).as_millis() as u64,
-                    "work window over: polling stopped, draining"
+                    "polling stopped, draining"
                 );
+                // Tells the server the worker is leaving (the SDK core's ShutdownWorker call,
+                // which also releases the sticky queue so cached workflows' next tasks go to the
+                // normal queue at once instead of waiting out the sticky timeout).
                 shutdown();
                 // Activities still running near the end of the drain are interrupted (and
                 // retried by the server) so the drain ends in time.
-                let interrupt_at = window
-                    .drain_until
-                    .checked_sub(cfg.shutdown.cancel_grace)
-                    .unwrap_or(window.drain_until)
-                    .max(window.stop_polling_at);
                 outcome = tokio::select! {
                     r = &mut run => Some(r),
                     _ = tokio::time::sleep_until(interrupt_at.into()) => None,
@@ -257,6 +330,12 @@ impl LambdaWorker {
                 }
             }
             outcome
+        };
+        let routing = if routing_check.is_finished() {
+            routing_check.await.ok()
+        } else {
+            routing_check.abort();
+            None
         };
         let drained = outcome.is_some();
         let run_error = match outcome {
@@ -310,6 +389,8 @@ impl LambdaWorker {
             activities_completed: counters.completed(),
             activities_failed: counters.failed(),
             drained,
+            stopped_by,
+            routing,
             hooks,
             time_left_ms,
         };
@@ -318,6 +399,7 @@ impl LambdaWorker {
             activities_completed = report.activities_completed,
             activities_failed = report.activities_failed,
             drained = report.drained,
+            stopped_by = ?report.stopped_by,
             time_left_ms = report.time_left_ms,
             healthy = self.is_healthy(),
             "invocation finished"

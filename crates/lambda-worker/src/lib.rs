@@ -48,6 +48,7 @@ mod handler;
 pub mod hooks;
 mod invocation;
 mod logging;
+pub mod routing;
 mod secret;
 mod stats;
 /// OpenTelemetry traces and metrics over OTLP/gRPC, flushed every invocation (feature `otel`).
@@ -60,10 +61,10 @@ pub use config::{ConnectionConfig, ShutdownSettings, TlsConfig, TlsSource, Worke
 pub use error::Error;
 pub use handler::{DescribeResponse, DESCRIBE_REQUEST_KEY};
 pub use hooks::{HookError, HookOutcome, ShutdownHook};
-pub use invocation::{InvocationInfo, InvocationReport, LambdaWorker};
+pub use invocation::{InvocationInfo, InvocationReport, LambdaWorker, StopReason};
 pub use logging::init_logging;
 pub use secret::Secret;
-pub use stats::ActivityCounters;
+pub use stats::{ActivityCounters, WindowClosed, WontFit};
 pub use temporalio_common::worker::VersioningBehavior;
 pub use worker::{LambdaWorkerConfig, WorkerDeploymentVersion};
 

@@ -42,10 +42,90 @@ impl ActivityCounters {
 #[error("activity interrupted: the Lambda invocation's work window closed before it finished; it will be retried (record heartbeat details to resume where it stopped, or shorten the activity)")]
 pub struct WindowClosed;
 
-/// Counts activity executions and interrupts those still running when `interrupt` turns true.
-pub(crate) struct CountingInterceptor {
+/// Raised at once, without running the activity, when its start-to-close deadline falls after
+/// the point where this invocation interrupts running activities, although it would fit in a
+/// fresh invocation: a retryable failure, and the invocation stops polling so the retry lands in a
+/// fresh invocation with a full window.
+#[derive(Debug, thiserror::Error)]
+#[error("activity {activity_type} not started: its start-to-close timeout ({timeout:?}) does not fit in the {left:?} left in this Lambda invocation; it will be retried in a fresh invocation")]
+pub struct WontFit {
+    /// Activity type.
+    pub activity_type: String,
+    /// The activity's time budget (its deadline minus now).
+    pub timeout: std::time::Duration,
+    /// Time left before running activities are interrupted.
+    pub left: std::time::Duration,
+}
+
+/// When this invocation cuts activities off, to decide whether a new one fits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Fit {
+    /// Wall-clock time at which still-running activities are interrupted.
+    pub(crate) cut_off: std::time::SystemTime,
+    /// The longest an activity can run in a fresh invocation of the same length.
+    pub(crate) fresh_budget: std::time::Duration,
+    /// This invocation's length (deadline − start), taken as the Lambda timeout.
+    pub(crate) invocation_length: std::time::Duration,
+}
+
+/// Per-invocation state shared with the activity interceptor.
+pub(crate) struct InvocationTasks {
     pub(crate) counters: Arc<ActivityCounters>,
+    pub(crate) busy: Arc<Busy>,
     pub(crate) interrupt: tokio::sync::watch::Receiver<bool>,
+    pub(crate) fit: Option<Fit>,
+    /// Notified when an activity was turned away because it cannot fit: the invocation stops
+    /// polling early.
+    pub(crate) handoff: Arc<tokio::sync::Notify>,
+    /// Activity types already warned about (kept across invocations: warn once per type).
+    pub(crate) warned: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+}
+
+/// Counts activity executions, turns away those that cannot fit, and interrupts those still
+/// running when `interrupt` turns true.
+pub(crate) struct CountingInterceptor {
+    pub(crate) tasks: InvocationTasks,
+}
+
+impl CountingInterceptor {
+    fn check_fit(&self, info: &temporalio_sdk::activities::ActivityInfo) -> Result<(), WontFit> {
+        let (Some(fit), Some(deadline), false) = (self.tasks.fit, info.deadline, info.is_local)
+        else {
+            return Ok(());
+        };
+        let now = std::time::SystemTime::now();
+        let span = deadline.duration_since(now).unwrap_or_default();
+        let total = info
+            .started_time
+            .and_then(|s| deadline.duration_since(s).ok())
+            .unwrap_or(span);
+        if total > fit.invocation_length {
+            let first = self
+                .tasks
+                .warned
+                .lock()
+                .map(|mut w| w.insert(info.activity_type.clone()))
+                .unwrap_or(false);
+            if first {
+                tracing::warn!(
+                    activity_type = %info.activity_type,
+                    timeout_ms = total.as_millis() as u64,
+                    lambda_timeout_ms = fit.invocation_length.as_millis() as u64,
+                    "activity {} has a start-to-close timeout of {:?}, longer than the Lambda invocation ({:?}): an attempt that runs that long is interrupted and retried. Fix: heartbeat progress with details (ctx.record_heartbeat) and resume from ctx.heartbeat_details() on retry, or split the work into shorter activities",
+                    info.activity_type, total, fit.invocation_length
+                );
+            }
+        }
+        let left = fit.cut_off.duration_since(now).unwrap_or_default();
+        if deadline > fit.cut_off && span <= fit.fresh_budget {
+            return Err(WontFit {
+                activity_type: info.activity_type.clone(),
+                timeout: span,
+                left,
+            });
+        }
+        Ok(())
+    }
 }
 
 impl ActivityInboundInterceptor for CountingInterceptor {
@@ -54,9 +134,18 @@ impl ActivityInboundInterceptor for CountingInterceptor {
         input: ExecuteActivityInput,
         next: Next<'a, ExecuteActivityInput, ExecuteActivityOutput<'a>>,
     ) -> ExecuteActivityOutput<'a> {
-        let counters = self.counters.clone();
-        let mut interrupt = self.interrupt.clone();
+        let counters = self.tasks.counters.clone();
+        let busy = self.tasks.busy.clone();
+        let mut interrupt = self.tasks.interrupt.clone();
         counters.started.fetch_add(1, Ordering::Relaxed);
+        busy.begin();
+        if let Err(e) = self.check_fit(input.activity_info()) {
+            tracing::warn!("{e}");
+            counters.failed.fetch_add(1, Ordering::Relaxed);
+            self.tasks.handoff.notify_one();
+            busy.end();
+            return Box::pin(async move { Err(ActivityError::from(e)) });
+        }
         let fut = next.run(input);
         Box::pin(async move {
             let r = tokio::select! {
@@ -71,7 +160,104 @@ impl ActivityInboundInterceptor for CountingInterceptor {
             } else {
                 counters.failed.fetch_add(1, Ordering::Relaxed);
             }
+            busy.end();
             r
         })
+    }
+}
+
+/// Tracks whether the worker is busy: tasks in flight (workflow activations and activities) and
+/// when the last task started or finished. Drives the idle exit.
+#[derive(Debug)]
+pub(crate) struct Busy {
+    in_flight: std::sync::atomic::AtomicI64,
+    events: tokio::sync::watch::Sender<u64>,
+}
+
+impl Default for Busy {
+    fn default() -> Self {
+        Self {
+            in_flight: Default::default(),
+            events: tokio::sync::watch::channel(0).0,
+        }
+    }
+}
+
+impl Busy {
+    pub(crate) fn begin(&self) {
+        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        self.events.send_modify(|g| *g += 1);
+    }
+
+    pub(crate) fn end(&self) {
+        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        self.events.send_modify(|g| *g += 1);
+    }
+
+    /// Resolves once nothing has been in flight and no task has started or finished for
+    /// `period`.
+    pub(crate) async fn idle_for(&self, period: std::time::Duration) {
+        let mut rx = self.events.subscribe();
+        loop {
+            rx.mark_unchanged();
+            if self.in_flight.load(Ordering::SeqCst) > 0 {
+                // Busy: wait for the next start/finish, then look again.
+                if rx.changed().await.is_err() {
+                    return std::future::pending().await;
+                }
+                continue;
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(period) => return,
+                r = rx.changed() => if r.is_err() { return std::future::pending().await },
+            }
+        }
+    }
+}
+
+/// Marks workflow activations as in flight from the moment the SDK receives them until their
+/// completion is sent to the server.
+pub(crate) struct WorkflowBusyInterceptor {
+    pub(crate) busy: Arc<Busy>,
+}
+
+#[async_trait::async_trait(?Send)]
+impl temporalio_sdk::interceptors::WorkerInterceptor for WorkflowBusyInterceptor {
+    async fn on_workflow_activation(
+        &self,
+        _activation: &temporalio_common::protos::coresdk::workflow_activation::WorkflowActivation,
+    ) -> Result<(), anyhow::Error> {
+        self.busy.begin();
+        Ok(())
+    }
+
+    async fn on_workflow_activation_completion(
+        &self,
+        _completion: &temporalio_common::protos::coresdk::workflow_completion::WorkflowActivationCompletion,
+    ) {
+        self.busy.end();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_waits_for_in_flight_tasks_and_restarts_on_activity() {
+        let busy = Arc::new(Busy::default());
+        busy.begin();
+        let b = busy.clone();
+        let started = tokio::time::Instant::now();
+        let idle = tokio::spawn(async move {
+            b.idle_for(Duration::from_secs(2)).await;
+            started.elapsed()
+        });
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(!idle.is_finished(), "a task in flight is not idle");
+        busy.end();
+        let elapsed = idle.await.unwrap();
+        assert_eq!(elapsed, Duration::from_secs(12));
     }
 }

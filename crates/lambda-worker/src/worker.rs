@@ -1,7 +1,7 @@
 //! The user-facing configuration object handed to the `configure` closure, and how it becomes a
 //! fresh SDK [`WorkerOptions`] for every invocation.
 
-use std::{collections::HashMap, fmt, sync::Arc, time::Duration};
+use std::{collections::HashMap, fmt, time::Duration};
 
 use temporalio_common::worker::{
     VersioningBehavior, WorkerDeploymentOptions, WorkerDeploymentVersion as SdkVersion,
@@ -19,7 +19,7 @@ use temporalio_sdk::{
 use crate::{
     config::{ConnectionConfig, ShutdownSettings, WorkerTuning},
     hooks::{HookError, ShutdownHook},
-    stats::{ActivityCounters, CountingInterceptor},
+    stats::{CountingInterceptor, InvocationTasks, WorkflowBusyInterceptor},
     Error,
 };
 
@@ -126,7 +126,7 @@ impl LambdaWorkerConfig {
             task_queue: env.get("TEMPORAL_TASK_QUEUE").cloned().unwrap_or_default(),
             connection,
             tuning: WorkerTuning::default(),
-            shutdown: ShutdownSettings::default(),
+            shutdown: ShutdownSettings::from_env(env)?,
             default_versioning_behavior: None,
             options: WorkerOptions::new("").build(),
             hooks: Vec::new(),
@@ -226,8 +226,7 @@ impl LambdaWorkerConfig {
     pub(crate) fn worker_options_for(
         &self,
         identity: &str,
-        counters: Arc<ActivityCounters>,
-        interrupt: tokio::sync::watch::Receiver<bool>,
+        tasks: InvocationTasks,
     ) -> WorkerOptions {
         let t = &self.tuning;
         let mut o = self.options.clone();
@@ -256,17 +255,19 @@ impl LambdaWorkerConfig {
         o.nexus_task_poller_behavior = Some(PollerBehavior::SimpleMaximum(t.nexus_task_pollers));
         o.max_eager_activity_reservations_per_workflow_task =
             if t.eager_activities { 3 } else { 0 };
-        // The SDK cancels still-running activities when its graceful period ends; end it
-        // `cancel_grace` before our drain deadline so the cancellations land inside the drain.
+        // The SDK cancels still-running activities when its graceful period ends: that is the
+        // activities' cue to record heartbeat details and return. End it `cancel_grace` before
+        // we interrupt what is still running (itself `cancel_grace` before the drain deadline),
+        // so cancelled activities have that long to report back with their details.
         o.graceful_shutdown_period = Some(
             self.shutdown
                 .graceful_shutdown
-                .saturating_sub(self.shutdown.cancel_grace),
+                .saturating_sub(self.shutdown.cancel_grace * 2),
         );
-        o.activity_inbound_interceptor(CountingInterceptor {
-            counters,
-            interrupt,
+        o.worker_interceptor(WorkflowBusyInterceptor {
+            busy: tasks.busy.clone(),
         });
+        o.activity_inbound_interceptor(CountingInterceptor { tasks });
         o
     }
 }

@@ -96,4 +96,144 @@ impl Greetings {
         }
         Ok(format!("Hello, {}!", input.name))
     }
+
+    /// `<name>:<i>`: one step of [`ThreeStepWorkflow`].
+    #[activity]
+    pub async fn step(
+        _ctx: ActivityContext,
+        input: (String, u32),
+    ) -> Result<String, ActivityError> {
+        Ok(format!("{}:{}", input.0, input.1))
+    }
+
+    /// Counts to `to`, one step per `step_ms`, heartbeating the count as details after each
+    /// step; a retry resumes from the last recorded count. On cancellation (the invocation is
+    /// ending) it records its progress and stops.
+    #[activity]
+    pub async fn count(ctx: ActivityContext, input: Count) -> Result<Counted, ActivityError> {
+        let resumed_from: u32 = ctx
+            .heartbeat_details()
+            .deserialize()
+            .ok()
+            .flatten()
+            .unwrap_or(0);
+        let mut n = resumed_from;
+        while n < input.to {
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_millis(input.step_ms)) => {}
+                _ = ctx.cancelled() => {
+                    let _ = ctx.record_heartbeat(n).await;
+                    return Err(ActivityError::cancelled());
+                }
+            }
+            n += 1;
+            let _ = ctx.record_heartbeat(n).await;
+        }
+        Ok(Counted {
+            count: n,
+            resumed_from,
+            attempt: ctx.info().attempt,
+        })
+    }
+}
+
+/// Input of [`TimerHelloWorkflow`].
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct TimerHello {
+    /// Who to greet.
+    pub name: String,
+    /// Timer between the two greetings, ms.
+    pub delay_ms: u64,
+}
+
+/// Greets, sleeps on a durable timer, greets again: its second workflow task arrives after the
+/// invocation that ran the first one may have ended (tests the hand-off).
+#[workflow]
+#[derive(Default)]
+pub struct TimerHelloWorkflow;
+
+#[workflow_methods]
+impl TimerHelloWorkflow {
+    /// Returns `Hello, <name>! / Hello, <name>!`.
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: TimerHello) -> WorkflowResult<String> {
+        let opts = || ActivityOptions::start_to_close_timeout(Duration::from_secs(10));
+        let first = ctx
+            .execute_activity(Greetings::greet, input.name.clone(), opts())
+            .await?;
+        ctx.timer(Duration::from_millis(input.delay_ms)).await;
+        let second = ctx
+            .execute_activity(Greetings::greet, input.name, opts())
+            .await?;
+        Ok(format!("{first} / {second}"))
+    }
+}
+
+/// Calls three activities in sequence: `step(name, 1)`, `step(name, 2)`, `step(name, 3)`
+/// (used by the fault-injection suite).
+#[workflow]
+#[derive(Default)]
+pub struct ThreeStepWorkflow;
+
+#[workflow_methods]
+impl ThreeStepWorkflow {
+    /// Returns `<name>:1+<name>:2+<name>:3`.
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, name: String) -> WorkflowResult<String> {
+        let mut parts = Vec::new();
+        for i in 1..=3u32 {
+            parts.push(
+                ctx.execute_activity(
+                    Greetings::step,
+                    (name.clone(), i),
+                    ActivityOptions::start_to_close_timeout(Duration::from_secs(10)),
+                )
+                .await?,
+            );
+        }
+        Ok(parts.join("+"))
+    }
+}
+
+/// Input of [`ResumableCountWorkflow`].
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Count {
+    /// Count up to this.
+    pub to: u32,
+    /// Time per step, ms.
+    pub step_ms: u64,
+    /// Start-to-close timeout of the activity, ms.
+    pub start_to_close_ms: u64,
+}
+
+/// What [`Greetings::count`] returns.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counted {
+    /// The final count.
+    pub count: u32,
+    /// Where the last attempt started (from the previous attempt's heartbeat details).
+    pub resumed_from: u32,
+    /// The attempt that finished.
+    pub attempt: u32,
+}
+
+/// Runs the long, heartbeating [`Greetings::count`] activity.
+#[workflow]
+#[derive(Default)]
+pub struct ResumableCountWorkflow;
+
+#[workflow_methods]
+impl ResumableCountWorkflow {
+    /// Returns what the activity counted.
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, input: Count) -> WorkflowResult<Counted> {
+        let timeout = Duration::from_millis(input.start_to_close_ms);
+        Ok(ctx
+            .execute_activity(
+                Greetings::count,
+                input,
+                ActivityOptions::start_to_close_timeout(timeout),
+            )
+            .await?)
+    }
 }

@@ -4,7 +4,10 @@
 //! `HELLO_DEPLOYMENT_NAME` / `HELLO_BUILD_ID` override it so tests and the local demo can run
 //! several versions of the same binary.
 
-use hello_worker::{Greetings, HelloWorkflow, SlowHelloWorkflow, DEFAULT_TASK_QUEUE};
+use hello_worker::{
+    Greetings, HelloWorkflow, ResumableCountWorkflow, SlowHelloWorkflow, ThreeStepWorkflow,
+    TimerHelloWorkflow, DEFAULT_TASK_QUEUE,
+};
 use temporal_lambda_worker::{run_worker, VersioningBehavior, WorkerDeploymentVersion};
 
 fn main() {
@@ -19,6 +22,9 @@ fn main() {
             config.default_versioning_behavior = Some(VersioningBehavior::Pinned);
             config.register_workflow::<HelloWorkflow>()?;
             config.register_workflow::<SlowHelloWorkflow>()?;
+            config.register_workflow::<TimerHelloWorkflow>()?;
+            config.register_workflow::<ThreeStepWorkflow>()?;
+            config.register_workflow::<ResumableCountWorkflow>()?;
             config.register_activities(Greetings);
             Ok(())
         },
