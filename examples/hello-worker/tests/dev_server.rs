@@ -8,7 +8,9 @@ use std::{
     time::{Duration, Instant, SystemTime},
 };
 
-use hello_worker::{Greetings, HelloWorkflow, SlowHello, SlowHelloWorkflow};
+use hello_worker::{
+    Count, Counted, Greetings, HelloWorkflow, ResumableCountWorkflow, SlowHello, SlowHelloWorkflow,
+};
 use temporal_dev_server::{find_temporal_binary, DevServer, DevServerOptions};
 use temporal_lambda_worker::{
     Error, InvocationInfo, LambdaWorker, LambdaWorkerConfig, VersioningBehavior,
@@ -33,6 +35,7 @@ fn worker(address: &str, task_queue: &str, build_id: &str) -> LambdaWorker {
     cfg.default_versioning_behavior = Some(VersioningBehavior::Pinned);
     cfg.register_workflow::<HelloWorkflow>().unwrap();
     cfg.register_workflow::<SlowHelloWorkflow>().unwrap();
+    cfg.register_workflow::<ResumableCountWorkflow>().unwrap();
     cfg.register_activities(Greetings);
     LambdaWorker::new(cfg).unwrap()
 }
@@ -281,4 +284,211 @@ async fn activities_running_at_the_end_of_the_window_are_cancelled_inside_the_dr
         "{report:?}"
     );
     assert_eq!(report.activities_completed, 1, "{report:?}");
+}
+
+/// Everything logged through `tracing` in this test binary (installed once, globally).
+fn captured_logs() -> &'static std::sync::Mutex<Vec<u8>> {
+    use std::sync::{Mutex, OnceLock};
+    static LOGS: OnceLock<&'static Mutex<Vec<u8>>> = OnceLock::new();
+    LOGS.get_or_init(|| {
+        let buf: &'static Mutex<Vec<u8>> = Box::leak(Box::new(Mutex::new(Vec::new())));
+        struct W(&'static Mutex<Vec<u8>>);
+        impl std::io::Write for W {
+            fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().unwrap().extend_from_slice(b);
+                Ok(b.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || W(buf))
+            .finish();
+        let _ = tracing::subscriber::set_global_default(subscriber);
+        buf
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_function_polling_a_version_the_server_does_not_route_to_logs_an_error_with_the_fix() {
+    let logs = captured_logs();
+    let server = DevServer::start(DevServerOptions::default())
+        .await
+        .expect("dev server");
+    let current = worker(&server.address(), "mismatch-it", "build-1");
+    registered_current(&server, &current, "build-1").await;
+
+    // The current version: no error.
+    let report = current
+        .invoke(&invocation("req-current", Duration::from_millis(9_500)))
+        .await
+        .unwrap();
+    assert_eq!(
+        report.routing,
+        Some(temporal_lambda_worker::routing::RoutingCheck::Current),
+        "{report:?}"
+    );
+
+    // A function built with another build ID: it polls build-2, the server routes to build-1.
+    let stale = worker(&server.address(), "mismatch-it", "build-2");
+    for i in 0..2 {
+        let report = stale
+            .invoke(&invocation(
+                &format!("req-mismatch-{i}"),
+                Duration::from_millis(9_500),
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            report.routing,
+            Some(temporal_lambda_worker::routing::RoutingCheck::Mismatch {
+                current_build_id: Some("build-1".into()),
+                ramping_build_id: None,
+            }),
+            "{report:?}"
+        );
+    }
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let errors: Vec<&str> = text
+        .lines()
+        .filter(|l| l.contains("ERROR") && l.contains("build ID mismatch"))
+        .filter(|l| l.contains("req-mismatch-"))
+        .collect();
+    assert_eq!(errors.len(), 2, "one error per invocation:\n{text}");
+    for e in errors {
+        assert!(
+            e.contains(
+                "temporal-lambda set-current --deployment-name hello-app --build-id build-2"
+            ) && e.contains("hello-app:build-1"),
+            "{e}"
+        );
+    }
+    assert!(
+        !text
+            .lines()
+            .any(|l| l.contains("req-current") && l.contains("build ID mismatch")),
+        "{text}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cut_off_activity_records_heartbeat_details_and_its_retry_resumes_from_them() {
+    let logs = captured_logs();
+    let server = DevServer::start(DevServerOptions::default())
+        .await
+        .expect("dev server");
+    let w = worker(&server.address(), "count-it", "build-count");
+    registered_current(&server, &w, "build-count").await;
+    let client = server.client().await.unwrap();
+    // 200 steps of 50 ms = 10 s: more than a 9.5 s invocation can run.
+    let handle = client
+        .start_workflow(
+            ResumableCountWorkflow::run,
+            Count {
+                to: 200,
+                step_ms: 50,
+                start_to_close_ms: 60_000,
+            },
+            WorkflowStartOptions::new("count-it", "wf-count").build(),
+        )
+        .await
+        .unwrap();
+    let first = w
+        .invoke(&invocation("req-count-1", Duration::from_millis(9_500)))
+        .await
+        .unwrap();
+    assert!(first.drained, "{first:?}");
+    assert_eq!(
+        (first.activities_started, first.activities_failed),
+        (1, 1),
+        "{first:?}"
+    );
+    // The retry runs in the next invocation and resumes from the recorded count.
+    let info = invocation("req-count-2", Duration::from_secs(20));
+    let (second, result) = tokio::join!(
+        w.invoke(&info),
+        tokio::time::timeout(
+            Duration::from_secs(20),
+            handle.get_result(WorkflowGetResultOptions::default())
+        )
+    );
+    let counted: Counted = result
+        .expect("workflow completes in the second invocation")
+        .expect("workflow result");
+    let second = second.unwrap();
+    assert_eq!(counted.count, 200, "{counted:?} {second:?}");
+    assert!(
+        counted.resumed_from > 0 && counted.attempt >= 2,
+        "the retry must resume from the heartbeat details: {counted:?}"
+    );
+    eprintln!(
+        "RESUME figure: the retry resumed at {} of 200",
+        counted.resumed_from
+    );
+    // Warned once for the activity type whose timeout exceeds the invocation, not per attempt.
+    let text = String::from_utf8_lossy(&logs.lock().unwrap()).into_owned();
+    let warnings = text
+        .lines()
+        .filter(|l| l.contains("WARN") && l.contains("longer than the Lambda invocation"))
+        .filter(|l| l.contains("count"))
+        .count();
+    assert_eq!(warnings, 1, "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_activity_that_cannot_fit_in_what_is_left_is_handed_to_a_fresh_invocation() {
+    let server = DevServer::start(DevServerOptions::default())
+        .await
+        .expect("dev server");
+    let w = worker(&server.address(), "fit-it", "build-fit");
+    registered_current(&server, &w, "build-fit").await;
+    let client = server.client().await.unwrap();
+    // A 12 s invocation polls for 5 s and interrupts activities 9 s in: an activity with a 6 s
+    // start-to-close fits a fresh invocation (its retry arrives ~1 s in, after the backoff), but
+    // not one that arrives 3.5 s in.
+    let timeout = Duration::from_secs(12);
+    let info = invocation("req-fit-1", timeout);
+    let invoke = w.invoke(&info);
+    let start_late = async {
+        tokio::time::sleep(Duration::from_millis(3_500)).await;
+        client
+            .start_workflow(
+                SlowHelloWorkflow::run,
+                SlowHello {
+                    name: "fit".into(),
+                    work_ms: 0,
+                    start_to_close_ms: 6_000,
+                },
+                WorkflowStartOptions::new("fit-it", "wf-fit").build(),
+            )
+            .await
+            .unwrap()
+    };
+    let (first, handle) = tokio::join!(invoke, start_late);
+    let first = first.unwrap();
+    assert_eq!(
+        first.stopped_by,
+        temporal_lambda_worker::StopReason::Handoff,
+        "{first:?}"
+    );
+    assert_eq!(
+        (first.activities_started, first.activities_completed),
+        (1, 0),
+        "{first:?}"
+    );
+    let info = invocation("req-fit-2", timeout);
+    let (second, result) = tokio::join!(
+        w.invoke(&info),
+        tokio::time::timeout(
+            timeout,
+            handle.get_result(WorkflowGetResultOptions::default())
+        )
+    );
+    assert_eq!(
+        result.expect("completes in a fresh invocation").unwrap(),
+        "Hello, fit!"
+    );
+    assert_eq!(second.unwrap().activities_completed, 1);
 }
