@@ -52,6 +52,8 @@ pub struct RigOptions {
     pub idle_sandbox_ttl: Option<Duration>,
     /// Extra environment variables of the function (the rig's own settings win on conflicts).
     pub env: Vec<(String, String)>,
+    /// Keep the dev server's state in this SQLite file (survives `rig.server.restart()`).
+    pub temporal_db_file: Option<PathBuf>,
 }
 
 impl RigOptions {
@@ -71,6 +73,7 @@ impl RigOptions {
             concurrency: 3,
             idle_sandbox_ttl: None,
             env: Vec::new(),
+            temporal_db_file: None,
         }
     }
 }
@@ -214,6 +217,7 @@ pub async fn start_rig(
         port: opts.temporal_port,
         temporal_binary: Some(temporal),
         log_dir: Some(opts.state_dir.join("temporal")),
+        db_file: opts.temporal_db_file.clone(),
         ..Default::default()
     })
     .await

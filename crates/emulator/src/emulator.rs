@@ -40,6 +40,7 @@ pub(crate) struct Inner {
     pub shutdown: watch::Sender<bool>,
     pub tasks: Mutex<JoinSet<()>>,
     pub pgids: Mutex<HashMap<String, i32>>,
+    pub faults: Mutex<crate::faults::FaultState>,
     sandbox_counter: AtomicU64,
 }
 
@@ -130,6 +131,7 @@ impl Emulator {
             shutdown: watch::Sender::new(false),
             tasks: Mutex::new(JoinSet::new()),
             pgids: Mutex::new(HashMap::new()),
+            faults: Mutex::new(Default::default()),
             sandbox_counter: AtomicU64::new(0),
         });
         let app = router(inner.clone());
@@ -520,6 +522,16 @@ impl EmulatorHandle {
             .get(function)
             .map(|f| f.peak)
             .unwrap_or(0)
+    }
+
+    /// Inject faults from now on (see [`crate::Faults`]); `Faults::default()` turns them off.
+    pub fn set_faults(&self, faults: crate::Faults) {
+        self.inner.faults.lock().expect("faults lock").faults = faults.clamped();
+    }
+
+    /// What the injected faults have done so far.
+    pub fn fault_stats(&self) -> crate::FaultStats {
+        self.inner.faults.lock().expect("faults lock").stats
     }
 
     /// STS call counters and log.

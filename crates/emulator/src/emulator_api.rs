@@ -9,6 +9,7 @@
 //! | `GET /_emulator/logs/{function}/streams` | `["<stream file>.log", …]` |
 //! | `GET /_emulator/roles`, `POST /_emulator/roles` `{"RoleArn": …, "ExternalId": …}` | registered roles |
 //! | `GET /_emulator/sts` | `StsStats` (AssumeRole counters and calls) |
+//! | `GET /_emulator/faults`, `PUT /_emulator/faults` `{"reject_invoke": 0.1, "fail_invocation": 0.1}` | `{"faults": Faults, "stats": FaultStats}` |
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -40,6 +41,7 @@ pub(crate) fn routes() -> Router<Arc<Inner>> {
         .route("/_emulator/logs/{function}", get(logs))
         .route("/_emulator/logs/{function}/streams", get(streams))
         .route("/_emulator/roles", get(roles).post(register_role))
+        .route("/_emulator/faults", get(faults).put(set_faults))
         .route(
             "/_emulator/sts",
             get(|State(inner): State<Arc<Inner>>| async move {
@@ -147,4 +149,22 @@ async fn register_role(State(inner): State<Arc<Inner>>, body: Bytes) -> Result<R
         Json(json!({"RoleArn": req.role_arn, "ExternalIdRequired": req.external_id.is_some()})),
     )
         .into_response())
+}
+
+async fn faults(State(inner): State<Arc<Inner>>) -> Response {
+    let f = inner.faults.lock().expect("faults lock");
+    Json(json!({"faults": f.faults, "stats": f.stats})).into_response()
+}
+
+async fn set_faults(State(inner): State<Arc<Inner>>, body: Bytes) -> Result<Response, ApiError> {
+    let faults: crate::Faults = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::invalid(format!(
+            "expected JSON {{\"reject_invoke\": 0.0-1.0, \"fail_invocation\": 0.0-1.0}}: {e}"
+        ))
+    })?;
+    let faults = faults.clamped();
+    let mut f = inner.faults.lock().expect("faults lock");
+    f.faults = faults;
+    tracing::info!(?faults, "fault injection set");
+    Ok(Json(json!({"faults": f.faults, "stats": f.stats})).into_response())
 }

@@ -51,6 +51,14 @@ pub(crate) async fn invoke(
     body: Bytes,
 ) -> Result<Response, ApiError> {
     let r = function_ref(&inner, &name, &q)?;
+    if inner.faults.lock().expect("faults lock").reject_invoke() {
+        tracing::warn!(function = %r.name, "fault injected: Invoke refused with ServiceException");
+        return Err(ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ServiceException",
+            "The AWS Lambda service encountered an internal error (injected by the emulator's fault settings)",
+        ));
+    }
     let kind = match headers
         .get("x-amz-invocation-type")
         .map(|v| v.to_str().unwrap_or(""))

@@ -54,6 +54,7 @@ mod control;
 mod emulator;
 mod emulator_api;
 mod error;
+mod faults;
 mod invoke;
 mod logs;
 mod model;
@@ -67,6 +68,7 @@ mod sts;
 pub use config::EmulatorConfig;
 pub use emulator::{Emulator, EmulatorHandle};
 pub use error::{ApiError, EmulatorError};
+pub use faults::{FaultStats, Faults};
 pub use model::{
     AssumeRoleCall, EnvironmentResponse, EphemeralStorage, FunctionConfiguration, FunctionSpec,
     InvocationRecord, InvocationType, InvokeOutput, LoggingConfig, Outcome, SandboxInfo, StsStats,

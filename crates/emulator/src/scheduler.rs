@@ -166,7 +166,18 @@ pub(crate) fn submit(
         record,
         reply: tx,
     };
-    enqueue(inner, inv, false);
+    if kind == InvocationType::Event && inner.faults.lock().expect("faults lock").fail_invocation()
+    {
+        tracing::warn!(request_id = %request_id, "fault injected: invocation attempt failed before reaching a sandbox");
+        fail(
+            inner,
+            inv,
+            "Emulator.InjectedFault",
+            "invocation failed by the emulator's fault settings",
+        );
+    } else {
+        enqueue(inner, inv, false);
+    }
     Ok(Submitted {
         request_id,
         executed_version,
