@@ -161,7 +161,7 @@ impl ConnectionConfig {
             },
             ConfigError::LoadError(reason) if file.is_some() => Error::ConfigFileInvalid {
                 path: file_name.clone(),
-                reason: reason.to_string(),
+                reason: without_source_excerpt(&reason.to_string()),
             },
             other => Error::InvalidClientConfig(other.to_string()),
         })?;
@@ -301,6 +301,21 @@ impl ConnectionConfig {
             .maybe_headers(headers)
             .build())
     }
+}
+
+/// A TOML parse error without the excerpt of the offending line, which may hold a secret
+/// (`api_key = "…"`): the line and column numbers are kept.
+fn without_source_excerpt(reason: &str) -> String {
+    reason
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .filter(|l| {
+            let rest = l.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start();
+            !rest.starts_with('|')
+        })
+        .collect::<Vec<_>>()
+        .join(": ")
 }
 
 /// Find the TOML config file: `TEMPORAL_CONFIG_FILE` (must exist), else
@@ -489,7 +504,9 @@ mod tests {
         let e = ShutdownSettings::from_env(&env).unwrap_err().to_string();
         assert!(e.contains(IDLE_EXIT_ENV), "{e}");
         assert_eq!(
-            ShutdownSettings::from_env(&HashMap::new()).unwrap().idle_exit,
+            ShutdownSettings::from_env(&HashMap::new())
+                .unwrap()
+                .idle_exit,
             Some(DEFAULT_IDLE_EXIT)
         );
     }

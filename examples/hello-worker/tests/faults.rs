@@ -355,7 +355,7 @@ fn temporal_cli(server: &temporal_dev_server::DevServer, args: &[&str]) -> Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadline_discipline_over_many_short_invocations_and_an_unreachable_server_fails_fast() {
-    let (idle_n, slow_n) = if full() { (900, 100) } else { (60, 6) };
+    let (idle_n, slow_n) = if full() { (1_000, 100) } else { (60, 6) };
     let dir = tempfile::tempdir().unwrap();
     let mut env = secret_env();
     env.push(("TEMPORAL_LAMBDA_IDLE_EXIT".into(), "200ms".into()));
