@@ -233,8 +233,7 @@ pub async fn start_rig(
     }
     emulator
         .create_function_from_path(
-            spec
-                .timeout(opts.function_timeout)
+            spec.timeout(opts.function_timeout)
                 .memory_mb(256)
                 .concurrency(opts.concurrency)
                 .env("TEMPORAL_ADDRESS", server.address())
