@@ -316,9 +316,42 @@ pub async fn ensure_deployment(
     }
 }
 
+/// Retries `op` while the server answers `ResourceExhausted` (its per-deployment rate limit,
+/// e.g. "too many requests issued to Worker Deployment"), backing off up to ~10 s in total.
+async fn retry_throttled<T, F, Fut>(mut op: F) -> Result<T, DeploymentError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, DeploymentError>>,
+{
+    let mut delay = std::time::Duration::from_millis(200);
+    for _ in 0..6 {
+        match op().await {
+            Err(DeploymentError::Rpc {
+                code: Code::ResourceExhausted,
+                operation,
+                ..
+            }) => {
+                tracing::info!(operation, ?delay, "throttled by the server; retrying");
+                tokio::time::sleep(delay).await;
+                delay = (delay * 2).min(std::time::Duration::from_secs(3));
+            }
+            other => return other,
+        }
+    }
+    op().await
+}
+
 /// Register a deployment version whose compute config invokes `opts.target`: creates the
-/// deployment if missing, then the version (or verifies / updates an existing one).
+/// deployment if missing, then the version (or verifies / updates an existing one). Retries
+/// while the server throttles requests to the deployment.
 pub async fn register(
+    conn: &Connection,
+    opts: &RegisterOptions,
+) -> Result<RegisterReport, DeploymentError> {
+    retry_throttled(|| register_once(conn, opts)).await
+}
+
+async fn register_once(
     conn: &Connection,
     opts: &RegisterOptions,
 ) -> Result<RegisterReport, DeploymentError> {
@@ -454,8 +487,15 @@ pub struct SetCurrentReport {
 }
 
 /// Make a version the current version of its deployment (SetWorkerDeploymentCurrentVersion),
-/// guarded by the deployment's conflict token.
+/// guarded by the deployment's conflict token. Retries while the server throttles.
 pub async fn set_current(
+    conn: &Connection,
+    opts: &SetCurrentOptions,
+) -> Result<SetCurrentReport, DeploymentError> {
+    retry_throttled(|| set_current_once(conn, opts)).await
+}
+
+async fn set_current_once(
     conn: &Connection,
     opts: &SetCurrentOptions,
 ) -> Result<SetCurrentReport, DeploymentError> {
@@ -573,8 +613,17 @@ pub struct VersionReport {
     pub last_modifier_identity: String,
 }
 
-/// Describe a version and its compute config.
+/// Describe a version and its compute config (retrying while the server throttles).
 pub async fn describe_version(
+    conn: &Connection,
+    namespace: &str,
+    deployment_name: &str,
+    build_id: &str,
+) -> Result<VersionReport, DeploymentError> {
+    retry_throttled(|| describe_version_once(conn, namespace, deployment_name, build_id)).await
+}
+
+async fn describe_version_once(
     conn: &Connection,
     namespace: &str,
     deployment_name: &str,

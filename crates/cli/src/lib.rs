@@ -29,9 +29,14 @@
 //! # Ok(()) }
 //! ```
 
+pub mod aws;
 pub mod compute;
 pub mod connect;
+pub mod deploy;
 pub mod deployment;
+pub mod doctor;
+pub mod iam;
 pub mod local;
+pub mod ship;
 pub mod validate;
 pub mod verify;

@@ -8,16 +8,28 @@ use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use temporal_lambda_cli::{
+    aws::{Aws, AwsArgs},
     compute::LambdaTarget,
     connect::ConnectArgs,
+    deploy::{self as deploy_mod, DeployOptions},
     deployment::{self, RegisterOptions, RegisterOutcome, SetCurrentOptions},
+    doctor::{self, DoctorOptions},
+    iam::{self, StackOptions, Trust},
+    ship::{self as ship_mod, RoleSource, ShipOptions, VerifySpec},
     validate::{self, ExternalId, FunctionArn, RoleArn},
     verify::{self, VerifyOptions},
 };
 
-/// Temporal Serverless Workers on AWS Lambda: register, promote and verify worker versions.
+/// Temporal Serverless Workers on AWS Lambda: package, deploy, IAM, register, promote, verify,
+/// diagnose.
 #[derive(Debug, Parser)]
-#[command(name = "temporal-lambda", version, about)]
+#[command(
+    name = "temporal-lambda",
+    version,
+    about,
+    after_help = "Exit codes: 0 success; 1 the command failed (the message says why and what to do); \
+                  2 invalid arguments; 3 `doctor` found at least one failing check."
+)]
 struct Cli {
     /// Output format.
     #[arg(long, short = 'o', global = true, value_enum, default_value_t = Output::Text)]
@@ -90,8 +102,214 @@ struct RigArgs {
     state_dir: Option<std::path::PathBuf>,
 }
 
+#[derive(Debug, clap::Args)]
+struct BuildArgs {
+    /// Directory of the worker crate (or its workspace).
+    #[arg(long, default_value = ".")]
+    project_dir: std::path::PathBuf,
+    /// Cargo package to build (`-p`).
+    #[arg(long, short = 'p')]
+    package: Option<String>,
+    /// Binary target to ship as `bootstrap`.
+    #[arg(long, default_value = "bootstrap")]
+    bin: String,
+    /// Lambda architecture: x86_64 or arm64.
+    #[arg(long, default_value = "x86_64", value_parser = parse_arch)]
+    arch: temporal_lambda_package::Arch,
+    /// Cargo profile: `release` (tuned for size: stripped, thin LTO, opt-level s) or any
+    /// profile of your Cargo.toml (e.g. `dev` for quick test builds).
+    #[arg(long, default_value = "release")]
+    profile: String,
+    /// Cargo features to enable.
+    #[arg(long)]
+    features: Vec<String>,
+    /// Extra files to put at the zip root (e.g. temporal.toml, mTLS certificates).
+    #[arg(long = "include")]
+    include: Vec<std::path::PathBuf>,
+}
+
+impl BuildArgs {
+    fn options(&self) -> temporal_lambda_package::BuildOptions {
+        let mut o =
+            temporal_lambda_package::BuildOptions::new(&self.project_dir, self.arch).bin(&self.bin);
+        o.package = self.package.clone();
+        o.features = self.features.clone();
+        if self.profile != "release" {
+            o.profile = temporal_lambda_package::Profile::Named(self.profile.clone());
+        }
+        o
+    }
+}
+
+#[derive(Debug, clap::Args)]
+struct FunctionArgs {
+    /// Lambda function name.
+    #[arg(long)]
+    function_name: String,
+    /// Execution role Lambda runs the function with (needed to create it; trusts
+    /// lambda.amazonaws.com). Not the role Temporal assumes to invoke it.
+    #[arg(long)]
+    execution_role: Option<String>,
+    /// Function timeout (each invocation's deadline), e.g. 600s, 10m.
+    #[arg(long, value_parser = parse_duration, default_value = "600s")]
+    timeout: Duration,
+    /// Memory in MB.
+    #[arg(long, default_value_t = 256)]
+    memory: i32,
+    /// Task queue (sets TEMPORAL_TASK_QUEUE, overriding the code's).
+    #[arg(long)]
+    task_queue: Option<String>,
+    /// Extra environment variable KEY=VALUE for the function; repeatable.
+    #[arg(long = "env", value_parser = parse_kv)]
+    env: Vec<(String, String)>,
+    /// Expected build ID (checked against what the code reports).
+    #[arg(long)]
+    build_id: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+struct RoleArgs {
+    /// Use this existing invocation role instead of creating one.
+    #[arg(long, requires = "external_id")]
+    role_arn: Option<RoleArn>,
+    /// External ID (5-45 chars of [a-zA-Z0-9_+=,.@-]); generated securely if omitted.
+    #[arg(long, env = "TEMPORAL_LAMBDA_EXTERNAL_ID")]
+    external_id: Option<ExternalId>,
+    /// CloudFormation stack for the invocation role.
+    #[arg(long, default_value = "temporal-serverless-worker-role")]
+    stack_name: String,
+    /// Self-hosted Temporal: the AWS principal (role/user ARN) your server runs as. Without it
+    /// the role trusts Temporal Cloud.
+    #[arg(long)]
+    trusted_principal: Option<String>,
+}
+
+impl RoleArgs {
+    fn trust(&self) -> Trust {
+        match &self.trusted_principal {
+            Some(p) => Trust::SelfHosted {
+                principal: p.clone(),
+            },
+            None => Trust::Cloud,
+        }
+    }
+}
+
 #[derive(Debug, Subcommand)]
+enum IamCommand {
+    /// Print the CloudFormation template for the invocation role.
+    Template {
+        /// Self-hosted variant trusting this principal (default: the Temporal Cloud template).
+        #[arg(long)]
+        trusted_principal: Option<String>,
+    },
+    /// Create (or update) the invocation role stack, wait for it, print the RoleARN.
+    Create {
+        #[command(flatten)]
+        aws: AwsArgs,
+        /// Function ARN(s) Temporal may invoke; an unqualified ARN also grants its versions.
+        #[arg(long = "function-arn", required = true)]
+        function_arns: Vec<FunctionArn>,
+        /// External ID; generated securely if omitted (and printed: register needs it).
+        #[arg(long, env = "TEMPORAL_LAMBDA_EXTERNAL_ID")]
+        external_id: Option<ExternalId>,
+        /// Stack name.
+        #[arg(long, default_value = "temporal-serverless-worker-role")]
+        stack_name: String,
+        /// Role base name (the template appends -<stack name>).
+        #[arg(long)]
+        role_name: Option<String>,
+        /// Self-hosted: the principal your Temporal server runs as.
+        #[arg(long)]
+        trusted_principal: Option<String>,
+        /// Print the calls, make none.
+        #[arg(long)]
+        dry_run: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per process
 enum Command {
+    /// Build the worker for Lambda (provided.al2023, glibc 2.34) and zip it deterministically.
+    Package {
+        #[command(flatten)]
+        build: BuildArgs,
+        /// Output zip.
+        #[arg(long, short = 'O', default_value = "target/lambda/function.zip")]
+        out: std::path::PathBuf,
+    },
+    /// Create or update the Lambda function and publish a Lambda version for the code's build ID.
+    Deploy {
+        #[command(flatten)]
+        conn: ConnectArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        function: FunctionArgs,
+        /// Deployment package (from `temporal-lambda package`).
+        #[arg(long, default_value = "target/lambda/function.zip")]
+        zip: std::path::PathBuf,
+        /// Lambda architecture of the package: x86_64 or arm64.
+        #[arg(long, default_value = "x86_64", value_parser = parse_arch)]
+        arch: temporal_lambda_package::Arch,
+        /// Print the calls, make none.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// The IAM role Temporal assumes to invoke the function.
+    #[command(subcommand)]
+    Iam(IamCommand),
+    /// package → deploy → iam → register → set current → verify; rerun resumes after a failure.
+    Ship {
+        #[command(flatten)]
+        conn: ConnectArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        build: BuildArgs,
+        #[command(flatten)]
+        function: FunctionArgs,
+        #[command(flatten)]
+        role: RoleArgs,
+        /// Use this zip instead of building.
+        #[arg(long)]
+        zip: Option<std::path::PathBuf>,
+        /// Workflow type to run as the final check (skipped if omitted).
+        #[arg(long)]
+        verify_workflow: Option<String>,
+        /// Its argument as JSON; repeatable.
+        #[arg(long, value_parser = parse_json)]
+        verify_input: Vec<serde_json::Value>,
+        /// How long verify waits.
+        #[arg(long, value_parser = parse_duration, default_value = "120s")]
+        verify_timeout: Duration,
+        /// State file that makes reruns resume (default: .temporal-lambda/ship-<function>.json).
+        #[arg(long)]
+        state_file: Option<std::path::PathBuf>,
+        /// Print every AWS and Temporal call it would make; make none.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Check every link from AWS credentials to the running code; print a checklist with fixes.
+    Doctor {
+        #[command(flatten)]
+        conn: ConnectArgs,
+        #[command(flatten)]
+        aws: AwsArgs,
+        #[command(flatten)]
+        version: VersionArgs,
+        /// The function you expect the version to invoke (name or ARN).
+        #[arg(long)]
+        function: Option<String>,
+        /// Self-hosted: the principal the role must trust (Temporal Cloud's are checked for
+        /// *.tmprl.cloud addresses).
+        #[arg(long)]
+        trusted_principal: Option<String>,
+        /// How far back to read the function's logs for errors.
+        #[arg(long, value_parser = parse_duration, default_value = "60m")]
+        log_window: Duration,
+    },
     /// Run the whole serverless flow locally: real Temporal dev server + Lambda emulator.
     #[command(subcommand)]
     Local(LocalCommand),
@@ -160,6 +378,18 @@ enum Command {
     },
 }
 
+fn parse_arch(s: &str) -> Result<temporal_lambda_package::Arch, String> {
+    temporal_lambda_package::Arch::parse(s)
+        .ok_or_else(|| format!("unknown architecture `{s}` (use x86_64 or arm64)"))
+}
+
+fn parse_kv(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
+        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+    }
+}
+
 fn parse_json(s: &str) -> Result<serde_json::Value, String> {
     serde_json::from_str(s).map_err(|e| format!("not valid JSON ({e}); quote strings: '\"text\"'"))
 }
@@ -216,7 +446,7 @@ async fn main() -> std::process::ExitCode {
         .init();
     let output = cli.output;
     match run(cli).await {
-        Ok(()) => std::process::ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             if output == Output::Json {
                 println!("{}", serde_json::json!({ "error": format!("{e:#}") }));
@@ -227,9 +457,258 @@ async fn main() -> std::process::ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> anyhow::Result<()> {
+async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
     let output = cli.output;
     match cli.command {
+        Command::Package { build, out } => package_command(output, build, out)?,
+        Command::Deploy {
+            conn,
+            aws,
+            function,
+            zip,
+            arch,
+            dry_run,
+        } => {
+            let opts = deploy_options(&conn, &function, zip, arch);
+            if dry_run {
+                print_plan(output, &deploy_mod::plan(&opts));
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+            let aws = Aws::load(&aws).await?;
+            let pb = spinner(output, "deploying");
+            let res = deploy_mod::deploy(&aws, &opts, &|m| pb.set_message(m.to_string())).await;
+            pb.finish_and_clear();
+            let r = res?;
+            emit(output, &r, || {
+                format!(
+                    "{} {} version {} for {}:{} (task queue {}).\nQualified ARN: {}\n{}Environment: {}\nNext: temporal-lambda register --deployment-name {} --build-id {} --function-arn {} --role-arn <invocation role> --external-id <id> --set-current",
+                    if r.created { "Created" } else { "Updated" },
+                    r.function_name,
+                    r.version,
+                    r.deployment_name,
+                    r.build_id,
+                    r.task_queue,
+                    r.function_arn,
+                    if r.published { "" } else { "(same code and config as before: reused the build ID's version)\n" },
+                    r.env_keys.join(", "),
+                    r.deployment_name,
+                    r.build_id,
+                    r.function_arn
+                )
+            });
+        }
+        Command::Iam(IamCommand::Template { trusted_principal }) => {
+            let t = match trusted_principal {
+                Some(p) => Trust::SelfHosted { principal: p },
+                None => Trust::Cloud,
+            };
+            print!("{}", t.template());
+        }
+        Command::Iam(IamCommand::Create {
+            aws,
+            function_arns,
+            external_id,
+            stack_name,
+            role_name,
+            trusted_principal,
+            dry_run,
+        }) => {
+            let generated = external_id.is_none();
+            let so = StackOptions {
+                stack_name,
+                trust: match trusted_principal {
+                    Some(p) => Trust::SelfHosted { principal: p },
+                    None => Trust::Cloud,
+                },
+                external_id: external_id.unwrap_or_else(iam::generate_external_id),
+                function_arns: function_arns
+                    .iter()
+                    .flat_map(|a| {
+                        if a.qualifier.is_none() {
+                            vec![a.to_string(), format!("{a}:*")]
+                        } else {
+                            vec![a.to_string()]
+                        }
+                    })
+                    .collect(),
+                role_name,
+            };
+            if dry_run {
+                print_plan(output, &iam::plan(&so));
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+            let aws = Aws::load(&aws).await?;
+            for a in &function_arns {
+                aws.check_region("function", a.as_str(), &a.region)?;
+            }
+            let pb = spinner(output, "creating the invocation role stack");
+            let res = iam::create_stack(&aws, &so, &|m| pb.set_message(m.to_string())).await;
+            pb.finish_and_clear();
+            let r = res?;
+            let report = serde_json::json!({
+                "stack_name": r.stack_name,
+                "status": r.status,
+                "role_arn": r.role_arn,
+                "changed": r.changed,
+                "external_id": so.external_id.as_str(),
+                "external_id_generated": generated,
+            });
+            emit(output, &report, || {
+                format!(
+                    "Stack {} {} ({}).\nRoleARN:     {}\nExternal ID: {}{}",
+                    r.stack_name,
+                    if r.changed { "ready" } else { "unchanged" },
+                    r.status,
+                    r.role_arn,
+                    so.external_id,
+                    if generated {
+                        " (generated; pass it to register as --external-id)"
+                    } else {
+                        ""
+                    }
+                )
+            });
+        }
+        Command::Ship {
+            conn,
+            aws,
+            build,
+            function,
+            role,
+            zip,
+            verify_workflow,
+            verify_input,
+            verify_timeout,
+            state_file,
+            dry_run,
+        } => {
+            let build_opts = if zip.is_some() {
+                None
+            } else {
+                Some(build.options())
+            };
+            let zip_path = zip.clone().unwrap_or_else(|| {
+                build
+                    .project_dir
+                    .join("target/lambda")
+                    .join(&function.function_name)
+                    .join("function.zip")
+            });
+            let opts = ShipOptions {
+                build: build_opts,
+                zip: zip_path.clone(),
+                deploy: deploy_options(&conn, &function, zip_path, build.arch),
+                role: match (&role.role_arn, &role.external_id) {
+                    (Some(r), Some(e)) => RoleSource::Existing {
+                        role_arn: r.clone(),
+                        external_id: e.clone(),
+                    },
+                    _ => RoleSource::Stack {
+                        stack_name: role.stack_name.clone(),
+                        trust: role.trust(),
+                        external_id: role.external_id.clone(),
+                    },
+                },
+                verify: verify_workflow.map(|w| VerifySpec {
+                    workflow_type: w,
+                    input: verify_input,
+                    timeout: verify_timeout,
+                }),
+                state_file: state_file.unwrap_or_else(|| {
+                    std::path::PathBuf::from(".temporal-lambda")
+                        .join(format!("ship-{}.json", function.function_name))
+                }),
+                conn,
+            };
+            if dry_run {
+                print_plan(output, &ship_mod::plan(&opts));
+                return Ok(std::process::ExitCode::SUCCESS);
+            }
+            let aws = Aws::load(&aws).await?;
+            let pb = spinner(output, "shipping");
+            let text = output == Output::Text;
+            let res = ship_mod::ship(&aws, &opts, &|m| {
+                if text && pb.is_hidden() {
+                    eprintln!("==> {m}");
+                }
+                pb.set_message(m.to_string())
+            })
+            .await;
+            pb.finish_and_clear();
+            let r = res?;
+            emit(output, &r, || {
+                let mut s = String::new();
+                if let Some(p) = &r.package {
+                    s.push_str(&format!(
+                        "package   {} ({} bytes, CodeSha256 {})\n",
+                        p.path.display(),
+                        p.size,
+                        p.code_sha256
+                    ));
+                }
+                s.push_str(&format!(
+                    "deploy    {} (build {}:{}{})\n",
+                    r.deploy.function_arn,
+                    r.deploy.deployment_name,
+                    r.deploy.build_id,
+                    if r.deploy.published {
+                        ""
+                    } else {
+                        ", version reused"
+                    }
+                ));
+                s.push_str(&format!(
+                    "iam       {}{}\n",
+                    r.role_arn,
+                    r.stack
+                        .as_ref()
+                        .map(|st| format!(" (stack {} {})", st.stack_name, st.status))
+                        .unwrap_or_default()
+                ));
+                s.push_str(&format!(
+                    "register  {} {:?}\n",
+                    r.register.version, r.register.outcome
+                ));
+                if let Some(sc) = &r.register.set_current {
+                    s.push_str(&format!("current   {}\n", set_current_text(sc)));
+                }
+                if let Some(v) = &r.verify {
+                    s.push_str(&format!(
+                        "verify    {} completed in {} ms: {}\n",
+                        v.workflow_id,
+                        v.elapsed_ms,
+                        v.result.as_ref().map(|x| x.to_string()).unwrap_or_default()
+                    ));
+                }
+                s.trim_end().to_string()
+            });
+        }
+        Command::Doctor {
+            conn,
+            aws,
+            version,
+            function,
+            trusted_principal,
+            log_window,
+        } => {
+            let pb = spinner(output, "checking");
+            let report = doctor::run(&DoctorOptions {
+                conn,
+                aws,
+                deployment_name: version.deployment_name,
+                build_id: version.build_id,
+                function,
+                trust: trusted_principal.map(|p| Trust::SelfHosted { principal: p }),
+                min_timeout: Duration::from_secs(8),
+                log_window,
+            })
+            .await;
+            pb.finish_and_clear();
+            emit(output, &report, || report.text());
+            if report.failures > 0 {
+                return Ok(std::process::ExitCode::from(3));
+            }
+        }
         Command::Local(cmd) => local_command(output, cmd).await?,
         Command::Register {
             conn,
@@ -394,6 +873,78 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             });
         }
     }
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn deploy_options(
+    conn: &ConnectArgs,
+    f: &FunctionArgs,
+    zip: std::path::PathBuf,
+    arch: temporal_lambda_package::Arch,
+) -> DeployOptions {
+    DeployOptions {
+        function_name: f.function_name.clone(),
+        zip,
+        execution_role: f.execution_role.clone(),
+        timeout: f.timeout,
+        memory_mb: f.memory,
+        arch,
+        env: deploy_mod::temporal_env(conn, f.task_queue.as_deref(), &f.env),
+        build_id: f.build_id.clone(),
+    }
+}
+
+fn print_plan(output: Output, steps: &[String]) {
+    emit(
+        output,
+        &serde_json::json!({ "dry_run": true, "calls": steps }),
+        || {
+            let mut s = String::from("Dry run: these calls would be made (none was):\n");
+            for (i, c) in steps.iter().enumerate() {
+                s.push_str(&format!("{:>2}. {c}\n", i + 1));
+            }
+            s.trim_end().to_string()
+        },
+    );
+}
+
+fn package_command(
+    output: Output,
+    build: BuildArgs,
+    out: std::path::PathBuf,
+) -> anyhow::Result<()> {
+    let opts = build.options();
+    let pb = spinner(output, "building");
+    let text = output == Output::Text;
+    let res = temporal_lambda_package::build(&opts, &mut |line| {
+        if text && pb.is_hidden() && (line.starts_with("running") || line.starts_with("Finished")) {
+            eprintln!("==> {line}");
+        }
+        pb.set_message(line.to_string())
+    });
+    pb.finish_and_clear();
+    let bin = res?;
+    let glibc = temporal_lambda_package::check_glibc(&bin, opts.arch.max_glibc())?;
+    let z = temporal_lambda_package::zip_bootstrap(&bin, &build.include, &out)?;
+    let report = serde_json::json!({
+        "zip": z,
+        "binary": bin,
+        "binary_size": std::fs::metadata(&bin).map(|m| m.len()).unwrap_or(0),
+        "arch": opts.arch.lambda_name(),
+        "newest_glibc_needed": glibc.map(|g| g.to_string()),
+    });
+    emit(output, &report, || {
+        format!(
+            "{} {} bytes ({:.1} MB), CodeSha256 {}\n  bootstrap: {} ({}), needs glibc ≤ {} (Lambda provided.al2023 has 2.34)",
+            z.path.display(),
+            z.size,
+            z.size as f64 / 1e6,
+            z.code_sha256,
+            bin.display(),
+            opts.arch.lambda_name(),
+            glibc.map(|g| g.to_string()).unwrap_or_else(|| "none (static)".into())
+        )
+    });
     Ok(())
 }
 

@@ -27,6 +27,10 @@ pub struct EmulatorConfig {
     pub init_timeout: Duration,
     /// Roles known to STS from the start: `(role ARN, required external id)`.
     pub roles: Vec<(String, Option<String>)>,
+    /// An IAM query-API endpoint (e.g. `moto` in server mode) consulted by `AssumeRole` for roles
+    /// not registered here: the role must exist there, and if its trust policy requires
+    /// `sts:ExternalId` (`StringEquals`), the caller must pass one of those values.
+    pub iam_endpoint: Option<String>,
 }
 
 impl EmulatorConfig {
@@ -43,6 +47,7 @@ impl EmulatorConfig {
             idle_sandbox_ttl: Duration::from_secs(600),
             init_timeout: Duration::from_secs(10),
             roles: Vec::new(),
+            iam_endpoint: None,
         }
     }
 

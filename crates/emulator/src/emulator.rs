@@ -157,6 +157,24 @@ impl Emulator {
     }
 }
 
+/// `POST /`: CloudWatch Logs (JSON, `X-Amz-Target: Logs_20140328.*`) or STS (query protocol).
+async fn root_post(
+    State(inner): State<Arc<Inner>>,
+    uri: axum::http::Uri,
+    headers: axum::http::HeaderMap,
+    body: axum::body::Bytes,
+) -> axum::response::Response {
+    let is_logs = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with(crate::cwlogs::TARGET_PREFIX));
+    if is_logs {
+        crate::cwlogs::handle(&inner, &headers, &body)
+    } else {
+        sts::handle(State(inner), uri, headers, body).await
+    }
+}
+
 fn router(inner: Arc<Inner>) -> Router {
     let lambda = Router::new()
         .route(
@@ -199,7 +217,7 @@ fn router(inner: Arc<Inner>) -> Router {
     Router::new()
         .merge(lambda)
         .merge(emulator_api::routes())
-        .route("/", post(sts::handle).get(sts::handle))
+        .route("/", post(root_post).get(sts::handle))
         .fallback(|req: Request| async move {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,

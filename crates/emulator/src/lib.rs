@@ -15,7 +15,8 @@
 //!   environment variables, a real epoch-ms `Lambda-Runtime-Deadline-Ms`, a kill at the timeout
 //!   (`Sandbox.Timedout`), warm reuse, a per-function concurrency limit and idle reaping.
 //! * **STS** (`POST /`): `AssumeRole` enforcing each registered role's external id, `GetCallerIdentity`.
-//! * **Logs** in `<data-dir>/logs/<function>/<stream>.log` with START/END/REPORT lines.
+//! * **Logs** in `<data-dir>/logs/<function>/<stream>.log` with START/END/REPORT lines, readable
+//!   through CloudWatch Logs `FilterLogEvents` / `DescribeLogStreams` (group `/aws/lambda/<name>`).
 //! * **Observability**: [`EmulatorHandle::invocations`], [`EmulatorHandle::wait_for_invocations`],
 //!   and the `/_emulator/…` HTTP routes (see the `emulator_api` module docs in the README).
 //!
@@ -51,6 +52,7 @@ mod auth;
 mod code;
 mod config;
 mod control;
+mod cwlogs;
 mod emulator;
 mod emulator_api;
 mod error;

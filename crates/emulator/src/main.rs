@@ -33,6 +33,9 @@ struct Args {
     /// A role STS may assume, as ARN=EXTERNAL_ID (or just ARN for no external id). Repeatable.
     #[arg(long = "role", value_name = "ARN=EXTERNAL_ID")]
     roles: Vec<String>,
+    /// IAM query endpoint (e.g. moto server) consulted by AssumeRole for roles not given with --role.
+    #[arg(long, value_name = "URL")]
+    iam_endpoint: Option<String>,
     /// Concurrency limit of functions without reserved concurrency.
     #[arg(long, default_value_t = 10)]
     default_concurrency: u32,
@@ -89,6 +92,7 @@ async fn main() -> ExitCode {
     config.account_id = args.account_id;
     config.default_concurrency = args.default_concurrency;
     config.idle_sandbox_ttl = std::time::Duration::from_secs(args.idle_ttl_secs);
+    config.iam_endpoint = args.iam_endpoint.clone();
     for r in &args.roles {
         match parse_role(r) {
             Ok(role) => config.roles.push(role),

@@ -109,7 +109,20 @@ pub(crate) async fn handle(
         }
     };
     match action.as_str() {
-        "AssumeRole" => assume_role(&inner, &params, &caller_arn),
+        "AssumeRole" => {
+            let iam_trust = match (&inner.config.iam_endpoint, params.get("RoleArn")) {
+                (Some(ep), Some(role)) if !inner.store.lock().expect("store lock").state.roles.contains_key(role) => {
+                    match iam_role_trust(ep, role).await {
+                        Ok(t) => Some(t),
+                        Err(e) => {
+                            return error(StatusCode::INTERNAL_SERVER_ERROR, "InternalFailure", &format!("reading role {role} from the IAM endpoint {ep}: {e}"))
+                        }
+                    }
+                }
+                _ => None,
+            };
+            assume_role(&inner, &params, &caller_arn, iam_trust)
+        }
         "GetCallerIdentity" => {
             inner.sts.lock().expect("sts lock").get_caller_identity_calls += 1;
             xml(
@@ -143,7 +156,112 @@ fn assumed_role_arn(account: &str, role_arn: &str, session: &str) -> String {
     )
 }
 
-fn assume_role(inner: &Arc<Inner>, params: &HashMap<String, String>, caller_arn: &str) -> Response {
+/// What an IAM endpoint says about a role: `None` if it does not exist, else the external IDs its
+/// trust policy requires (empty: none required).
+type IamTrust = Option<Vec<String>>;
+
+/// Reads `role_arn`'s trust policy from an IAM query endpoint (`GetRole`).
+async fn iam_role_trust(endpoint: &str, role_arn: &str) -> Result<IamTrust, String> {
+    use http_body_util::{BodyExt, Full};
+    let name = role_arn.rsplit('/').next().unwrap_or(role_arn);
+    let body = form_urlencoded::Serializer::new(String::new())
+        .append_pair("Action", "GetRole")
+        .append_pair("Version", "2010-05-08")
+        .append_pair("RoleName", name)
+        .finish();
+    let uri: axum::http::Uri = endpoint.parse().map_err(|e| format!("bad endpoint: {e}"))?;
+    let host = uri.authority().map(|a| a.to_string()).unwrap_or_default();
+    let req = axum::http::Request::post(uri)
+        .header("host", host)
+        .header("content-type", "application/x-www-form-urlencoded")
+        // moto routes by the SigV4 credential scope; the signature is not checked.
+        .header(
+            "authorization",
+            "AWS4-HMAC-SHA256 Credential=AKIAEMULATOR0000000/20260101/us-east-1/iam/aws4_request, SignedHeaders=host, Signature=0",
+        )
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| e.to_string())?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new())
+        .build_http::<Full<Bytes>>();
+    let resp = tokio::time::timeout(std::time::Duration::from_secs(10), client.request(req))
+        .await
+        .map_err(|_| "timed out".to_string())?
+        .map_err(|e| e.to_string())?;
+    let status = resp.status();
+    let bytes = resp
+        .into_body()
+        .collect()
+        .await
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+    let text = String::from_utf8_lossy(&bytes);
+    if text.contains("NoSuchEntity") {
+        return Ok(None);
+    }
+    if !status.is_success() {
+        return Err(format!(
+            "HTTP {status}: {}",
+            text.chars().take(300).collect::<String>()
+        ));
+    }
+    let doc = between(
+        &text,
+        "<AssumeRolePolicyDocument>",
+        "</AssumeRolePolicyDocument>",
+    )
+    .ok_or("no AssumeRolePolicyDocument in GetRole response")?;
+    Ok(Some(external_ids_of(doc)))
+}
+
+fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
+    let i = s.find(start)? + start.len();
+    let j = s[i..].find(end)? + i;
+    Some(&s[i..j])
+}
+
+/// External IDs required (`StringEquals` / `sts:ExternalId`) by a trust policy, given as IAM
+/// returns it (XML-escaped, possibly URL-encoded JSON).
+fn external_ids_of(doc: &str) -> Vec<String> {
+    let unescaped = doc
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&");
+    let json: serde_json::Value = serde_json::from_str(&unescaped)
+        .or_else(|_| {
+            let decoded: String =
+                form_urlencoded::parse(format!("d={}", unescaped.replace('+', "%2B")).as_bytes())
+                    .next()
+                    .map(|(_, v)| v.into_owned())
+                    .unwrap_or_default();
+            serde_json::from_str(&decoded)
+        })
+        .unwrap_or(serde_json::Value::Null);
+    let statements = match json.get("Statement") {
+        Some(serde_json::Value::Array(a)) => a.clone(),
+        Some(o) => vec![o.clone()],
+        None => vec![],
+    };
+    let mut out = Vec::new();
+    for st in statements {
+        match st.pointer("/Condition/StringEquals/sts:ExternalId") {
+            Some(serde_json::Value::String(s)) => out.push(s.clone()),
+            Some(serde_json::Value::Array(a)) => {
+                out.extend(a.iter().filter_map(|v| v.as_str().map(str::to_string)))
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn assume_role(
+    inner: &Arc<Inner>,
+    params: &HashMap<String, String>,
+    caller_arn: &str,
+    iam_trust: Option<IamTrust>,
+) -> Response {
     let role_arn = params.get("RoleArn").cloned().unwrap_or_default();
     let session = params.get("RoleSessionName").cloned().unwrap_or_default();
     let external_id = params.get("ExternalId").cloned();
@@ -172,7 +290,12 @@ fn assume_role(inner: &Arc<Inner>, params: &HashMap<String, String>, caller_arn:
     };
     let mut store = inner.store.lock().expect("store lock");
     let granted = match store.state.roles.get(&role_arn) {
-        None => false,
+        None => match &iam_trust {
+            Some(Some(required)) => {
+                required.is_empty() || external_id.as_ref().is_some_and(|e| required.contains(e))
+            }
+            _ => false,
+        },
         Some(role) => match &role.external_id {
             None => true,
             Some(required) => external_id.as_deref() == Some(required.as_str()),
@@ -245,4 +368,23 @@ fn assume_role(inner: &Arc<Inner>, params: &HashMap<String, String>, caller_arn:
             uuid::Uuid::new_v4()
         ),
     )
+}
+
+#[cfg(test)]
+mod iam_tests {
+    use super::external_ids_of;
+
+    #[test]
+    fn trust_policy_external_ids() {
+        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":["abc+12"]}}}]}"#;
+        assert_eq!(external_ids_of(doc), vec!["abc+12"]);
+        let encoded: String = form_urlencoded::byte_serialize(doc.as_bytes()).collect();
+        assert_eq!(external_ids_of(&encoded), vec!["abc+12"]);
+        let escaped = doc.replace('"', "&quot;");
+        assert_eq!(external_ids_of(&escaped), vec!["abc+12"]);
+        assert!(
+            external_ids_of(r#"{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#)
+                .is_empty()
+        );
+    }
 }

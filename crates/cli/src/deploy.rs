@@ -1,0 +1,544 @@
+//! `deploy`: create or update the Lambda function, ask it which deployment version it is, and
+//! publish one Lambda version per build ID (refusing different code under a used build ID).
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{Architecture, Environment, InvocationType, Runtime};
+use serde::{Deserialize, Serialize};
+
+use crate::aws::{error_code, Aws, AwsError};
+
+/// Payload the worker library answers with its [`Describe`] (see `temporal-lambda-worker`).
+pub const DESCRIBE_PAYLOAD: &str = r#"{"temporal_lambda":"describe"}"#;
+
+/// Prefix of the Lambda version description that records the build ID.
+pub const BUILD_ID_TAG: &str = "temporal-build-id=";
+
+/// Env var names whose values are secrets: never printed.
+pub const SECRET_ENV: &[&str] = &["TEMPORAL_API_KEY", "TEMPORAL_TLS_CLIENT_KEY_DATA"];
+
+/// What a function built with `temporal-lambda-worker` says about itself (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Describe {
+    /// Library name.
+    #[serde(default)]
+    pub library: String,
+    /// Library version.
+    #[serde(default)]
+    pub library_version: String,
+    /// Deployment name compiled in.
+    pub deployment_name: String,
+    /// Build ID compiled in.
+    pub build_id: String,
+    /// Task queue.
+    #[serde(default)]
+    pub task_queue: String,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: String,
+    /// Address.
+    #[serde(default)]
+    pub address: String,
+    /// Shutdown buffer, ms.
+    #[serde(default)]
+    pub shutdown_deadline_buffer_ms: u64,
+}
+
+/// Errors from `deploy`.
+#[derive(Debug, thiserror::Error)]
+pub enum DeployError {
+    /// AWS failure.
+    #[error(transparent)]
+    Aws(#[from] AwsError),
+    /// The zip is unusable.
+    #[error("{0}")]
+    BadPackage(String),
+    /// Creating needs an execution role.
+    #[error(
+        "function {0} does not exist and creating it needs an execution role: pass \
+         --execution-role ARN (a role trusting lambda.amazonaws.com with the \
+         AWSLambdaBasicExecutionRole policy; not the role Temporal assumes to invoke it)"
+    )]
+    ExecutionRoleRequired(String),
+    /// The function did not become Active / updated.
+    #[error("function {function} is {state} after the update: {reason}")]
+    NotReady {
+        /// Function.
+        function: String,
+        /// State.
+        state: String,
+        /// Reason.
+        reason: String,
+    },
+    /// Timed out waiting.
+    #[error("function {0} did not become Active within {1:?}; check it in the Lambda console")]
+    WaitTimeout(String, Duration),
+    /// The describe invocation failed.
+    #[error(
+        "the deployed code did not answer the describe request ({0}). The function fails to \
+         start or is not built with temporal-lambda-worker; see its logs (temporal-lambda doctor)"
+    )]
+    DescribeFailed(String),
+    /// Flag and code disagree.
+    #[error(
+        "--build-id {given} does not match the build ID compiled into the code ({actual}); \
+         drop the flag or change the worker's build ID"
+    )]
+    BuildIdMismatch {
+        /// From the flag.
+        given: String,
+        /// From the code.
+        actual: String,
+    },
+    /// Different code under a used build ID.
+    #[error(
+        "build ID {build_id} is already published as Lambda version {version} of {function} with \
+         different code (CodeSha256 {old_sha} vs {new_sha}). One build ID must map to one code \
+         version, or workflows pinned to it could run changed code. Fix: bump the build ID in \
+         the worker (e.g. {build_id}-2), package and deploy again"
+    )]
+    BuildIdReused {
+        /// Build ID.
+        build_id: String,
+        /// Existing version.
+        version: String,
+        /// Function.
+        function: String,
+        /// Old hash.
+        old_sha: String,
+        /// New hash.
+        new_sha: String,
+    },
+}
+
+/// What to deploy.
+#[derive(Debug, Clone)]
+pub struct DeployOptions {
+    /// Function name.
+    pub function_name: String,
+    /// The `function.zip`.
+    pub zip: PathBuf,
+    /// Execution role (needed to create the function).
+    pub execution_role: Option<String>,
+    /// Function timeout.
+    pub timeout: Duration,
+    /// Memory, MB.
+    pub memory_mb: i32,
+    /// `x86_64` or `arm64`.
+    pub arch: temporal_lambda_package::Arch,
+    /// Environment variables.
+    pub env: BTreeMap<String, String>,
+    /// Expected build ID (checked against the code's own answer).
+    pub build_id: Option<String>,
+}
+
+/// Result of a deploy.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeployReport {
+    /// Function name.
+    pub function_name: String,
+    /// Qualified ARN of the published version: use it in the compute config.
+    pub function_arn: String,
+    /// Lambda version number.
+    pub version: String,
+    /// Deployment name the code reports.
+    pub deployment_name: String,
+    /// Build ID the code reports.
+    pub build_id: String,
+    /// Task queue the code polls.
+    pub task_queue: String,
+    /// base64 SHA-256 of the package.
+    pub code_sha256: String,
+    /// Whether the function was created.
+    pub created: bool,
+    /// Whether new code was uploaded.
+    pub code_updated: bool,
+    /// Whether a new Lambda version was published (false: the build ID's version was reused).
+    pub published: bool,
+    /// Env var names set (values not shown).
+    pub env_keys: Vec<String>,
+}
+
+/// Calls `deploy` would make, for `--dry-run`.
+pub fn plan(opts: &DeployOptions) -> Vec<String> {
+    vec![
+        format!("lambda:GetFunction {}", opts.function_name),
+        format!(
+            "lambda:CreateFunction {} (runtime provided.al2023, handler bootstrap, {}, timeout {} s, \
+             {} MB, env {}) if missing, else lambda:UpdateFunctionCode + \
+             lambda:UpdateFunctionConfiguration when changed",
+            opts.function_name,
+            opts.arch.lambda_name(),
+            opts.timeout.as_secs(),
+            opts.memory_mb,
+            opts.env.keys().cloned().collect::<Vec<_>>().join(",")
+        ),
+        format!(
+            "lambda:Invoke {}:$LATEST RequestResponse {DESCRIBE_PAYLOAD} (read the build ID from the code)",
+            opts.function_name
+        ),
+        format!("lambda:ListVersionsByFunction {}", opts.function_name),
+        format!(
+            "lambda:PublishVersion {} (description {BUILD_ID_TAG}<build-id>) unless that build ID's version has this code",
+            opts.function_name
+        ),
+    ]
+}
+
+fn env_differs(
+    current: Option<&aws_sdk_lambda::types::EnvironmentResponse>,
+    want: &BTreeMap<String, String>,
+) -> bool {
+    let have: BTreeMap<String, String> = current
+        .and_then(|e| e.variables())
+        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+        .unwrap_or_default();
+    have != *want
+}
+
+/// Waits until the function's `$LATEST` is Active with a successful last update.
+pub async fn wait_ready(
+    aws: &Aws,
+    function: &str,
+    progress: &dyn Fn(&str),
+) -> Result<(), DeployError> {
+    let limit = Duration::from_secs(300);
+    let start = Instant::now();
+    let mut delay = Duration::from_millis(200);
+    loop {
+        let c = aws
+            .lambda
+            .get_function_configuration()
+            .function_name(function)
+            .send()
+            .await
+            .map_err(|e| AwsError::call("lambda:GetFunctionConfiguration", e))?;
+        let state = c
+            .state()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_default();
+        let update = c
+            .last_update_status()
+            .map(|s| s.as_str().to_string())
+            .unwrap_or_else(|| "Successful".into());
+        match (state.as_str(), update.as_str()) {
+            ("Active", "Successful") | ("", "Successful") => return Ok(()),
+            ("Failed", _) | (_, "Failed") => {
+                return Err(DeployError::NotReady {
+                    function: function.into(),
+                    state: format!("{state}/{update}"),
+                    reason: c
+                        .last_update_status_reason()
+                        .or(c.state_reason())
+                        .unwrap_or("no reason given")
+                        .to_string(),
+                })
+            }
+            _ => {}
+        }
+        if start.elapsed() > limit {
+            return Err(DeployError::WaitTimeout(function.into(), limit));
+        }
+        progress(&format!("waiting for {function}: {state}/{update}"));
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(Duration::from_secs(3));
+    }
+}
+
+/// Invokes `function` (any qualifier) with the describe payload and parses the answer.
+pub async fn describe_function(aws: &Aws, function: &str) -> Result<Describe, DeployError> {
+    let out = aws
+        .lambda
+        .invoke()
+        .function_name(function)
+        .invocation_type(InvocationType::RequestResponse)
+        .payload(Blob::new(DESCRIBE_PAYLOAD))
+        .send()
+        .await
+        .map_err(|e| DeployError::DescribeFailed(crate::aws::describe_sdk_error(&e)))?;
+    let body = out
+        .payload()
+        .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
+        .unwrap_or_default();
+    if let Some(fe) = out.function_error() {
+        let msg = serde_json::from_str::<serde_json::Value>(&body)
+            .ok()
+            .and_then(|v| {
+                let t = v.get("errorType")?.as_str()?.to_string();
+                let m = v.get("errorMessage").and_then(|m| m.as_str()).unwrap_or("");
+                Some(format!("{t}: {m}"))
+            })
+            .unwrap_or(body.clone());
+        return Err(DeployError::DescribeFailed(format!("{fe} error: {msg}")));
+    }
+    serde_json::from_str(&body).map_err(|_| {
+        DeployError::DescribeFailed(format!(
+            "unexpected answer {}",
+            body.chars().take(200).collect::<String>()
+        ))
+    })
+}
+
+/// Finds the published version recorded for `build_id`: (version, CodeSha256).
+pub async fn version_for_build_id(
+    aws: &Aws,
+    function: &str,
+    build_id: &str,
+) -> Result<Option<(String, String)>, AwsError> {
+    let tag = format!("{BUILD_ID_TAG}{build_id}");
+    let mut marker: Option<String> = None;
+    let mut found = None;
+    loop {
+        let out = aws
+            .lambda
+            .list_versions_by_function()
+            .function_name(function)
+            .set_marker(marker.clone())
+            .send()
+            .await
+            .map_err(|e| AwsError::call("lambda:ListVersionsByFunction", e))?;
+        for v in out.versions() {
+            let ver = v.version().unwrap_or_default();
+            if ver == "$LATEST" {
+                continue;
+            }
+            let desc = v.description().unwrap_or_default();
+            if desc.split_whitespace().any(|w| w == tag) {
+                // Keep the newest.
+                found = Some((
+                    ver.to_string(),
+                    v.code_sha256().unwrap_or_default().to_string(),
+                ));
+            }
+        }
+        marker = out.next_marker().map(str::to_string);
+        if marker.is_none() {
+            break;
+        }
+    }
+    Ok(found)
+}
+
+/// Deploys: create/update, wait, describe, publish (or reuse) the build ID's version.
+pub async fn deploy(
+    aws: &Aws,
+    opts: &DeployOptions,
+    progress: &dyn Fn(&str),
+) -> Result<DeployReport, DeployError> {
+    temporal_lambda_package::check_zip(&opts.zip).map_err(DeployError::BadPackage)?;
+    let bytes = std::fs::read(&opts.zip)
+        .map_err(|e| DeployError::BadPackage(format!("cannot read {}: {e}", opts.zip.display())))?;
+    let sha = temporal_lambda_package::code_sha256(&bytes);
+    let arch = Architecture::from(opts.arch.lambda_name());
+    let env = Environment::builder()
+        .set_variables(Some(opts.env.clone().into_iter().collect()))
+        .build();
+    let name = &opts.function_name;
+    progress(&format!("looking up function {name}"));
+    let existing = match aws.lambda.get_function().function_name(name).send().await {
+        Ok(f) => Some(f),
+        Err(e) if error_code(&e).as_deref() == Some("ResourceNotFoundException") => None,
+        Err(e) => return Err(AwsError::call("lambda:GetFunction", e).into()),
+    };
+    let mut created = false;
+    let mut code_updated = false;
+    match existing.as_ref().and_then(|f| f.configuration()) {
+        None => {
+            let role = opts
+                .execution_role
+                .clone()
+                .ok_or_else(|| DeployError::ExecutionRoleRequired(name.clone()))?;
+            progress(&format!(
+                "creating function {name} ({:.1} MB package)",
+                bytes.len() as f64 / 1e6
+            ));
+            aws.lambda
+                .create_function()
+                .function_name(name)
+                .runtime(Runtime::Providedal2023)
+                .handler("bootstrap")
+                .role(role)
+                .architectures(arch.clone())
+                .timeout(opts.timeout.as_secs() as i32)
+                .memory_size(opts.memory_mb)
+                .environment(env.clone())
+                .description("Temporal serverless worker (deployed by temporal-lambda)")
+                .code(
+                    aws_sdk_lambda::types::FunctionCode::builder()
+                        .zip_file(Blob::new(bytes.clone()))
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| AwsError::call("lambda:CreateFunction", e))?;
+            created = true;
+            wait_ready(aws, name, progress).await?;
+        }
+        Some(cfg) => {
+            if cfg.code_sha256() != Some(sha.as_str()) || cfg.architectures().first() != Some(&arch)
+            {
+                progress(&format!(
+                    "uploading new code to {name} ({:.1} MB)",
+                    bytes.len() as f64 / 1e6
+                ));
+                aws.lambda
+                    .update_function_code()
+                    .function_name(name)
+                    .zip_file(Blob::new(bytes.clone()))
+                    .architectures(arch.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call("lambda:UpdateFunctionCode", e))?;
+                code_updated = true;
+                wait_ready(aws, name, progress).await?;
+            }
+            let role_differs = opts
+                .execution_role
+                .as_deref()
+                .is_some_and(|r| cfg.role() != Some(r));
+            if cfg.timeout() != Some(opts.timeout.as_secs() as i32)
+                || cfg.memory_size() != Some(opts.memory_mb)
+                || env_differs(cfg.environment(), &opts.env)
+                || cfg.handler() != Some("bootstrap")
+                || role_differs
+            {
+                progress(&format!("updating configuration of {name}"));
+                aws.lambda
+                    .update_function_configuration()
+                    .function_name(name)
+                    .handler("bootstrap")
+                    .runtime(Runtime::Providedal2023)
+                    .timeout(opts.timeout.as_secs() as i32)
+                    .memory_size(opts.memory_mb)
+                    .environment(env.clone())
+                    .set_role(opts.execution_role.clone())
+                    .send()
+                    .await
+                    .map_err(|e| AwsError::call("lambda:UpdateFunctionConfiguration", e))?;
+                wait_ready(aws, name, progress).await?;
+            }
+        }
+    }
+    progress(&format!(
+        "asking {name} which deployment version its code is"
+    ));
+    let describe = describe_function(aws, &format!("{name}:$LATEST")).await?;
+    if let Some(given) = &opts.build_id {
+        if *given != describe.build_id {
+            return Err(DeployError::BuildIdMismatch {
+                given: given.clone(),
+                actual: describe.build_id,
+            });
+        }
+    }
+    let build_id = describe.build_id.clone();
+    let existing = version_for_build_id(aws, name, &build_id).await?;
+    let (version, published) = match existing {
+        Some((v, old_sha)) if old_sha == sha => {
+            // Same code: reuse unless the configuration changed since (then publish a new
+            // version of the same code; register --update points the deployment version at it).
+            let latest = aws
+                .lambda
+                .get_function_configuration()
+                .function_name(format!("{name}:{v}"))
+                .send()
+                .await
+                .map_err(|e| AwsError::call("lambda:GetFunctionConfiguration", e))?;
+            if latest.timeout() == Some(opts.timeout.as_secs() as i32)
+                && latest.memory_size() == Some(opts.memory_mb)
+                && !env_differs(latest.environment(), &opts.env)
+            {
+                (v, false)
+            } else {
+                (publish(aws, name, &sha, &describe, progress).await?, true)
+            }
+        }
+        Some((v, old_sha)) => {
+            return Err(DeployError::BuildIdReused {
+                build_id,
+                version: v,
+                function: name.clone(),
+                old_sha,
+                new_sha: sha,
+            })
+        }
+        None => (publish(aws, name, &sha, &describe, progress).await?, true),
+    };
+    let f = aws
+        .lambda
+        .get_function_configuration()
+        .function_name(format!("{name}:{version}"))
+        .send()
+        .await
+        .map_err(|e| AwsError::call("lambda:GetFunctionConfiguration", e))?;
+    Ok(DeployReport {
+        function_name: name.clone(),
+        function_arn: f.function_arn().unwrap_or_default().to_string(),
+        version,
+        deployment_name: describe.deployment_name,
+        build_id,
+        task_queue: describe.task_queue,
+        code_sha256: sha,
+        created,
+        code_updated,
+        published,
+        env_keys: opts.env.keys().cloned().collect(),
+    })
+}
+
+async fn publish(
+    aws: &Aws,
+    name: &str,
+    sha: &str,
+    d: &Describe,
+    progress: &dyn Fn(&str),
+) -> Result<String, DeployError> {
+    progress(&format!(
+        "publishing a Lambda version for build ID {}",
+        d.build_id
+    ));
+    let out = aws
+        .lambda
+        .publish_version()
+        .function_name(name)
+        .code_sha256(sha)
+        .description(format!(
+            "{BUILD_ID_TAG}{} temporal-deployment={} (temporal-lambda)",
+            d.build_id, d.deployment_name
+        ))
+        .send()
+        .await
+        .map_err(|e| AwsError::call("lambda:PublishVersion", e))?;
+    Ok(out.version().unwrap_or_default().to_string())
+}
+
+/// Env for the function from Temporal connection settings (values may be secret: print keys only).
+pub fn temporal_env(
+    conn: &crate::connect::ConnectArgs,
+    task_queue: Option<&str>,
+    extra: &[(String, String)],
+) -> BTreeMap<String, String> {
+    let mut env = BTreeMap::new();
+    env.insert("HOME".to_string(), "/tmp".to_string());
+    env.insert("TEMPORAL_ADDRESS".to_string(), conn.address.clone());
+    env.insert("TEMPORAL_NAMESPACE".to_string(), conn.namespace.clone());
+    if let Some(k) = &conn.api_key {
+        env.insert("TEMPORAL_API_KEY".to_string(), k.clone());
+    }
+    if let Some(t) = conn.tls {
+        env.insert("TEMPORAL_TLS".to_string(), t.to_string());
+    }
+    if let Some(n) = &conn.tls_server_name {
+        env.insert("TEMPORAL_TLS_SERVER_NAME".to_string(), n.clone());
+    }
+    if let Some(q) = task_queue {
+        env.insert("TEMPORAL_TASK_QUEUE".to_string(), q.to_string());
+    }
+    for (k, v) in extra {
+        env.insert(k.clone(), v.clone());
+    }
+    env
+}

@@ -1,0 +1,345 @@
+//! `ship`: package → deploy → invocation role → register → set current → verify, in one command.
+//!
+//! Resumable: every step is idempotent (the zip is deterministic, `deploy` reuses the Lambda
+//! version of an unchanged build ID, the role stack is updated in place, `register` leaves an
+//! identical compute config alone, `set-current` is a no-op on the current version), and the
+//! choices a rerun must repeat (generated external ID, role ARN) are kept in a small state file,
+//! so running `ship` again after a failure picks up where it stopped without duplicating anything.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::aws::Aws;
+use crate::compute::LambdaTarget;
+use crate::connect::ConnectArgs;
+use crate::deploy::{self, DeployOptions, DeployReport};
+use crate::deployment::{self, RegisterOptions, RegisterReport};
+use crate::iam::{self, StackOptions, StackReport, Trust};
+use crate::validate::{ExternalId, RoleArn};
+use crate::verify::{self, VerifyOptions, VerifyReport};
+
+/// Where the invocation role comes from.
+#[derive(Debug, Clone)]
+pub enum RoleSource {
+    /// An existing role and its external ID.
+    Existing {
+        /// Role ARN.
+        role_arn: RoleArn,
+        /// External ID.
+        external_id: ExternalId,
+    },
+    /// Create (or update) a CloudFormation stack.
+    Stack {
+        /// Stack name.
+        stack_name: String,
+        /// Trust variant.
+        trust: Trust,
+        /// External ID (generated and remembered if `None`).
+        external_id: Option<ExternalId>,
+    },
+}
+
+/// The workflow `verify` starts.
+#[derive(Debug, Clone)]
+pub struct VerifySpec {
+    /// Workflow type.
+    pub workflow_type: String,
+    /// Arguments.
+    pub input: Vec<serde_json::Value>,
+    /// How long to wait.
+    pub timeout: std::time::Duration,
+}
+
+/// Everything `ship` does.
+#[derive(Debug, Clone)]
+pub struct ShipOptions {
+    /// Build options; `None` when `zip` is given ready-made.
+    pub build: Option<temporal_lambda_package::BuildOptions>,
+    /// Zip path (output of packaging, or input).
+    pub zip: PathBuf,
+    /// Deploy options (its `zip` is overwritten with `zip`).
+    pub deploy: DeployOptions,
+    /// Invocation role.
+    pub role: RoleSource,
+    /// Temporal connection.
+    pub conn: ConnectArgs,
+    /// Verify with this workflow (skipped if `None`).
+    pub verify: Option<VerifySpec>,
+    /// State file.
+    pub state_file: PathBuf,
+}
+
+/// Remembered between runs.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct ShipState {
+    /// Generated/used external ID.
+    pub external_id: Option<String>,
+    /// Role ARN from the stack.
+    pub role_arn: Option<String>,
+    /// Last qualified function ARN.
+    pub function_arn: Option<String>,
+    /// Steps completed in the last run.
+    pub completed: Vec<String>,
+}
+
+impl ShipState {
+    /// Loads the state file (empty state if missing).
+    pub fn load(path: &Path) -> ShipState {
+        std::fs::read(path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    fn save(&self, path: &Path) -> Result<(), ShipError> {
+        if let Some(d) = path.parent() {
+            std::fs::create_dir_all(d).map_err(|e| ShipError::State(path.into(), e))?;
+        }
+        let tmp = path.with_extension("json.partial");
+        std::fs::write(
+            &tmp,
+            serde_json::to_vec_pretty(self).expect("state serializes"),
+        )
+        .and_then(|()| std::fs::rename(&tmp, path))
+        .map_err(|e| ShipError::State(path.into(), e))
+    }
+}
+
+/// Errors: which step failed and why; rerunning resumes.
+#[derive(Debug, thiserror::Error)]
+pub enum ShipError {
+    /// A step failed.
+    #[error("step `{step}` failed: {message}\n(fix the cause and run `temporal-lambda ship` again: finished steps are not repeated)")]
+    Step {
+        /// Step name.
+        step: &'static str,
+        /// Error.
+        message: String,
+    },
+    /// The state file could not be written.
+    #[error("cannot write the ship state file {0}: {1}")]
+    State(PathBuf, std::io::Error),
+}
+
+fn step<E: std::fmt::Display>(step: &'static str) -> impl FnOnce(E) -> ShipError {
+    move |e| ShipError::Step {
+        step,
+        message: e.to_string(),
+    }
+}
+
+/// What `ship` did.
+#[derive(Debug, Clone, Serialize)]
+pub struct ShipReport {
+    /// Package.
+    pub package: Option<temporal_lambda_package::ZipInfo>,
+    /// Deploy.
+    pub deploy: DeployReport,
+    /// Role stack (when created here).
+    pub stack: Option<StackReport>,
+    /// Role ARN used.
+    pub role_arn: String,
+    /// Register.
+    pub register: RegisterReport,
+    /// Verify.
+    pub verify: Option<VerifyReport>,
+}
+
+/// Every AWS and Temporal call `ship` would make, for `--dry-run` (no call is made).
+pub fn plan(o: &ShipOptions) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(b) = &o.build {
+        out.push(format!(
+            "local: cargo {} ; zip -> {}",
+            b.cargo_args().join(" "),
+            o.zip.display()
+        ));
+    }
+    out.extend(
+        deploy::plan(&o.deploy)
+            .into_iter()
+            .map(|s| format!("aws: {s}")),
+    );
+    match &o.role {
+        RoleSource::Existing { role_arn, .. } => {
+            out.push(format!("(role) use existing {role_arn}"))
+        }
+        RoleSource::Stack {
+            stack_name,
+            trust,
+            external_id,
+        } => {
+            let so = StackOptions {
+                stack_name: stack_name.clone(),
+                trust: trust.clone(),
+                external_id: external_id
+                    .clone()
+                    .unwrap_or_else(|| "generated-external-id".parse().expect("valid")),
+                function_arns: vec![format!(
+                    "arn:aws:lambda:<region>:<account>:function:{0}, …:{0}:*",
+                    o.deploy.function_name
+                )],
+                role_name: None,
+            };
+            out.extend(iam::plan(&so).into_iter().map(|s| format!("aws: {s}")));
+        }
+    }
+    out.push(format!(
+        "temporal ({}, namespace {}): DescribeWorkerDeployment / CreateWorkerDeployment <deployment name from the code>",
+        o.conn.address, o.conn.namespace
+    ));
+    out.push("temporal: CreateWorkerDeploymentVersion <deployment>:<build ID> with compute config aws-lambda {arn: <qualified ARN>, role, role_external_id} (or UpdateWorkerDeploymentVersionComputeConfig)".into());
+    out.push("temporal: SetWorkerDeploymentCurrentVersion <deployment>:<build ID>".into());
+    if let Some(v) = &o.verify {
+        out.push(format!(
+            "temporal: StartWorkflowExecution {} on the code's task queue; wait up to {:?} for the result",
+            v.workflow_type, v.timeout
+        ));
+    }
+    out
+}
+
+/// Runs the whole flow.
+pub async fn ship(
+    aws: &Aws,
+    o: &ShipOptions,
+    progress: &dyn Fn(&str),
+) -> Result<ShipReport, ShipError> {
+    let mut state = ShipState::load(&o.state_file);
+    state.completed.clear();
+    let done = |state: &mut ShipState, s: &str| -> Result<(), ShipError> {
+        state.completed.push(s.to_string());
+        state.save(&o.state_file)
+    };
+
+    // 1. package
+    let package = match &o.build {
+        Some(b) => {
+            progress("package: building for Lambda (cargo zigbuild)");
+            let bin = temporal_lambda_package::build(b, &mut |line| {
+                if line.starts_with("Compiling") || line.starts_with("Finished") {
+                    progress(&format!("package: {line}"));
+                }
+            })
+            .map_err(step("package"))?;
+            temporal_lambda_package::check_glibc(&bin, b.arch.max_glibc())
+                .map_err(step("package"))?;
+            let z = temporal_lambda_package::zip_bootstrap(&bin, &[], &o.zip)
+                .map_err(step("package"))?;
+            done(&mut state, "package")?;
+            Some(z)
+        }
+        None => None,
+    };
+
+    // 2. deploy
+    let mut dopts = o.deploy.clone();
+    dopts.zip = o.zip.clone();
+    let d = deploy::deploy(aws, &dopts, &|m| progress(&format!("deploy: {m}")))
+        .await
+        .map_err(step("deploy"))?;
+    state.function_arn = Some(d.function_arn.clone());
+    done(&mut state, "deploy")?;
+
+    // 3. role
+    let fa: crate::validate::FunctionArn = d.function_arn.parse().map_err(step("deploy"))?;
+    let base = format!(
+        "arn:aws:lambda:{}:{}:function:{}",
+        fa.region, fa.account, fa.name
+    );
+    let (role_arn, external_id, stack) = match &o.role {
+        RoleSource::Existing {
+            role_arn,
+            external_id,
+        } => (role_arn.clone(), external_id.clone(), None),
+        RoleSource::Stack {
+            stack_name,
+            trust,
+            external_id,
+        } => {
+            let ext = match (external_id, &state.external_id) {
+                (Some(e), _) => e.clone(),
+                (None, Some(prev)) => prev.parse().map_err(step("iam"))?,
+                (None, None) => iam::generate_external_id(),
+            };
+            state.external_id = Some(ext.as_str().to_string());
+            state.save(&o.state_file)?;
+            let so = StackOptions {
+                stack_name: stack_name.clone(),
+                trust: trust.clone(),
+                external_id: ext.clone(),
+                function_arns: vec![base.clone(), format!("{base}:*")],
+                role_name: None,
+            };
+            let r = iam::create_stack(aws, &so, &|m| progress(&format!("iam: {m}")))
+                .await
+                .map_err(step("iam"))?;
+            state.role_arn = Some(r.role_arn.clone());
+            let role: RoleArn = r.role_arn.parse().map_err(step("iam"))?;
+            (role, ext, Some(r))
+        }
+    };
+    done(&mut state, "iam")?;
+
+    // 4. register + set current
+    progress("register: connecting to Temporal");
+    let conn = o.conn.connect().await.map_err(step("register"))?;
+    progress(&format!(
+        "register: {}:{} -> {} (the server validates the role and function)",
+        d.deployment_name, d.build_id, d.function_arn
+    ));
+    let register = deployment::register(
+        &conn,
+        &RegisterOptions {
+            namespace: o.conn.namespace.clone(),
+            deployment_name: d.deployment_name.clone(),
+            build_id: d.build_id.clone(),
+            target: LambdaTarget {
+                function_arn: fa,
+                role_arn: role_arn.clone(),
+                external_id,
+            },
+            update: true,
+            set_current: true,
+        },
+    )
+    .await
+    .map_err(step("register"))?;
+    done(&mut state, "register")?;
+    done(&mut state, "set-current")?;
+
+    // 5. verify
+    let verify = match &o.verify {
+        Some(v) => {
+            progress(&format!(
+                "verify: starting {} on {}; the server invokes the function",
+                v.workflow_type, d.task_queue
+            ));
+            let r = verify::verify(
+                &conn,
+                &VerifyOptions {
+                    namespace: o.conn.namespace.clone(),
+                    task_queue: d.task_queue.clone(),
+                    workflow_type: v.workflow_type.clone(),
+                    workflow_id: None,
+                    input: v.input.clone(),
+                    timeout: v.timeout,
+                },
+            )
+            .await
+            .map_err(step("verify"))?;
+            done(&mut state, "verify")?;
+            Some(r)
+        }
+        None => None,
+    };
+    Ok(ShipReport {
+        package,
+        deploy: d,
+        stack,
+        role_arn: role_arn.to_string(),
+        register,
+        verify,
+    })
+}
