@@ -6,6 +6,9 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-temporal.sh
+bash scripts/install-deploy-tools.sh
+# `temporal-lambda package` (run by the ship test) finds cargo-zigbuild and zig here.
+export PATH="$(pwd)/.venv/bin:$PATH"
 echo "==> cargo fmt --check"
 cargo fmt --all -- --check
 echo "==> cargo clippy"
