@@ -311,7 +311,9 @@ fn without_source_excerpt(reason: &str) -> String {
         .map(str::trim)
         .filter(|l| !l.is_empty())
         .filter(|l| {
-            let rest = l.trim_start_matches(|c: char| c.is_ascii_digit()).trim_start();
+            let rest = l
+                .trim_start_matches(|c: char| c.is_ascii_digit())
+                .trim_start();
             !rest.starts_with('|')
         })
         .collect::<Vec<_>>()
