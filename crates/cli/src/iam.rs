@@ -166,6 +166,69 @@ pub fn plan(o: &StackOptions) -> Vec<String> {
     ]
 }
 
+/// Whether the existing stack already has this template and these parameters (then there is
+/// nothing to update; CloudFormation would answer "No updates are to be performed").
+async fn stack_matches(aws: &Aws, o: &StackOptions) -> Result<bool, AwsError> {
+    let stacks = aws
+        .cloudformation
+        .describe_stacks()
+        .stack_name(&o.stack_name)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("cloudformation:DescribeStacks", e))?;
+    let Some(stack) = stacks.stacks().first() else {
+        return Ok(false);
+    };
+    let mut have: Vec<(String, String)> = stack
+        .parameters()
+        .iter()
+        .map(|p| {
+            (
+                p.parameter_key().unwrap_or_default().to_string(),
+                normalize_list(p.parameter_value().unwrap_or_default()),
+            )
+        })
+        .collect();
+    let mut want: Vec<(String, String)> = params(o)
+        .iter()
+        .map(|p| {
+            (
+                p.parameter_key().unwrap_or_default().to_string(),
+                p.parameter_value().unwrap_or_default().to_string(),
+            )
+        })
+        .collect();
+    // Defaults the template fills in count as given.
+    if !want.iter().any(|(k, _)| k == "RoleName") {
+        have.retain(|(k, _)| k != "RoleName");
+    }
+    have.sort();
+    want.sort();
+    if have != want {
+        return Ok(false);
+    }
+    let template = aws
+        .cloudformation
+        .get_template()
+        .stack_name(&o.stack_name)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("cloudformation:GetTemplate", e))?;
+    Ok(template.template_body().map(str::trim) == Some(o.trust.template().trim()))
+}
+
+/// `['a', 'b']` (how some CloudFormation implementations echo a CommaDelimitedList) → `a,b`.
+fn normalize_list(v: &str) -> String {
+    match v.strip_prefix('[').and_then(|v| v.strip_suffix(']')) {
+        Some(inner) => inner
+            .split(',')
+            .map(|x| x.trim().trim_matches(|c| c == '\'' || c == '"'))
+            .collect::<Vec<_>>()
+            .join(","),
+        None => v.to_string(),
+    }
+}
+
 async fn stack_status(
     aws: &Aws,
     stack: &str,
@@ -254,6 +317,7 @@ pub async fn create_stack(
                 reason: first_failure(aws, name).await,
             })
         }
+        Some(_) if stack_matches(aws, o).await? => false,
         Some(_) => {
             progress(&format!("updating stack {name}"));
             match aws
@@ -505,6 +569,12 @@ mod tests {
         let b = generate_external_id();
         assert_eq!(a.as_str().len(), 32);
         assert_ne!(a, b);
+    }
+
+    #[test]
+    fn list_parameters_compare_in_either_form() {
+        assert_eq!(normalize_list("['a:1', 'b:*']"), "a:1,b:*");
+        assert_eq!(normalize_list("a:1,b:*"), "a:1,b:*");
     }
 
     #[test]

@@ -321,6 +321,13 @@ pub fn check_target_installed(arch: Arch) -> Result<(), PackageError> {
         .args(["--print", "sysroot"])
         .output()
         .map_err(io_err("running", Path::new("rustc")))?;
+    if !out.status.success() {
+        return Err(PackageError::BuildFailed {
+            command: "rustc --print sysroot".into(),
+            status: out.status.to_string(),
+            tail: String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        });
+    }
     let sysroot = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
     if sysroot
         .join("lib/rustlib")

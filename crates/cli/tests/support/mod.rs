@@ -179,6 +179,9 @@ impl AwsRig {
             ("TEMPORAL_ADDRESS".into(), self.server.address()),
             ("TEMPORAL_NAMESPACE".into(), "default".into()),
             ("HOME".into(), self.dir.0.display().to_string()),
+            // cargo/rustup still need their own homes (derived from the real HOME by default).
+            ("RUSTUP_HOME".into(), rust_home("RUSTUP_HOME", ".rustup")),
+            ("CARGO_HOME".into(), rust_home("CARGO_HOME", ".cargo")),
             (
                 "PATH".into(),
                 format!(
@@ -189,6 +192,15 @@ impl AwsRig {
             ),
         ]
     }
+}
+
+fn rust_home(var: &str, dir: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| {
+        format!(
+            "{}/{dir}",
+            std::env::var("HOME").unwrap_or_else(|_| "/root".into())
+        )
+    })
 }
 
 /// A worker binary (e.g. hello-worker's `bootstrap`, stripped when `strip` is available) zipped
