@@ -18,3 +18,5 @@ cargo test --workspace "$@"
 echo "==> cargo test (worker library with the otel feature)"
 cargo clippy -p temporal-lambda-worker --all-targets --features otel --quiet -- -D warnings
 cargo test -p temporal-lambda-worker --features otel "$@"
+echo "==> side-by-side bench smoke (debug build; Python peer skipped with a note if it cannot be installed)"
+bash bench/side-by-side.sh --smoke
