@@ -54,6 +54,9 @@ pub struct RigOptions {
     pub env: Vec<(String, String)>,
     /// Keep the dev server's state in this SQLite file (survives `rig.server.restart()`).
     pub temporal_db_file: Option<PathBuf>,
+    /// IAM endpoint (e.g. `moto_server`) the emulator's STS reads role trust policies from, so
+    /// roles created with `temporal-lambda iam create` against it can be assumed.
+    pub iam_endpoint: Option<String>,
 }
 
 impl RigOptions {
@@ -74,6 +77,7 @@ impl RigOptions {
             idle_sandbox_ttl: None,
             env: Vec::new(),
             temporal_db_file: None,
+            iam_endpoint: None,
         }
     }
 }
@@ -204,6 +208,7 @@ pub async fn start_rig(
     if let Some(ttl) = opts.idle_sandbox_ttl {
         config.idle_sandbox_ttl = ttl;
     }
+    config.iam_endpoint = opts.iam_endpoint.clone();
     let emulator = Emulator::start(config)
         .await
         .map_err(step("starting the emulator"))?;

@@ -100,6 +100,10 @@ struct RigArgs {
     /// Where state and logs go (default: <repo>/.rig).
     #[arg(long)]
     state_dir: Option<std::path::PathBuf>,
+    /// IAM endpoint (e.g. `moto_server`) whose role trust policies the emulator's STS enforces,
+    /// to try `iam create` / `deploy` / `ship` / `doctor` locally.
+    #[arg(long)]
+    iam_endpoint: Option<String>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -175,9 +179,10 @@ struct RoleArgs {
     /// External ID (5-45 chars of [a-zA-Z0-9_+=,.@-]); generated securely if omitted.
     #[arg(long, env = "TEMPORAL_LAMBDA_EXTERNAL_ID")]
     external_id: Option<ExternalId>,
-    /// CloudFormation stack for the invocation role.
-    #[arg(long, default_value = "temporal-serverless-worker-role")]
-    stack_name: String,
+    /// CloudFormation stack for the invocation role (default: `<function>-temporal-invoker`, one
+    /// per function, so shipping another function never rewrites this one's role).
+    #[arg(long)]
+    stack_name: Option<String>,
     /// Self-hosted Temporal: the AWS principal (role/user ARN) your server runs as. Without it
     /// the role trusts Temporal Cloud.
     #[arg(long)]
@@ -604,7 +609,9 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                         external_id: e.clone(),
                     },
                     _ => RoleSource::Stack {
-                        stack_name: role.stack_name.clone(),
+                        stack_name: role.stack_name.clone().unwrap_or_else(|| {
+                            format!("{}-temporal-invoker", function.function_name)
+                        }),
                         trust: role.trust(),
                         external_id: role.external_id.clone(),
                     },
@@ -935,7 +942,7 @@ fn package_command(
     });
     emit(output, &report, || {
         format!(
-            "{} {} bytes ({:.1} MB), CodeSha256 {}\n  bootstrap: {} ({}), needs glibc ≤ {} (Lambda provided.al2023 has 2.34)",
+            "{} {} bytes ({:.1} MB), CodeSha256 {}\n  bootstrap: {} ({}); newest glibc symbol version it needs: {} (Lambda provided.al2023 has 2.34)",
             z.path.display(),
             z.size,
             z.size as f64 / 1e6,
@@ -975,6 +982,7 @@ async fn local_command(output: Output, cmd: LocalCommand) -> anyhow::Result<()> 
         temporal_port: rig_args.temporal_port,
         function_timeout: rig_args.function_timeout,
         concurrency: rig_args.concurrency,
+        iam_endpoint: rig_args.iam_endpoint.clone(),
         ..local::RigOptions::new(
             &repo_root,
             rig_args.state_dir.unwrap_or_else(|| repo_root.join(".rig")),

@@ -162,7 +162,7 @@ async fn dry_run_prints_every_call_and_makes_none() {
         "lambda:GetFunction hello",
         "lambda:CreateFunction hello (runtime provided.al2023, handler bootstrap, x86_64, timeout 600 s, 256 MB",
         "lambda:PublishVersion hello",
-        "cloudformation:CreateStack temporal-serverless-worker-role",
+        "cloudformation:CreateStack hello-temporal-invoker",
         "CreateWorkerDeploymentVersion",
         "SetWorkerDeploymentCurrentVersion",
         "StartWorkflowExecution HelloWorkflow",
