@@ -179,25 +179,8 @@ async fn stack_matches(aws: &Aws, o: &StackOptions) -> Result<bool, AwsError> {
     let Some(stack) = stacks.stacks().first() else {
         return Ok(false);
     };
-    let mut have: Vec<(String, String)> = stack
-        .parameters()
-        .iter()
-        .map(|p| {
-            (
-                p.parameter_key().unwrap_or_default().to_string(),
-                normalize_list(p.parameter_value().unwrap_or_default()),
-            )
-        })
-        .collect();
-    let mut want: Vec<(String, String)> = params(o)
-        .iter()
-        .map(|p| {
-            (
-                p.parameter_key().unwrap_or_default().to_string(),
-                p.parameter_value().unwrap_or_default().to_string(),
-            )
-        })
-        .collect();
+    let mut have = pairs(stack.parameters());
+    let mut want = pairs(&params(o));
     // Defaults the template fills in count as given.
     if !want.iter().any(|(k, _)| k == "RoleName") {
         have.retain(|(k, _)| k != "RoleName");
@@ -215,6 +198,18 @@ async fn stack_matches(aws: &Aws, o: &StackOptions) -> Result<bool, AwsError> {
         .await
         .map_err(|e| AwsError::call("cloudformation:GetTemplate", e))?;
     Ok(template.template_body().map(str::trim) == Some(o.trust.template().trim()))
+}
+
+/// (key, value) pairs of stack parameters, list values normalized.
+fn pairs(ps: &[Parameter]) -> Vec<(String, String)> {
+    ps.iter()
+        .map(|p| {
+            (
+                p.parameter_key().unwrap_or_default().to_string(),
+                normalize_list(p.parameter_value().unwrap_or_default()),
+            )
+        })
+        .collect()
 }
 
 /// `['a', 'b']` (how some CloudFormation implementations echo a CommaDelimitedList) → `a,b`.

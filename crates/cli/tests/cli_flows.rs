@@ -272,17 +272,20 @@ async fn bad_input_gets_a_clear_error_and_the_fix() {
     );
 
     // Missing credentials: one message with the fix, before any call.
-    let o = std::process::Command::new(EXE)
-        .args(["iam", "create", "--function-arn", fa])
-        .env_clear()
-        .envs(
-            rig.cli_env()
-                .into_iter()
-                .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET")),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
+    let no_creds = |args: &[&str]| {
+        std::process::Command::new(EXE)
+            .args(args)
+            .env_clear()
+            .envs(
+                rig.cli_env()
+                    .into_iter()
+                    .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET")),
+            )
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    };
+    let o = no_creds(&["iam", "create", "--function-arn", fa]);
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("no AWS credentials found"),
@@ -291,25 +294,15 @@ async fn bad_input_gets_a_clear_error_and_the_fix() {
     );
     assert!(stderr(&o).contains("aws configure"), "{}", stderr(&o));
     // doctor reports it as a failed check and exits 3.
-    let o = std::process::Command::new(EXE)
-        .args([
-            "doctor",
-            "--deployment-name",
-            "d",
-            "--build-id",
-            "b",
-            "-o",
-            "json",
-        ])
-        .env_clear()
-        .envs(
-            rig.cli_env()
-                .into_iter()
-                .filter(|(k, _)| !k.starts_with("AWS_ACCESS") && !k.starts_with("AWS_SECRET")),
-        )
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
+    let o = no_creds(&[
+        "doctor",
+        "--deployment-name",
+        "d",
+        "--build-id",
+        "b",
+        "-o",
+        "json",
+    ]);
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     let creds = v["checks"]

@@ -71,20 +71,13 @@ async fn healthy(rig: &AwsRig, name: &str, set_current: bool) -> Healthy {
     .unwrap();
     eprintln!("[{:?}] stack", t.elapsed());
     let conn = rig.conn().connect().await.unwrap();
-    deployment::register(
+    register_version(
         &conn,
-        &RegisterOptions {
-            namespace: "default".into(),
-            deployment_name: d.deployment_name.clone(),
-            build_id: d.build_id.clone(),
-            target: LambdaTarget {
-                function_arn: d.function_arn.parse().unwrap(),
-                role_arn: stack.role_arn.parse().unwrap(),
-                external_id: EXTERNAL_ID.parse().unwrap(),
-            },
-            update: true,
-            set_current,
-        },
+        &d.deployment_name,
+        &d.build_id,
+        &d.function_arn,
+        &stack.role_arn,
+        set_current,
     )
     .await
     .unwrap();
@@ -93,6 +86,34 @@ async fn healthy(rig: &AwsRig, name: &str, set_current: bool) -> Healthy {
         deploy: d,
         role_arn: stack.role_arn,
     }
+}
+
+/// Registers `<deployment>:<build>` invoking `function_arn` through `role_arn` (replacing any
+/// compute config), optionally making it current.
+async fn register_version(
+    conn: &temporalio_client::Connection,
+    deployment_name: &str,
+    build_id: &str,
+    function_arn: &str,
+    role_arn: &str,
+    set_current: bool,
+) -> Result<deployment::RegisterReport, deployment::DeploymentError> {
+    deployment::register(
+        conn,
+        &RegisterOptions {
+            namespace: "default".into(),
+            deployment_name: deployment_name.into(),
+            build_id: build_id.into(),
+            target: LambdaTarget {
+                function_arn: function_arn.parse().unwrap(),
+                role_arn: role_arn.parse().unwrap(),
+                external_id: EXTERNAL_ID.parse().unwrap(),
+            },
+            update: true,
+            set_current,
+        },
+    )
+    .await
 }
 
 fn doctor_opts(rig: &AwsRig, h: &Healthy) -> DoctorOptions {
@@ -287,20 +308,13 @@ async fn doctor_unqualified_function_arn() {
         .0
         .to_string();
     let conn = rig.conn().connect().await.unwrap();
-    deployment::register(
+    register_version(
         &conn,
-        &RegisterOptions {
-            namespace: "default".into(),
-            deployment_name: "hello-app".into(),
-            build_id: "build-1".into(),
-            target: LambdaTarget {
-                function_arn: unqualified.parse().unwrap(),
-                role_arn: h.role_arn.parse().unwrap(),
-                external_id: EXTERNAL_ID.parse().unwrap(),
-            },
-            update: true,
-            set_current: false,
-        },
+        "hello-app",
+        "build-1",
+        &unqualified,
+        &h.role_arn,
+        false,
     )
     .await
     .unwrap();
@@ -346,22 +360,7 @@ async fn doctor_function_timeout_too_short_and_missing_env_and_recent_errors() {
     let conn = rig.conn().connect().await.unwrap();
     // The registration's validation invoke runs the broken function: expected to be refused
     // or accepted depending on the server; either way the compute config is what we set.
-    let _ = deployment::register(
-        &conn,
-        &RegisterOptions {
-            namespace: "default".into(),
-            deployment_name: "hello-app".into(),
-            build_id: "build-1".into(),
-            target: LambdaTarget {
-                function_arn: arn2.parse().unwrap(),
-                role_arn: h.role_arn.parse().unwrap(),
-                external_id: EXTERNAL_ID.parse().unwrap(),
-            },
-            update: true,
-            set_current: false,
-        },
-    )
-    .await;
+    let _ = register_version(&conn, "hello-app", "build-1", &arn2, &h.role_arn, false).await;
     let r = doctor(&rig, &doctor_opts(&rig, &h)).await;
     assert_finding(&r, "version-compute", Status::Ok, ":hello:2", "");
     assert_finding(
@@ -556,20 +555,13 @@ async fn doctor_execution_role_used_as_invocation_role() {
         .await
         .unwrap();
     let conn = rig.conn().connect().await.unwrap();
-    deployment::register(
+    register_version(
         &conn,
-        &RegisterOptions {
-            namespace: "default".into(),
-            deployment_name: "hello-app".into(),
-            build_id: "build-1".into(),
-            target: LambdaTarget {
-                function_arn: v2.function_arn().unwrap().parse().unwrap(),
-                role_arn: h.role_arn.parse().unwrap(),
-                external_id: EXTERNAL_ID.parse().unwrap(),
-            },
-            update: true,
-            set_current: false,
-        },
+        "hello-app",
+        "build-1",
+        v2.function_arn().unwrap(),
+        &h.role_arn,
+        false,
     )
     .await
     .unwrap();
@@ -591,20 +583,13 @@ async fn doctor_code_is_another_build_and_function_missing_and_wrong_region() {
     // Version build-2 registered with the ARN of code built as build-1 (build ID ↔ Lambda
     // version drift).
     let conn = rig.conn().connect().await.unwrap();
-    deployment::register(
+    register_version(
         &conn,
-        &RegisterOptions {
-            namespace: "default".into(),
-            deployment_name: "hello-app".into(),
-            build_id: "build-2".into(),
-            target: LambdaTarget {
-                function_arn: h.deploy.function_arn.parse().unwrap(),
-                role_arn: h.role_arn.parse().unwrap(),
-                external_id: EXTERNAL_ID.parse().unwrap(),
-            },
-            update: true,
-            set_current: true,
-        },
+        "hello-app",
+        "build-2",
+        &h.deploy.function_arn,
+        &h.role_arn,
+        true,
     )
     .await
     .unwrap();
