@@ -43,7 +43,7 @@ else
   log "building the release sample: cargo build --release -p hello-worker --bin bootstrap"
   t=$SECONDS
   cargo build --release --quiet -p hello-worker --bin bootstrap
-  notes+=("rust setup: cargo build --release took $((SECONDS - t)) s in this run (incremental; a clean release build of the workspace's dependency tree takes ≈ 5 min on 2 cores)")
+  notes+=("rust setup: cargo build --release took $((SECONDS - t)) s in this run (incremental; a release build from clean took ≈ 4.5 min on an idle 2-core machine, ≈ 8–9 min with other builds running)")
   bootstrap=$target_dir/release/bootstrap
 fi
 cargo build --quiet -p side-by-side
