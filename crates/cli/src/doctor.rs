@@ -140,7 +140,8 @@ impl Ctx {
     }
 }
 
-/// Every check id, in order (documented in the README).
+/// Every check id, in order (documented in the README). `function-expected` is added after
+/// `function-qualified` when `--function` is given.
 pub const CHECKS: &[&str] = &[
     "temporal-connection",
     "version-exists",
@@ -298,21 +299,23 @@ pub async fn run_with(
         (None, Some(t)) => c.fail("function-qualified", format!("compute config has an invalid function ARN {:?}", t.arn), fix_register.clone()),
         _ => c.skip("function-qualified", "no compute config"),
     }
-    if let (Some(a), Some(f)) = (&arn, &opts.function) {
-        let expected_name = f
-            .rsplit(':')
-            .find(|p| !p.is_empty() && !p.chars().all(|c| c.is_ascii_digit()))
-            .unwrap_or(f);
-        let expected_name = if f.starts_with("arn:") {
-            f.split(':').nth(6).unwrap_or(expected_name)
+    if let (Some(a), Some(f), Some(_)) = (&arn, &opts.function, &target) {
+        // `name`, `name:qualifier`, or an ARN.
+        let expected = if f.starts_with("arn:") {
+            f.split(':').nth(6).unwrap_or(f)
         } else {
-            f.as_str()
+            f.split(':').next().unwrap_or(f)
         };
-        if a.name != expected_name && target.is_some() {
+        if a.name == expected {
+            c.ok(
+                "function-expected",
+                format!("compute config invokes {expected}, as expected"),
+            );
+        } else {
             c.fail(
-                "function-qualified",
+                "function-expected",
                 format!(
-                    "compute config invokes function {} but you expected {expected_name}",
+                    "compute config invokes function {} but you expected {expected}",
                     a.name
                 ),
                 "temporal-lambda register --update --function-arn <the right qualified ARN> …",

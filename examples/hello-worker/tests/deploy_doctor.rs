@@ -282,6 +282,21 @@ async fn doctor_version_missing_and_temporal_unreachable() {
     );
     assert_eq!(r.get("version-compute").unwrap().status, Status::Skip);
 
+    // The version invokes another function than the one named with --function.
+    let mut o = doctor_opts(&rig, &h);
+    o.function = Some("hello-next".into());
+    let r = doctor(&rig, &o).await;
+    assert_finding(
+        &r,
+        "function-expected",
+        Status::Fail,
+        "compute config invokes function hello but you expected hello-next",
+        "register --update --function-arn",
+    );
+    o.function = Some(h.deploy.function_arn.clone());
+    let r = doctor(&rig, &o).await;
+    assert_finding(&r, "function-expected", Status::Ok, "as expected", "");
+
     let mut o = doctor_opts(&rig, &h);
     let port = temporal_dev_server::free_port().unwrap();
     o.conn =
