@@ -680,14 +680,16 @@ fn render(args: &Args, rows: &[RowSpec], res: &[RowResult], wall: Duration) -> S
          function (256 MB, timeout {} s = {} s polling window, concurrency {}), task queue and current \
          Worker Deployment Version; the same `HelloWorkflow` (one activity returning a string) is started \
          with no worker running, so the server invokes the function. N = {} cold and {} warm runs per row \
-         (+1 discarded warm-up each), percentiles nearest-rank, \"p50 / p95\", ratio = row ÷ Rust (p50). \
-         Method: bench/README.md.\n",
+         (+1 discarded warm-up each); billing workload: {} workflows, one every {} ms. Percentiles \
+         nearest-rank, \"p50 / p95\", ratio = row ÷ Rust (p50). Method: bench/README.md.\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
         args.function_timeout_secs,
         args.function_timeout_secs.saturating_sub(7),
         args.concurrency,
         args.runs,
         args.runs,
+        args.billing,
+        args.billing_interval_ms,
     );
     let _ = write!(out, "| figure |");
     for r in rows {
@@ -778,7 +780,7 @@ fn render(args: &Args, rows: &[RowSpec], res: &[RowResult], wall: Duration) -> S
             }),
         ),
         (
-            "**billed duration per invocation**, ms (workflows every 2 s; Duration + Init Duration)",
+            "**billed duration per invocation**, ms (the billing workload; Duration + Init Duration)",
             Box::new(|r| pcts(&r.billing.as_ref()?.billed_ms, 0)),
         ),
         (
