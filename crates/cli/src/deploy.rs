@@ -436,7 +436,8 @@ pub async fn deploy(
     }
     let build_id = describe.build_id.clone();
     let existing = version_for_build_id(aws, name, &build_id).await?;
-    let (version, published) = match existing {
+    // Both paths already hold the version's configuration: no extra lookup for its ARN.
+    let ((version, function_arn), published) = match existing {
         Some((v, old_sha)) if old_sha == sha => {
             // Same code: reuse unless the configuration changed since (then publish a new
             // version of the same code; register --update points the deployment version at it).
@@ -451,7 +452,8 @@ pub async fn deploy(
                 && latest.memory_size() == Some(opts.memory_mb)
                 && !env_differs(latest.environment(), &opts.env)
             {
-                (v, false)
+                let arn = latest.function_arn().unwrap_or_default().to_string();
+                ((v, arn), false)
             } else {
                 (publish(aws, name, &sha, &describe, progress).await?, true)
             }
@@ -467,16 +469,9 @@ pub async fn deploy(
         }
         None => (publish(aws, name, &sha, &describe, progress).await?, true),
     };
-    let f = aws
-        .lambda
-        .get_function_configuration()
-        .function_name(format!("{name}:{version}"))
-        .send()
-        .await
-        .map_err(|e| AwsError::call("lambda:GetFunctionConfiguration", e))?;
     Ok(DeployReport {
         function_name: name.clone(),
-        function_arn: f.function_arn().unwrap_or_default().to_string(),
+        function_arn,
         version,
         deployment_name: describe.deployment_name,
         build_id,
@@ -489,13 +484,14 @@ pub async fn deploy(
     })
 }
 
+/// Publishes `$LATEST` (guarded by `sha`) for `d`'s build ID; returns (version, qualified ARN).
 async fn publish(
     aws: &Aws,
     name: &str,
     sha: &str,
     d: &Describe,
     progress: &dyn Fn(&str),
-) -> Result<String, DeployError> {
+) -> Result<(String, String), DeployError> {
     progress(&format!(
         "publishing a Lambda version for build ID {}",
         d.build_id
@@ -512,7 +508,10 @@ async fn publish(
         .send()
         .await
         .map_err(|e| AwsError::call("lambda:PublishVersion", e))?;
-    Ok(out.version().unwrap_or_default().to_string())
+    Ok((
+        out.version().unwrap_or_default().to_string(),
+        out.function_arn().unwrap_or_default().to_string(),
+    ))
 }
 
 /// Env for the function from Temporal connection settings (values may be secret: print keys only).

@@ -64,11 +64,7 @@ async fn ship_packages_deploys_registers_and_verifies_then_a_rerun_resumes() {
     };
     temporal_lambda_package::check_zip(&zip_path).unwrap();
     let bin = rig.dir.0.join("shipped-bootstrap");
-    {
-        let mut z = zip::ZipArchive::new(std::fs::File::open(&zip_path).unwrap()).unwrap();
-        let mut f = z.by_name("bootstrap").unwrap();
-        std::io::copy(&mut f, &mut std::fs::File::create(&bin).unwrap()).unwrap();
-    }
+    extract_bootstrap(&zip_path, &bin);
     let glibc = temporal_lambda_package::glibc_requirements(&bin).unwrap();
     let newest = glibc
         .iter()

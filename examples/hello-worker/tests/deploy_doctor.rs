@@ -206,11 +206,7 @@ async fn healthy_setup_passes_every_check_and_deploy_is_one_version_per_build_id
     let extra = rig.dir.0.join("temporal.toml");
     std::fs::write(&extra, "# changes the package\n").unwrap();
     let bin = rig.dir.0.join("unzipped-bootstrap");
-    {
-        let mut z = zip::ZipArchive::new(std::fs::File::open(&zip).unwrap()).unwrap();
-        let mut f = z.by_name("bootstrap").unwrap();
-        std::io::copy(&mut f, &mut std::fs::File::create(&bin).unwrap()).unwrap();
-    }
+    extract_bootstrap(&zip, &bin);
     temporal_lambda_package::zip_bootstrap(&bin, &[extra], &other).unwrap();
     let err = deploy::deploy(&rig.aws, &deploy_opts(&rig, "hello", other), &|_| {})
         .await

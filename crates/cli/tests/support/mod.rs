@@ -227,6 +227,13 @@ pub fn sample_zip(bin: &Path) -> PathBuf {
     .clone()
 }
 
+/// Copies the `bootstrap` entry of a Lambda zip to `out`.
+pub fn extract_bootstrap(zip: &Path, out: &Path) {
+    let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
+    let mut f = z.by_name("bootstrap").unwrap();
+    std::io::copy(&mut f, &mut std::fs::File::create(out).unwrap()).unwrap();
+}
+
 pub fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
