@@ -17,9 +17,6 @@ pub const DESCRIBE_PAYLOAD: &str = r#"{"temporal_lambda":"describe"}"#;
 /// Prefix of the Lambda version description that records the build ID.
 pub const BUILD_ID_TAG: &str = "temporal-build-id=";
 
-/// Env var names whose values are secrets: never printed.
-pub const SECRET_ENV: &[&str] = &["TEMPORAL_API_KEY", "TEMPORAL_TLS_CLIENT_KEY_DATA"];
-
 /// What a function built with `temporal-lambda-worker` says about itself (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Describe {
@@ -45,6 +42,9 @@ pub struct Describe {
     /// Shutdown buffer, ms.
     #[serde(default)]
     pub shutdown_deadline_buffer_ms: u64,
+    /// Workflow types the code registers.
+    #[serde(default)]
+    pub workflow_types: Vec<String>,
 }
 
 /// Errors from `deploy`.
@@ -362,7 +362,7 @@ pub async fn deploy(
                 .handler("bootstrap")
                 .role(role)
                 .architectures(arch.clone())
-                .timeout(opts.timeout.as_secs() as i32)
+                .timeout(lambda_timeout_secs(opts.timeout))
                 .memory_size(opts.memory_mb)
                 .environment(env.clone())
                 .description("Temporal serverless worker (deployed by temporal-lambda)")
@@ -399,7 +399,7 @@ pub async fn deploy(
                 .execution_role
                 .as_deref()
                 .is_some_and(|r| cfg.role() != Some(r));
-            if cfg.timeout() != Some(opts.timeout.as_secs() as i32)
+            if cfg.timeout() != Some(lambda_timeout_secs(opts.timeout))
                 || cfg.memory_size() != Some(opts.memory_mb)
                 || env_differs(cfg.environment(), &opts.env)
                 || cfg.handler() != Some("bootstrap")
@@ -411,7 +411,7 @@ pub async fn deploy(
                     .function_name(name)
                     .handler("bootstrap")
                     .runtime(Runtime::Providedal2023)
-                    .timeout(opts.timeout.as_secs() as i32)
+                    .timeout(lambda_timeout_secs(opts.timeout))
                     .memory_size(opts.memory_mb)
                     .environment(env.clone())
                     .set_role(opts.execution_role.clone())
@@ -448,7 +448,7 @@ pub async fn deploy(
                 .send()
                 .await
                 .map_err(|e| AwsError::call("lambda:GetFunctionConfiguration", e))?;
-            if latest.timeout() == Some(opts.timeout.as_secs() as i32)
+            if latest.timeout() == Some(lambda_timeout_secs(opts.timeout))
                 && latest.memory_size() == Some(opts.memory_mb)
                 && !env_differs(latest.environment(), &opts.env)
             {
@@ -540,4 +540,10 @@ pub fn temporal_env(
         env.insert(k.clone(), v.clone());
     }
     env
+}
+
+/// A timeout in Lambda's `Timeout` field (seconds, `i32`): saturates instead of wrapping, so an
+/// out-of-range value is refused by Lambda rather than silently turned into another one.
+fn lambda_timeout_secs(t: Duration) -> i32 {
+    i32::try_from(t.as_secs()).unwrap_or(i32::MAX)
 }

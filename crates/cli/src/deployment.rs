@@ -286,6 +286,72 @@ async fn describe_deployment_raw(
     }
 }
 
+/// Re-registers every version of `deployment_name` whose aws-lambda compute config names
+/// `role_arn` with external ID `old_external_id`, so that it carries `new_external_id` (after
+/// the role's trust policy was rotated on purpose). Returns how many versions were updated.
+pub async fn update_role_external_id(
+    conn: &Connection,
+    namespace: &str,
+    deployment_name: &str,
+    role_arn: &str,
+    old_external_id: &str,
+    new_external_id: &crate::validate::ExternalId,
+) -> Result<usize, DeploymentError> {
+    let Some(dep) = describe_deployment_raw(conn, namespace, deployment_name).await? else {
+        return Ok(0);
+    };
+    let build_ids: Vec<String> = dep
+        .worker_deployment_info
+        .map(|i| {
+            i.version_summaries
+                .into_iter()
+                .filter_map(|v| v.deployment_version.map(|d| d.build_id))
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut updated = 0;
+    for build_id in build_ids {
+        let Some(v) = describe_version_raw(conn, namespace, deployment_name, &build_id).await?
+        else {
+            continue;
+        };
+        let Some(details) = v
+            .worker_deployment_version_info
+            .and_then(|i| i.compute_config)
+            .as_ref()
+            .and_then(compute::lambda_details)
+        else {
+            continue;
+        };
+        if details.role.as_deref() != Some(role_arn)
+            || details.role_external_id.as_deref() != Some(old_external_id)
+        {
+            continue;
+        }
+        let (Ok(function_arn), Ok(role)) = (details.arn.parse(), role_arn.parse()) else {
+            continue;
+        };
+        register(
+            conn,
+            &RegisterOptions {
+                namespace: namespace.to_string(),
+                deployment_name: deployment_name.to_string(),
+                build_id: build_id.clone(),
+                target: LambdaTarget {
+                    function_arn,
+                    role_arn: role,
+                    external_id: new_external_id.clone(),
+                },
+                update: true,
+                set_current: false,
+            },
+        )
+        .await?;
+        updated += 1;
+    }
+    Ok(updated)
+}
+
 /// Ensure the deployment exists; returns whether it was created.
 pub async fn ensure_deployment(
     conn: &Connection,

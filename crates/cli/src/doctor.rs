@@ -10,7 +10,7 @@ use temporalio_client::Connection;
 
 use crate::aws::{Aws, AwsArgs};
 use crate::connect::ConnectArgs;
-use crate::deploy::{describe_function, SECRET_ENV};
+use crate::deploy::describe_function;
 use crate::iam::{role_facts, Trust};
 use crate::validate::FunctionArn;
 
@@ -467,13 +467,7 @@ pub async fn run_with(
     let shown: Vec<String> = env
         .keys()
         .filter(|k| k.starts_with("TEMPORAL_"))
-        .map(|k| {
-            if SECRET_ENV.contains(&k.as_str()) {
-                format!("{k}=<redacted>")
-            } else {
-                format!("{k}={}", env[k])
-            }
-        })
+        .map(|k| temporal_lambda_env::redacted_env_pair(k, &env[k]))
         .collect();
     match address {
         None if !has_file => c.fail(
@@ -574,7 +568,16 @@ pub async fn run_with(
                 }
             }
             let want = t.role_external_id.clone().unwrap_or_default();
-            if f.external_ids.is_empty() {
+            if !f.unguarded_principals.is_empty() && !f.external_ids.is_empty() {
+                c.fail(
+                    "role-external-id",
+                    format!(
+                        "a trust policy statement allows sts:AssumeRole without the sts:ExternalId condition (principals: {}): IAM allows when any statement allows, so the external ID is not enforced",
+                        f.unguarded_principals.join(", ")
+                    ),
+                    "put Condition StringEquals sts:ExternalId on every statement that allows sts:AssumeRole, or recreate the role: temporal-lambda iam create --external-id …",
+                );
+            } else if f.external_ids.is_empty() {
                 c.fail(
                     "role-external-id",
                     "the trust policy does not require sts:ExternalId: any account that knows the role ARN could make Temporal invoke your function (confused deputy), and Temporal refuses such roles",

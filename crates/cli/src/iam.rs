@@ -87,6 +87,83 @@ pub enum IamError {
     /// No RoleARN output.
     #[error("stack {0} has no RoleARN output; was it created from another template?")]
     NoOutput(String),
+    /// The stack already requires another external ID and rotating it was not asked for.
+    #[error(
+        "the role stack {stack} requires external ID {current}, not the {requested} given: changing it \
+         would make sts:AssumeRole fail for every Worker Deployment Version still registered with \
+         {current}, and their pinned workflows would stall. Omit --external-id to keep {current}, or \
+         rotate on purpose with `temporal-lambda ship --external-id {requested} --rotate-external-id` \
+         (updates the stack and re-registers every version of the deployment that uses the role)"
+    )]
+    ExternalIdRotation {
+        /// Stack name.
+        stack: String,
+        /// The stack's `AssumeRoleExternalId` parameter.
+        current: String,
+        /// The ID asked for.
+        requested: String,
+    },
+}
+
+/// The external ID an existing role stack enforces (its `AssumeRoleExternalId` parameter);
+/// `Ok(None)` when the stack does not exist or has no such parameter.
+pub async fn stack_external_id(aws: &Aws, stack: &str) -> Result<Option<ExternalId>, AwsError> {
+    let out = match aws
+        .cloudformation
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+    {
+        Ok(out) => out,
+        Err(e) => {
+            let msg = describe_sdk_error(&e);
+            if error_code(&e).as_deref() == Some("ValidationError")
+                && msg.contains("does not exist")
+            {
+                return Ok(None);
+            }
+            return Err(AwsError::call("cloudformation:DescribeStacks", e));
+        }
+    };
+    Ok(out
+        .stacks()
+        .first()
+        .and_then(|s| {
+            s.parameters()
+                .iter()
+                .find(|p| p.parameter_key() == Some("AssumeRoleExternalId"))
+        })
+        .and_then(|p| p.parameter_value())
+        .and_then(|v| v.parse().ok()))
+}
+
+/// Picks the external ID for a role stack without ever rotating it by accident: the one asked
+/// for, else the existing stack's, else the remembered one, else a new random one. An ID asked
+/// for that differs from the stack's is refused unless `rotate` is set.
+pub async fn choose_external_id(
+    aws: &Aws,
+    stack: &str,
+    requested: Option<&ExternalId>,
+    remembered: Option<&ExternalId>,
+    rotate: bool,
+) -> Result<(ExternalId, bool), IamError> {
+    let current = stack_external_id(aws, stack).await?;
+    match (requested, current) {
+        (Some(r), Some(c)) if r.as_str() != c.as_str() && !rotate => {
+            Err(IamError::ExternalIdRotation {
+                stack: stack.to_string(),
+                current: c.as_str().to_string(),
+                requested: r.as_str().to_string(),
+            })
+        }
+        (Some(r), _) => Ok((r.clone(), false)),
+        (None, Some(c)) => Ok((c, false)),
+        (None, None) => match remembered {
+            Some(m) => Ok((m.clone(), false)),
+            None => Ok((generate_external_id(), true)),
+        },
+    }
 }
 
 /// A random external ID: 32 characters of `[A-Za-z0-9]` from `rand`'s thread RNG (ChaCha12,
@@ -399,6 +476,10 @@ pub struct RoleFacts {
     /// External IDs required by `StringEquals sts:ExternalId` on those statements; empty means
     /// the trust policy does not enforce one.
     pub external_ids: Vec<String>,
+    /// Principals of `Allow sts:AssumeRole` statements that carry no `sts:ExternalId`
+    /// condition (`"*"` when the statement names none). Any entry means the external ID is not
+    /// enforced: that statement alone lets its principals assume the role.
+    pub unguarded_principals: Vec<String>,
     /// All identity policy documents (inline and attached), decoded.
     #[serde(skip)]
     pub policies: Vec<Value>,
@@ -471,6 +552,60 @@ fn decode_policy(s: &str) -> Value {
         .unwrap_or(Value::Null)
 }
 
+/// What a trust policy says about `sts:AssumeRole`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustFacts {
+    /// Principals (AWS) of every `Allow sts:AssumeRole` statement.
+    pub trusted_principals: Vec<String>,
+    /// External IDs required by `StringEquals`/`StringLike sts:ExternalId` conditions.
+    pub external_ids: Vec<String>,
+    /// Principals of `Allow sts:AssumeRole` statements with no external-ID condition.
+    pub unguarded_principals: Vec<String>,
+}
+
+impl TrustFacts {
+    /// True when every statement that allows `sts:AssumeRole` requires an external ID.
+    pub fn enforces_external_id(&self) -> bool {
+        !self.external_ids.is_empty() && self.unguarded_principals.is_empty()
+    }
+}
+
+/// Reads a trust policy statement by statement: an external ID is enforced only if *every*
+/// statement that allows `sts:AssumeRole` carries the condition (IAM allows when any one
+/// statement allows, so one unconditioned statement beside a guarded one defeats it).
+pub fn trust_facts(trust: &Value) -> TrustFacts {
+    let mut out = TrustFacts::default();
+    for st in statements(trust) {
+        let assumes = strings(st.get("Action"))
+            .iter()
+            .any(|a| wildcard(&a.to_ascii_lowercase(), "sts:assumerole"));
+        if !assumes || st.get("Effect").and_then(Value::as_str) != Some("Allow") {
+            continue;
+        }
+        let principals = match st.get("Principal") {
+            Some(Value::String(s)) => vec![s.clone()],
+            Some(p) => strings(p.get("AWS")),
+            None => vec![],
+        };
+        let mut ids = Vec::new();
+        if let Some(cond) = st.get("Condition") {
+            for op in ["StringEquals", "StringLike"] {
+                ids.extend(strings(cond.get(op).and_then(|c| c.get("sts:ExternalId"))));
+            }
+        }
+        if ids.is_empty() {
+            if principals.is_empty() {
+                out.unguarded_principals.push("*".into());
+            } else {
+                out.unguarded_principals.extend(principals.iter().cloned());
+            }
+        }
+        out.trusted_principals.extend(principals);
+        out.external_ids.extend(ids);
+    }
+    out
+}
+
 /// Reads a role and its policies. `Ok(None)` if it does not exist.
 pub async fn role_facts(aws: &Aws, role_arn: &str) -> Result<Option<RoleFacts>, AwsError> {
     let name = role_arn.rsplit('/').next().unwrap_or(role_arn);
@@ -486,24 +621,10 @@ pub async fn role_facts(aws: &Aws, role_arn: &str) -> Result<Option<RoleFacts>, 
     if let Some(r) = role.role() {
         facts.role_arn = r.arn().to_string();
         let trust = decode_policy(r.assume_role_policy_document().unwrap_or_default());
-        for st in statements(&trust) {
-            let assumes = strings(st.get("Action"))
-                .iter()
-                .any(|a| wildcard(&a.to_ascii_lowercase(), "sts:assumerole"));
-            if !assumes || st.get("Effect").and_then(Value::as_str) != Some("Allow") {
-                continue;
-            }
-            facts
-                .trusted_principals
-                .extend(strings(st.get("Principal").and_then(|p| p.get("AWS"))));
-            if let Some(cond) = st.get("Condition") {
-                for op in ["StringEquals", "StringLike"] {
-                    facts
-                        .external_ids
-                        .extend(strings(cond.get(op).and_then(|c| c.get("sts:ExternalId"))));
-                }
-            }
-        }
+        let t = trust_facts(&trust);
+        facts.trusted_principals = t.trusted_principals;
+        facts.external_ids = t.external_ids;
+        facts.unguarded_principals = t.unguarded_principals;
     }
     let inline = aws
         .iam
@@ -557,6 +678,42 @@ pub async fn role_facts(aws: &Aws, role_arn: &str) -> Result<Option<RoleFacts>, 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_unconditioned_allow_beside_a_guarded_one_does_not_enforce_the_external_id() {
+        let guarded = serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::902542641901:role/wci-lambda-invoke"},
+            "Action": "sts:AssumeRole",
+            "Condition": {"StringEquals": {"sts:ExternalId": "ext-12345"}}
+        });
+        let open = serde_json::json!({
+            "Effect": "Allow",
+            "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
+            "Action": ["sts:AssumeRole", "sts:TagSession"]
+        });
+        let only_guarded = trust_facts(&serde_json::json!({"Statement": [guarded.clone()]}));
+        assert!(only_guarded.enforces_external_id());
+        let both = trust_facts(&serde_json::json!({"Statement": [guarded, open]}));
+        assert_eq!(both.external_ids, vec!["ext-12345"]);
+        assert_eq!(
+            both.unguarded_principals,
+            vec!["arn:aws:iam::111111111111:root"]
+        );
+        assert!(!both.enforces_external_id());
+        // A Deny without the condition does not grant anything.
+        let deny = trust_facts(&serde_json::json!({"Statement": [
+            {"Effect": "Allow", "Principal": {"AWS": "a"}, "Action": "sts:*",
+             "Condition": {"StringEquals": {"sts:ExternalId": "x1234"}}},
+            {"Effect": "Deny", "Principal": "*", "Action": "sts:AssumeRole"}
+        ]}));
+        assert!(deny.enforces_external_id());
+        // "Principal": "*" without a condition.
+        let star = trust_facts(
+            &serde_json::json!({"Statement": {"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole"}}),
+        );
+        assert_eq!(star.unguarded_principals, vec!["*"]);
+    }
 
     #[test]
     fn generated_external_ids_are_valid_and_distinct() {

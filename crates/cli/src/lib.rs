@@ -37,6 +37,7 @@ pub mod deployment;
 pub mod doctor;
 pub mod iam;
 pub mod local;
+pub mod scaffold;
 pub mod ship;
 pub mod validate;
 pub mod verify;

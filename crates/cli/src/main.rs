@@ -89,15 +89,32 @@ struct RigArgs {
     #[arg(long)]
     temporal_port: Option<u16>,
     /// Function timeout, e.g. 30s.
-    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    #[arg(long, value_parser = parse_function_timeout, default_value = "30s")]
     function_timeout: Duration,
     /// Function concurrency limit.
     #[arg(long, default_value_t = 3)]
     concurrency: u32,
-    /// Build the sample worker in release mode.
+    /// The worker crate's Cargo.toml (default: the crate in the current directory; inside this
+    /// repository, the sample examples/hello-worker).
+    #[arg(long)]
+    manifest_path: Option<std::path::PathBuf>,
+    /// Package to run, in a workspace.
+    #[arg(long, short = 'p')]
+    package: Option<String>,
+    /// Binary target that is the function's `bootstrap`.
+    #[arg(long, default_value = "bootstrap")]
+    bin: String,
+    /// Build in release mode (default: debug, quick to rebuild).
     #[arg(long)]
     release: bool,
-    /// Where state and logs go (default: <repo>/.rig).
+    /// Workflow type the demo starts (default: the sample's HelloWorkflow, else the first type
+    /// the code registers).
+    #[arg(long)]
+    workflow_type: Option<String>,
+    /// The demo workflows' argument as JSON (default: the string "Lambda #<n>").
+    #[arg(long, value_parser = parse_json)]
+    input: Option<serde_json::Value>,
+    /// Where state and logs go (default: <target dir>/temporal-lambda/rig).
     #[arg(long)]
     state_dir: Option<std::path::PathBuf>,
     /// IAM endpoint (e.g. `moto_server`) whose role trust policies the emulator's STS enforces,
@@ -154,8 +171,8 @@ struct FunctionArgs {
     /// lambda.amazonaws.com). Not the role Temporal assumes to invoke it.
     #[arg(long)]
     execution_role: Option<String>,
-    /// Function timeout (each invocation's deadline), e.g. 600s, 10m.
-    #[arg(long, value_parser = parse_duration, default_value = "600s")]
+    /// Function timeout (each invocation's deadline), 1s..=900s, e.g. 600s, 10m.
+    #[arg(long, value_parser = parse_function_timeout, default_value = "600s")]
     timeout: Duration,
     /// Memory in MB.
     #[arg(long, default_value_t = 256)]
@@ -262,6 +279,34 @@ enum Command {
         #[arg(long)]
         dry_run: bool,
     },
+    /// Create a new worker crate: run_worker in main, one workflow + one activity, a local-rig
+    /// test, a commented temporal.toml example and a README with the next commands.
+    New {
+        /// Directory to create (must not exist or be empty; nothing is overwritten).
+        path: std::path::PathBuf,
+        /// Crate name (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+        /// Worker Deployment name (default: the crate name).
+        #[arg(long)]
+        deployment_name: Option<String>,
+        /// Build ID.
+        #[arg(long, default_value = "build-1")]
+        build_id: String,
+        /// Task queue (default: the crate name).
+        #[arg(long)]
+        task_queue: Option<String>,
+        /// Take temporal-lambda-worker / -testing from this checkout of the toolkit (default:
+        /// the checkout this binary was built from, while the crates are not on crates.io).
+        #[arg(long, conflicts_with_all = ["toolkit_git", "crates_io"])]
+        toolkit_path: Option<std::path::PathBuf>,
+        /// Take them from this git URL (`URL#REV` pins a revision).
+        #[arg(long, conflicts_with = "crates_io")]
+        toolkit_git: Option<String>,
+        /// Take them from crates.io.
+        #[arg(long)]
+        crates_io: bool,
+    },
     /// The IAM role Temporal assumes to invoke the function.
     #[command(subcommand)]
     Iam(IamCommand),
@@ -289,9 +334,15 @@ enum Command {
         /// How long verify waits.
         #[arg(long, value_parser = parse_duration, default_value = "120s")]
         verify_timeout: Duration,
-        /// State file that makes reruns resume (default: .temporal-lambda/ship-<function>.json).
+        /// State file that makes reruns resume (default:
+        /// <project dir>/target/lambda/<function>/ship-state.json, beside the zip). Losing it is
+        /// harmless: the external ID is read back from the role stack.
         #[arg(long)]
         state_file: Option<std::path::PathBuf>,
+        /// Change the role stack's external ID to --external-id on purpose, and re-register
+        /// every version of the deployment that uses the role with it.
+        #[arg(long, requires = "external_id")]
+        rotate_external_id: bool,
         /// Print every AWS and Temporal call it would make; make none.
         #[arg(long)]
         dry_run: bool,
@@ -413,7 +464,25 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
         "h" => n * 3600.0,
         _ => return Err(format!("invalid duration unit in `{s}` (use ms, s, m, h)")),
     };
-    Ok(Duration::from_secs_f64(secs))
+    // A year is more than any timeout here needs; beyond it (or NaN/inf) is a typo.
+    const MAX_SECS: f64 = 365.0 * 24.0 * 3600.0;
+    if !secs.is_finite() || !(0.0..=MAX_SECS).contains(&secs) {
+        return Err(format!(
+            "duration `{s}` is out of range: use at most 8760h (e.g. 600s, 10m)"
+        ));
+    }
+    Duration::try_from_secs_f64(secs).map_err(|e| format!("invalid duration `{s}`: {e}"))
+}
+
+/// A Lambda function timeout: 1 s to 900 s (Lambda's limits), whole seconds.
+fn parse_function_timeout(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(900) {
+        return Err(format!(
+            "function timeout `{s}` is outside Lambda's 1s..=900s (15m); e.g. --timeout 600s"
+        ));
+    }
+    Ok(Duration::from_secs(d.as_secs()))
 }
 
 fn spinner(output: Output, msg: &str) -> ProgressBar {
@@ -518,14 +587,16 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             trusted_principal,
             dry_run,
         }) => {
-            let generated = external_id.is_none();
-            let so = StackOptions {
+            let mut generated = external_id.is_none();
+            let mut so = StackOptions {
                 stack_name,
                 trust: match trusted_principal {
                     Some(p) => Trust::SelfHosted { principal: p },
                     None => Trust::Cloud,
                 },
-                external_id: external_id.unwrap_or_else(iam::generate_external_id),
+                external_id: external_id
+                    .clone()
+                    .unwrap_or_else(iam::generate_external_id),
                 function_arns: function_arns
                     .iter()
                     .flat_map(|a| {
@@ -546,6 +617,13 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             for a in &function_arns {
                 aws.check_region("function", a.as_str(), &a.region)?;
             }
+            // An existing stack keeps its external ID: a new one would lock out every
+            // deployment version registered with the old one.
+            let (ext, new_id) =
+                iam::choose_external_id(&aws, &so.stack_name, external_id.as_ref(), None, false)
+                    .await?;
+            so.external_id = ext;
+            generated = generated && new_id;
             let pb = spinner(output, "creating the invocation role stack");
             let res = iam::create_stack(&aws, &so, &|m| pb.set_message(m.to_string())).await;
             pb.finish_and_clear();
@@ -585,6 +663,7 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             verify_input,
             verify_timeout,
             state_file,
+            rotate_external_id,
             dry_run,
         } => {
             let build_opts = if zip.is_some() {
@@ -616,14 +695,19 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
                         external_id: role.external_id.clone(),
                     },
                 },
+                include: build.include.clone(),
+                rotate_external_id,
                 verify: verify_workflow.map(|w| VerifySpec {
                     workflow_type: w,
                     input: verify_input,
                     timeout: verify_timeout,
                 }),
                 state_file: state_file.unwrap_or_else(|| {
-                    std::path::PathBuf::from(".temporal-lambda")
-                        .join(format!("ship-{}.json", function.function_name))
+                    build
+                        .project_dir
+                        .join("target/lambda")
+                        .join(&function.function_name)
+                        .join("ship-state.json")
                 }),
                 conn,
             };
@@ -717,6 +801,56 @@ async fn run(cli: Cli) -> anyhow::Result<std::process::ExitCode> {
             }
         }
         Command::Local(cmd) => local_command(output, cmd).await?,
+        Command::New {
+            path,
+            name,
+            deployment_name,
+            build_id,
+            task_queue,
+            toolkit_path,
+            toolkit_git,
+            crates_io,
+        } => {
+            use temporal_lambda_cli::scaffold::{self, NewOptions, ToolkitSource};
+            let built_from = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .ancestors()
+                .nth(2)
+                .map(std::path::Path::to_path_buf)
+                .filter(|r| r.join("crates/lambda-worker/Cargo.toml").is_file());
+            let toolkit = match (toolkit_path, toolkit_git, crates_io, built_from) {
+                (Some(p), _, _, _) => ToolkitSource::Path(std::fs::canonicalize(&p).unwrap_or(p)),
+                (_, Some(g), _, _) => ToolkitSource::Git(g),
+                (_, _, true, _) => ToolkitSource::CratesIo,
+                (_, _, _, Some(r)) => ToolkitSource::Path(r),
+                _ => anyhow::bail!(
+                    "the temporal-lambda crates are not on crates.io yet and this binary's checkout is gone: pass --toolkit-path <checkout> or --toolkit-git <url>"
+                ),
+            };
+            let r = scaffold::new_project(&NewOptions {
+                path,
+                crate_name: name,
+                deployment_name,
+                build_id,
+                task_queue,
+                toolkit: toolkit.clone(),
+            })?;
+            emit(output, &r, || {
+                format!(
+                    "Created {} ({}) — deployment version {}:{}, task queue {}\nToolkit crates from {}.\n\nNext:\n  cd {}\n  temporal-lambda local demo   # the server invokes your function on the local rig\n  cargo test                   # tests/local_rig.rs does the same from a test",
+                    r.crate_name,
+                    r.path.display(),
+                    r.deployment_name,
+                    r.build_id,
+                    r.task_queue,
+                    match &toolkit {
+                        ToolkitSource::CratesIo => "crates.io".to_string(),
+                        ToolkitSource::Path(p) => p.display().to_string(),
+                        ToolkitSource::Git(g) => g.clone(),
+                    },
+                    r.path.display()
+                )
+            });
+        }
         Command::Register {
             conn,
             version,
@@ -968,80 +1102,173 @@ fn set_current_text(r: &deployment::SetCurrentReport) -> String {
 }
 
 async fn local_command(output: Output, cmd: LocalCommand) -> anyhow::Result<()> {
-    use anyhow::Context as _;
     use temporal_lambda_cli::local;
     let (rig_args, workflows, keep_running) = match cmd {
         LocalCommand::Demo { rig, workflows } => (rig, workflows, false),
         LocalCommand::Up { rig } => (rig, 1, true),
-    };
-    let repo_root = local::find_repo_root()
-        .context("run this from the temporal-lambda repository (examples/hello-worker not found above the current directory)")?;
-    let release = rig_args.release;
-    let opts = local::RigOptions {
-        emulator_port: rig_args.emulator_port,
-        temporal_port: rig_args.temporal_port,
-        function_timeout: rig_args.function_timeout,
-        concurrency: rig_args.concurrency,
-        iam_endpoint: rig_args.iam_endpoint.clone(),
-        ..local::RigOptions::new(
-            &repo_root,
-            rig_args.state_dir.unwrap_or_else(|| repo_root.join(".rig")),
-        )
     };
     let say = |msg: &str| {
         if output == Output::Text {
             eprintln!("==> {msg}");
         }
     };
-    say("building examples/hello-worker (cargo build)");
-    let bootstrap = local::build_sample(&opts.repo_root, release)?;
+    let worker = local::resolve_worker(&local::WorkerSource {
+        manifest_path: rig_args.manifest_path.clone(),
+        package: rig_args.package.clone(),
+        bin: Some(rig_args.bin.clone()),
+        release: rig_args.release,
+    })?;
+    say(&format!(
+        "building {} ({}, cargo build{}; the first build of a new crate takes a few minutes)",
+        worker.package,
+        worker.manifest_path.display(),
+        if worker.release { " --release" } else { "" }
+    ));
+    let bootstrap = local::build_worker(&worker)?;
+    let state_dir = rig_args
+        .state_dir
+        .clone()
+        .unwrap_or_else(|| worker.state_dir());
+    let base = if worker.is_sample {
+        local::RigOptions::new(local::tool_root(), state_dir)
+    } else {
+        local::RigOptions::for_crate(
+            local::tool_root(),
+            state_dir,
+            function_name_for(&worker.package),
+        )
+    };
+    let opts = local::RigOptions {
+        emulator_port: rig_args.emulator_port,
+        temporal_port: rig_args.temporal_port,
+        function_timeout: rig_args.function_timeout,
+        concurrency: rig_args.concurrency,
+        iam_endpoint: rig_args.iam_endpoint.clone(),
+        ui: keep_running,
+        ..base
+    };
     let pb = spinner(output, "starting the local serverless rig");
-    let rig = local::start_rig(&opts, &bootstrap, &|m| pb.set_message(m.to_string())).await;
+    let rig = local::start_rig(&opts, &bootstrap, &|m| {
+        if output == Output::Text && pb.is_hidden() {
+            eprintln!("==> {m}");
+        }
+        pb.set_message(m.to_string())
+    })
+    .await;
     pb.finish_and_clear();
     let rig = rig?;
-    say(&format!(
-        "rig up: Temporal {} | emulator {} | function {}",
-        rig.server.address(),
-        rig.emulator.endpoint(),
-        rig.function_arn
-    ));
-    let pb = spinner(
-        output,
-        &format!(
-            "starting {} workflow(s) with no worker running; the server invokes the function",
-            workflows
-        ),
-    );
-    let report = local::run_workflows(&rig, workflows).await;
-    pb.finish_and_clear();
-    let report = report?;
-    emit(output, &report, || {
-        let mut s = String::from(
-            "workflow                                        result                 ms\n",
+    let workflow_type = rig_args
+        .workflow_type
+        .clone()
+        .or_else(|| worker.is_sample.then(|| "HelloWorkflow".to_string()))
+        .or_else(|| rig.workflow_types.first().cloned())
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "{} registers no workflow type: register one in run_worker's closure (config.register_workflow::<MyWorkflow>()?) or pass --workflow-type",
+                worker.package
+            )
+        })?;
+    if output == Output::Text {
+        eprintln!("{}", rig_summary(&rig, &workflow_type));
+    }
+    if !keep_running {
+        let pb = spinner(
+            output,
+            &format!(
+                "starting {workflows} {workflow_type} workflow(s) with no worker running; the server invokes the function"
+            ),
         );
-        for w in &report.workflows {
+        let report =
+            local::run_workflows_of(&rig, &workflow_type, workflows, rig_args.input.as_ref()).await;
+        pb.finish_and_clear();
+        let report = report?;
+        emit(output, &report, || {
+            let mut s = format!("{:<47} {:<30} ms\n", "workflow", "result");
+            for w in &report.workflows {
+                s.push_str(&format!(
+                    "{:<47} {:<30} {}\n",
+                    w.workflow_id, w.result, w.elapsed_ms
+                ));
+            }
             s.push_str(&format!(
-                "{:<47} {:<22} {}\n",
-                w.workflow_id, w.result, w.elapsed_ms
+                "{} invocation(s) by the server, {} cold start(s), {} ended after their deadline",
+                report.invocations, report.cold_starts, report.deadline_overruns
             ));
+            s
+        });
+    } else {
+        if output == Output::Json {
+            let env: serde_json::Map<String, serde_json::Value> = rig
+                .tool_env()
+                .into_iter()
+                .map(|(k, v)| (k, serde_json::Value::String(v)))
+                .collect();
+            emit(
+                output,
+                &serde_json::json!({
+                    "env": env,
+                    "temporal_ui": rig.server.ui_url(),
+                    "function_arn": rig.function_arn,
+                    "role_arn": rig.role_arn,
+                    "external_id": rig.external_id,
+                    "deployment_name": rig.deployment_name,
+                    "build_id": rig.build_id,
+                    "task_queue": rig.task_queue,
+                    "workflow_types": rig.workflow_types,
+                }),
+                String::new,
+            );
         }
-        s.push_str(&format!(
-            "{} invocation(s) by the server, {} cold start(s), {} ended after their deadline",
-            report.invocations, report.cold_starts, report.deadline_overruns
-        ));
-        s
-    });
-    if keep_running {
-        say(&format!(
-            "running; try: temporal workflow start --address {} --task-queue {} --type HelloWorkflow --input '\"you\"'. Ctrl-C stops everything.",
-            rig.server.address(),
-            rig.task_queue
-        ));
+        say("running; Ctrl-C stops everything");
         tokio::signal::ctrl_c().await.ok();
         say("stopping");
     }
-    drop(rig);
+    // Stop the emulator first, quietly: invocations the server queued after the last
+    // workflow are not failures of the demo.
+    rig.emulator.shutdown().await;
+    drop(rig.server);
     Ok(())
+}
+
+/// A Lambda function name for a package: letters, digits, '-' and '_' (64 at most).
+fn function_name_for(package: &str) -> String {
+    package
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect()
+}
+
+/// What other tools need to use the rig, ready to copy.
+fn rig_summary(rig: &temporal_lambda_cli::local::Rig, workflow_type: &str) -> String {
+    let mut s = String::from("\nLocal serverless rig is up:\n");
+    for (k, v) in rig.tool_env() {
+        s.push_str(&format!("  export {k}={v}\n"));
+    }
+    if let Some(ui) = rig.server.ui_url() {
+        s.push_str(&format!("  Temporal UI      {ui}\n"));
+    }
+    s.push_str(&format!(
+        "  function         {}\n  deployment       {}:{} (current)\n  task queue       {}\n  invocation role  {} (external ID {})\n",
+        rig.function_arn,
+        rig.deployment_name,
+        rig.build_id,
+        rig.task_queue,
+        rig.role_arn,
+        rig.external_id
+    ));
+    s.push_str(&format!(
+        "  start one:       temporal workflow start --address {} --task-queue {} --type {workflow_type} --input '\"you\"'\n",
+        rig.server.address(),
+        rig.task_queue
+    ));
+    s
 }
 
 #[cfg(test)]
@@ -1061,6 +1288,15 @@ mod tests {
         assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
         assert_eq!(parse_duration("5").unwrap(), Duration::from_secs(5));
         assert!(parse_duration("5 parsecs").is_err());
+        // Used to panic (Duration overflow) and, as a function timeout, wrap in `as i32`.
+        assert!(parse_duration("99999999999999999999h").is_err());
+        assert!(parse_duration("1e400").is_err());
+        assert!(parse_function_timeout("901s").is_err());
+        assert!(parse_function_timeout("0.5s").is_err());
+        assert_eq!(
+            parse_function_timeout("15m").unwrap(),
+            Duration::from_secs(900)
+        );
     }
 
     #[test]

@@ -68,6 +68,11 @@ pub struct ShipOptions {
     pub verify: Option<VerifySpec>,
     /// State file.
     pub state_file: PathBuf,
+    /// Extra files at the zip root (`temporal.toml`, certificates), as `package --include`.
+    pub include: Vec<PathBuf>,
+    /// Change the stack's external ID to the one given and re-register the deployment's
+    /// versions that use the role; without it a different ID is refused.
+    pub rotate_external_id: bool,
 }
 
 /// Remembered between runs.
@@ -93,15 +98,11 @@ impl ShipState {
     }
 
     fn save(&self, path: &Path) -> Result<(), ShipError> {
-        if let Some(d) = path.parent() {
-            std::fs::create_dir_all(d).map_err(|e| ShipError::State(path.into(), e))?;
-        }
-        let tmp = path.with_extension("json.partial");
-        std::fs::write(
-            &tmp,
-            serde_json::to_vec_pretty(self).expect("state serializes"),
+        // 0600 in a 0700 directory: it holds the external ID.
+        temporal_lambda_package::write_private(
+            path,
+            &serde_json::to_vec_pretty(self).expect("state serializes"),
         )
-        .and_then(|()| std::fs::rename(&tmp, path))
         .map_err(|e| ShipError::State(path.into(), e))
     }
 }
@@ -225,7 +226,7 @@ pub async fn ship(
             .map_err(step("package"))?;
             temporal_lambda_package::check_glibc(&bin, b.arch.max_glibc())
                 .map_err(step("package"))?;
-            let z = temporal_lambda_package::zip_bootstrap(&bin, &[], &o.zip)
+            let z = temporal_lambda_package::zip_bootstrap(&bin, &o.include, &o.zip)
                 .map_err(step("package"))?;
             done(&mut state, "package")?;
             Some(z)
@@ -248,6 +249,7 @@ pub async fn ship(
         "arn:aws:lambda:{}:{}:function:{}",
         fa.region, fa.account, fa.name
     );
+    let mut rotated_from: Option<ExternalId> = None;
     let (role_arn, external_id, stack) = match &o.role {
         RoleSource::Existing {
             role_arn,
@@ -258,11 +260,27 @@ pub async fn ship(
             trust,
             external_id,
         } => {
-            let ext = match (external_id, &state.external_id) {
-                (Some(e), _) => e.clone(),
-                (None, Some(prev)) => prev.parse().map_err(step("iam"))?,
-                (None, None) => iam::generate_external_id(),
-            };
+            let remembered: Option<ExternalId> = state
+                .external_id
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(step("iam"))?;
+            let current = iam::stack_external_id(aws, stack_name)
+                .await
+                .map_err(step("iam"))?;
+            let (ext, _) = iam::choose_external_id(
+                aws,
+                stack_name,
+                external_id.as_ref(),
+                remembered.as_ref(),
+                o.rotate_external_id,
+            )
+            .await
+            .map_err(step("iam"))?;
+            if let Some(c) = current.filter(|c| c.as_str() != ext.as_str()) {
+                rotated_from = Some(c);
+            }
             state.external_id = Some(ext.as_str().to_string());
             state.save(&o.state_file)?;
             let so = StackOptions {
@@ -298,7 +316,7 @@ pub async fn ship(
             target: LambdaTarget {
                 function_arn: fa,
                 role_arn: role_arn.clone(),
-                external_id,
+                external_id: external_id.clone(),
             },
             update: true,
             set_current: true,
@@ -308,6 +326,23 @@ pub async fn ship(
     .map_err(step("register"))?;
     done(&mut state, "register")?;
     done(&mut state, "set-current")?;
+    if let Some(old) = &rotated_from {
+        let n = deployment::update_role_external_id(
+            &conn,
+            &o.conn.namespace,
+            &d.deployment_name,
+            role_arn.as_str(),
+            old.as_str(),
+            &external_id,
+        )
+        .await
+        .map_err(step("rotate-external-id"))?;
+        progress(&format!(
+            "rotate-external-id: {n} other version(s) of {} now use the new external ID",
+            d.deployment_name
+        ));
+        done(&mut state, "rotate-external-id")?;
+    }
 
     // 5. verify
     let verify = match &o.verify {

@@ -29,8 +29,16 @@ async fn ship_packages_deploys_registers_and_verifies_then_a_rerun_resumes() {
     let rig = AwsRig::start("ship").await;
     let repo = repo_root();
     let address = rig.server.address();
+    // `--include` files reach the function's zip.
+    let extra = rig.dir.0.join("ship-extra.txt");
+    std::fs::write(&extra, "included by ship --include\n").unwrap();
+    let state_path = rig.dir.0.join("state/ship-hello.json");
     let args = [
         "ship",
+        "--include",
+        extra.to_str().unwrap(),
+        "--state-file",
+        state_path.to_str().unwrap(),
         "--project-dir",
         repo.to_str().unwrap(),
         "-p",
@@ -63,6 +71,16 @@ async fn ship_packages_deploys_registers_and_verifies_then_a_rerun_resumes() {
         rig.dir.0.join(zip_path)
     };
     temporal_lambda_package::check_zip(&zip_path).unwrap();
+    assert_eq!(
+        first["package"]["entries"],
+        serde_json::json!(["bootstrap", "ship-extra.txt"]),
+        "ship --include was dropped"
+    );
+    let mode = |p: &std::path::Path| {
+        std::os::unix::fs::PermissionsExt::mode(&std::fs::metadata(p).unwrap().permissions())
+            & 0o777
+    };
+    assert_eq!(mode(&zip_path), 0o600, "the zip may hold included keys");
     let bin = rig.dir.0.join("shipped-bootstrap");
     extract_bootstrap(&zip_path, &bin);
     let glibc = temporal_lambda_package::glibc_requirements(&bin).unwrap();
@@ -106,10 +124,13 @@ async fn ship_packages_deploys_registers_and_verifies_then_a_rerun_resumes() {
     assert_eq!(again["role_arn"], first["role_arn"]);
     assert_eq!(again["register"]["outcome"], "unchanged");
     assert_eq!(again["verify"]["result"], "Hello, ship!");
-    let state: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(rig.dir.0.join(".temporal-lambda/ship-hello.json")).unwrap(),
-    )
-    .unwrap();
+    assert_eq!(
+        mode(&state_path),
+        0o600,
+        "the state file holds the external ID"
+    );
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state_path).unwrap()).unwrap();
     assert_eq!(
         state["completed"],
         serde_json::json!([
@@ -130,6 +151,61 @@ async fn ship_packages_deploys_registers_and_verifies_then_a_rerun_resumes() {
         .await
         .unwrap();
     assert_eq!(versions.versions().len(), 2, "$LATEST and 1 only");
+
+    // The state file is lost (another checkout, another machine) and build 2 is shipped: the
+    // external ID is read back from the role stack, never silently rotated, so build 1's
+    // version (registered with the original ID) can still be invoked.
+    std::fs::remove_file(&state_path).unwrap();
+    let mut build2 = args.to_vec();
+    build2.extend(["--env", "HELLO_BUILD_ID=build-2"]);
+    let second = json(&rig.cli(EXE, &build2));
+    assert_eq!(second["deploy"]["build_id"], "build-2");
+    assert_eq!(second["stack"]["changed"], false, "{second:#}");
+    assert_eq!(second["verify"]["result"], "Hello, ship!");
+    let task_queue = first["deploy"]["task_queue"].as_str().unwrap();
+    ok(&rig.cli(
+        EXE,
+        &[
+            "set-current",
+            "--deployment-name",
+            "hello-app",
+            "--build-id",
+            "build-1",
+        ],
+    ));
+    let denied_before = rig.emu.sts_stats().assume_role_denied;
+    let v = json(&rig.cli(
+        EXE,
+        &[
+            "verify",
+            "--task-queue",
+            task_queue,
+            "--workflow-type",
+            "HelloWorkflow",
+            "--input",
+            "\"build one\"",
+            "--timeout",
+            "90s",
+            "-o",
+            "json",
+        ],
+    ));
+    assert_eq!(v["result"], "Hello, build one!", "{v:#}");
+    assert_eq!(
+        rig.emu.sts_stats().assume_role_denied,
+        denied_before,
+        "AssumeRole was denied for build 1"
+    );
+    // Asking for another external ID is refused unless rotation is explicit.
+    let mut other = args.to_vec();
+    other.extend(["--external-id", "another-external-id-42"]);
+    let o = rig.cli(EXE, &other);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--rotate-external-id"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -327,6 +403,10 @@ async fn bad_input_gets_a_clear_error_and_the_fix() {
 async fn api_keys_are_never_printed() {
     let rig = AwsRig::start("secrets").await;
     const KEY: &str = "tl-SECRET-api-key-5f2c9e";
+    // Secrets under other names: gRPC metadata, the codec server's auth, anything named like one.
+    const META: &str = "meta-SECRET-7a1d";
+    const CODEC: &str = "codec-SECRET-93bb";
+    const PASSWORD: &str = "pw-SECRET-0c4e";
     // Any code will do to check what deploy and doctor print: a stub bootstrap.
     let address = rig.server.address();
     let stub = rig.dir.0.join("stub");
@@ -351,6 +431,12 @@ async fn api_keys_are_never_printed() {
                 "--api-key",
                 KEY,
                 "--tls=false",
+                "--env",
+                &format!("TEMPORAL_GRPC_META_AUTHORIZATION=Bearer {META}"),
+                "--env",
+                &format!("TEMPORAL_CODEC_AUTH={CODEC}"),
+                "--env",
+                &format!("PAYMENTS_DB_PASSWORD={PASSWORD}"),
                 "-o",
                 output,
             ],
@@ -373,28 +459,40 @@ async fn api_keys_are_never_printed() {
         Some(KEY),
         "the key reached the function"
     );
-    let o = rig.cli(
-        EXE,
-        &[
-            "doctor",
-            "--deployment-name",
-            "d",
-            "--build-id",
-            "b",
-            "--function",
-            "arn:aws:lambda:us-east-1:123456789012:function:hello:$LATEST",
-            "--address",
-            &address,
-        ],
-    );
-    assert_eq!(o.status.code(), Some(3));
-    assert!(
-        stdout(&o).contains("TEMPORAL_API_KEY=<redacted>"),
-        "{}",
-        stdout(&o)
-    );
-    assert!(
-        !stdout(&o).contains(KEY) && !stderr(&o).contains(KEY),
-        "doctor printed the key"
-    );
+    for output in ["text", "json"] {
+        let o = rig.cli(
+            EXE,
+            &[
+                "doctor",
+                "--deployment-name",
+                "d",
+                "--build-id",
+                "b",
+                "--function",
+                "arn:aws:lambda:us-east-1:123456789012:function:hello:$LATEST",
+                "--address",
+                &address,
+                "-o",
+                output,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(3));
+        let out = stdout(&o);
+        for name in [
+            "TEMPORAL_API_KEY",
+            "TEMPORAL_GRPC_META_AUTHORIZATION",
+            "TEMPORAL_CODEC_AUTH",
+        ] {
+            assert!(
+                out.contains(&format!("{name}=<redacted>")),
+                "{output}: {out}"
+            );
+        }
+        for secret in [KEY, META, CODEC, PASSWORD] {
+            assert!(
+                !out.contains(secret) && !stderr(&o).contains(secret),
+                "doctor -o {output} printed a secret ({secret}): {out}"
+            );
+        }
+    }
 }

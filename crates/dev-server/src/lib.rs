@@ -149,6 +149,9 @@ pub struct DevServerOptions {
     pub extra_args: Vec<String>,
     /// How long to wait for the server to accept connections and serve the namespace.
     pub startup_timeout: Duration,
+    /// Serve the Temporal Web UI on a free port (see [`DevServer::ui_url`]); headless when
+    /// `false` (the default).
+    pub ui: bool,
 }
 
 impl Default for DevServerOptions {
@@ -167,6 +170,7 @@ impl Default for DevServerOptions {
             extra_env: Vec::new(),
             extra_args: Vec::new(),
             startup_timeout: Duration::from_secs(60),
+            ui: false,
         }
     }
 }
@@ -180,6 +184,7 @@ pub struct DevServer {
     options: DevServerOptions,
     grpc_port: u16,
     http_port: u16,
+    ui_port: Option<u16>,
     log_path: PathBuf,
 }
 
@@ -211,6 +216,11 @@ impl DevServer {
                 Some(p) => p,
                 None => free_port_except(&[grpc_port])?,
             };
+            let ui_port = if options.ui {
+                Some(free_port_except(&[grpc_port, http_port])?)
+            } else {
+                None
+            };
             let stamp = SystemTime::now()
                 .duration_since(UNIX_EPOCH)
                 .map(|d| d.as_millis())
@@ -222,6 +232,7 @@ impl DevServer {
                 options: options.clone(),
                 grpc_port,
                 http_port,
+                ui_port,
                 log_path,
             };
             match server.launch().await {
@@ -247,8 +258,19 @@ impl DevServer {
     fn command(&self) -> Command {
         let o = &self.options;
         let mut cmd = Command::new(&self.binary);
-        cmd.args(["server", "start-dev", "--ip", "127.0.0.1", "--headless"])
-            .args(["--port", &self.grpc_port.to_string()])
+        cmd.args(["server", "start-dev", "--ip", "127.0.0.1"]);
+        match self.ui_port {
+            // No newsfeed: the UI would reach out to the internet.
+            Some(p) => cmd.args([
+                "--ui-ip",
+                "127.0.0.1",
+                "--ui-port",
+                &p.to_string(),
+                "--ui-disable-news-fetch",
+            ]),
+            None => cmd.arg("--headless"),
+        };
+        cmd.args(["--port", &self.grpc_port.to_string()])
             .args(["--http-port", &self.http_port.to_string()])
             .args(["--log-level", &o.log_level]);
         if o.namespace != "default" {
@@ -392,6 +414,11 @@ impl DevServer {
     /// HTTP API address, `127.0.0.1:<http-port>`.
     pub fn http_address(&self) -> String {
         format!("127.0.0.1:{}", self.http_port)
+    }
+
+    /// Temporal Web UI, `http://127.0.0.1:<ui-port>`, when started with [`DevServerOptions::ui`].
+    pub fn ui_url(&self) -> Option<String> {
+        self.ui_port.map(|p| format!("http://127.0.0.1:{p}"))
     }
 
     /// HTTP API base URL, `http://127.0.0.1:<http-port>`.

@@ -305,8 +305,10 @@ impl ConnectionConfig {
 
 /// A TOML parse error without the excerpt of the offending line, which may hold a secret
 /// (`api_key = "…"`): the line and column numbers are kept.
+/// A TOML error's message without the source excerpt (`12 | api_key = "…"`) and with every
+/// double-quoted value masked (`invalid type: string "…"`): either could be a secret.
 fn without_source_excerpt(reason: &str) -> String {
-    reason
+    mask_quoted(reason)
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
@@ -318,6 +320,25 @@ fn without_source_excerpt(reason: &str) -> String {
         })
         .collect::<Vec<_>>()
         .join(": ")
+}
+
+/// Replaces the contents of every `"…"` span with `…` (field names, in backticks, stay).
+fn mask_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut inside = false;
+    for c in s.chars() {
+        if c == '"' {
+            if inside {
+                out.push_str("…\"");
+            } else {
+                out.push('"');
+            }
+            inside = !inside;
+        } else if !inside {
+            out.push(c);
+        }
+    }
+    out
 }
 
 /// Find the TOML config file: `TEMPORAL_CONFIG_FILE` (must exist), else

@@ -139,6 +139,23 @@ fn missing_config_file_names_the_variable() {
 }
 
 #[test]
+fn a_toml_type_error_never_echoes_the_value() {
+    // `grpc_meta` must be a table; a string there used to come back as
+    // `invalid type: string "Bearer …"`, secret included.
+    let f = file(
+        "[profile.default]\naddress = \"h:7233\"\ngrpc_meta = \"Bearer tl-SECRET-meta-91\"\napi_key = 7\n",
+    );
+    let e = ConnectionConfig::load(&env(&[(
+        "TEMPORAL_CONFIG_FILE",
+        f.path().to_str().unwrap(),
+    )]))
+    .unwrap_err();
+    let shown = format!("{e} {e:?}");
+    assert!(!shown.contains("SECRET"), "{shown}");
+    assert!(shown.contains(f.path().to_str().unwrap()), "{shown}");
+}
+
+#[test]
 fn garbled_toml_is_reported_with_the_file() {
     let f = file("[profile.default\naddress = ");
     let e = ConnectionConfig::load(&env(&[(

@@ -30,6 +30,49 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
+/// Creates `path` for writing, readable by its owner only (0600), never through a symlink:
+/// a stale file (or symlink) at `path` is removed first and the new one is created exclusively
+/// (`O_CREAT | O_EXCL`, which does not follow symlinks). For temp files and anything that may
+/// hold credentials.
+pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e),
+    }
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+}
+
+/// Writes `bytes` to `path` atomically (a private temp file beside it, then a rename), mode
+/// 0600; missing parent directories are created 0700.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        create_private_dir_all(dir)?;
+    }
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".partial");
+    let tmp = path.with_file_name(name);
+    let mut f = create_private_file(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
+
+/// `create_dir_all` whose newly created directories are 0700 (existing ones are left alone).
+pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
 /// Errors from building and packaging; each message names what to change.
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
@@ -545,7 +588,8 @@ pub fn zip_bootstrap(
     // Write to a temp file and rename, so a failed run never leaves a half-written zip behind.
     let tmp = out.with_extension("zip.partial");
     {
-        let f = std::fs::File::create(&tmp).map_err(io_err("creating", &tmp))?;
+        // 0600: included files may be TLS keys or a temporal.toml with an API key.
+        let f = create_private_file(&tmp).map_err(io_err("creating", &tmp))?;
         let mut w = zip::ZipWriter::new(std::io::BufWriter::new(f));
         for (name, path, mode) in &files {
             let bytes = std::fs::read(path).map_err(io_err("reading", path))?;
@@ -603,6 +647,37 @@ pub fn check_zip(path: &Path) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn private_files_are_0600_and_never_written_through_a_symlink() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = std::env::temp_dir().join(format!("tl-private-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let target = dir.join("victim");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(&target, b"untouched").unwrap();
+        let state = dir.join("sub/state.json");
+        create_private_dir_all(&dir.join("sub")).unwrap();
+        // A planted symlink where the temp file goes must not redirect the write.
+        std::os::unix::fs::symlink(&target, dir.join("sub/state.json.partial")).unwrap();
+        write_private(&state, b"{\"secret\":1}").unwrap();
+        assert_eq!(std::fs::read(&target).unwrap(), b"untouched");
+        let mode = std::fs::metadata(&state).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dmode = std::fs::metadata(dir.join("sub"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(dmode, 0o700);
+        // Zips (which may hold included keys) too.
+        let bin = dir.join("bootstrap");
+        std::fs::write(&bin, b"\x7fELF").unwrap();
+        let z = zip_bootstrap(&bin, &[], &dir.join("f.zip")).unwrap();
+        let zmode = std::fs::metadata(&z.path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(zmode, 0o600);
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
     use super::*;
 
     #[test]
