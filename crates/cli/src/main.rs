@@ -1168,9 +1168,8 @@ async fn local_command(output: Output, cmd: LocalCommand) -> anyhow::Result<()> 
                 worker.package
             )
         })?;
-    if output == Output::Text {
-        eprintln!("{}", rig_summary(&rig, &workflow_type));
-    }
+    // On stderr in both output modes: stdout stays the report.
+    eprintln!("{}", rig_summary(&rig, &workflow_type));
     if !keep_running {
         let pb = spinner(
             output,

@@ -88,6 +88,15 @@ impl Moto {
 }
 
 pub struct TempDir(pub PathBuf);
+impl TempDir {
+    /// A fresh directory under the system temp dir, removed on drop.
+    pub fn new(name: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!("tl-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);

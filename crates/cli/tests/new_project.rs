@@ -1,0 +1,191 @@
+//! What a new user does, outside this workspace: `temporal-lambda new` in a temp dir (toolkit
+//! crates from this checkout), `local demo --manifest-path` on it — the generated workflow
+//! completes because the server invoked the function — then `cargo test` in the generated
+//! project (its harness test). Plus the bad inputs: a non-empty target, a crate without a
+//! `bootstrap` bin, a crate that does not use temporal-lambda-worker.
+//!
+//! The generated crate shares this workspace's compiled dependencies (`CARGO_BUILD_BUILD_DIR`)
+//! but has its own target dir, so its `bootstrap` never replaces the sample's.
+
+mod support;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use support::{repo_root, stderr, stdout, venv_bin, TempDir};
+
+const EXE: &str = env!("CARGO_BIN_EXE_temporal-lambda");
+
+fn workspace_build_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// A command as a user runs it in `project`: the workspace's compiled dependencies shared, the
+/// pinned `temporal` on PATH.
+fn user_cmd(program: &str, project: &Path) -> Command {
+    let mut c = Command::new(program);
+    c.current_dir(project)
+        .env("CARGO_BUILD_BUILD_DIR", workspace_build_dir())
+        .env("CARGO_TARGET_DIR", project.join("target"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                venv_bin().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env_remove("RUST_LOG");
+    c
+}
+
+fn run(c: &mut Command) -> std::process::Output {
+    let o = c.output().unwrap();
+    assert!(
+        o.status.success(),
+        "{c:?} exited {:?}\nstdout:\n{}\nstderr:\n{}",
+        o.status.code(),
+        stdout(&o),
+        stderr(&o)
+    );
+    o
+}
+
+#[test]
+fn new_then_local_demo_then_cargo_test_outside_the_workspace() {
+    let dir = TempDir::new("new-user");
+    let project = dir.0.join("my-worker");
+    let t0 = Instant::now();
+    let o = run(user_cmd(EXE, &dir.0).args([
+        "new",
+        project.to_str().unwrap(),
+        "--toolkit-path",
+        repo_root().to_str().unwrap(),
+        "--task-queue",
+        "my-worker-q",
+    ]));
+    assert!(
+        stdout(&o).contains("temporal-lambda local demo"),
+        "{}",
+        stdout(&o)
+    );
+    for f in [
+        "Cargo.toml",
+        "src/main.rs",
+        "src/lib.rs",
+        "tests/local_rig.rs",
+        "README.md",
+        "temporal.toml.example",
+    ] {
+        assert!(project.join(f).is_file(), "{f} not generated");
+    }
+    // `new` never overwrites.
+    let again = user_cmd(EXE, &dir.0)
+        .args(["new", project.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(again.status.code(), Some(1), "{}", stderr(&again));
+    assert!(stderr(&again).contains("not empty"), "{}", stderr(&again));
+
+    // local demo from the project's directory, as the README says (the crate in the current
+    // directory), JSON report.
+    let t1 = Instant::now();
+    let o = run(user_cmd(EXE, &project).args(["local", "demo", "--workflows", "2", "-o", "json"]));
+    let demo_secs = t1.elapsed().as_secs_f64();
+    let report: serde_json::Value =
+        serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)));
+    let results: Vec<&str> = report["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        ["\"Hello, Lambda #0!\"", "\"Hello, Lambda #1!\""],
+        "{report:#}"
+    );
+    assert!(report["invocations"].as_u64().unwrap() >= 1, "{report:#}");
+    assert_eq!(report["deadline_overruns"], 0);
+    assert!(
+        report["function_arn"]
+            .as_str()
+            .unwrap()
+            .ends_with(":function:my-worker:1"),
+        "{report:#}"
+    );
+    // Its state went under the project's target dir, not this repository.
+    assert!(project
+        .join("target/temporal-lambda/rig/emulator/state.json")
+        .is_file());
+    // The rig's summary names what other tools need.
+    let err = stderr(&o);
+    assert!(err.contains("TEMPORAL_ADDRESS=127.0.0.1:"), "{err}");
+    assert!(
+        err.contains("--task-queue my-worker-q --type GreetingWorkflow"),
+        "{err}"
+    );
+
+    // The generated project's own test passes.
+    let t2 = Instant::now();
+    run(user_cmd("cargo", &project).args(["test", "--quiet"]));
+    eprintln!(
+        "new → first demo workflow: {demo_secs:.1} s (build included); cargo test: {:.1} s; total {:.1} s",
+        t2.elapsed().as_secs_f64(),
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+#[test]
+fn crates_that_cannot_be_a_worker_get_one_clear_error() {
+    let dir = TempDir::new("not-a-worker");
+    // A plain binary crate: no `bootstrap` bin.
+    let plain = dir.0.join("plain");
+    std::fs::create_dir_all(plain.join("src")).unwrap();
+    std::fs::write(
+        plain.join("Cargo.toml"),
+        "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n",
+    )
+    .unwrap();
+    std::fs::write(plain.join("src/main.rs"), "fn main() {}\n").unwrap();
+    let o = user_cmd(EXE, &plain)
+        .args(["local", "demo"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("has no `bootstrap` binary"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("[[bin]]"), "{}", stderr(&o));
+
+    // A `bootstrap` bin that does not use temporal-lambda-worker.
+    std::fs::write(
+        plain.join("Cargo.toml"),
+        "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[[bin]]\nname = \"bootstrap\"\npath = \"src/main.rs\"\n[workspace]\n",
+    )
+    .unwrap();
+    let o = user_cmd(EXE, &plain)
+        .args(["local", "demo"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("does not depend on temporal-lambda-worker"),
+        "{}",
+        stderr(&o)
+    );
+    // No Cargo.toml at all.
+    let empty = dir.0.join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = user_cmd(EXE, &empty)
+        .args(["local", "demo"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("temporal-lambda new"), "{}", stderr(&o));
+}
