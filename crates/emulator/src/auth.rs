@@ -74,8 +74,19 @@ impl AuthFailure {
     }
 }
 
-/// Reads the access key id from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request, ...`
-/// or from a presigned URL's `X-Amz-Credential` query parameter.
+fn is_hex64(s: &str, lowercase_only: bool) -> bool {
+    s.len() == 64
+        && s.bytes().all(|b| {
+            b.is_ascii_digit()
+                || (b'a'..=b'f').contains(&b)
+                || (!lowercase_only && (b'A'..=b'F').contains(&b))
+        })
+}
+
+/// Reads the access key id from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request,
+/// SignedHeaders=…, Signature=<64 hex>` or from a presigned URL's query (`X-Amz-Algorithm=AWS4-HMAC-SHA256`,
+/// `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-SignedHeaders`, `X-Amz-Signature`). The signature must be
+/// well-formed but is never verified.
 pub(crate) fn parse_caller(
     headers: &HeaderMap,
     query: Option<&str>,
@@ -88,30 +99,39 @@ pub(crate) fn parse_caller(
         let auth = auth
             .to_str()
             .map_err(|_| AuthFailure::Malformed("Authorization header is not ASCII".into()))?;
-        let rest = auth.strip_prefix("AWS4-HMAC-SHA256").ok_or_else(|| {
-            AuthFailure::Malformed(format!(
-                "Authorization header requires the AWS4-HMAC-SHA256 algorithm (got '{}')",
-                auth.split_whitespace().next().unwrap_or("")
-            ))
-        })?;
-        let mut credential = None;
-        let mut has_signature = false;
+        let rest = auth
+            .strip_prefix("AWS4-HMAC-SHA256")
+            .filter(|r| r.starts_with(' '))
+            .ok_or_else(|| {
+                AuthFailure::Malformed(format!(
+                    "Authorization header requires the AWS4-HMAC-SHA256 algorithm (got '{}'): sign the \
+                     request with AWS SigV4",
+                    auth.split_whitespace().next().unwrap_or("")
+                ))
+            })?;
+        let (mut credential, mut signed_headers, mut signature) = (None, None, None);
         for part in rest.split(',') {
             let part = part.trim();
             if let Some(c) = part.strip_prefix("Credential=") {
                 credential = Some(c);
-            } else if part.starts_with("Signature=") {
-                has_signature = true;
+            } else if let Some(h) = part.strip_prefix("SignedHeaders=") {
+                signed_headers = Some(h);
+            } else if let Some(sig) = part.strip_prefix("Signature=") {
+                signature = Some(sig);
             }
         }
-        let credential = credential.ok_or_else(|| {
-            AuthFailure::Malformed(
-                "Authorization header requires 'Credential' parameter.".to_string(),
-            )
-        })?;
-        if !has_signature {
-            return Err(AuthFailure::Malformed(
-                "Authorization header requires 'Signature' parameter.".to_string(),
+        let credential = credential
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| missing_param("Credential"))?;
+        signed_headers
+            .filter(|v| !v.is_empty())
+            .ok_or_else(|| missing_param("SignedHeaders"))?;
+        let signature = signature.ok_or_else(|| missing_param("Signature"))?;
+        if !is_hex64(signature, true) {
+            return Err(bad_signature(
+                "Signature",
+                signature,
+                "64 lowercase hex characters",
             ));
         }
         return parse_credential_scope(credential).map(|akid| Caller {
@@ -120,23 +140,67 @@ pub(crate) fn parse_caller(
         });
     }
     if let Some(q) = query {
-        let mut cred = None;
+        const PARAMS: [&str; 5] = [
+            "X-Amz-Algorithm",
+            "X-Amz-Credential",
+            "X-Amz-Date",
+            "X-Amz-SignedHeaders",
+            "X-Amz-Signature",
+        ];
+        let mut found: [Option<String>; 5] = Default::default();
         let mut token = None;
         for (k, v) in form_urlencoded::parse(q.as_bytes()) {
-            match k.as_ref() {
-                "X-Amz-Credential" => cred = Some(v.into_owned()),
-                "X-Amz-Security-Token" => token = Some(v.into_owned()),
-                _ => {}
+            if let Some(i) = PARAMS.iter().position(|p| *p == k) {
+                found[i] = Some(v.into_owned());
+            } else if k == "X-Amz-Security-Token" {
+                token = Some(v.into_owned());
             }
         }
-        if let Some(c) = cred {
-            return parse_credential_scope(&c).map(|akid| Caller {
+        if found.iter().any(Option::is_some) {
+            for (name, v) in PARAMS.iter().zip(&found) {
+                if v.as_deref().is_none_or(str::is_empty) {
+                    return Err(AuthFailure::Malformed(format!(
+                        "AWS query-string parameters must include '{name}'. Re-examine the query-string \
+                         parameters: a presigned URL needs X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, \
+                         X-Amz-SignedHeaders and X-Amz-Signature"
+                    )));
+                }
+            }
+            let [algorithm, credential, _, _, signature] = found.map(Option::unwrap_or_default);
+            if algorithm != "AWS4-HMAC-SHA256" {
+                return Err(AuthFailure::Malformed(format!(
+                    "X-Amz-Algorithm must be AWS4-HMAC-SHA256 (got '{algorithm}')"
+                )));
+            }
+            if !is_hex64(&signature, false) {
+                return Err(bad_signature(
+                    "X-Amz-Signature",
+                    &signature,
+                    "64 hex characters",
+                ));
+            }
+            return parse_credential_scope(&credential).map(|akid| Caller {
                 access_key_id: akid,
                 session_token: token,
             });
         }
     }
     Err(AuthFailure::Missing)
+}
+
+fn missing_param(name: &str) -> AuthFailure {
+    AuthFailure::Malformed(format!(
+        "Authorization header requires '{name}' parameter: sign the request with AWS SigV4 (an AWS SDK, \
+         or aws --endpoint-url)"
+    ))
+}
+
+fn bad_signature(param: &str, value: &str, expected: &str) -> AuthFailure {
+    AuthFailure::Malformed(format!(
+        "{param} must be {expected} (a SigV4 HMAC-SHA256), got {} characters: sign the request with AWS \
+         SigV4 (an AWS SDK, or aws --endpoint-url)",
+        value.chars().count()
+    ))
 }
 
 fn parse_credential_scope(credential: &str) -> Result<String, AuthFailure> {
@@ -156,16 +220,27 @@ fn parse_credential_scope(credential: &str) -> Result<String, AuthFailure> {
 mod tests {
     use super::*;
 
+    const SIG: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
     fn h(v: &str) -> HeaderMap {
         let mut m = HeaderMap::new();
         m.insert("authorization", v.parse().unwrap());
         m
     }
 
+    fn malformed(r: Result<Caller, AuthFailure>, needle: &str) {
+        match r {
+            Err(AuthFailure::Malformed(m)) => {
+                assert!(m.contains(needle), "{needle:?} not in {m:?}")
+            }
+            other => panic!("expected Malformed({needle}), got {other:?}"),
+        }
+    }
+
     #[test]
-    fn parses_sigv4() {
+    fn parses_sigv4_header() {
         let c = parse_caller(
-            &h("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature=abcd"),
+            &h(&format!("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20240101/us-east-1/lambda/aws4_request, SignedHeaders=host;x-amz-date, Signature={SIG}")),
             None,
         )
         .unwrap();
@@ -174,20 +249,125 @@ mod tests {
             parse_caller(&HeaderMap::new(), None),
             Err(AuthFailure::Missing)
         );
-        assert!(matches!(
-            parse_caller(&h("Basic Zm9v"), None),
-            Err(AuthFailure::Malformed(_))
-        ));
-        assert!(matches!(
-            parse_caller(&h("AWS4-HMAC-SHA256 Credential=AK/x, Signature=1"), None),
-            Err(AuthFailure::Malformed(_))
-        ));
-        let q = "X-Amz-Credential=AKID%2F20240101%2Fus-east-1%2Flambda%2Faws4_request&X-Amz-Signature=1";
+        malformed(parse_caller(&h("Basic Zm9v"), None), "AWS4-HMAC-SHA256");
+        malformed(
+            parse_caller(&h("AWS4-HMAC-SHA256X Credential=a"), None),
+            "AWS4-HMAC-SHA256",
+        );
+        malformed(
+            parse_caller(
+                &h(&format!(
+                    "AWS4-HMAC-SHA256 Credential=AK/x, SignedHeaders=host, Signature={SIG}"
+                )),
+                None,
+            ),
+            "Credential should be scoped",
+        );
+        let cred = "Credential=AK/20240101/us-east-1/lambda/aws4_request";
+        malformed(
+            parse_caller(
+                &h(&format!(
+                    "AWS4-HMAC-SHA256 SignedHeaders=host, Signature={SIG}"
+                )),
+                None,
+            ),
+            "'Credential'",
+        );
+        malformed(
+            parse_caller(
+                &h(&format!("AWS4-HMAC-SHA256 {cred}, Signature={SIG}")),
+                None,
+            ),
+            "'SignedHeaders'",
+        );
+        malformed(
+            parse_caller(
+                &h(&format!(
+                    "AWS4-HMAC-SHA256 {cred}, SignedHeaders=, Signature={SIG}"
+                )),
+                None,
+            ),
+            "'SignedHeaders'",
+        );
+        malformed(
+            parse_caller(
+                &h(&format!("AWS4-HMAC-SHA256 {cred}, SignedHeaders=host")),
+                None,
+            ),
+            "'Signature'",
+        );
+        for bad in [
+            "",
+            "ab",
+            "0123456789abcdef",
+            &SIG.to_uppercase(),
+            &format!("{SIG}0"),
+            &SIG.replace('a', "g"),
+        ] {
+            malformed(
+                parse_caller(
+                    &h(&format!(
+                        "AWS4-HMAC-SHA256 {cred}, SignedHeaders=host, Signature={bad}"
+                    )),
+                    None,
+                ),
+                "64 lowercase hex",
+            );
+        }
+    }
+
+    #[test]
+    fn parses_presigned_query() {
+        let full = format!(
+            "X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Credential=AKID%2F20240101%2Fus-east-1%2Flambda%2Faws4_request\
+             &X-Amz-Date=20240101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature={SIG}&X-Amz-Security-Token=tok"
+        );
+        let c = parse_caller(&HeaderMap::new(), Some(&full)).unwrap();
+        assert_eq!(c.access_key_id, "AKID");
+        assert_eq!(c.session_token.as_deref(), Some("tok"));
+        // Upper-case hex is accepted in the query form.
+        assert!(parse_caller(
+            &HeaderMap::new(),
+            Some(&full.replace(SIG, &SIG.to_uppercase()))
+        )
+        .is_ok());
+        // No auth parameters at all: missing, not malformed.
         assert_eq!(
-            parse_caller(&HeaderMap::new(), Some(q))
-                .unwrap()
-                .access_key_id,
-            "AKID"
+            parse_caller(&HeaderMap::new(), Some("Action=GetCallerIdentity")),
+            Err(AuthFailure::Missing)
+        );
+        for p in [
+            "X-Amz-Algorithm",
+            "X-Amz-Credential",
+            "X-Amz-Date",
+            "X-Amz-SignedHeaders",
+            "X-Amz-Signature",
+        ] {
+            let q: String = full
+                .split('&')
+                .filter(|kv| !kv.starts_with(&format!("{p}=")))
+                .collect::<Vec<_>>()
+                .join("&");
+            malformed(parse_caller(&HeaderMap::new(), Some(&q)), p);
+        }
+        malformed(
+            parse_caller(
+                &HeaderMap::new(),
+                Some(&full.replace("AWS4-HMAC-SHA256", "AWS4-HMAC-SHA1")),
+            ),
+            "X-Amz-Algorithm must be",
+        );
+        malformed(
+            parse_caller(&HeaderMap::new(), Some(&full.replace(SIG, "1"))),
+            "64 hex",
+        );
+        // The old, signature-less form is refused.
+        malformed(
+            parse_caller(
+                &HeaderMap::new(),
+                Some("X-Amz-Credential=AKID%2F20240101%2Fus-east-1%2Flambda%2Faws4_request&X-Amz-Signature=1"),
+            ),
+            "X-Amz-Algorithm",
         );
     }
 }

@@ -100,7 +100,16 @@ pub(crate) fn handle(inner: &Arc<Inner>, headers: &HeaderMap, body: &Bytes) -> R
             format!("The specified log group does not exist: {group:?} (the emulator serves /aws/lambda/<function>)"),
         );
     };
-    let dir = function_log_dir(&inner.config.data_dir, function);
+    // The name becomes a path component: `function_log_dir` refuses anything but a Lambda name.
+    let dir = match function_log_dir(&inner.config.data_dir, function) {
+        Ok(d) => d,
+        Err(e) => {
+            return error(
+                "InvalidParameterException",
+                format!("logGroupName {group:?} does not name a Lambda function's log group: {e}"),
+            )
+        }
+    };
     let streams = match list_streams(&inner.config.data_dir, function) {
         Ok(s) => s,
         Err(_) => {

@@ -39,6 +39,8 @@ pub(crate) struct Inner {
     pub sts: Mutex<StsStats>,
     pub shutdown: watch::Sender<bool>,
     pub tasks: Mutex<JoinSet<()>>,
+    /// Process group ids of sandboxes whose `bootstrap` is not reaped yet (see
+    /// `sandbox::ProcessGroup`): only those may be signalled.
     pub pgids: Mutex<HashMap<String, i32>>,
     pub faults: Mutex<crate::faults::FaultState>,
     sandbox_counter: AtomicU64,
@@ -92,16 +94,26 @@ impl Emulator {
     ///
     /// Fails with [`EmulatorError::PortInUse`] if the port is taken.
     pub async fn start(mut config: EmulatorConfig) -> Result<EmulatorHandle, EmulatorError> {
-        std::fs::create_dir_all(&config.data_dir)
-            .map_err(|e| EmulatorError::io("creating data dir", &config.data_dir, e))?;
+        prepare_data_dir(&config.data_dir)?;
         // Sandboxes run with the code dir as cwd: every stored path must be absolute.
         config.data_dir = std::fs::canonicalize(&config.data_dir)
             .map_err(|e| EmulatorError::io("resolving data dir", &config.data_dir, e))?;
+        for sub in ["functions", "logs", "sandboxes"] {
+            let dir = config.data_dir.join(sub);
+            crate::store::ensure_private_dir(&dir).map_err(|e| {
+                EmulatorError::io("creating private (0700) directory in the data dir", &dir, e)
+            })?;
+        }
         let mut store = Store::load(&config.data_dir, &config.region, &config.account_id)?;
         for (arn, ext) in &config.roles {
             store.register_role(arn, ext.as_deref())?;
         }
-        let _ = std::fs::remove_dir_all(config.data_dir.join("sandboxes"));
+        // Leftover scratch dirs of a previous run (the `sandboxes/` dir itself stays, 0700).
+        if let Ok(entries) = std::fs::read_dir(config.data_dir.join("sandboxes")) {
+            for e in entries.flatten() {
+                let _ = std::fs::remove_dir_all(e.path());
+            }
+        }
         let listener = tokio::net::TcpListener::bind(config.bind)
             .await
             .map_err(|e| {
@@ -134,7 +146,7 @@ impl Emulator {
             faults: Mutex::new(Default::default()),
             sandbox_counter: AtomicU64::new(0),
         });
-        let app = router(inner.clone());
+        let app = router(inner.clone(), addr.port());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
             let res = axum::serve(listener, app)
@@ -157,6 +169,38 @@ impl Emulator {
     }
 }
 
+/// Creates the data dir 0700. An existing one is tightened to 0700 if it is an emulator data
+/// dir (has `state.json`) or empty; any other existing directory (say `--data-dir .`) is left
+/// alone with a warning: the credentials in it are still protected by `state.json` being 0600
+/// and `functions/`, `logs/`, `sandboxes/` being 0700.
+fn prepare_data_dir(dir: &std::path::Path) -> Result<(), EmulatorError> {
+    use std::os::unix::fs::PermissionsExt;
+    let existed = dir.exists();
+    crate::store::create_private_dir(dir)
+        .map_err(|e| EmulatorError::io("creating data dir", dir, e))?;
+    if !existed {
+        return Ok(());
+    }
+    let mode = std::fs::metadata(dir)
+        .map_err(|e| EmulatorError::io("reading data dir", dir, e))?
+        .permissions()
+        .mode();
+    if mode & 0o077 == 0 {
+        return Ok(());
+    }
+    let ours = dir.join("state.json").exists()
+        || std::fs::read_dir(dir).is_ok_and(|mut d| d.next().is_none());
+    if ours {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| EmulatorError::io("making the data dir private (chmod 700)", dir, e))?;
+    } else {
+        tracing::warn!(data_dir = %dir.display(), mode = format!("{:o}", mode & 0o777),
+            "the data dir is readable by other users and not an emulator data dir, so it is left as is; \
+             use a dedicated --data-dir");
+    }
+    Ok(())
+}
+
 /// `POST /`: CloudWatch Logs (JSON, `X-Amz-Target: Logs_20140328.*`) or STS (query protocol).
 async fn root_post(
     State(inner): State<Arc<Inner>>,
@@ -175,7 +219,7 @@ async fn root_post(
     }
 }
 
-fn router(inner: Arc<Inner>) -> Router {
+fn router(inner: Arc<Inner>, port: u16) -> Router {
     let lambda = Router::new()
         .route(
             "/2015-03-31/functions",
@@ -230,6 +274,11 @@ fn router(inner: Arc<Inner>) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(96 * 1024 * 1024))
+        // Every route, the fallback included: no browser-shaped or foreign-Host request gets in.
+        .layer(middleware::from_fn_with_state(
+            crate::guard::Guard::api(port),
+            crate::guard::layer,
+        ))
         .layer(middleware::from_fn(trace_requests))
         .with_state(inner)
 }
@@ -558,19 +607,23 @@ impl EmulatorHandle {
     }
 
     /// A function's logs (all streams, oldest first), as `GET /_emulator/logs/{function}` returns them.
+    /// Fails with [`EmulatorError::Validation`] if `function` is not a valid function name.
     pub fn logs(&self, function: &str) -> Result<String, EmulatorError> {
+        let dir = self.log_dir(function)?;
         crate::logs::read_logs(&self.inner.config.data_dir, function, None).map_err(|e| {
             EmulatorError::io(
                 format!("reading logs of function {function} (has it been invoked?)"),
-                crate::logs::function_log_dir(&self.inner.config.data_dir, function),
+                dir,
                 e,
             )
         })
     }
 
-    /// Directory of a function's log stream files.
-    pub fn log_dir(&self, function: &str) -> std::path::PathBuf {
+    /// Directory of a function's log stream files. Fails with [`EmulatorError::Validation`] if
+    /// `function` is not a valid function name (1-64 letters, digits, `-`, `_`).
+    pub fn log_dir(&self, function: &str) -> Result<std::path::PathBuf, EmulatorError> {
         crate::logs::function_log_dir(&self.inner.config.data_dir, function)
+            .map_err(|e| EmulatorError::Validation(e.to_string()))
     }
 
     /// Stops accepting work, fails queued invocations, kills every sandbox (process groups) and
@@ -620,6 +673,9 @@ impl EmulatorHandle {
         tracing::info!("lambda emulator stopped");
     }
 
+    /// SIGKILLs every sandbox's process group. Safe against pgid reuse: a sandbox removes its
+    /// pgid from `pgids` (under this lock) *before* it reaps its process, and a process group
+    /// id cannot be reused while its leader is unreaped (running or zombie).
     fn kill_all(&self) {
         for pgid in self.inner.pgids.lock().expect("pgids lock").values() {
             crate::sandbox::kill_group(*pgid);

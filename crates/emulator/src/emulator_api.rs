@@ -1,4 +1,6 @@
-//! The emulator's own HTTP API for tests and the CLI (`/_emulator/…`, no authentication):
+//! The emulator's own HTTP API for tests and the CLI (`/_emulator/…`, no authentication; like
+//! every route it is behind the Host/Origin guard of [`crate::guard`]). No route returns function
+//! environments or issued secrets.
 //!
 //! | route | returns |
 //! |---|---|
@@ -7,8 +9,8 @@
 //! | `GET /_emulator/sandboxes` | `[SandboxInfo…]` |
 //! | `GET /_emulator/logs/{function}[?stream=NAME]` | text: all streams (oldest first, each after a `==> file <==` line) or one |
 //! | `GET /_emulator/logs/{function}/streams` | `["<stream file>.log", …]` |
-//! | `GET /_emulator/roles`, `POST /_emulator/roles` `{"RoleArn": …, "ExternalId": …}` | registered roles |
-//! | `GET /_emulator/sts` | `StsStats` (AssumeRole counters and calls) |
+//! | `GET /_emulator/roles`, `POST /_emulator/roles` `{"RoleArn": …, "ExternalId": …}` | registered roles (409 if the POST would drop a role's required external ID) |
+//! | `GET /_emulator/sts` | `StsStats` (AssumeRole counters and the last 1000 calls) |
 //! | `GET /_emulator/faults`, `PUT /_emulator/faults` `{"reject_invoke": 0.1, "fail_invocation": 0.1}` | `{"faults": Faults, "stats": FaultStats}` |
 
 use std::collections::HashMap;
@@ -86,16 +88,26 @@ async fn logs(
     Path(function): Path<String>,
     Query(q): Query<HashMap<String, String>>,
 ) -> Result<Response, ApiError> {
-    match crate::logs::read_logs(&inner.config.data_dir, &function, q.get("stream").map(String::as_str)) {
+    let stream = q.get("stream").map(String::as_str);
+    match crate::logs::read_logs(&inner.config.data_dir, &function, stream) {
         Ok(text) => {
             let mut resp = text.into_response();
-            resp.headers_mut().insert("content-type", HeaderValue::from_static("text/plain; charset=utf-8"));
+            resp.headers_mut().insert(
+                "content-type",
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
             Ok(resp)
+        }
+        // Refused name (path traversal, not a Lambda name): 400, never a file outside logs/.
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            Err(ApiError::validation(e.to_string()))
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(ApiError::not_found(format!(
             "No logs for function {function} (or that stream): it has not been invoked on this data dir"
         ))),
-        Err(e) => Err(ApiError::internal(format!("reading logs of {function}: {e}"))),
+        Err(e) => Err(ApiError::internal(format!(
+            "reading logs of {function}: {e}"
+        ))),
     }
 }
 
@@ -105,6 +117,9 @@ async fn streams(
 ) -> Result<Response, ApiError> {
     match crate::logs::list_streams(&inner.config.data_dir, &function) {
         Ok(s) => Ok(Json(s).into_response()),
+        Err(e) if e.kind() == std::io::ErrorKind::InvalidInput => {
+            Err(ApiError::validation(e.to_string()))
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Ok(Json(Vec::<String>::new()).into_response())
         }
@@ -138,11 +153,24 @@ async fn register_role(State(inner): State<Arc<Inner>>, body: Bytes) -> Result<R
             "expected JSON {{\"RoleArn\": \"arn:aws:iam::…:role/…\", \"ExternalId\": \"…\"}}: {e}"
         ))
     })?;
-    inner
-        .store
-        .lock()
-        .expect("store lock")
-        .register_role(&req.role_arn, req.external_id.as_deref())?;
+    let mut store = inner.store.lock().expect("store lock");
+    // Anyone on 127.0.0.1 can call this route: it may add roles or change an external ID, but
+    // never drop the external-ID requirement of a role that has one.
+    let requires_id = store
+        .state
+        .roles
+        .get(&req.role_arn)
+        .is_some_and(|r| r.external_id.is_some());
+    if requires_id && req.external_id.is_none() {
+        return Err(ApiError::conflict(format!(
+            "Role {} is registered with a required external ID; re-registering it without one would let any \
+             caller assume it. Pass \"ExternalId\" to replace the ID; to drop the requirement, restart the \
+             emulator with --role {} (no =EXTERNAL_ID) or a fresh --data-dir",
+            req.role_arn, req.role_arn
+        )));
+    }
+    store.register_role(&req.role_arn, req.external_id.as_deref())?;
+    drop(store);
     tracing::info!(role_arn = %req.role_arn, "role registered");
     Ok((
         StatusCode::CREATED,

@@ -57,6 +57,7 @@ mod emulator;
 mod emulator_api;
 mod error;
 mod faults;
+mod guard;
 mod invoke;
 mod logs;
 mod model;
@@ -74,5 +75,5 @@ pub use faults::{FaultStats, Faults};
 pub use model::{
     AssumeRoleCall, EnvironmentResponse, EphemeralStorage, FunctionConfiguration, FunctionSpec,
     InvocationRecord, InvocationType, InvokeOutput, LoggingConfig, Outcome, SandboxInfo, StsStats,
-    TracingConfig,
+    TracingConfig, MAX_STS_CALLS,
 };

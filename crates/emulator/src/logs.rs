@@ -7,9 +7,57 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWriteExt, BufReader};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// Directory holding a function's log streams.
-pub(crate) fn function_log_dir(data_dir: &Path, function: &str) -> PathBuf {
-    data_dir.join("logs").join(function)
+fn invalid_input(message: String) -> std::io::Error {
+    std::io::Error::new(std::io::ErrorKind::InvalidInput, message)
+}
+
+/// At most `max` characters of untrusted input, for error messages.
+fn shown(s: &str, max: usize) -> String {
+    let mut out: String = s.chars().take(max).collect();
+    if s.chars().count() > max {
+        out.push('…');
+    }
+    out
+}
+
+/// Directory holding a function's log streams. The name must be a valid Lambda function name
+/// (see [`crate::store::is_valid_function_name`]): it becomes a path component, so anything else
+/// (`..`, `/`, an absolute path) is refused with [`std::io::ErrorKind::InvalidInput`] here,
+/// for every caller (HTTP routes, [`crate::EmulatorHandle::logs`], the log writer).
+pub(crate) fn function_log_dir(data_dir: &Path, function: &str) -> std::io::Result<PathBuf> {
+    if !crate::store::is_valid_function_name(function) {
+        return Err(invalid_input(format!(
+            "invalid function name {:?}: a Lambda function name has 1-64 letters, digits, '-' or '_' \
+             (no '/', '.' or '%'); pass the name the function was created with",
+            shown(function, 80)
+        )));
+    }
+    Ok(data_dir.join("logs").join(function))
+}
+
+/// The file of a stream given by stream name (`2025/01/31/[$LATEST]0123…`) or file name
+/// (`2025-01-31-LATEST-0123….log`). Only plain file names of letters, digits, `-`, `_` and `.`
+/// ending in `.log` pass (no `/`, no `..`, no leading `.`).
+fn stream_file(stream: &str) -> std::io::Result<String> {
+    let file = if stream.ends_with(".log") {
+        stream.to_string()
+    } else {
+        stream_file_name(stream)
+    };
+    let ok = file.len() <= 255
+        && !file.starts_with('.')
+        && !file.contains("..")
+        && file
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.');
+    if !ok {
+        return Err(invalid_input(format!(
+            "invalid log stream name {:?}: give a stream as GET /_emulator/logs/{{function}}/streams lists it \
+             (e.g. 2025-01-31-LATEST-0123abcd.log) or its CloudWatch name (e.g. 2025/01/31/[$LATEST]0123abcd)",
+            shown(stream, 80)
+        )));
+    }
+    Ok(file)
 }
 
 /// File name for a stream name such as `2025/01/31/[$LATEST]0123…`: `2025-01-31-LATEST-0123….log`.
@@ -43,7 +91,7 @@ impl LogStream {
             version,
             uuid::Uuid::new_v4().simple()
         );
-        let dir = function_log_dir(data_dir, function);
+        let dir = function_log_dir(data_dir, function)?;
         tokio::fs::create_dir_all(&dir).await?;
         let path = dir.join(stream_file_name(&name));
         let mut file = tokio::fs::OpenOptions::new()
@@ -130,20 +178,9 @@ pub(crate) fn read_logs(
     function: &str,
     stream: Option<&str>,
 ) -> std::io::Result<String> {
-    let dir = function_log_dir(data_dir, function);
+    let dir = function_log_dir(data_dir, function)?;
     if let Some(s) = stream {
-        let file = if s.ends_with(".log") {
-            s.to_string()
-        } else {
-            stream_file_name(s)
-        };
-        if file.contains('/') || file.contains("..") {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "invalid stream name",
-            ));
-        }
-        return std::fs::read_to_string(dir.join(file));
+        return std::fs::read_to_string(dir.join(stream_file(s)?));
     }
     let mut files = Vec::new();
     for entry in std::fs::read_dir(&dir)? {
@@ -168,7 +205,7 @@ pub(crate) fn read_logs(
 /// Lists a function's stream files, oldest first.
 pub(crate) fn list_streams(data_dir: &Path, function: &str) -> std::io::Result<Vec<String>> {
     let mut files = Vec::new();
-    for entry in std::fs::read_dir(function_log_dir(data_dir, function))? {
+    for entry in std::fs::read_dir(function_log_dir(data_dir, function)?)? {
         let entry = entry?;
         let meta = entry.metadata()?;
         files.push((
@@ -178,4 +215,55 @@ pub(crate) fn list_streams(data_dir: &Path, function: &str) -> std::io::Result<V
     }
     files.sort();
     Ok(files.into_iter().map(|(_, n)| n).collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_that_leave_the_logs_dir_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        for bad in [
+            "..",
+            "../x",
+            "../../etc",
+            "/etc",
+            "a/b",
+            "",
+            ".",
+            "f.log",
+            &"a".repeat(65),
+        ] {
+            for r in [
+                read_logs(&data, bad, None).map(|_| ()),
+                list_streams(&data, bad).map(|_| ()),
+                function_log_dir(&data, bad).map(|_| ()),
+            ] {
+                let e = r.unwrap_err();
+                assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{bad:?}: {e}");
+                assert!(e.to_string().contains("invalid function name"), "{e}");
+            }
+        }
+        for bad in [
+            "../../../etc/passwd",
+            "../state.json",
+            "..log",
+            ".hidden.log",
+            "a/../../b.log",
+            "x\0.log",
+        ] {
+            let e = read_logs(&data, "f", Some(bad)).unwrap_err();
+            assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput, "{bad:?}: {e}");
+            assert!(e.to_string().contains("invalid log stream name"), "{e}");
+        }
+        // Good names still work (NotFound: nothing logged yet).
+        let e = read_logs(&data, "my-fn_1", Some("2025/01/31/[$LATEST]abc")).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::NotFound);
+        assert_eq!(
+            stream_file("2025/01/31/[3]abc").unwrap(),
+            "2025-01-31-3-abc.log"
+        );
+    }
 }

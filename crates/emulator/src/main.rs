@@ -15,13 +15,21 @@ enum LogFormat {
 
 /// Local AWS Lambda (control plane, Invoke, Runtime API) + STS on one endpoint.
 /// Point clients at it with AWS_ENDPOINT_URL=http://127.0.0.1:PORT.
+///
+/// Security: it listens on 127.0.0.1 only and trusts every local process (signatures are
+/// checked for shape, never verified). Web pages are kept out by request checks: a Host other
+/// than 127.0.0.1/localhost/[::1] (with this port), any Origin or Sec-Fetch-* header, and form or
+/// text/plain bodies without a SigV4 Authorization header are refused. See SECURITY.md.
 #[derive(Parser, Debug)]
 #[command(name = "lambda-emulator", version)]
 struct Args {
-    /// Port on 127.0.0.1 (0 picks a free one; the bound address is printed on stdout).
+    /// Port on 127.0.0.1 (0 picks a free one; the bound address is printed on stdout). The
+    /// default is a fixed, guessable port: what protects it from web pages (cross-site requests,
+    /// DNS rebinding) are the Host/Origin checks, not the port.
     #[arg(long, default_value_t = 9001)]
     port: u16,
-    /// Directory for functions, versions, roles, code and logs (kept across restarts).
+    /// Directory for functions, versions, roles, code and logs (kept across restarts). Created
+    /// 0700; its state.json (issued credentials, function environments) is 0600.
     #[arg(long, default_value = ".lambda-emulator")]
     data_dir: PathBuf,
     /// Region used in ARNs and given to functions.

@@ -309,7 +309,11 @@ pub struct AssumeRoleCall {
     pub at_ms: u64,
 }
 
-/// STS counters and call log.
+/// How many `AssumeRole` calls [`StsStats::calls`] keeps (the most recent ones).
+pub const MAX_STS_CALLS: usize = 1000;
+
+/// STS counters and call log. The counters count every call since the emulator started; the
+/// call log keeps only the last [`MAX_STS_CALLS`] (1000) calls.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct StsStats {
     /// All `AssumeRole` calls.
@@ -320,6 +324,7 @@ pub struct StsStats {
     pub assume_role_denied: u64,
     /// `GetCallerIdentity` calls.
     pub get_caller_identity_calls: u64,
-    /// Every `AssumeRole` call, oldest first.
+    /// The last [`MAX_STS_CALLS`] (1000) `AssumeRole` calls, oldest first; older ones are
+    /// dropped (the counters above stay exact).
     pub calls: Vec<AssumeRoleCall>,
 }

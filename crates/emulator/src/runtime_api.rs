@@ -98,6 +98,11 @@ impl RuntimeApi {
                 (StatusCode::NOT_FOUND, axum::Json(serde_json::json!({"errorType":"NotFound","errorMessage":"unknown Runtime API path"})))
             })
             .layer(axum::extract::DefaultBodyLimit::max(16 * 1024 * 1024))
+            // Host/Origin/Sec-Fetch checks only: runtime clients may send any content type.
+            .layer(axum::middleware::from_fn_with_state(
+                crate::guard::Guard::runtime_api(addr.port()),
+                crate::guard::layer,
+            ))
             .with_state(shared.clone());
         let task = tokio::spawn(async move {
             let mut conns = JoinSet::new();

@@ -2,10 +2,10 @@
 //! with its own Runtime API listener, scratch dir and log stream. A sandbox runs one invocation
 //! at a time, stays warm between invocations, is killed at the deadline, and is reaped when idle.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 use std::process::{ExitStatus, Stdio};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -19,21 +19,136 @@ use crate::runtime_api::{Delivered, Delivery, RuntimeApi, RuntimeEvent};
 use crate::scheduler::{self, complete, fail, Invocation, SandboxCmd};
 use crate::store::{now_ms, StoredVersion};
 
-/// Kills the whole process group when dropped (covers task abort / runtime shutdown).
-struct ProcessGroup(Option<i32>);
+/// A sandbox's process group; `bootstrap` is its leader (pgid = its pid).
+///
+/// `kill(-pgid)` is only safe while the leader is unreaped (running or a zombie): a reaped
+/// leader's id can be reused by an unrelated process group, which the kill would then hit. So
+/// the pgid is registered in `Inner::pgids` (what `EmulatorHandle` kills at shutdown) only
+/// while the leader is unreaped, and [`ProcessGroup::forget`] — which removes it from there under
+/// that lock — must come before anything reaps the child (`child.wait()`): kill first, then
+/// forget, then wait. [`wait_exit`] and [`kill_and_reap`] do it in that order. Dropping the group
+/// kills and forgets it (task abort, runtime shutdown); it is declared after the `Child`, so
+/// it drops first, while the child is still unreaped.
+struct ProcessGroup<'a> {
+    pgid: Option<i32>,
+    id: String,
+    registry: &'a Mutex<HashMap<String, i32>>,
+}
 
-impl ProcessGroup {
+impl<'a> ProcessGroup<'a> {
+    fn new(registry: &'a Mutex<HashMap<String, i32>>, id: String, pid: Option<u32>) -> Self {
+        let pgid = pid.map(|p| p as i32);
+        if let Some(p) = pgid {
+            registry.lock().expect("pgids lock").insert(id.clone(), p);
+        }
+        Self { pgid, id, registry }
+    }
+
+    /// SIGKILLs the group (no-op once forgotten).
     fn kill(&self) {
-        if let Some(pgid) = self.0 {
+        if let Some(pgid) = self.pgid {
             kill_group(pgid);
+        }
+    }
+
+    /// From here on the child may be reaped: nobody may signal its pgid any more.
+    fn forget(&mut self) {
+        if self.pgid.take().is_some() {
+            self.registry.lock().expect("pgids lock").remove(&self.id);
         }
     }
 }
 
-impl Drop for ProcessGroup {
+impl Drop for ProcessGroup<'_> {
     fn drop(&mut self) {
         self.kill();
+        self.forget();
     }
+}
+
+/// Tells when a child has terminated *without reaping it*: a pidfd turns readable when the
+/// process exits, and it stays a zombie (its pid, our pgid, still taken) until `Child::wait`.
+/// Kernels without `pidfd_open` (< 5.3) fall back to polling `/proc/<pid>/stat`.
+struct ExitWatch {
+    pid: Option<i32>,
+    fd: Option<tokio::io::unix::AsyncFd<std::os::fd::OwnedFd>>,
+}
+
+impl ExitWatch {
+    fn new(pid: Option<u32>) -> Self {
+        use std::os::fd::FromRawFd;
+        let fd = pid.and_then(|pid| {
+            // SAFETY: pidfd_open(2) takes a pid and flags and returns a new fd or -1; no memory is
+            // passed.
+            let raw = unsafe { libc::syscall(libc::SYS_pidfd_open, pid as libc::pid_t, 0) };
+            if raw < 0 {
+                return None;
+            }
+            // SAFETY: `raw` is a file descriptor we just opened and own exclusively.
+            let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(raw as std::os::fd::RawFd) };
+            // SAFETY: the AsyncFd owns the OwnedFd, so the descriptor stays open and the same
+            // for the AsyncFd's whole lifetime.
+            unsafe {
+                tokio::io::unix::AsyncFd::register_with_interest(
+                    owned,
+                    tokio::io::Interest::READABLE,
+                )
+            }
+            .ok()
+        });
+        Self {
+            pid: pid.map(|p| p as i32),
+            fd,
+        }
+    }
+
+    /// Resolves once the process has exited (it is then a zombie until reaped).
+    async fn terminated(&self) {
+        let Some(pid) = self.pid else { return };
+        if let Some(fd) = &self.fd {
+            // The readiness is kept (never cleared), so later calls return at once too.
+            if fd.readable().await.is_ok() {
+                return;
+            }
+        }
+        while running(pid) {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+}
+
+/// True if `pid` exists and is not a zombie.
+fn running(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => !matches!(
+            stat.rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next()),
+            Some("Z") | Some("X")
+        ),
+        Err(_) => false,
+    }
+}
+
+/// Waits until `bootstrap` exits on its own; kills what is left of its group while the exited
+/// leader is still an unreaped zombie (so the pgid cannot have been reused), then reaps it.
+async fn wait_exit(
+    child: &mut Child,
+    group: &mut ProcessGroup<'_>,
+    exit: &ExitWatch,
+) -> std::io::Result<ExitStatus> {
+    exit.terminated().await;
+    kill_and_reap(child, group).await
+}
+
+/// Kills the group, forgets it, then reaps the leader — in that order (see [`ProcessGroup`]).
+async fn kill_and_reap(
+    child: &mut Child,
+    group: &mut ProcessGroup<'_>,
+) -> std::io::Result<ExitStatus> {
+    group.kill();
+    group.forget();
+    child.wait().await
 }
 
 /// SIGKILL to a process group.
@@ -287,14 +402,9 @@ pub(crate) async fn run(
         }
     };
     let pid = child.id();
-    let group = ProcessGroup(pid.map(|p| p as i32));
-    if let Some(p) = pid {
-        inner
-            .pgids
-            .lock()
-            .expect("pgids lock")
-            .insert(id.clone(), p as i32);
-    }
+    // Declared after `child`: dropped (killed) before it.
+    let mut group = ProcessGroup::new(&inner.pgids, id.clone(), pid);
+    let exit_watch = ExitWatch::new(pid);
     scheduler::sandbox_started(&inner, &function, &id, pid, &log.name);
     tracing::info!(sandbox = %id, function = %function, version = %version.config.version, pid = ?pid,
         runtime_api = %rt.addr, stream = %log.name, "sandbox started");
@@ -323,7 +433,7 @@ pub(crate) async fn run(
                         Some(SandboxCmd::Invoke(i)) => i,
                         None => break 'outer,
                     },
-                    st = child.wait() => {
+                    st = wait_exit(&mut child, &mut group, &exit_watch) => {
                         exited = true;
                         log.line(format!("sandbox process exited while idle: {}", describe_exit(st)));
                         break 'outer;
@@ -366,7 +476,7 @@ pub(crate) async fn run(
                     break 'outer;
                 }
             },
-            st = child.wait() => {
+            st = wait_exit(&mut child, &mut group, &exit_watch) => {
                 exited = true;
                 rt.withdraw();
                 let why = describe_exit(st);
@@ -391,8 +501,7 @@ pub(crate) async fn run(
             }
             _ = tokio::time::sleep_until(init_deadline), if !warm => {
                 rt.withdraw();
-                group.kill();
-                let _ = child.wait().await;
+                let _ = kill_and_reap(&mut child, &mut group).await;
                 exited = true;
                 let secs = inner.config.init_timeout.as_secs_f64();
                 let msg = format!(
@@ -438,7 +547,7 @@ pub(crate) async fn run(
         let end = tokio::select! {
             biased;
             ev = wait_result(&mut events, &request_id) => End::Done(ev),
-            st = child.wait() => End::Exit(describe_exit(st)),
+            st = wait_exit(&mut child, &mut group, &exit_watch) => End::Exit(describe_exit(st)),
             _ = tokio::time::sleep_until(delivered.deadline_at) => End::Timeout,
             _ = shutdown_requested(&mut shutdown_rx) => End::Shutdown,
         };
@@ -491,8 +600,7 @@ pub(crate) async fn run(
                 stop = true;
             }
             End::Timeout => {
-                group.kill();
-                let _ = child.wait().await;
+                let _ = kill_and_reap(&mut child, &mut group).await;
                 exited = true;
                 log.line(format!(
                     "{} {request_id} Task timed out after {timeout_s}.00 seconds",
@@ -516,8 +624,8 @@ pub(crate) async fn run(
                 stop = true;
             }
             End::Exit(why) => {
+                // `wait_exit` already killed the rest of the group, before reaping.
                 exited = true;
-                group.kill();
                 let msg =
                     format!("RequestId: {request_id} Error: Runtime exited with error: {why}");
                 log.line(&msg);
@@ -549,8 +657,10 @@ pub(crate) async fn run(
         }
     }
 
-    // Tear down: no process, listener, or scratch dir outlives the sandbox.
+    // Tear down: no process, listener, or scratch dir outlives the sandbox. Kill and forget the
+    // group before reaping (a no-op if `exited`: then that already happened).
     group.kill();
+    group.forget();
     if !exited {
         let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
     }
@@ -560,7 +670,6 @@ pub(crate) async fn run(
     }
     log.close().await;
     let _ = std::fs::remove_dir_all(&scratch);
-    inner.pgids.lock().expect("pgids lock").remove(&id);
     tracing::info!(sandbox = %id, function = %function, "sandbox stopped");
     scheduler::sandbox_gone(&inner, &function, &id, &mut cmd_rx);
 }
@@ -589,4 +698,52 @@ async fn report(
     log.line(line);
     // The REPORT line is in the file before the caller hears the result.
     log.sync().await;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::AsyncBufReadExt;
+
+    #[tokio::test]
+    async fn group_is_killed_and_forgotten_before_its_leader_is_reaped() {
+        let registry = Mutex::new(HashMap::new());
+        // The leader leaves a grandchild in its group, then exits on its own.
+        let mut child = tokio::process::Command::new("sh")
+            .args(["-c", "sleep 30 >/dev/null 2>&1 & echo $!; exit 3"])
+            .stdout(Stdio::piped())
+            .process_group(0)
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let pid = child.id().unwrap();
+        let mut group = ProcessGroup::new(&registry, "sb-1".into(), Some(pid));
+        assert_eq!(registry.lock().unwrap().get("sb-1"), Some(&(pid as i32)));
+        let exit = ExitWatch::new(Some(pid));
+        let mut line = String::new();
+        tokio::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .await
+            .unwrap();
+        let grandchild: i32 = line.trim().parse().unwrap();
+        tokio::time::timeout(Duration::from_secs(10), exit.terminated())
+            .await
+            .expect("exit noticed");
+        // Exited but not reaped: a zombie still holds the pid, so the pgid cannot be reused yet.
+        assert!(!running(pid as i32));
+        assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+        assert!(running(grandchild));
+        let st = wait_exit(&mut child, &mut group, &exit).await.unwrap();
+        assert_eq!(st.code(), Some(3));
+        assert!(registry.lock().unwrap().is_empty(), "forgotten when reaped");
+        assert!(
+            group.pgid.is_none(),
+            "a reaped group is never signalled again"
+        );
+        let t = Instant::now();
+        while running(grandchild) {
+            assert!(t.elapsed() < Duration::from_secs(5), "grandchild survived");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
 }

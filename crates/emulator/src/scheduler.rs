@@ -452,7 +452,15 @@ pub(crate) fn complete(inner: &Arc<Inner>, mut inv: Invocation, outcome: Outcome
     }
     let delays = &inner.config.async_retry_delays;
     let attempt = inv.attempt as usize;
-    if attempt > delays.len() || inner.sched.lock().expect("sched lock").shutting_down {
+    let shutting_down = inner.sched.lock().expect("sched lock").shutting_down;
+    if shutting_down && error_type.as_deref() == Some("Emulator.ShuttingDown") {
+        // Queued when the emulator stopped (e.g. the server's follow-up invocations at the end
+        // of a demo): nothing went wrong, so no warning. The record keeps the outcome.
+        tracing::debug!(request_id = %inv.request_id, function = %inv.function(),
+            "async invocation dropped: the emulator is shutting down");
+        return;
+    }
+    if attempt > delays.len() || shutting_down {
         tracing::warn!(
             request_id = %inv.request_id, function = %inv.function(), attempts = attempt,
             error_type = error_type.as_deref().unwrap_or(""), "async invocation failed; no retries left"

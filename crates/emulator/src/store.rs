@@ -2,6 +2,8 @@
 //! code directories under `<data-dir>/functions/<name>/code/`.
 
 use std::collections::BTreeMap;
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -126,13 +128,18 @@ fn last_modified() -> String {
         .to_string()
 }
 
-fn validate_name(name: &str) -> Result<(), EmulatorError> {
-    if name.is_empty()
-        || name.len() > 64
-        || !name
+/// Lambda's function name rule: 1-64 characters among ASCII letters, digits, `-` and `_`.
+/// The one check for every name used in a path under the data dir (code dirs, log dirs).
+pub(crate) fn is_valid_function_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= 64
+        && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    {
+}
+
+fn validate_name(name: &str) -> Result<(), EmulatorError> {
+    if !is_valid_function_name(name) {
         return Err(EmulatorError::Validation(format!(
             "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: Member must \
              have 1-64 characters among letters, digits, '-' and '_'"
@@ -185,14 +192,43 @@ fn validate_env(env: &BTreeMap<String, String>) -> Result<(), EmulatorError> {
     Ok(())
 }
 
+/// Creates `dir` (and any missing parents) with mode 0700.
+pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Creates `dir` as 0700, or tightens an existing one to 0700: for directories the emulator owns
+/// (`functions/`, `logs/`, `sandboxes/` in the data dir).
+pub(crate) fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
+    create_private_dir(dir)?;
+    let mode = std::fs::metadata(dir)?.permissions().mode();
+    if mode & 0o777 != 0o700 {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
 impl Store {
     /// Loads `<data_dir>/state.json` (or starts empty).
     pub fn load(data_dir: &Path, region: &str, account: &str) -> Result<Self, EmulatorError> {
-        std::fs::create_dir_all(data_dir)
+        create_private_dir(data_dir)
             .map_err(|e| EmulatorError::io("creating data dir", data_dir, e))?;
         let path = data_dir.join("state.json");
         let state = match std::fs::read(&path) {
             Ok(bytes) => {
+                // Issued secret keys and session tokens live here: owner-only, also for a file an
+                // older emulator wrote with the default umask.
+                let private = std::fs::Permissions::from_mode(0o600);
+                std::fs::set_permissions(&path, private).map_err(|e| {
+                    EmulatorError::io(
+                        "making the state file private (chmod 600; is it owned by another user?)",
+                        &path,
+                        e,
+                    )
+                })?;
                 serde_json::from_slice(&bytes).map_err(|e| EmulatorError::CorruptState {
                     path: path.clone(),
                     message: e.to_string(),
@@ -210,12 +246,34 @@ impl Store {
         })
     }
 
-    /// Writes the state atomically (temp file + rename).
+    /// Writes the state atomically (temp file + rename). The file holds issued secret keys,
+    /// session tokens and function environments, so it is created 0600; a stale temp file is
+    /// removed first and the new one is created exclusively (`O_EXCL | O_NOFOLLOW`): a symlink or
+    /// file planted at the temp path is never followed or written through.
     pub fn save(&self) -> Result<(), EmulatorError> {
         let tmp = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(&self.state).expect("state serializes");
-        std::fs::write(&tmp, bytes)
+        match std::fs::remove_file(&tmp) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => {
+                return Err(EmulatorError::io(
+                    "removing a stale temporary state file (delete it by hand)",
+                    &tmp,
+                    e,
+                ))
+            }
+        }
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW)
+            .open(&tmp)
+            .map_err(|e| EmulatorError::io("creating temporary state file", &tmp, e))?;
+        file.write_all(&bytes)
             .map_err(|e| EmulatorError::io("writing state file", &tmp, e))?;
+        drop(file);
         std::fs::rename(&tmp, &self.path)
             .map_err(|e| EmulatorError::io("replacing state file", &self.path, e))
     }

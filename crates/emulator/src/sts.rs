@@ -316,6 +316,12 @@ fn assume_role(
             granted,
             at_ms: now_ms(),
         });
+        // Bounded: a long-running emulator (or a caller in a loop) must not grow it forever.
+        let excess = stats
+            .calls
+            .len()
+            .saturating_sub(crate::model::MAX_STS_CALLS);
+        stats.calls.drain(..excess);
     }
     if !granted {
         tracing::info!(%role_arn, external_id = external_id.is_some(), "AssumeRole denied");

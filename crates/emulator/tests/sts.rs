@@ -21,12 +21,12 @@ fn xml_field(xml: &str, tag: &str) -> Option<String> {
 }
 
 async fn sts(ep: &str, params: &[(&str, &str)]) -> Resp {
-    let auth = "AWS4-HMAC-SHA256 Credential=AKIAEMULATORTEST/20250101/us-east-1/sts/aws4_request, SignedHeaders=host, Signature=ab";
+    let auth = sigv4_for("AKIAEMULATORTEST", "sts");
     http(
         "POST",
         &format!("{ep}/"),
         &[
-            ("authorization", auth),
+            ("authorization", &auth),
             (
                 "content-type",
                 "application/x-www-form-urlencoded; charset=utf-8",

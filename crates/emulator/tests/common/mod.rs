@@ -30,10 +30,20 @@ pub async fn start(dir: &Path) -> EmulatorHandle {
     Emulator::start(config(dir)).await.expect("emulator starts")
 }
 
+/// A well-formed (never verified) SigV4 signature: 64 lowercase hex characters.
+pub const SIGNATURE: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+
+/// A well-formed SigV4 `Authorization` header for the Lambda service (the emulator checks its
+/// shape — Credential scope, SignedHeaders, a 64-hex Signature — never the HMAC).
 pub fn sigv4(akid: &str) -> String {
+    sigv4_for(akid, "lambda")
+}
+
+/// [`sigv4`] for another service's credential scope (`sts`, `logs`).
+pub fn sigv4_for(akid: &str, service: &str) -> String {
     format!(
-        "AWS4-HMAC-SHA256 Credential={akid}/20250101/us-east-1/lambda/aws4_request, \
-         SignedHeaders=host;x-amz-date, Signature=0123456789abcdef"
+        "AWS4-HMAC-SHA256 Credential={akid}/20250101/us-east-1/{service}/aws4_request, \
+         SignedHeaders=host;x-amz-date, Signature={SIGNATURE}"
     )
 }
 
