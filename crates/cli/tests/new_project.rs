@@ -139,53 +139,37 @@ fn new_then_local_demo_then_cargo_test_outside_the_workspace() {
     );
 }
 
+/// `local demo` in `dir` must fail with exit code 1 and a message containing every `expected`.
+fn demo_refuses(dir: &Path, expected: &[&str]) {
+    let o = user_cmd(EXE, dir).args(["local", "demo"]).output().unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    for e in expected {
+        assert!(stderr(&o).contains(e), "expected {e:?} in:\n{}", stderr(&o));
+    }
+}
+
 #[test]
 fn crates_that_cannot_be_a_worker_get_one_clear_error() {
     let dir = TempDir::new("not-a-worker");
-    // A plain binary crate: no `bootstrap` bin.
     let plain = dir.0.join("plain");
     std::fs::create_dir_all(plain.join("src")).unwrap();
-    std::fs::write(
-        plain.join("Cargo.toml"),
-        "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[workspace]\n",
-    )
-    .unwrap();
     std::fs::write(plain.join("src/main.rs"), "fn main() {}\n").unwrap();
-    let o = user_cmd(EXE, &plain)
-        .args(["local", "demo"])
-        .output()
+    let manifest = |bins: &str| {
+        let head = "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2021\"\n";
+        std::fs::write(
+            plain.join("Cargo.toml"),
+            format!("{head}{bins}[workspace]\n"),
+        )
         .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("has no `bootstrap` binary"),
-        "{}",
-        stderr(&o)
-    );
-    assert!(stderr(&o).contains("[[bin]]"), "{}", stderr(&o));
-
+    };
+    // A plain binary crate: no `bootstrap` bin.
+    manifest("");
+    demo_refuses(&plain, &["has no `bootstrap` binary", "[[bin]]"]);
     // A `bootstrap` bin that does not use temporal-lambda-worker.
-    std::fs::write(
-        plain.join("Cargo.toml"),
-        "[package]\nname = \"plain\"\nversion = \"0.1.0\"\nedition = \"2021\"\n[[bin]]\nname = \"bootstrap\"\npath = \"src/main.rs\"\n[workspace]\n",
-    )
-    .unwrap();
-    let o = user_cmd(EXE, &plain)
-        .args(["local", "demo"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("does not depend on temporal-lambda-worker"),
-        "{}",
-        stderr(&o)
-    );
+    manifest("[[bin]]\nname = \"bootstrap\"\npath = \"src/main.rs\"\n");
+    demo_refuses(&plain, &["does not depend on temporal-lambda-worker"]);
     // No Cargo.toml at all.
     let empty = dir.0.join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    let o = user_cmd(EXE, &empty)
-        .args(["local", "demo"])
-        .output()
-        .unwrap();
-    assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("temporal-lambda new"), "{}", stderr(&o));
+    demo_refuses(&empty, &["temporal-lambda new"]);
 }

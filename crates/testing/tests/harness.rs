@@ -7,6 +7,16 @@ use temporal_lambda_cli::local;
 use temporal_lambda_testing::LocalRig;
 
 fn sample_bootstrap() -> PathBuf {
+    // `cargo test --workspace` has built the sample's bootstrap beside this test's deps dir
+    // (hello-worker is the workspace's only `bootstrap`): reuse it rather than building the
+    // sample again with a different feature set.
+    if let Some(built) = std::env::current_exe()
+        .ok()
+        .and_then(|exe| Some(exe.parent()?.parent()?.join("bootstrap")))
+        .filter(|p| p.is_file())
+    {
+        return built;
+    }
     let manifest = concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/../../examples/hello-worker/Cargo.toml"
