@@ -30,6 +30,7 @@
 //! ```
 
 pub mod aws;
+pub mod commands;
 pub mod compute;
 pub mod connect;
 pub mod deploy;
