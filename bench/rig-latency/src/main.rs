@@ -147,7 +147,7 @@ impl Bench {
             &self.conn,
             &VerifyOptions {
                 namespace: "default".into(),
-                task_queue: self.rig.task_queue.clone(),
+                task_queue: self.rig.function().task_queue.clone(),
                 workflow_type: "HelloWorkflow".into(),
                 workflow_id: Some(format!("{tag}-{}", uuid::Uuid::new_v4().simple())),
                 input: vec![serde_json::json!(name)],

@@ -70,6 +70,23 @@ pub struct RigOptions {
 }
 
 impl RigOptions {
+    /// The first function's settings (the sample's deployment version through
+    /// `HELLO_DEPLOYMENT_NAME` / `HELLO_BUILD_ID`).
+    pub fn function_options(&self) -> FunctionOptions {
+        let mut env = self.env.clone();
+        if self.sample {
+            env.push(("HELLO_DEPLOYMENT_NAME".into(), self.deployment_name.clone()));
+            env.push(("HELLO_BUILD_ID".into(), self.build_id.clone()));
+        }
+        FunctionOptions {
+            function_name: self.function_name.clone(),
+            task_queue: Some(self.task_queue.clone()).filter(|t| !t.is_empty()),
+            env,
+            timeout: self.function_timeout,
+            concurrency: self.concurrency,
+        }
+    }
+
     /// The demo's settings: function `hello-worker`, task queue `hello-lambda`, version
     /// `hello-app:build-1`, 30 s timeout, concurrency 3, any free ports.
     pub fn new(repo_root: impl Into<PathBuf>, state_dir: impl Into<PathBuf>) -> Self {
@@ -112,24 +129,70 @@ impl RigOptions {
     }
 }
 
-/// Everything the rig started; dropping it stops all of it.
-pub struct Rig {
-    /// The emulator (sandboxes killed on drop, before the server stops).
-    pub emulator: EmulatorHandle,
-    /// The dev server (stopped on drop).
-    pub server: DevServer,
-    /// Qualified ARN of the deployed function version.
-    pub function_arn: String,
-    /// Task queue the worker polls.
-    pub task_queue: String,
+/// One function deployed on the rig, with the Worker Deployment Version it serves.
+#[derive(Debug, Clone, Serialize)]
+pub struct RigFunction {
     /// Function name.
     pub function_name: String,
+    /// Qualified ARN of the published function version the deployment version invokes.
+    pub function_arn: String,
+    /// That Lambda version (`1`, `2`, …).
+    pub lambda_version: String,
+    /// Task queue the worker polls.
+    pub task_queue: String,
     /// Worker Deployment name (as the code reports it).
     pub deployment_name: String,
     /// Build ID (as the code reports it).
     pub build_id: String,
     /// Workflow types the code registers.
     pub workflow_types: Vec<String>,
+}
+
+impl RigFunction {
+    /// `<deployment>:<build ID>`.
+    pub fn version(&self) -> String {
+        format!("{}:{}", self.deployment_name, self.build_id)
+    }
+}
+
+/// A function to deploy on a running rig with [`Rig::deploy`].
+#[derive(Debug, Clone)]
+pub struct FunctionOptions {
+    /// Lambda function name (unique in the rig).
+    pub function_name: String,
+    /// `TEMPORAL_TASK_QUEUE` override (`None`: the code's task queue).
+    pub task_queue: Option<String>,
+    /// Extra environment variables (the rig's connection settings win on conflicts).
+    pub env: Vec<(String, String)>,
+    /// Function timeout.
+    pub timeout: Duration,
+    /// Concurrency limit.
+    pub concurrency: u32,
+}
+
+/// What [`Rig::redeploy`] did.
+#[derive(Debug, Clone, Serialize)]
+pub struct Redeployed {
+    /// The function before.
+    pub previous: RigFunction,
+    /// The function now (the same as `previous` when the build produced identical code).
+    pub current: RigFunction,
+    /// The code (and configuration) did not change: nothing was published or registered.
+    pub unchanged: bool,
+    /// The code reports a different deployment version than before: it was registered and
+    /// made current; workflows pinned to the previous one stay on its Lambda version.
+    pub new_version: bool,
+}
+
+/// Everything the rig started; dropping it stops all of it.
+pub struct Rig {
+    /// The emulator (sandboxes killed on drop, before the server stops).
+    pub emulator: EmulatorHandle,
+    /// The dev server (stopped on drop).
+    pub server: DevServer,
+    /// The deployed functions, in the order they were deployed (never empty after
+    /// [`start_rig`]).
+    pub functions: Vec<RigFunction>,
     /// Invocation role registered in the emulator's STS.
     pub role_arn: String,
     /// External ID the role requires (random per rig).
@@ -137,6 +200,18 @@ pub struct Rig {
 }
 
 impl Rig {
+    /// The first function deployed (the one [`start_rig`] deployed).
+    pub fn function(&self) -> &RigFunction {
+        self.functions
+            .first()
+            .expect("start_rig deploys a function before returning the rig")
+    }
+
+    /// The deployed function named `name`.
+    pub fn function_named(&self, name: &str) -> Option<&RigFunction> {
+        self.functions.iter().find(|f| f.function_name == name)
+    }
+
     /// The environment other tools need to talk to this rig, as `NAME=value` pairs:
     /// `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `AWS_ENDPOINT_URL` and the emulator's dummy
     /// credentials (any key is accepted; they are not secrets).
@@ -152,6 +227,218 @@ impl Rig {
                 "local-rig-dummy-secret".into(),
             ),
         ]
+    }
+
+    /// Deploys another function: creates it from `bootstrap`, asks the code which deployment
+    /// version it is, publishes a Lambda version, registers that deployment version with the
+    /// rig's role and makes it current. Refuses a function name already on the rig, and a
+    /// deployment version another function of the rig already serves (one version invokes
+    /// exactly one function).
+    pub async fn deploy(
+        &mut self,
+        f: &FunctionOptions,
+        bootstrap: &Path,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<&RigFunction, LocalError> {
+        let name = f.function_name.as_str();
+        if self.function_named(name).is_some() {
+            return Err(LocalError::Step {
+                step: "deploying a function",
+                reason: format!(
+                    "the rig already has a function named `{name}`: give the second one another name"
+                ),
+            });
+        }
+        progress(&format!("deploying {name} and publishing a version"));
+        let _ = self.emulator.delete_function(name);
+        let mut spec = FunctionSpec::new(name, bootstrap);
+        for (k, v) in &f.env {
+            spec = spec.env(k, v);
+        }
+        spec = spec
+            .timeout(f.timeout)
+            .memory_mb(256)
+            .concurrency(f.concurrency)
+            .env("TEMPORAL_ADDRESS", self.server.address())
+            .env("TEMPORAL_NAMESPACE", "default");
+        if let Some(tq) = f.task_queue.as_deref().filter(|t| !t.is_empty()) {
+            spec = spec.env("TEMPORAL_TASK_QUEUE", tq);
+        }
+        self.emulator
+            .create_function_from_path(spec)
+            .await
+            .map_err(step("creating the function"))?;
+        // Ask the code what it is: its deployment version and task queue are compiled in.
+        let d = match self.describe_unclaimed(name).await {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = self.emulator.delete_function(name);
+                return Err(e);
+            }
+        };
+        let published = self
+            .emulator
+            .publish_version(name, Some(&d.build_id))
+            .map_err(step("publishing the function version"))?;
+        let function = RigFunction {
+            function_name: name.to_string(),
+            function_arn: published.function_arn,
+            lambda_version: published.version,
+            task_queue: d.task_queue,
+            deployment_name: d.deployment_name,
+            build_id: d.build_id,
+            workflow_types: d.workflow_types,
+        };
+        progress(&format!(
+            "registering Worker Deployment Version {} and setting it current",
+            function.version()
+        ));
+        self.register(&function).await?;
+        self.functions.push(function);
+        Ok(self.functions.last().expect("just pushed"))
+    }
+
+    /// Deploys new code to a function of the rig: `$LATEST` gets `bootstrap` (and
+    /// `TEMPORAL_BUILD_ID=<new_build_id>` when given), a new Lambda version is published and
+    /// the deployment version the code reports is pointed at it (registered and made current
+    /// if it is a new one). Invocations already running finish on the previous Lambda version;
+    /// until they end they may take new tasks too (see [`Self::wait_for_previous_code`]). On
+    /// any error the previous version stays registered, so the old code keeps serving.
+    pub async fn redeploy(
+        &mut self,
+        function_name: &str,
+        bootstrap: &Path,
+        new_build_id: Option<&str>,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<Redeployed, LocalError> {
+        let idx = self
+            .functions
+            .iter()
+            .position(|f| f.function_name == function_name)
+            .ok_or_else(|| LocalError::Step {
+                step: "redeploying",
+                reason: format!("the rig has no function named `{function_name}`"),
+            })?;
+        let previous = self.functions[idx].clone();
+        progress(&format!("updating {function_name}'s code"));
+        if let Some(b) = new_build_id {
+            self.emulator
+                .set_function_env(function_name, &[("TEMPORAL_BUILD_ID".into(), b.into())])
+                .map_err(step("setting TEMPORAL_BUILD_ID"))?;
+        }
+        self.emulator
+            .update_function_code_from_path(function_name, bootstrap)
+            .await
+            .map_err(step("updating the function code"))?;
+        let d = self.describe_unclaimed(function_name).await?;
+        let published = self
+            .emulator
+            .publish_version(function_name, Some(&d.build_id))
+            .map_err(step("publishing the function version"))?;
+        let current = RigFunction {
+            function_name: function_name.to_string(),
+            function_arn: published.function_arn,
+            lambda_version: published.version,
+            task_queue: d.task_queue,
+            deployment_name: d.deployment_name,
+            build_id: d.build_id,
+            workflow_types: d.workflow_types,
+        };
+        let unchanged = current.function_arn == previous.function_arn;
+        let new_version = current.version() != previous.version();
+        if !unchanged {
+            progress(&format!(
+                "pointing Worker Deployment Version {} at Lambda version {}",
+                current.version(),
+                current.lambda_version
+            ));
+            self.register(&current).await?;
+            self.functions[idx] = current.clone();
+        }
+        Ok(Redeployed {
+            previous,
+            current,
+            unchanged,
+            new_version,
+        })
+    }
+
+    /// Waits (event-driven) until no invocation of `function`'s Lambda version `version` is
+    /// running, at most `timeout`; returns how many were running when it started.
+    pub async fn wait_for_previous_code(
+        &self,
+        function: &str,
+        version: &str,
+        timeout: Duration,
+    ) -> Result<usize, LocalError> {
+        let running = |rs: &[temporal_lambda_emulator::InvocationRecord]| {
+            rs.iter()
+                .filter(|r| r.function_name == function && r.version == version && !r.is_finished())
+                .count()
+        };
+        let at_start = running(&self.emulator.invocations());
+        if at_start > 0 {
+            self.emulator
+                .wait_for_invocations(timeout, |rs| running(rs) == 0)
+                .await
+                .map_err(step("waiting for invocations of the previous code"))?;
+        }
+        Ok(at_start)
+    }
+
+    /// The describe answer of `name`'s `$LATEST`, refused when another function of the rig
+    /// already serves that deployment version.
+    async fn describe_unclaimed(&self, name: &str) -> Result<Describe, LocalError> {
+        let d = describe(&self.emulator, name).await?;
+        if let Some(other) = self.functions.iter().find(|o| {
+            o.function_name != name
+                && o.deployment_name == d.deployment_name
+                && o.build_id == d.build_id
+        }) {
+            return Err(LocalError::Step {
+                step: "registering the deployment version",
+                reason: format!(
+                    "`{name}` and `{}` both report Worker Deployment Version {}:{}, and a version invokes exactly one function: give one of them another build ID (its BUILD_ID in code, or TEMPORAL_BUILD_ID=<id> in its env)",
+                    other.function_name, d.deployment_name, d.build_id
+                ),
+            });
+        }
+        Ok(d)
+    }
+
+    /// Registers `f`'s deployment version with its function ARN and the rig's role, current.
+    async fn register(&self, f: &RigFunction) -> Result<(), LocalError> {
+        let conn = ConnectArgs::local(self.server.address(), "default")
+            .connect()
+            .await
+            .map_err(step("connecting to the dev server"))?;
+        deployment::register(
+            &conn,
+            &RegisterOptions {
+                namespace: "default".into(),
+                deployment_name: f.deployment_name.clone(),
+                build_id: f.build_id.clone(),
+                target: LambdaTarget {
+                    function_arn: f
+                        .function_arn
+                        .parse()
+                        .map_err(step("parsing the function ARN"))?,
+                    role_arn: self
+                        .role_arn
+                        .parse()
+                        .map_err(step("parsing the role ARN"))?,
+                    external_id: self
+                        .external_id
+                        .parse()
+                        .map_err(step("generating the external ID"))?,
+                },
+                update: true,
+                set_current: true,
+            },
+        )
+        .await
+        .map_err(step("registering the version"))?;
+        Ok(())
     }
 }
 
@@ -539,79 +826,16 @@ pub async fn start_rig(
     .await
     .map_err(step("starting the Temporal dev server"))?;
 
-    let name = opts.function_name.as_str();
-    progress(&format!("deploying {name} and publishing a version"));
-    let _ = emulator.delete_function(name);
-    let mut spec = FunctionSpec::new(name, bootstrap);
-    for (k, v) in &opts.env {
-        spec = spec.env(k, v);
-    }
-    spec = spec
-        .timeout(opts.function_timeout)
-        .memory_mb(256)
-        .concurrency(opts.concurrency)
-        .env("TEMPORAL_ADDRESS", server.address())
-        .env("TEMPORAL_NAMESPACE", "default");
-    if !opts.task_queue.is_empty() {
-        spec = spec.env("TEMPORAL_TASK_QUEUE", &opts.task_queue);
-    }
-    if opts.sample {
-        spec = spec
-            .env("HELLO_DEPLOYMENT_NAME", &opts.deployment_name)
-            .env("HELLO_BUILD_ID", &opts.build_id);
-    }
-    emulator
-        .create_function_from_path(spec)
-        .await
-        .map_err(step("creating the function"))?;
-    // Ask the code what it is: its deployment version and task queue are compiled in.
-    let describe = describe(&emulator, name).await?;
-    let function_arn = emulator
-        .publish_version(name, Some(&describe.build_id))
-        .map_err(step("publishing the function version"))?
-        .function_arn;
-
-    progress(&format!(
-        "registering Worker Deployment Version {}:{} and setting it current",
-        describe.deployment_name, describe.build_id
-    ));
-    let conn = ConnectArgs::local(server.address(), "default")
-        .connect()
-        .await
-        .map_err(step("connecting to the dev server"))?;
-    deployment::register(
-        &conn,
-        &RegisterOptions {
-            namespace: "default".into(),
-            deployment_name: describe.deployment_name.clone(),
-            build_id: describe.build_id.clone(),
-            target: LambdaTarget {
-                function_arn: function_arn
-                    .parse()
-                    .map_err(step("parsing the function ARN"))?,
-                role_arn: DEMO_ROLE.parse().map_err(step("parsing the role ARN"))?,
-                external_id: external_id
-                    .parse()
-                    .map_err(step("generating the external ID"))?,
-            },
-            update: true,
-            set_current: true,
-        },
-    )
-    .await
-    .map_err(step("registering the version"))?;
-    Ok(Rig {
+    let mut rig = Rig {
         server,
         emulator,
-        function_arn,
-        task_queue: describe.task_queue,
-        function_name: name.to_string(),
-        deployment_name: describe.deployment_name,
-        build_id: describe.build_id,
-        workflow_types: describe.workflow_types,
+        functions: Vec::new(),
         role_arn: DEMO_ROLE.to_string(),
         external_id,
-    })
+    };
+    rig.deploy(&opts.function_options(), bootstrap, progress)
+        .await?;
+    Ok(rig)
 }
 
 /// Invokes the function with the describe payload and reads its answer.
@@ -651,6 +875,17 @@ pub async fn run_workflows_of(
     n: usize,
     input: Option<&serde_json::Value>,
 ) -> Result<DemoReport, LocalError> {
+    run_workflows_on(rig, rig.function(), workflow_type, n, input).await
+}
+
+/// [`run_workflows_of`] on `function`'s task queue; the invocation counts are `function`'s.
+pub async fn run_workflows_on(
+    rig: &Rig,
+    function: &RigFunction,
+    workflow_type: &str,
+    n: usize,
+    input: Option<&serde_json::Value>,
+) -> Result<DemoReport, LocalError> {
     let conn = ConnectArgs::local(rig.server.address(), "default")
         .connect()
         .await
@@ -659,7 +894,7 @@ pub async fn run_workflows_of(
         let conn = conn.clone();
         let opts = VerifyOptions {
             namespace: "default".into(),
-            task_queue: rig.task_queue.clone(),
+            task_queue: function.task_queue.clone(),
             workflow_type: workflow_type.to_string(),
             workflow_id: Some(format!("demo-{i}-{}", uuid::Uuid::new_v4().simple())),
             input: vec![input
@@ -679,11 +914,16 @@ pub async fn run_workflows_of(
             elapsed_ms: r.elapsed_ms as u64,
         });
     }
-    let records = rig.emulator.invocations();
+    let records: Vec<_> = rig
+        .emulator
+        .invocations()
+        .into_iter()
+        .filter(|r| r.function_name == function.function_name && r.version != "$LATEST")
+        .collect();
     Ok(DemoReport {
         temporal_address: rig.server.address(),
         emulator_endpoint: rig.emulator.endpoint(),
-        function_arn: rig.function_arn.clone(),
+        function_arn: function.function_arn.clone(),
         workflows,
         invocations: records.len(),
         cold_starts: records
@@ -695,4 +935,139 @@ pub async fn run_workflows_of(
             .filter(|r| r.ended_before_deadline == Some(false))
             .count(),
     })
+}
+
+/// A rig file (`local demo|up|watch --rig-file`): several functions — other crates, or other
+/// builds of one crate — on one rig.
+///
+/// ```toml
+/// [[function]]
+/// manifest_path = "orders/Cargo.toml"      # relative to this file; default: its directory
+/// package = "orders"                        # in a workspace
+/// bin = "bootstrap"                         # default
+/// name = "orders"                           # function name; default: the package name
+/// task_queue = "orders"                     # TEMPORAL_TASK_QUEUE; default: the code's
+/// env = { TEMPORAL_BUILD_ID = "build-2" }   # extra environment
+/// ```
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RigFile {
+    /// The functions, deployed in this order (the first is the rig's primary function).
+    #[serde(rename = "function")]
+    pub functions: Vec<RigFileFunction>,
+}
+
+/// One `[[function]]` of a [`RigFile`].
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RigFileFunction {
+    /// The crate's `Cargo.toml`, relative to the rig file.
+    pub manifest_path: Option<PathBuf>,
+    /// Package, in a workspace.
+    pub package: Option<String>,
+    /// Binary target (default `bootstrap`).
+    pub bin: Option<String>,
+    /// Function name (default: the package name).
+    pub name: Option<String>,
+    /// `TEMPORAL_TASK_QUEUE` of the function.
+    pub task_queue: Option<String>,
+    /// Extra environment variables.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+}
+
+impl RigFile {
+    /// Reads and checks a rig file: at least one function, unique function names. Relative
+    /// manifest paths are resolved against the file's directory.
+    pub fn load(path: &Path) -> Result<RigFile, LocalError> {
+        let text = std::fs::read_to_string(path).map_err(|e| LocalError::Step {
+            step: "reading the rig file",
+            reason: format!("{}: {e}", path.display()),
+        })?;
+        let mut file: RigFile = toml::from_str(&text).map_err(|e| LocalError::Step {
+            step: "reading the rig file",
+            reason: format!(
+                "{}: {}; each function is a [[function]] table with manifest_path, package, bin, name, task_queue, env",
+                path.display(),
+                e.message()
+            ),
+        })?;
+        if file.functions.is_empty() {
+            return Err(LocalError::Step {
+                step: "reading the rig file",
+                reason: format!(
+                    "{} lists no function: add a [[function]] table",
+                    path.display()
+                ),
+            });
+        }
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for f in &mut file.functions {
+            let m = f
+                .manifest_path
+                .take()
+                .unwrap_or_else(|| PathBuf::from("Cargo.toml"));
+            f.manifest_path = Some(if m.is_absolute() { m } else { dir.join(m) });
+        }
+        Ok(file)
+    }
+
+    /// The worker source of each function (release applies to all).
+    pub fn sources(&self, release: bool) -> Vec<WorkerSource> {
+        self.functions
+            .iter()
+            .map(|f| WorkerSource {
+                manifest_path: f.manifest_path.clone(),
+                package: f.package.clone(),
+                bin: f.bin.clone(),
+                release,
+            })
+            .collect()
+    }
+}
+
+/// A Lambda function name for a package: letters, digits, '-' and '_' (64 at most).
+pub fn function_name_for(package: &str) -> String {
+    package
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rig_files() {
+        let dir = std::env::temp_dir().join(format!("rigfile-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join("rig.toml");
+        std::fs::write(
+            &p,
+            "[[function]]\nname = \"a\"\n\n[[function]]\nmanifest_path = \"/abs/Cargo.toml\"\nenv = { TEMPORAL_BUILD_ID = \"b2\" }\n",
+        )
+        .unwrap();
+        let f = RigFile::load(&p).unwrap();
+        assert_eq!(f.functions.len(), 2);
+        assert_eq!(f.functions[0].manifest_path, Some(dir.join("Cargo.toml")));
+        assert_eq!(
+            f.functions[1].manifest_path,
+            Some(PathBuf::from("/abs/Cargo.toml"))
+        );
+        assert_eq!(f.functions[1].env["TEMPORAL_BUILD_ID"], "b2");
+        std::fs::write(&p, "[[function]]\nnmae = \"typo\"\n").unwrap();
+        let e = RigFile::load(&p).unwrap_err().to_string();
+        assert!(e.contains("nmae") && e.contains("[[function]]"), "{e}");
+        std::fs::write(&p, "").unwrap();
+        assert!(RigFile::load(&p).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

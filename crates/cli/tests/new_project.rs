@@ -1,7 +1,8 @@
 //! What a new user does, outside this workspace: `temporal-lambda new` in a temp dir (toolkit
 //! crates from this checkout), `local demo --manifest-path` on it — the generated workflow
 //! completes because the server invoked the function — then `cargo test` in the generated
-//! project (its harness test). Plus the bad inputs: a non-empty target, a crate without a
+//! project (its harness test), then `local watch`: an edited activity reaches the next workflow,
+//! a broken build keeps the previous code serving. Plus the bad inputs: a non-empty target, a crate without a
 //! `bootstrap` bin, a crate that does not use temporal-lambda-worker.
 //!
 //! The generated crate shares this workspace's compiled dependencies (`CARGO_BUILD_BUILD_DIR`)
@@ -11,7 +12,7 @@ mod support;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use support::{repo_root, stderr, stdout, venv_bin, TempDir};
 
@@ -132,11 +133,171 @@ fn new_then_local_demo_then_cargo_test_outside_the_workspace() {
     // The generated project's own test passes.
     let t2 = Instant::now();
     run(user_cmd("cargo", &project).args(["test", "--quiet"]));
+    let test_secs = t2.elapsed().as_secs_f64();
+
+    // `local watch`: a change to the activity reaches the next workflow; a broken build keeps
+    // the previous code serving; nothing fails or overruns its deadline.
+    let t3 = Instant::now();
+    let mut watch = Watch::start(user_cmd(EXE, &project).args(["-o", "json", "local", "watch"]));
+    let ready = watch.next("ready", Duration::from_secs(600));
+    let address = ready["env"]["TEMPORAL_ADDRESS"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let greet = |name: &str| -> String {
+        let o = run(user_cmd(EXE, &project).args([
+            "-o",
+            "json",
+            "verify",
+            "--address",
+            &address,
+            "--task-queue",
+            "my-worker-q",
+            "--workflow-type",
+            "GreetingWorkflow",
+            "--input",
+            &format!("\"{name}\""),
+            "--timeout",
+            "90s",
+        ]));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        v["result"].as_str().unwrap_or_default().to_string()
+    };
+    assert_eq!(greet("watch"), "Hello, watch!");
+    let lib = project.join("src/lib.rs");
+    let code = std::fs::read_to_string(&lib).unwrap();
+    assert!(code.contains("Hello, {name}!"), "{code}");
+    std::fs::write(&lib, code.replace("Hello, {name}!", "Howdy, {name}!")).unwrap();
+    let deployed = watch.next("deployed", Duration::from_secs(600));
+    assert_eq!(deployed["lambda_version"], "2", "{deployed}");
+    assert_eq!(deployed["version"], "my-worker:build-1", "{deployed}");
+    assert_eq!(greet("watch"), "Howdy, watch!");
+    let rebuild_secs = t3.elapsed().as_secs_f64();
+    // A build that fails: cargo's errors on stderr, the previous code keeps serving.
+    std::fs::write(
+        &lib,
+        format!(
+            "{}\nfn broken( {{\n",
+            code.replace("Hello, {name}!", "Howdy, {name}!")
+        ),
+    )
+    .unwrap();
+    watch.next("build_failed", Duration::from_secs(300));
+    assert_eq!(greet("again"), "Howdy, again!");
+    let stopped = watch.stop();
+    assert_eq!(stopped["failed"], 0, "{stopped}");
+    assert_eq!(stopped["past_deadline"], 0, "{stopped}");
+    for v in ["1", "2"] {
+        assert!(
+            stopped["by_version"][v].as_u64().unwrap_or(0) >= 1,
+            "no invocation of Lambda version {v}: {stopped}"
+        );
+    }
+    assert!(
+        watch.stderr().contains("error"),
+        "cargo's errors were not shown:\n{}",
+        watch.stderr()
+    );
     eprintln!(
-        "new → first demo workflow: {demo_secs:.1} s (build included); cargo test: {:.1} s; total {:.1} s",
-        t2.elapsed().as_secs_f64(),
+        "new → first demo workflow: {demo_secs:.1} s (build included); cargo test: {test_secs:.1} s; watch up + one redeploy: {rebuild_secs:.1} s; total {:.1} s",
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// A running `local watch -o json`: its JSON events, its stderr; stopped with SIGINT.
+struct Watch {
+    child: std::process::Child,
+    events: std::sync::mpsc::Receiver<serde_json::Value>,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Watch {
+    fn start(cmd: &mut Command) -> Watch {
+        use std::io::BufRead as _;
+        let mut child = cmd
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let (tx, events) = std::sync::mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+                if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
+                    let _ = tx.send(v);
+                }
+            }
+        });
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let (err, sink) = (child.stderr.take().unwrap(), stderr.clone());
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(err).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        Watch {
+            child,
+            events,
+            stderr,
+        }
+    }
+
+    fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+
+    /// The next event named `name`; a failure event or the process ending first fails the test.
+    fn next(&mut self, name: &str, timeout: Duration) -> serde_json::Value {
+        let until = Instant::now() + timeout;
+        loop {
+            let left = until.saturating_duration_since(Instant::now());
+            let ev = self
+                .events
+                .recv_timeout(left)
+                .unwrap_or_else(|e| panic!("no `{name}` event ({e}); stderr:\n{}", self.stderr()));
+            let kind = ev["event"].as_str().unwrap_or_default().to_string();
+            if kind == name {
+                return ev;
+            }
+            assert!(
+                !kind.ends_with("_failed"),
+                "{ev} while waiting for `{name}`; stderr:\n{}",
+                self.stderr()
+            );
+        }
+    }
+
+    /// SIGINT, then the `stopped` event and a clean exit.
+    fn stop(&mut self) -> serde_json::Value {
+        let _ = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status();
+        let stopped = self.next("stopped", Duration::from_secs(60));
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "watch exited {status}");
+        stopped
+    }
+}
+
+impl Drop for Watch {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SIGINT lets it stop the dev server and the sandboxes; SIGKILL if it hangs.
+            let _ = Command::new("kill")
+                .args(["-INT", &self.child.id().to_string()])
+                .status();
+            for _ in 0..200 {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 }
 
 /// `local demo` in `dir` must fail with exit code 1 and a message containing every `expected`.

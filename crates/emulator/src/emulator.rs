@@ -432,6 +432,31 @@ impl EmulatorHandle {
         Ok(config)
     }
 
+    /// Sets (adds or replaces) environment variables of `$LATEST`, as
+    /// `UpdateFunctionConfiguration` with the merged `Environment` would; the next publish
+    /// snapshots them.
+    pub fn set_function_env(
+        &self,
+        name: &str,
+        vars: &[(String, String)],
+    ) -> Result<FunctionConfiguration, EmulatorError> {
+        let mut store = self.inner.store.lock().expect("store lock");
+        let mut env = store.function(name)?.latest.config.env_vars();
+        for (k, v) in vars {
+            env.insert(k.clone(), v.clone());
+        }
+        let config = store.update_config(
+            name,
+            crate::store::ConfigPatch {
+                env: Some(env),
+                ..Default::default()
+            },
+        )?;
+        drop(store);
+        scheduler::latest_updated(&self.inner, name, &config.revision_id);
+        Ok(config)
+    }
+
     /// Publishes `$LATEST` as a new immutable version (or returns the last version if nothing changed).
     pub fn publish_version(
         &self,

@@ -78,7 +78,9 @@ impl fmt::Display for WorkerDeploymentVersion {
 /// [`run_worker`](crate::run_worker). Connection settings arrive pre-loaded from `temporal.toml`
 /// and `TEMPORAL_*`; whatever the closure sets wins.
 pub struct LambdaWorkerConfig {
-    /// The deployment version (from the `run_worker` call).
+    /// The deployment version (from the `run_worker` call; `TEMPORAL_DEPLOYMENT_NAME` /
+    /// `TEMPORAL_BUILD_ID` in the function's environment override it, e.g. to run two builds
+    /// of one binary side by side).
     pub version: WorkerDeploymentVersion,
     /// Task queue to poll (`TEMPORAL_TASK_QUEUE`, or set it here). Required.
     pub task_queue: String,
@@ -121,6 +123,16 @@ impl LambdaWorkerConfig {
         env: &HashMap<String, String>,
     ) -> Result<Self, Error> {
         let connection = ConnectionConfig::load(env)?;
+        let mut version = version;
+        if let Some(n) = env
+            .get("TEMPORAL_DEPLOYMENT_NAME")
+            .filter(|v| !v.is_empty())
+        {
+            version.deployment_name = n.clone();
+        }
+        if let Some(b) = env.get("TEMPORAL_BUILD_ID").filter(|v| !v.is_empty()) {
+            version.build_id = b.clone();
+        }
         Ok(Self {
             version,
             task_queue: env.get("TEMPORAL_TASK_QUEUE").cloned().unwrap_or_default(),

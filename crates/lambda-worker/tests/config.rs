@@ -346,3 +346,35 @@ fn bad_address() {
         .to_string()
         .contains("TEMPORAL_ADDRESS"));
 }
+
+#[test]
+fn env_overrides_the_version_given_in_code() {
+    let code = WorkerDeploymentVersion::new("app", "b1");
+    let cfg = LambdaWorkerConfig::from_env(code.clone(), &env(&[])).unwrap();
+    assert_eq!(
+        (
+            cfg.version.deployment_name.as_str(),
+            cfg.version.build_id.as_str()
+        ),
+        ("app", "b1")
+    );
+    let cfg = LambdaWorkerConfig::from_env(
+        code.clone(),
+        &env(&[
+            ("TEMPORAL_BUILD_ID", "b1-w2"),
+            ("TEMPORAL_DEPLOYMENT_NAME", ""),
+        ]),
+    )
+    .unwrap();
+    // An empty value is no override.
+    assert_eq!(
+        (
+            cfg.version.deployment_name.as_str(),
+            cfg.version.build_id.as_str()
+        ),
+        ("app", "b1-w2")
+    );
+    let cfg =
+        LambdaWorkerConfig::from_env(code, &env(&[("TEMPORAL_DEPLOYMENT_NAME", "other")])).unwrap();
+    assert_eq!(cfg.version.deployment_name, "other");
+}

@@ -118,7 +118,7 @@ impl std::fmt::Debug for LocalRig {
         f.debug_struct("LocalRig")
             .field("temporal_address", &self.rig.server.address())
             .field("emulator", &self.rig.emulator.endpoint())
-            .field("function_arn", &self.rig.function_arn)
+            .field("function_arn", &self.rig.function().function_arn)
             .finish()
     }
 }
@@ -172,7 +172,7 @@ impl LocalRig {
             &conn,
             &VerifyOptions {
                 namespace: "default".into(),
-                task_queue: self.rig.task_queue.clone(),
+                task_queue: self.rig.function().task_queue.clone(),
                 workflow_type: workflow_type.to_string(),
                 workflow_id: None,
                 input,
@@ -193,7 +193,7 @@ impl LocalRig {
     pub fn logs(&self) -> String {
         self.rig
             .emulator
-            .logs(&self.rig.function_name)
+            .logs(&self.rig.function().function_name)
             .unwrap_or_default()
     }
 
@@ -209,17 +209,21 @@ impl LocalRig {
 
     /// Qualified ARN of the deployed function version.
     pub fn function_arn(&self) -> &str {
-        &self.rig.function_arn
+        &self.rig.function().function_arn
     }
 
     /// Task queue the function polls (as the code reports it).
     pub fn task_queue(&self) -> &str {
-        &self.rig.task_queue
+        &self.rig.function().task_queue
     }
 
     /// `deployment:build` the code reports and the rig registered.
     pub fn deployment_version(&self) -> String {
-        format!("{}:{}", self.rig.deployment_name, self.rig.build_id)
+        format!(
+            "{}:{}",
+            self.rig.function().deployment_name,
+            self.rig.function().build_id
+        )
     }
 
     /// Process ids the rig started and still runs: the dev server and every sandbox.

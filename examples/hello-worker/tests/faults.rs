@@ -144,7 +144,7 @@ async fn workflows_complete_exactly_once_through_kills_failed_invocations_and_a_
     env.push(("RUST_LOG".into(), "debug".into()));
     let mut rig = rig(dir.path(), "faults", Duration::from_secs(15), 4, env).await;
     let function = "faults";
-    let task_queue = rig.task_queue.clone();
+    let task_queue = rig.function().task_queue.clone();
     rig.emulator.set_faults(Faults {
         reject_invoke: 0.1,
         fail_invocation: 0.15,
@@ -373,7 +373,7 @@ async fn deadline_discipline_over_many_short_invocations_and_an_unreachable_serv
                     work_ms: 30_000,
                     start_to_close_ms: 0,
                 },
-                WorkflowStartOptions::new(&rig.task_queue, format!("slow-{i}")).build(),
+                WorkflowStartOptions::new(&rig.function().task_queue, format!("slow-{i}")).build(),
             )
             .await
             .unwrap();

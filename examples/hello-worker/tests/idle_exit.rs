@@ -56,7 +56,7 @@ async fn idle_invocations_end_early_and_later_work_still_runs_without_a_sticky_s
     let client = rig.server.client().await.unwrap();
     let run = |id: String, name: String| {
         let client = client.clone();
-        let tq = rig.task_queue.clone();
+        let tq = rig.function().task_queue.clone();
         async move {
             let started = Instant::now();
             let h = client
@@ -136,7 +136,7 @@ async fn idle_invocations_end_early_and_later_work_still_runs_without_a_sticky_s
                 name: "timer".into(),
                 delay_ms: delay.as_millis() as u64,
             },
-            WorkflowStartOptions::new(&rig.task_queue, "wf-idle-timer").build(),
+            WorkflowStartOptions::new(&rig.function().task_queue, "wf-idle-timer").build(),
         )
         .await
         .unwrap();

@@ -59,7 +59,7 @@ async fn a_workflow_started_with_zero_workers_completes_because_the_server_invok
         .start_workflow(
             HelloWorkflow::run,
             "Serverless".to_string(),
-            WorkflowStartOptions::new(&rig.task_queue, "wf-zero").build(),
+            WorkflowStartOptions::new(&rig.function().task_queue, "wf-zero").build(),
         )
         .await
         .unwrap();
@@ -99,7 +99,8 @@ async fn fifty_workflows_at_once_complete_with_a_concurrency_limit_of_three() {
                 .start_workflow(
                     HelloWorkflow::run,
                     format!("n{i}"),
-                    WorkflowStartOptions::new(&rig.task_queue, format!("wf-fifty-{i}")).build(),
+                    WorkflowStartOptions::new(&rig.function().task_queue, format!("wf-fifty-{i}"))
+                        .build(),
                 )
                 .await
                 .unwrap(),
@@ -142,7 +143,7 @@ async fn an_activity_cut_off_by_the_invocation_window_is_retried_in_a_new_invoca
                 // not from the server timing it out.
                 start_to_close_ms: 0,
             },
-            WorkflowStartOptions::new(&rig.task_queue, "wf-cutoff").build(),
+            WorkflowStartOptions::new(&rig.function().task_queue, "wf-cutoff").build(),
         )
         .await
         .unwrap();

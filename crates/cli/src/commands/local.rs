@@ -28,6 +28,17 @@ pub enum LocalCommand {
         #[command(flatten)]
         rig: RigArgs,
     },
+    /// Like `up`, and rebuild + redeploy on every change to the crate's files: a new Lambda
+    /// version with the deployment version pointed at it. A failed build keeps the old code.
+    Watch {
+        #[command(flatten)]
+        rig: RigArgs,
+        /// Give every rebuild its own build ID (`<the code's build ID>-w<n>`, through
+        /// TEMPORAL_BUILD_ID), made current, so workflows pinned to the previous build finish
+        /// on its code.
+        #[arg(long)]
+        new_build_id: bool,
+    },
 }
 
 /// The rig's and the worker crate's settings.
@@ -52,6 +63,10 @@ pub struct RigArgs {
     /// Package to run, in a workspace.
     #[arg(long, short = 'p')]
     package: Option<String>,
+    /// Several functions on one rig (other crates, or other builds of one crate): a TOML file
+    /// of `[[function]]` tables with manifest_path, package, bin, name, task_queue, env.
+    #[arg(long, conflicts_with_all = ["manifest_path", "package"])]
+    rig_file: Option<PathBuf>,
     /// Binary target that is the function's `bootstrap`.
     #[arg(long, default_value = "bootstrap")]
     bin: String,
@@ -76,80 +91,260 @@ pub struct RigArgs {
 
 /// Runs a `local` subcommand.
 pub async fn run(output: Output, cmd: LocalCommand) -> anyhow::Result<()> {
-    let (rig_args, workflows, keep_running) = match cmd {
-        LocalCommand::Demo { rig, workflows } => (rig, workflows, false),
-        LocalCommand::Up { rig } => (rig, 1, true),
-    };
-    let say = |msg: &str| {
-        if output == Output::Text {
-            eprintln!("==> {msg}");
+    match cmd {
+        LocalCommand::Demo { rig, workflows } => demo(output, rig, workflows).await,
+        LocalCommand::Up { rig } => up(output, rig).await,
+        LocalCommand::Watch { rig, new_build_id } => {
+            super::watch::run(output, rig, new_build_id).await
+        }
+    }
+}
+
+/// `==> msg` on stderr in text mode.
+pub(crate) fn say(output: Output, msg: &str) {
+    if output == Output::Text {
+        eprintln!("==> {msg}");
+    }
+}
+
+/// One function of the rig with the crate it is built from.
+pub(crate) struct Served {
+    /// The crate.
+    pub worker: local::WorkerCrate,
+    /// The function's name on the rig.
+    pub function_name: String,
+}
+
+/// A started rig with the crates it runs and the workflow type to start.
+pub(crate) struct Started {
+    /// One entry per function, in the rig's order.
+    pub served: Vec<Served>,
+    pub rig: Rig,
+    /// `--workflow-type`, else the sample's HelloWorkflow, else each function's first type.
+    pub workflow_type: Option<String>,
+}
+
+impl Started {
+    /// The workflow type the demo starts on `f`.
+    pub fn workflow_type_of(&self, f: &local::RigFunction) -> anyhow::Result<String> {
+        self.workflow_type
+            .clone()
+            .or_else(|| f.workflow_types.first().cloned())
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "function {} registers no workflow type: register one in run_worker's closure (config.register_workflow::<MyWorkflow>()?) or pass --workflow-type",
+                    f.function_name
+                )
+            })
+    }
+}
+
+/// A function to put on the rig, before it is built.
+struct Planned {
+    worker: local::WorkerCrate,
+    options: local::FunctionOptions,
+}
+
+/// Resolves every crate (the one `--manifest-path`/`-p` or the current directory select, or
+/// each of the rig file's) and names its function.
+fn plan(args: &RigArgs) -> anyhow::Result<Vec<Planned>> {
+    let opts = |name: String, task_queue: Option<String>, env: Vec<(String, String)>| {
+        local::FunctionOptions {
+            function_name: name,
+            task_queue,
+            env,
+            timeout: args.function_timeout,
+            concurrency: args.concurrency,
         }
     };
-    let worker = local::resolve_worker(&local::WorkerSource {
-        manifest_path: rig_args.manifest_path.clone(),
-        package: rig_args.package.clone(),
-        bin: Some(rig_args.bin.clone()),
-        release: rig_args.release,
-    })?;
-    say(&format!(
-        "building {} ({}, cargo build{}; the first build of a new crate takes a few minutes)",
-        worker.package,
-        worker.manifest_path.display(),
-        if worker.release { " --release" } else { "" }
-    ));
-    let bootstrap = local::build_worker(&worker)?;
-    let state_dir = rig_args
+    let Some(file) = &args.rig_file else {
+        let worker = local::resolve_worker(&args.worker_source())?;
+        let name = local::function_name_for(&worker.package);
+        return Ok(vec![Planned {
+            worker,
+            options: opts(name, None, Vec::new()),
+        }]);
+    };
+    let rig_file = local::RigFile::load(file)?;
+    let mut planned: Vec<Planned> = Vec::new();
+    for (f, src) in rig_file
+        .functions
+        .iter()
+        .zip(rig_file.sources(args.release))
+    {
+        let worker = local::resolve_worker(&src)?;
+        let name = f
+            .name
+            .clone()
+            .unwrap_or_else(|| local::function_name_for(&worker.package));
+        if planned.iter().any(|p| p.options.function_name == name) {
+            anyhow::bail!(
+                "{}: two functions are named `{name}`; give each [[function]] its own `name`",
+                file.display()
+            );
+        }
+        let env = f.env.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+        planned.push(Planned {
+            worker,
+            options: opts(name, f.task_queue.clone(), env),
+        });
+    }
+    Ok(planned)
+}
+
+/// Resolves and builds the worker crates, starts the rig with them and prints the summary.
+pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::Result<Started> {
+    let planned = plan(args)?;
+    let mut built: Vec<(local::WorkerCrate, PathBuf)> = Vec::new();
+    for p in &planned {
+        let w = &p.worker;
+        if built.iter().any(|(b, _)| {
+            b.manifest_path == w.manifest_path && b.package == w.package && b.bin == w.bin
+        }) {
+            continue;
+        }
+        say(
+            output,
+            &format!(
+                "building {} ({}, cargo build{}; the first build of a new crate takes a few minutes)",
+                w.package,
+                w.manifest_path.display(),
+                if w.release { " --release" } else { "" }
+            ),
+        );
+        built.push((w.clone(), local::build_worker(w)?));
+    }
+    let bootstrap_of = |w: &local::WorkerCrate| {
+        built
+            .iter()
+            .find(|(b, _)| {
+                b.manifest_path == w.manifest_path && b.package == w.package && b.bin == w.bin
+            })
+            .map(|(_, path)| path.clone())
+            .expect("every planned crate was built")
+    };
+    let first = &planned[0];
+    let state_dir = args
         .state_dir
         .clone()
-        .unwrap_or_else(|| worker.state_dir());
-    let base = if worker.is_sample {
+        .unwrap_or_else(|| first.worker.state_dir());
+    let sample = first.worker.is_sample && args.rig_file.is_none();
+    let base = if sample {
         local::RigOptions::new(local::tool_root(), state_dir)
     } else {
-        local::RigOptions::for_crate(
-            local::tool_root(),
-            state_dir,
-            function_name_for(&worker.package),
-        )
+        local::RigOptions {
+            task_queue: first.options.task_queue.clone().unwrap_or_default(),
+            env: first.options.env.clone(),
+            ..local::RigOptions::for_crate(
+                local::tool_root(),
+                state_dir,
+                &first.options.function_name,
+            )
+        }
     };
     let opts = local::RigOptions {
-        emulator_port: rig_args.emulator_port,
-        temporal_port: rig_args.temporal_port,
-        function_timeout: rig_args.function_timeout,
-        concurrency: rig_args.concurrency,
-        iam_endpoint: rig_args.iam_endpoint.clone(),
-        ui: keep_running,
+        emulator_port: args.emulator_port,
+        temporal_port: args.temporal_port,
+        function_timeout: args.function_timeout,
+        concurrency: args.concurrency,
+        iam_endpoint: args.iam_endpoint.clone(),
+        ui,
         ..base
     };
     let pb = spinner(output, "starting the local serverless rig");
-    let rig = local::start_rig(&opts, &bootstrap, &stepper(output, &pb)).await;
+    let progress = stepper(output, &pb);
+    let mut rig = local::start_rig(&opts, &bootstrap_of(&first.worker), &progress).await;
+    if let Ok(r) = rig.as_mut() {
+        for p in &planned[1..] {
+            if let Err(e) = r
+                .deploy(&p.options, &bootstrap_of(&p.worker), &progress)
+                .await
+            {
+                pb.finish_and_clear();
+                return Err(e.into());
+            }
+        }
+    }
     pb.finish_and_clear();
     let rig = rig?;
-    let workflow_type = rig_args
+    let mut served: Vec<Served> = planned
+        .into_iter()
+        .map(|p| Served {
+            worker: p.worker,
+            function_name: p.options.function_name,
+        })
+        .collect();
+    // The sample's function is named by the rig's defaults.
+    served[0].function_name = rig.function().function_name.clone();
+    let workflow_type = args
         .workflow_type
         .clone()
-        .or_else(|| worker.is_sample.then(|| "HelloWorkflow".to_string()))
-        .or_else(|| rig.workflow_types.first().cloned())
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "{} registers no workflow type: register one in run_worker's closure (config.register_workflow::<MyWorkflow>()?) or pass --workflow-type",
-                worker.package
-            )
-        })?;
+        .or_else(|| sample.then(|| "HelloWorkflow".to_string()));
+    let started = Started {
+        served,
+        rig,
+        workflow_type,
+    };
+    let first_type = started.workflow_type_of(started.rig.function())?;
     // On stderr in both output modes: stdout stays the report.
-    eprintln!("{}", rig_summary(&rig, &workflow_type));
-    if !keep_running {
+    eprintln!("{}", rig_summary(&started.rig, &first_type));
+    Ok(started)
+}
+
+/// Stops the emulator first, quietly (invocations the server queued after the last workflow
+/// are not failures), then the dev server.
+pub(crate) async fn stop(rig: Rig) {
+    rig.emulator.shutdown().await;
+    drop(rig.server);
+}
+
+async fn demo(output: Output, args: RigArgs, workflows: usize) -> anyhow::Result<()> {
+    let started = start(output, &args, false).await?;
+    let mut reports = Vec::new();
+    let mut failure = None;
+    for f in &started.rig.functions {
+        let workflow_type = match started.workflow_type_of(f) {
+            Ok(t) => t,
+            Err(e) => {
+                failure = Some(e);
+                break;
+            }
+        };
         let pb = spinner(
             output,
             &format!(
-                "starting {workflows} {workflow_type} workflow(s) with no worker running; the server invokes the function"
+                "starting {workflows} {workflow_type} workflow(s) on {} with no worker running; the server invokes the function",
+                f.task_queue
             ),
         );
-        let report =
-            local::run_workflows_of(&rig, &workflow_type, workflows, rig_args.input.as_ref()).await;
+        let report = local::run_workflows_on(
+            &started.rig,
+            f,
+            &workflow_type,
+            workflows,
+            args.input.as_ref(),
+        )
+        .await;
         pb.finish_and_clear();
-        let report = report?;
-        emit(output, &report, || {
-            let mut s = format!("{:<47} {:<30} ms\n", "workflow", "result");
+        match report {
+            Ok(r) => reports.push(r),
+            Err(e) => {
+                failure = Some(e.into());
+                break;
+            }
+        }
+    }
+    stop(started.rig).await;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let text = || {
+        let mut s = String::new();
+        for report in &reports {
+            s.push_str(&format!(
+                "{}\n{:<47} {:<30} ms\n",
+                report.function_arn, "workflow", "result"
+            ));
             for w in &report.workflows {
                 s.push_str(&format!(
                     "{:<47} {:<30} {}\n",
@@ -157,58 +352,68 @@ pub async fn run(output: Output, cmd: LocalCommand) -> anyhow::Result<()> {
                 ));
             }
             s.push_str(&format!(
-                "{} invocation(s) by the server, {} cold start(s), {} ended after their deadline",
+                "{} invocation(s) by the server, {} cold start(s), {} ended after their deadline\n",
                 report.invocations, report.cold_starts, report.deadline_overruns
             ));
-            s
-        });
-    } else {
-        if output == Output::Json {
-            emit(output, &rig_json(&rig), String::new);
         }
-        say("running; Ctrl-C stops everything");
-        tokio::signal::ctrl_c().await.ok();
-        say("stopping");
+        s.trim_end().to_string()
+    };
+    // One function: its report (as before); several: one report per function.
+    if reports.len() == 1 {
+        emit(output, &reports[0], text);
+    } else {
+        emit(output, &serde_json::json!({ "functions": reports }), text);
     }
-    // Stop the emulator first, quietly: invocations the server queued after the last
-    // workflow are not failures of the demo.
-    rig.emulator.shutdown().await;
-    drop(rig.server);
     Ok(())
 }
 
-fn rig_json(rig: &Rig) -> serde_json::Value {
+async fn up(output: Output, args: RigArgs) -> anyhow::Result<()> {
+    let Started { rig, .. } = start(output, &args, true).await?;
+    if output == Output::Json {
+        emit(output, &rig_json(&rig), String::new);
+    }
+    say(output, "running; Ctrl-C stops everything");
+    tokio::signal::ctrl_c().await.ok();
+    say(output, "stopping");
+    stop(rig).await;
+    Ok(())
+}
+
+impl RigArgs {
+    fn worker_source(&self) -> local::WorkerSource {
+        local::WorkerSource {
+            manifest_path: self.manifest_path.clone(),
+            package: self.package.clone(),
+            bin: Some(self.bin.clone()),
+            release: self.release,
+        }
+    }
+
+    /// The function timeout.
+    pub(crate) fn function_timeout(&self) -> Duration {
+        self.function_timeout
+    }
+}
+
+pub(crate) fn rig_json(rig: &Rig) -> serde_json::Value {
     let env: serde_json::Map<String, serde_json::Value> = rig
         .tool_env()
         .into_iter()
         .map(|(k, v)| (k, serde_json::Value::String(v)))
         .collect();
+    let f = rig.function();
     serde_json::json!({
         "env": env,
         "temporal_ui": rig.server.ui_url(),
-        "function_arn": rig.function_arn,
+        "function_arn": f.function_arn,
         "role_arn": rig.role_arn,
         "external_id": rig.external_id,
-        "deployment_name": rig.deployment_name,
-        "build_id": rig.build_id,
-        "task_queue": rig.task_queue,
-        "workflow_types": rig.workflow_types,
+        "deployment_name": f.deployment_name,
+        "build_id": f.build_id,
+        "task_queue": f.task_queue,
+        "workflow_types": f.workflow_types,
+        "functions": rig.functions,
     })
-}
-
-/// A Lambda function name for a package: letters, digits, '-' and '_' (64 at most).
-fn function_name_for(package: &str) -> String {
-    package
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect()
 }
 
 /// What other tools need to use the rig, ready to copy.
@@ -220,19 +425,22 @@ fn rig_summary(rig: &Rig, workflow_type: &str) -> String {
     if let Some(ui) = rig.server.ui_url() {
         s.push_str(&format!("  Temporal UI      {ui}\n"));
     }
+    for f in &rig.functions {
+        s.push_str(&format!(
+            "  function         {}\n  deployment       {} (current)\n  task queue       {}\n",
+            f.function_arn,
+            f.version(),
+            f.task_queue,
+        ));
+    }
     s.push_str(&format!(
-        "  function         {}\n  deployment       {}:{} (current)\n  task queue       {}\n  invocation role  {} (external ID {})\n",
-        rig.function_arn,
-        rig.deployment_name,
-        rig.build_id,
-        rig.task_queue,
-        rig.role_arn,
-        rig.external_id
+        "  invocation role  {} (external ID {})\n",
+        rig.role_arn, rig.external_id
     ));
     s.push_str(&format!(
         "  start one:       temporal workflow start --address {} --task-queue {} --type {workflow_type} --input '\"you\"'\n",
         rig.server.address(),
-        rig.task_queue
+        rig.function().task_queue
     ));
     s
 }

@@ -26,6 +26,7 @@ pub mod set_current;
 pub mod ship;
 pub mod ui;
 pub mod verify;
+pub mod watch;
 
 pub use args::Output;
 

@@ -1,0 +1,172 @@
+//! Several functions on one rig (`local demo --rig-file`): two builds of the sample as two
+//! functions with their own deployment versions and task queues, each completing workflows the
+//! server ran by invoking it; and the bad inputs: two functions claiming one deployment
+//! version, a port already in use.
+
+mod support;
+
+use std::path::Path;
+use std::process::Command;
+
+use support::{repo_root, stderr, stdout, venv_bin, TempDir};
+
+const EXE: &str = env!("CARGO_BIN_EXE_temporal-lambda");
+
+fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(EXE)
+        .current_dir(dir)
+        .args(args)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                venv_bin().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env_remove("RUST_LOG")
+        .output()
+        .unwrap()
+}
+
+fn sample_manifest() -> String {
+    repo_root()
+        .join("examples/hello-worker/Cargo.toml")
+        .display()
+        .to_string()
+}
+
+#[test]
+fn two_functions_on_one_rig_each_invoked_by_the_server() {
+    let dir = TempDir::new("rig-file");
+    let rig_file = dir.0.join("rig.toml");
+    std::fs::write(
+        &rig_file,
+        format!(
+            r#"
+[[function]]
+manifest_path = "{m}"
+name = "orders"
+task_queue = "orders-q"
+env = {{ TEMPORAL_DEPLOYMENT_NAME = "orders", TEMPORAL_BUILD_ID = "o-1" }}
+
+[[function]]
+manifest_path = "{m}"
+name = "billing"
+task_queue = "billing-q"
+env = {{ TEMPORAL_DEPLOYMENT_NAME = "billing", TEMPORAL_BUILD_ID = "b-7" }}
+"#,
+            m = sample_manifest()
+        ),
+    )
+    .unwrap();
+    let state = dir.0.join("state");
+    let o = cli(
+        &dir.0,
+        &[
+            "-o",
+            "json",
+            "local",
+            "demo",
+            "--rig-file",
+            rig_file.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+            "--workflows",
+            "2",
+            "--workflow-type",
+            "HelloWorkflow",
+        ],
+    );
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let functions = report["functions"].as_array().unwrap();
+    assert_eq!(functions.len(), 2, "{report:#}");
+    for (f, name) in functions.iter().zip(["orders", "billing"]) {
+        assert!(
+            f["function_arn"]
+                .as_str()
+                .unwrap()
+                .ends_with(&format!(":function:{name}:1")),
+            "{f:#}"
+        );
+        let results: Vec<&str> = f["workflows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w["result"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            results,
+            ["\"Hello, Lambda #0!\"", "\"Hello, Lambda #1!\""],
+            "{f:#}"
+        );
+        // Counted per function: each was invoked by the server for its own task queue.
+        assert!(f["invocations"].as_u64().unwrap() >= 1, "{f:#}");
+        assert_eq!(f["deadline_overruns"], 0, "{f:#}");
+    }
+    let err = stderr(&o);
+    for v in ["orders:o-1 (current)", "billing:b-7 (current)"] {
+        assert!(err.contains(v), "summary lacks {v}:\n{err}");
+    }
+}
+
+#[test]
+fn two_functions_claiming_one_version_are_refused() {
+    let dir = TempDir::new("rig-file-clash");
+    let rig_file = dir.0.join("rig.toml");
+    std::fs::write(
+        &rig_file,
+        format!(
+            "[[function]]\nmanifest_path = \"{m}\"\nname = \"one\"\n\n[[function]]\nmanifest_path = \"{m}\"\nname = \"two\"\n",
+            m = sample_manifest()
+        ),
+    )
+    .unwrap();
+    let state = dir.0.join("state");
+    let o = cli(
+        &dir.0,
+        &[
+            "local",
+            "demo",
+            "--rig-file",
+            rig_file.to_str().unwrap(),
+            "--state-dir",
+            state.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("`two` and `one` both report Worker Deployment Version hello-app:build-1")
+            && err.contains("TEMPORAL_BUILD_ID"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_one_clear_error() {
+    let dir = TempDir::new("rig-port");
+    let held = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = held.local_addr().unwrap().port().to_string();
+    for flag in ["--emulator-port", "--temporal-port"] {
+        let o = cli(
+            &repo_root(),
+            &[
+                "local",
+                "demo",
+                flag,
+                &port,
+                "--state-dir",
+                dir.0.join("state").to_str().unwrap(),
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        let err = stderr(&o);
+        assert!(
+            err.contains(&format!("127.0.0.1:{port} is in use")) && err.contains(flag),
+            "{flag}: {err}"
+        );
+    }
+    drop(held);
+}
