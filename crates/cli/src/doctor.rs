@@ -11,7 +11,7 @@ use temporalio_client::Connection;
 use crate::aws::{Aws, AwsArgs};
 use crate::connect::ConnectArgs;
 use crate::deploy::describe_function;
-use crate::iam::{role_facts, Trust};
+use crate::iam::{role_facts, RoleFacts, Trust};
 use crate::validate::FunctionArn;
 
 /// Outcome of one check.
@@ -138,6 +138,11 @@ impl Ctx {
     fn skip(&mut self, id: &'static str, why: impl Into<String>) {
         self.push(id, Status::Skip, why, None);
     }
+    fn skip_all(&mut self, ids: &[&'static str], why: &str) {
+        for id in ids {
+            self.skip(id, why);
+        }
+    }
 }
 
 /// Every check id, in order (documented in the README). `function-expected` is added after
@@ -169,20 +174,98 @@ pub async fn run(opts: &DoctorOptions) -> DoctorReport {
     run_with(opts, aws).await
 }
 
-/// Runs the checks with the given AWS clients (or the error loading them).
+/// Runs the checks with the given AWS clients (or the error loading them). Each link of the
+/// chain is one function below; a link that fails skips the checks that need it.
 pub async fn run_with(
     opts: &DoctorOptions,
     aws: Result<Aws, crate::aws::AwsError>,
 ) -> DoctorReport {
     let mut c = Ctx { checks: Vec::new() };
     let version = format!("{}:{}", opts.deployment_name, opts.build_id);
-    let fix_register = format!(
-        "temporal-lambda ship (or deploy + register --deployment-name {} --build-id {} --function-arn <qualified ARN> --role-arn … --external-id …)",
-        opts.deployment_name, opts.build_id
-    );
 
     // --- Temporal side: the version and its compute config.
-    let conn: Option<Connection> = match opts.conn.connect().await {
+    let target = match temporal_connection(&mut c, opts).await {
+        Some(conn) => version_checks(&mut c, opts, &conn).await,
+        None => {
+            c.skip_all(
+                &["version-exists", "version-compute", "version-current"],
+                "Temporal not reachable",
+            );
+            None
+        }
+    };
+    // Which function: the compute config's, checked against --function.
+    let arn: Option<FunctionArn> = match (&target, &opts.function) {
+        (Some(t), _) => t.arn.parse().ok(),
+        (None, Some(f)) => f.parse().ok(),
+        (None, None) => None,
+    };
+    function_qualified(&mut c, opts, arn.as_ref(), target.as_ref());
+    if let (Some(a), Some(f), Some(_)) = (&arn, &opts.function, &target) {
+        function_expected(&mut c, a, f);
+    }
+
+    // --- AWS side.
+    const REST_AWS: &[&str] = &[
+        "function-region",
+        "function-exists",
+        "function-timeout",
+        "function-env",
+        "role-exists",
+        "role-not-execution",
+        "role-trust",
+        "role-external-id",
+        "role-permissions",
+        "function-identity",
+        "recent-errors",
+    ];
+    let aws = aws_credentials(&mut c, aws).await;
+    let (Some(aws), Some(arn)) = (aws, arn) else {
+        c.skip_all(REST_AWS, "needs AWS credentials and the function ARN");
+        return finish(version, c);
+    };
+    if !function_region(&mut c, &aws, &arn) {
+        c.skip_all(&REST_AWS[1..], "function is in another region");
+        return finish(version, c);
+    }
+    let Some(cfg) = function_exists(&mut c, &aws, &arn).await else {
+        c.skip_all(&REST_AWS[2..], "no function");
+        return finish(version, c);
+    };
+    function_timeout(&mut c, opts, &cfg);
+    function_env(&mut c, &cfg);
+
+    // --- The invocation role.
+    match &target {
+        Some(t) => role_checks(&mut c, opts, &aws, &arn, &cfg, t).await,
+        None => c.skip_all(
+            &[
+                "role-exists",
+                "role-not-execution",
+                "role-trust",
+                "role-external-id",
+                "role-permissions",
+            ],
+            "no compute config",
+        ),
+    }
+
+    // --- The code itself, and what it logged.
+    function_identity(&mut c, &aws, &arn, opts).await;
+    recent_errors(&mut c, &aws, &arn, opts).await;
+    finish(version, c)
+}
+
+fn fix_register(opts: &DoctorOptions) -> String {
+    format!(
+        "temporal-lambda ship (or deploy + register --deployment-name {} --build-id {} --function-arn <qualified ARN> --role-arn … --external-id …)",
+        opts.deployment_name, opts.build_id
+    )
+}
+
+/// `temporal-connection`.
+async fn temporal_connection(c: &mut Ctx, opts: &DoctorOptions) -> Option<Connection> {
+    match opts.conn.connect().await {
         Ok(conn) => {
             c.ok(
                 "temporal-connection",
@@ -201,175 +284,177 @@ pub async fn run_with(
             );
             None
         }
-    };
-    let mut target: Option<crate::compute::LambdaProviderDetails> = None;
-    if let Some(conn) = &conn {
-        match crate::deployment::describe_version(
-            conn,
-            &opts.conn.namespace,
-            &opts.deployment_name,
-            &opts.build_id,
-        )
-        .await
-        {
-            Ok(v) => {
-                c.ok(
-                    "version-exists",
-                    format!("{} exists (status {})", v.version, v.status),
-                );
-                let lambda = v
-                    .compute_config
-                    .values()
-                    .find(|g| g.provider_type == crate::compute::AWS_LAMBDA_PROVIDER);
-                match lambda {
-                    Some(g) => {
-                        let d: crate::compute::LambdaProviderDetails = g
-                            .provider_details
-                            .clone()
-                            .and_then(|v| serde_json::from_value(v).ok())
-                            .unwrap_or(crate::compute::LambdaProviderDetails {
-                                arn: String::new(),
-                                role: None,
-                                role_external_id: None,
-                            });
-                        c.ok("version-compute", format!("invokes {} as {}", d.arn, d.role.as_deref().unwrap_or("(no role)")));
-                        target = Some(d);
-                    }
-                    None => c.fail(
-                        "version-compute",
-                        "the version has no aws-lambda compute config, so the server never invokes a function for it",
-                        fix_register.clone(),
-                    ),
-                }
-                match v.status.as_str() {
-                    "CURRENT" | "RAMPING" => c.ok("version-current", format!("version is {}", v.status.to_lowercase())),
-                    other => c.fail(
-                        "version-current",
-                        format!("version is {other}: no task is routed to it, so the server does not invoke the function"),
-                        format!(
-                            "temporal-lambda set-current --deployment-name {} --build-id {}",
-                            opts.deployment_name, opts.build_id
-                        ),
-                    ),
-                }
-            }
-            Err(crate::deployment::DeploymentError::VersionNotFound { .. }) => {
-                c.fail(
-                    "version-exists",
-                    format!(
-                        "no Worker Deployment Version {version} in namespace {}",
-                        opts.conn.namespace
-                    ),
-                    fix_register.clone(),
-                );
-                c.skip("version-compute", "no version");
-                c.skip("version-current", "no version");
-            }
-            Err(e) => {
-                c.fail(
-                    "version-exists",
-                    e.to_string(),
-                    "check the namespace and your permissions",
-                );
-                c.skip("version-compute", "no version");
-                c.skip("version-current", "no version");
-            }
-        }
-    } else {
-        for id in ["version-exists", "version-compute", "version-current"] {
-            c.skip(id, "Temporal not reachable");
-        }
     }
+}
 
-    // Which function: the compute config's, checked against --function.
-    let arn: Option<FunctionArn> = match (&target, &opts.function) {
-        (Some(t), _) => t.arn.parse().ok(),
-        (None, Some(f)) => f.parse().ok(),
-        (None, None) => None,
+/// `version-exists`, `version-compute`, `version-current`; returns the Lambda compute config.
+async fn version_checks(
+    c: &mut Ctx,
+    opts: &DoctorOptions,
+    conn: &Connection,
+) -> Option<crate::compute::LambdaProviderDetails> {
+    let v = match crate::deployment::describe_version(
+        conn,
+        &opts.conn.namespace,
+        &opts.deployment_name,
+        &opts.build_id,
+    )
+    .await
+    {
+        Ok(v) => v,
+        Err(e) => {
+            let (detail, fix) = match e {
+                crate::deployment::DeploymentError::VersionNotFound { .. } => (
+                    format!(
+                        "no Worker Deployment Version {}:{} in namespace {}",
+                        opts.deployment_name, opts.build_id, opts.conn.namespace
+                    ),
+                    fix_register(opts),
+                ),
+                e => (
+                    e.to_string(),
+                    "check the namespace and your permissions".to_string(),
+                ),
+            };
+            c.fail("version-exists", detail, fix);
+            c.skip_all(&["version-compute", "version-current"], "no version");
+            return None;
+        }
     };
-    match (&arn, &target) {
+    c.ok(
+        "version-exists",
+        format!("{} exists (status {})", v.version, v.status),
+    );
+    let target = v
+        .compute_config
+        .values()
+        .find(|g| g.provider_type == crate::compute::AWS_LAMBDA_PROVIDER)
+        .map(|g| {
+            g.provider_details
+                .clone()
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or(crate::compute::LambdaProviderDetails {
+                    arn: String::new(),
+                    role: None,
+                    role_external_id: None,
+                })
+        });
+    match &target {
+        Some(d) => c.ok(
+            "version-compute",
+            format!(
+                "invokes {} as {}",
+                d.arn,
+                d.role.as_deref().unwrap_or("(no role)")
+            ),
+        ),
+        None => c.fail(
+            "version-compute",
+            "the version has no aws-lambda compute config, so the server never invokes a function for it",
+            fix_register(opts),
+        ),
+    }
+    match v.status.as_str() {
+        "CURRENT" | "RAMPING" => c.ok(
+            "version-current",
+            format!("version is {}", v.status.to_lowercase()),
+        ),
+        other => c.fail(
+            "version-current",
+            format!("version is {other}: no task is routed to it, so the server does not invoke the function"),
+            format!(
+                "temporal-lambda set-current --deployment-name {} --build-id {}",
+                opts.deployment_name, opts.build_id
+            ),
+        ),
+    }
+    target
+}
+
+/// `function-qualified`: the compute config names a published version.
+fn function_qualified(
+    c: &mut Ctx,
+    opts: &DoctorOptions,
+    arn: Option<&FunctionArn>,
+    target: Option<&crate::compute::LambdaProviderDetails>,
+) {
+    match (arn, target) {
         (Some(a), Some(_)) if a.is_published_version() => {
-            c.ok("function-qualified", format!("{} is a published version", a))
+            c.ok("function-qualified", format!("{a} is a published version"))
         }
         (Some(a), Some(_)) => c.fail(
             "function-qualified",
             format!("compute config uses {a}, not a published version: the code behind build ID {} can change under it", opts.build_id),
             format!("temporal-lambda deploy (publishes a version), then temporal-lambda register --update --function-arn {a}:<version> …"),
         ),
-        (None, Some(t)) => c.fail("function-qualified", format!("compute config has an invalid function ARN {:?}", t.arn), fix_register.clone()),
+        (None, Some(t)) => c.fail(
+            "function-qualified",
+            format!("compute config has an invalid function ARN {:?}", t.arn),
+            fix_register(opts),
+        ),
         _ => c.skip("function-qualified", "no compute config"),
     }
-    if let (Some(a), Some(f), Some(_)) = (&arn, &opts.function, &target) {
-        // `name`, `name:qualifier`, or an ARN.
-        let expected = if f.starts_with("arn:") {
-            f.split(':').nth(6).unwrap_or(f)
-        } else {
-            f.split(':').next().unwrap_or(f)
-        };
-        if a.name == expected {
-            c.ok(
-                "function-expected",
-                format!("compute config invokes {expected}, as expected"),
-            );
-        } else {
-            c.fail(
-                "function-expected",
-                format!(
-                    "compute config invokes function {} but you expected {expected}",
-                    a.name
-                ),
-                "temporal-lambda register --update --function-arn <the right qualified ARN> …",
-            );
-        }
-    }
+}
 
-    // --- AWS side.
-    let aws = match aws {
-        Ok(a) => match a.account_id().await {
-            Ok(acct) => {
-                c.ok(
-                    "aws-credentials",
-                    format!("account {acct}, region {}", a.region),
-                );
-                Some(a)
-            }
-            Err(e) => {
-                c.fail(
-                    "aws-credentials",
-                    e.to_string(),
-                    "refresh your AWS credentials (aws sso login / aws configure)",
-                );
-                None
-            }
-        },
+/// `function-expected`: the compute config invokes the function `--function` names
+/// (`name`, `name:qualifier`, or an ARN).
+fn function_expected(c: &mut Ctx, arn: &FunctionArn, expected: &str) {
+    let expected = if expected.starts_with("arn:") {
+        expected.split(':').nth(6).unwrap_or(expected)
+    } else {
+        expected.split(':').next().unwrap_or(expected)
+    };
+    if arn.name == expected {
+        c.ok(
+            "function-expected",
+            format!("compute config invokes {expected}, as expected"),
+        );
+    } else {
+        c.fail(
+            "function-expected",
+            format!(
+                "compute config invokes function {} but you expected {expected}",
+                arn.name
+            ),
+            "temporal-lambda register --update --function-arn <the right qualified ARN> …",
+        );
+    }
+}
+
+/// `aws-credentials`: the clients loaded and the identity resolves.
+async fn aws_credentials(c: &mut Ctx, aws: Result<Aws, crate::aws::AwsError>) -> Option<Aws> {
+    let a = match aws {
+        Ok(a) => a,
         Err(e) => {
             c.fail(
                 "aws-credentials",
                 e.to_string(),
                 "see the message: configure credentials and a region",
             );
+            return None;
+        }
+    };
+    match a.account_id().await {
+        Ok(acct) => {
+            c.ok(
+                "aws-credentials",
+                format!("account {acct}, region {}", a.region),
+            );
+            Some(a)
+        }
+        Err(e) => {
+            c.fail(
+                "aws-credentials",
+                e.to_string(),
+                "refresh your AWS credentials (aws sso login / aws configure)",
+            );
             None
         }
-    };
-    let rest_aws = [
-        "function-region",
-        "function-exists",
-        "function-timeout",
-        "function-env",
-        "role-exists",
-        "role-not-execution",
-        "role-trust",
-        "role-external-id",
-        "role-permissions",
-        "function-identity",
-        "recent-errors",
-    ];
-    let (Some(aws), Some(arn)) = (aws, arn) else {
-        for id in rest_aws {
-            c.skip(id, "needs AWS credentials and the function ARN");
-        }
-        return finish(version, c);
-    };
+    }
+}
+
+/// `function-region`: the function is in the region in use. False when it is not.
+fn function_region(c: &mut Ctx, aws: &Aws, arn: &FunctionArn) -> bool {
     if arn.region != aws.region {
         c.fail(
             "function-region",
@@ -379,13 +464,17 @@ pub async fn run_with(
             ),
             format!("pass --region {} (or set AWS_REGION)", arn.region),
         );
-        for id in &rest_aws[1..] {
-            c.skip(id, "function is in another region");
-        }
-        return finish(version, c);
+        return false;
     }
     c.ok("function-region", arn.region.to_string());
+    true
+}
 
+type FunctionConfig =
+    aws_sdk_lambda::operation::get_function_configuration::GetFunctionConfigurationOutput;
+
+/// `function-exists`: the function version exists and is Active; returns its configuration.
+async fn function_exists(c: &mut Ctx, aws: &Aws, arn: &FunctionArn) -> Option<FunctionConfig> {
     let cfg = match aws
         .lambda
         .get_function_configuration()
@@ -405,10 +494,7 @@ pub async fn run_with(
                     "check that your AWS identity may call lambda:GetFunctionConfiguration",
                 );
             }
-            for id in &rest_aws[2..] {
-                c.skip(id, "no function");
-            }
-            return finish(version, c);
+            return None;
         }
     };
     let state = cfg
@@ -435,6 +521,11 @@ pub async fn run_with(
             "fix the reason above and redeploy (temporal-lambda deploy)",
         );
     }
+    Some(cfg)
+}
+
+/// `function-timeout`: long enough for work beyond the worker's shutdown buffer.
+fn function_timeout(c: &mut Ctx, opts: &DoctorOptions, cfg: &FunctionConfig) {
     let timeout = Duration::from_secs(cfg.timeout().unwrap_or(3).max(0) as u64);
     if timeout <= opts.min_timeout {
         c.fail(
@@ -454,6 +545,10 @@ pub async fn run_with(
     } else {
         c.ok("function-timeout", format!("{} s", timeout.as_secs()));
     }
+}
+
+/// `function-env`: the function's environment lets the worker connect (secrets redacted).
+fn function_env(c: &mut Ctx, cfg: &FunctionConfig) {
     let env: std::collections::BTreeMap<String, String> = cfg
         .environment()
         .and_then(|e| e.variables())
@@ -487,22 +582,46 @@ pub async fn run_with(
         ),
         _ => c.ok("function-env", shown.join(" ")),
     }
+}
 
-    // --- The invocation role.
-    let Some(t) = &target else {
-        for id in [
-            "role-exists",
-            "role-not-execution",
-            "role-trust",
-            "role-external-id",
-            "role-permissions",
-        ] {
-            c.skip(id, "no compute config");
-        }
-        return identity_and_logs(&mut c, &aws, &arn, opts, version).await;
-    };
+/// `role-not-execution`, `role-exists`, then (with the role's facts) `role-trust`,
+/// `role-external-id`, `role-permissions`.
+async fn role_checks(
+    c: &mut Ctx,
+    opts: &DoctorOptions,
+    aws: &Aws,
+    arn: &FunctionArn,
+    cfg: &FunctionConfig,
+    t: &crate::compute::LambdaProviderDetails,
+) {
     let role_arn = t.role.clone().unwrap_or_default();
-    if cfg.role() == Some(role_arn.as_str()) {
+    role_not_execution(c, &role_arn, cfg);
+    let needs_role = ["role-trust", "role-external-id", "role-permissions"];
+    match role_facts(aws, &role_arn).await {
+        Ok(None) => {
+            c.fail(
+                "role-exists",
+                format!("role {role_arn} does not exist"),
+                "temporal-lambda iam create --function-arn … (prints the RoleARN to register)",
+            );
+            c.skip_all(&needs_role, "no role");
+        }
+        Err(e) => {
+            c.fail("role-exists", e.to_string(), "make sure your AWS identity may call iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy");
+            c.skip_all(&needs_role, "role unreadable");
+        }
+        Ok(Some(f)) => {
+            c.ok("role-exists", f.role_arn.clone());
+            role_trust(c, opts, &f);
+            role_external_id(c, &f, t.role_external_id.as_deref().unwrap_or_default());
+            role_permissions(c, &f, arn);
+        }
+    }
+}
+
+/// `role-not-execution`: Temporal's role is not the one Lambda runs the function with.
+fn role_not_execution(c: &mut Ctx, role_arn: &str, cfg: &FunctionConfig) {
+    if cfg.role() == Some(role_arn) {
         c.fail(
             "role-not-execution",
             format!("the compute config's role {role_arn} is the function's execution role"),
@@ -514,119 +633,109 @@ pub async fn run_with(
             "invocation role differs from the execution role",
         );
     }
-    match role_facts(&aws, &role_arn).await {
-        Ok(None) => {
-            c.fail(
-                "role-exists",
-                format!("role {role_arn} does not exist"),
-                "temporal-lambda iam create --function-arn … (prints the RoleARN to register)",
-            );
-            for id in ["role-trust", "role-external-id", "role-permissions"] {
-                c.skip(id, "no role");
-            }
-        }
-        Err(e) => {
-            c.fail("role-exists", e.to_string(), "make sure your AWS identity may call iam:GetRole, iam:ListRolePolicies, iam:GetRolePolicy");
-            for id in ["role-trust", "role-external-id", "role-permissions"] {
-                c.skip(id, "role unreadable");
-            }
-        }
-        Ok(Some(f)) => {
-            c.ok("role-exists", f.role_arn.clone());
-            let trust = opts.trust.clone().or_else(|| {
-                opts.conn
-                    .address
-                    .contains("tmprl.cloud")
-                    .then_some(Trust::Cloud)
-            });
-            match trust {
-                None => c.skip(
-                    "role-trust",
-                    format!(
-                        "trusted principals: {} (pass --trusted-principal to check)",
-                        f.trusted_principals.join(", ")
-                    ),
-                ),
-                Some(tr) => {
-                    let missing: Vec<String> = tr
-                        .principals()
-                        .into_iter()
-                        .filter(|p| !f.trusted_principals.contains(p))
-                        .collect();
-                    if missing.is_empty() {
-                        c.ok(
-                            "role-trust",
-                            format!("trusts {}", f.trusted_principals.join(", ")),
-                        );
-                    } else {
-                        c.fail(
-                            "role-trust",
-                            format!("the trust policy does not trust {}", missing.join(", ")),
-                            "recreate the role from the right template: temporal-lambda iam create (--trusted-principal ARN for self-hosted)",
-                        );
-                    }
-                }
-            }
-            let want = t.role_external_id.clone().unwrap_or_default();
-            if !f.unguarded_principals.is_empty() && !f.external_ids.is_empty() {
-                c.fail(
-                    "role-external-id",
-                    format!(
-                        "a trust policy statement allows sts:AssumeRole without the sts:ExternalId condition (principals: {}): IAM allows when any statement allows, so the external ID is not enforced",
-                        f.unguarded_principals.join(", ")
-                    ),
-                    "put Condition StringEquals sts:ExternalId on every statement that allows sts:AssumeRole, or recreate the role: temporal-lambda iam create --external-id …",
-                );
-            } else if f.external_ids.is_empty() {
-                c.fail(
-                    "role-external-id",
-                    "the trust policy does not require sts:ExternalId: any account that knows the role ARN could make Temporal invoke your function (confused deputy), and Temporal refuses such roles",
-                    "add Condition StringEquals sts:ExternalId to the trust policy: temporal-lambda iam create --external-id …",
-                );
-            } else if !f.external_ids.contains(&want) {
-                c.fail(
-                    "role-external-id",
-                    "the external ID in the compute config is not the one the role's trust policy requires, so sts:AssumeRole is denied",
-                    "register --update with the role's external ID, or update the stack: temporal-lambda iam create --external-id <the registered one>",
-                );
-            } else {
-                c.ok(
-                    "role-external-id",
-                    "trust policy requires the registered external ID",
-                );
-            }
-            let missing: Vec<&str> = ["lambda:InvokeFunction", "lambda:GetFunction"]
-                .into_iter()
-                .filter(|a| !f.allows(a, arn.as_str()))
-                .collect();
-            if missing.is_empty() {
-                c.ok(
-                    "role-permissions",
-                    format!("allows lambda:InvokeFunction and lambda:GetFunction on {arn}"),
-                );
-            } else {
-                let base = format!(
-                    "arn:aws:lambda:{}:{}:function:{}",
-                    arn.region, arn.account, arn.name
-                );
-                c.fail(
-                    "role-permissions",
-                    format!("the role's policies do not allow {} on {arn}", missing.join(" and ")),
-                    format!("temporal-lambda iam create --function-arn {base} (grants {base} and {base}:*)"),
-                );
-            }
-        }
-    }
-    identity_and_logs(&mut c, &aws, &arn, opts, version).await
 }
 
-async fn identity_and_logs(
-    c: &mut Ctx,
-    aws: &Aws,
-    arn: &FunctionArn,
-    opts: &DoctorOptions,
-    version: String,
-) -> DoctorReport {
+/// `role-trust`: the trust policy trusts Temporal Cloud (for `*.tmprl.cloud`) or
+/// `--trusted-principal`.
+fn role_trust(c: &mut Ctx, opts: &DoctorOptions, f: &RoleFacts) {
+    let trust = opts.trust.clone().or_else(|| {
+        opts.conn
+            .address
+            .contains("tmprl.cloud")
+            .then_some(Trust::Cloud)
+    });
+    let Some(tr) = trust else {
+        c.skip(
+            "role-trust",
+            format!(
+                "trusted principals: {} (pass --trusted-principal to check)",
+                f.trusted_principals.join(", ")
+            ),
+        );
+        return;
+    };
+    let missing: Vec<String> = tr
+        .principals()
+        .into_iter()
+        .filter(|p| !f.trusted_principals.contains(p))
+        .collect();
+    if missing.is_empty() {
+        c.ok(
+            "role-trust",
+            format!("trusts {}", f.trusted_principals.join(", ")),
+        );
+    } else {
+        c.fail(
+            "role-trust",
+            format!("the trust policy does not trust {}", missing.join(", ")),
+            "recreate the role from the right template: temporal-lambda iam create (--trusted-principal ARN for self-hosted)",
+        );
+    }
+}
+
+/// `role-external-id`: every statement that allows sts:AssumeRole requires the registered
+/// external ID.
+fn role_external_id(c: &mut Ctx, f: &RoleFacts, want: &str) {
+    if !f.unguarded_principals.is_empty() && !f.external_ids.is_empty() {
+        c.fail(
+            "role-external-id",
+            format!(
+                "a trust policy statement allows sts:AssumeRole without the sts:ExternalId condition (principals: {}): IAM allows when any statement allows, so the external ID is not enforced",
+                f.unguarded_principals.join(", ")
+            ),
+            "put Condition StringEquals sts:ExternalId on every statement that allows sts:AssumeRole, or recreate the role: temporal-lambda iam create --external-id …",
+        );
+    } else if f.external_ids.is_empty() {
+        c.fail(
+            "role-external-id",
+            "the trust policy does not require sts:ExternalId: any account that knows the role ARN could make Temporal invoke your function (confused deputy), and Temporal refuses such roles",
+            "add Condition StringEquals sts:ExternalId to the trust policy: temporal-lambda iam create --external-id …",
+        );
+    } else if !f.external_ids.iter().any(|e| e == want) {
+        c.fail(
+            "role-external-id",
+            "the external ID in the compute config is not the one the role's trust policy requires, so sts:AssumeRole is denied",
+            "register --update with the role's external ID, or update the stack: temporal-lambda iam create --external-id <the registered one>",
+        );
+    } else {
+        c.ok(
+            "role-external-id",
+            "trust policy requires the registered external ID",
+        );
+    }
+}
+
+/// `role-permissions`: the role may invoke and read the function version.
+fn role_permissions(c: &mut Ctx, f: &RoleFacts, arn: &FunctionArn) {
+    let missing: Vec<&str> = ["lambda:InvokeFunction", "lambda:GetFunction"]
+        .into_iter()
+        .filter(|a| !f.allows(a, arn.as_str()))
+        .collect();
+    if missing.is_empty() {
+        c.ok(
+            "role-permissions",
+            format!("allows lambda:InvokeFunction and lambda:GetFunction on {arn}"),
+        );
+    } else {
+        let base = format!(
+            "arn:aws:lambda:{}:{}:function:{}",
+            arn.region, arn.account, arn.name
+        );
+        c.fail(
+            "role-permissions",
+            format!(
+                "the role's policies do not allow {} on {arn}",
+                missing.join(" and ")
+            ),
+            format!(
+                "temporal-lambda iam create --function-arn {base} (grants {base} and {base}:*)"
+            ),
+        );
+    }
+}
+
+/// `function-identity`: the code answers the describe request as the registered version.
+async fn function_identity(c: &mut Ctx, aws: &Aws, arn: &FunctionArn, opts: &DoctorOptions) {
     match describe_function(aws, arn.as_str()).await {
         Ok(d) if d.deployment_name == opts.deployment_name && d.build_id == opts.build_id => c.ok(
             "function-identity",
@@ -649,7 +758,12 @@ async fn identity_and_logs(
             "look at the error above (config, crash at start) and the function's logs; redeploy with temporal-lambda deploy",
         ),
     }
+}
+
+/// `recent-errors`: error lines in the function's logs within `--log-window`.
+async fn recent_errors(c: &mut Ctx, aws: &Aws, arn: &FunctionArn, opts: &DoctorOptions) {
     let group = format!("/aws/lambda/{}", arn.name);
+    let minutes = opts.log_window.as_secs() / 60;
     let since = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap_or_default()
@@ -658,7 +772,7 @@ async fn identity_and_logs(
         .logs
         .filter_log_events()
         .log_group_name(&group)
-        .start_time(since.as_millis() as i64)
+        .start_time(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
         .filter_pattern(r#"?ERROR ?"Task timed out" ?"Runtime." ?"Sandbox.Timedout""#)
         .limit(50)
         .send()
@@ -674,25 +788,18 @@ async fn identity_and_logs(
             if lines.is_empty() {
                 c.ok(
                     "recent-errors",
-                    format!(
-                        "no errors in {group} in the last {} min",
-                        opts.log_window.as_secs() / 60
-                    ),
+                    format!("no errors in {group} in the last {minutes} min"),
                 );
             } else {
                 let last: Vec<String> = lines.iter().rev().take(3).cloned().collect();
                 c.warn(
                     "recent-errors",
                     format!(
-                        "{} error line(s) in {group} in the last {} min; latest: {}",
+                        "{} error line(s) in {group} in the last {minutes} min; latest: {}",
                         lines.len(),
-                        opts.log_window.as_secs() / 60,
                         last.join(" | ")
                     ),
-                    format!(
-                        "read them: aws logs tail {group} --since {}m",
-                        opts.log_window.as_secs() / 60
-                    ),
+                    format!("read them: aws logs tail {group} --since {minutes}m"),
                 );
             }
         }
@@ -707,7 +814,6 @@ async fn identity_and_logs(
             "allow logs:FilterLogEvents to read the function's logs",
         ),
     }
-    finish(version, std::mem::replace(c, Ctx { checks: Vec::new() }))
 }
 
 fn finish(version: String, c: Ctx) -> DoctorReport {

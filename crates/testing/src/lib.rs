@@ -123,6 +123,14 @@ impl std::fmt::Debug for LocalRig {
     }
 }
 
+/// The rig's parts (`server`, `emulator`, `function()`) for what the methods below do not cover.
+impl std::ops::Deref for LocalRig {
+    type Target = Rig;
+    fn deref(&self) -> &Rig {
+        &self.rig
+    }
+}
+
 impl LocalRig {
     /// Settings for a rig running `bootstrap` (in an integration test of the worker crate:
     /// `env!("CARGO_BIN_EXE_bootstrap")`).

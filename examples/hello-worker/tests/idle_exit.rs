@@ -9,6 +9,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use hello_worker::{HelloWorkflow, TimerHello, TimerHelloWorkflow};
 use temporal_lambda_cli::local;
 use temporal_lambda_emulator::InvocationRecord;
+use temporal_lambda_testing::LocalRig;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 
 const IDLE_EXIT: Duration = Duration::from_secs(2);
@@ -37,20 +38,15 @@ fn percentile(sorted: &[u64], p: f64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn idle_invocations_end_early_and_later_work_still_runs_without_a_sticky_stall() {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = local::RigOptions {
-        function_name: "idle".into(),
-        task_queue: "e2e-idle".into(),
-        deployment_name: "idle".into(),
-        function_timeout: TIMEOUT,
-        concurrency: 2,
-        env: vec![(
-            "TEMPORAL_LAMBDA_IDLE_EXIT".into(),
+    let rig = LocalRig::builder(env!("CARGO_BIN_EXE_bootstrap"))
+        .function_name("idle")
+        .function_timeout(TIMEOUT)
+        .concurrency(2)
+        .env(
+            "TEMPORAL_LAMBDA_IDLE_EXIT",
             format!("{}ms", IDLE_EXIT.as_millis()),
-        )],
-        ..local::RigOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."), dir.path())
-    };
-    let rig = local::start_rig(&opts, env!("CARGO_BIN_EXE_bootstrap").as_ref(), &|_| {})
+        )
+        .start()
         .await
         .expect("local rig up");
     let client = rig.server.client().await.unwrap();

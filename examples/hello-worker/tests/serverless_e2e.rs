@@ -5,39 +5,21 @@
 use std::time::Duration;
 
 use hello_worker::{HelloWorkflow, SlowHello, SlowHelloWorkflow};
-use temporal_lambda_cli::local;
 use temporal_lambda_emulator::{InvocationRecord, InvocationType, Outcome};
+use temporal_lambda_testing::LocalRig;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 
-struct Rig {
-    rig: local::Rig,
-    _dir: tempfile::TempDir,
-}
-
-impl std::ops::Deref for Rig {
-    type Target = local::Rig;
-    fn deref(&self) -> &local::Rig {
-        &self.rig
-    }
-}
-
 /// Emulator + dev server + the sample deployed as a published function version, registered as
-/// the current Worker Deployment Version with its aws-lambda compute config: the same rig as
-/// `temporal-lambda local demo`, with this test's function name, timeout and concurrency.
-async fn rig(name: &str, timeout: Duration, concurrency: u32) -> Rig {
-    let dir = tempfile::tempdir().unwrap();
-    let opts = local::RigOptions {
-        function_name: name.into(),
-        task_queue: format!("e2e-{name}"),
-        deployment_name: name.into(),
-        function_timeout: timeout,
-        concurrency,
-        ..local::RigOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."), dir.path())
-    };
-    let rig = local::start_rig(&opts, env!("CARGO_BIN_EXE_bootstrap").as_ref(), &|_| {})
+/// the current Worker Deployment Version with its aws-lambda compute config, through the users'
+/// harness (`temporal-lambda-testing`), with this test's function name, timeout and concurrency.
+async fn rig(name: &str, timeout: Duration, concurrency: u32) -> LocalRig {
+    LocalRig::builder(env!("CARGO_BIN_EXE_bootstrap"))
+        .function_name(name)
+        .function_timeout(timeout)
+        .concurrency(concurrency)
+        .start()
         .await
-        .expect("local rig up, version registered and current");
-    Rig { rig, _dir: dir }
+        .expect("local rig up, version registered and current")
 }
 
 fn assert_deadlines_kept(records: &[InvocationRecord]) {

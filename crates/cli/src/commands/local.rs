@@ -194,6 +194,11 @@ fn plan(args: &RigArgs) -> anyhow::Result<Vec<Planned>> {
 
 /// Resolves and builds the worker crates, starts the rig with them and prints the summary.
 pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::Result<Started> {
+    // Before minutes of building: a fixed port someone else holds fails the start anyway.
+    port_free(args.emulator_port, "--emulator-port")?;
+    if let Some(p) = args.temporal_port {
+        port_free(p, "--temporal-port")?;
+    }
     let planned = plan(args)?;
     let mut built: Vec<(local::WorkerCrate, PathBuf)> = Vec::new();
     for p in &planned {
@@ -289,6 +294,22 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
     // On stderr in both output modes: stdout stays the report.
     eprintln!("{}", rig_summary(&started.rig, &first_type));
     Ok(started)
+}
+
+/// A fixed port must be free on 127.0.0.1 (0: any free port is chosen later).
+fn port_free(port: u16, flag: &str) -> anyhow::Result<()> {
+    if port == 0 {
+        return Ok(());
+    }
+    match std::net::TcpListener::bind(("127.0.0.1", port)) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => anyhow::bail!(
+            "127.0.0.1:{port} is in use: stop what listens there, or pass another {flag} (omit it for any free port)"
+        ),
+        Err(e) => anyhow::bail!(
+            "127.0.0.1:{port} cannot be bound ({e}): pass another {flag} (omit it for any free port)"
+        ),
+    }
 }
 
 /// Stops the emulator first, quietly (invocations the server queued after the last workflow

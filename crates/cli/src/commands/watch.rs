@@ -107,6 +107,11 @@ pub async fn run(output: Output, args: RigArgs, new_build_id: bool) -> anyhow::R
         }
         changed.sort();
         changed.dedup();
+        // A path that is gone and was no source file is an editor's or sed's scratch file.
+        changed.retain(|p| p.exists() || is_rust_source(p));
+        if changed.is_empty() {
+            continue;
+        }
         rebuilds += 1;
         for (root, worker) in &crates {
             let names: Vec<String> = changed
@@ -294,6 +299,12 @@ fn event(output: Output, value: &serde_json::Value, text: &str) {
         }
         Output::Text => eprintln!("==> {text}"),
     }
+}
+
+/// `*.rs`, `Cargo.toml`, `Cargo.lock`, `build.rs`-style inputs a build reads.
+fn is_rust_source(p: &Path) -> bool {
+    p.extension()
+        .is_some_and(|e| e == "rs" || e == "toml" || e == "lock")
 }
 
 /// A file whose change should rebuild: under `root`, not in the target dir or a hidden or
