@@ -276,19 +276,7 @@ impl Rig {
                 return Err(e);
             }
         };
-        let published = self
-            .emulator
-            .publish_version(name, Some(&d.build_id))
-            .map_err(step("publishing the function version"))?;
-        let function = RigFunction {
-            function_name: name.to_string(),
-            function_arn: published.function_arn,
-            lambda_version: published.version,
-            task_queue: d.task_queue,
-            deployment_name: d.deployment_name,
-            build_id: d.build_id,
-            workflow_types: d.workflow_types,
-        };
+        let function = self.publish(name, d)?;
         progress(&format!(
             "registering Worker Deployment Version {} and setting it current",
             function.version()
@@ -331,19 +319,7 @@ impl Rig {
             .await
             .map_err(step("updating the function code"))?;
         let d = self.describe_unclaimed(function_name).await?;
-        let published = self
-            .emulator
-            .publish_version(function_name, Some(&d.build_id))
-            .map_err(step("publishing the function version"))?;
-        let current = RigFunction {
-            function_name: function_name.to_string(),
-            function_arn: published.function_arn,
-            lambda_version: published.version,
-            task_queue: d.task_queue,
-            deployment_name: d.deployment_name,
-            build_id: d.build_id,
-            workflow_types: d.workflow_types,
-        };
+        let current = self.publish(function_name, d)?;
         let unchanged = current.function_arn == previous.function_arn;
         let new_version = current.version() != previous.version();
         if !unchanged {
@@ -384,6 +360,23 @@ impl Rig {
                 .map_err(step("waiting for invocations of the previous code"))?;
         }
         Ok(at_start)
+    }
+
+    /// Publishes `$LATEST` of `name` (described as `d`), the build ID as its description.
+    fn publish(&self, name: &str, d: Describe) -> Result<RigFunction, LocalError> {
+        let published = self
+            .emulator
+            .publish_version(name, Some(&d.build_id))
+            .map_err(step("publishing the function version"))?;
+        Ok(RigFunction {
+            function_name: name.to_string(),
+            function_arn: published.function_arn,
+            lambda_version: published.version,
+            task_queue: d.task_queue,
+            deployment_name: d.deployment_name,
+            build_id: d.build_id,
+            workflow_types: d.workflow_types,
+        })
     }
 
     /// The describe answer of `name`'s `$LATEST`, refused when another function of the rig

@@ -36,13 +36,29 @@ fn sample_manifest() -> String {
         .to_string()
 }
 
+/// `local demo --rig-file` with `rig_toml` written in `dir`, its state in `dir`, plus `extra`.
+fn demo_with_rig_file(dir: &Path, rig_toml: &str, extra: &[&str]) -> std::process::Output {
+    let rig_file = dir.join("rig.toml");
+    std::fs::write(&rig_file, rig_toml).unwrap();
+    let state = dir.join("state");
+    let mut args = vec![
+        "local",
+        "demo",
+        "--rig-file",
+        rig_file.to_str().unwrap(),
+        "--state-dir",
+        state.to_str().unwrap(),
+    ];
+    args.extend_from_slice(extra);
+    cli(dir, &args)
+}
+
 #[test]
 fn two_functions_on_one_rig_each_invoked_by_the_server() {
     let dir = TempDir::new("rig-file");
-    let rig_file = dir.0.join("rig.toml");
-    std::fs::write(
-        &rig_file,
-        format!(
+    let o = demo_with_rig_file(
+        &dir.0,
+        &format!(
             r#"
 [[function]]
 manifest_path = "{m}"
@@ -58,24 +74,13 @@ env = {{ TEMPORAL_DEPLOYMENT_NAME = "billing", TEMPORAL_BUILD_ID = "b-7" }}
 "#,
             m = sample_manifest()
         ),
-    )
-    .unwrap();
-    let state = dir.0.join("state");
-    let o = cli(
-        &dir.0,
         &[
-            "-o",
-            "json",
-            "local",
-            "demo",
-            "--rig-file",
-            rig_file.to_str().unwrap(),
-            "--state-dir",
-            state.to_str().unwrap(),
             "--workflows",
             "2",
             "--workflow-type",
             "HelloWorkflow",
+            "-o",
+            "json",
         ],
     );
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
@@ -114,26 +119,13 @@ env = {{ TEMPORAL_DEPLOYMENT_NAME = "billing", TEMPORAL_BUILD_ID = "b-7" }}
 #[test]
 fn two_functions_claiming_one_version_are_refused() {
     let dir = TempDir::new("rig-file-clash");
-    let rig_file = dir.0.join("rig.toml");
-    std::fs::write(
-        &rig_file,
-        format!(
+    let o = demo_with_rig_file(
+        &dir.0,
+        &format!(
             "[[function]]\nmanifest_path = \"{m}\"\nname = \"one\"\n\n[[function]]\nmanifest_path = \"{m}\"\nname = \"two\"\n",
             m = sample_manifest()
         ),
-    )
-    .unwrap();
-    let state = dir.0.join("state");
-    let o = cli(
-        &dir.0,
-        &[
-            "local",
-            "demo",
-            "--rig-file",
-            rig_file.to_str().unwrap(),
-            "--state-dir",
-            state.to_str().unwrap(),
-        ],
+        &[],
     );
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     let err = stderr(&o);
