@@ -509,6 +509,14 @@ pub struct WorkerCrate {
 }
 
 impl WorkerCrate {
+    /// Built by the same `cargo build` as `other` (same manifest, package and bin), so one
+    /// `bootstrap` serves both.
+    pub fn same_build(&self, other: &WorkerCrate) -> bool {
+        self.manifest_path == other.manifest_path
+            && self.package == other.package
+            && self.bin == other.bin
+    }
+
     /// Where the rig keeps the emulator's and the dev server's state for this crate:
     /// `<target dir>/temporal-lambda/rig`.
     pub fn state_dir(&self) -> PathBuf {

@@ -203,9 +203,7 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
     let mut built: Vec<(local::WorkerCrate, PathBuf)> = Vec::new();
     for p in &planned {
         let w = &p.worker;
-        if built.iter().any(|(b, _)| {
-            b.manifest_path == w.manifest_path && b.package == w.package && b.bin == w.bin
-        }) {
+        if built.iter().any(|(b, _)| b.same_build(w)) {
             continue;
         }
         say(
@@ -222,9 +220,7 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
     let bootstrap_of = |w: &local::WorkerCrate| {
         built
             .iter()
-            .find(|(b, _)| {
-                b.manifest_path == w.manifest_path && b.package == w.package && b.bin == w.bin
-            })
+            .find(|(b, _)| b.same_build(w))
             .map(|(_, path)| path.clone())
             .expect("every planned crate was built")
     };

@@ -40,10 +40,7 @@ pub async fn run(output: Output, args: RigArgs, new_build_id: bool) -> anyhow::R
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
-        if !crates
-            .iter()
-            .any(|(r, w)| *r == root && w.package == s.worker.package)
-        {
+        if !crates.iter().any(|(_, w)| w.same_build(&s.worker)) {
             crates.push((root, s.worker.clone()));
         }
     }
@@ -66,12 +63,15 @@ pub async fn run(output: Output, args: RigArgs, new_build_id: bool) -> anyhow::R
             }
         }
     })?;
-    for (root, _) in &crates {
+    // One watch per directory, even when two bins of one crate are served.
+    let mut roots: Vec<&PathBuf> = crates.iter().map(|(r, _)| r).collect();
+    roots.sort();
+    roots.dedup();
+    for root in &roots {
         watcher
             .watch(root, RecursiveMode::Recursive)
             .map_err(|e| anyhow::anyhow!("watching {}: {e}", root.display()))?;
     }
-    let roots: Vec<&PathBuf> = crates.iter().map(|(r, _)| r).collect();
     let mut ready = rig_json(&rig);
     ready["event"] = json!("ready");
     ready["watching"] = json!(roots);
@@ -146,10 +146,7 @@ pub async fn run(output: Output, args: RigArgs, new_build_id: bool) -> anyhow::R
             };
             let functions: Vec<&str> = served
                 .iter()
-                .filter(|s| {
-                    s.worker.manifest_path == worker.manifest_path
-                        && s.worker.package == worker.package
-                })
+                .filter(|s| s.worker.same_build(worker))
                 .map(|s| s.function_name.as_str())
                 .collect();
             for function in functions {
