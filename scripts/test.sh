@@ -7,6 +7,9 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 bash scripts/install-temporal.sh
 bash scripts/install-deploy-tools.sh
+bash scripts/install-nginx.sh
+# The TLS tests put Debian's nginx in front of the dev server (crates/tls-front).
+export TEMPORAL_LAMBDA_NGINX="$(pwd)/.venv/nginx/usr/sbin/nginx"
 # `temporal-lambda package` (run by the ship test) finds cargo-zigbuild and zig here.
 export PATH="$(pwd)/.venv/bin:$PATH"
 echo "==> cargo fmt --check"

@@ -38,6 +38,11 @@ pub struct ConnectArgs {
     /// Server name to verify the server certificate against.
     #[arg(long, env = "TEMPORAL_TLS_SERVER_NAME")]
     pub tls_server_name: Option<String>,
+    /// For the function (`deploy`, `ship`): read the API key from this Secrets Manager secret
+    /// or SSM SecureString parameter ARN instead of storing it in the function's environment.
+    /// The CLI's own calls still use `--api-key`.
+    #[arg(long, env = "TEMPORAL_API_KEY_SECRET_ARN")]
+    pub api_key_secret_arn: Option<String>,
 }
 
 impl std::fmt::Debug for ConnectArgs {
@@ -51,6 +56,7 @@ impl std::fmt::Debug for ConnectArgs {
             .field("tls_key_path", &self.tls_key_path)
             .field("tls_ca_path", &self.tls_ca_path)
             .field("tls_server_name", &self.tls_server_name)
+            .field("api_key_secret_arn", &self.api_key_secret_arn)
             .finish()
     }
 }
@@ -74,13 +80,15 @@ pub enum ConnectError {
     /// Only one of the client certificate / key was given.
     #[error("--tls-cert-path and --tls-key-path must be given together")]
     HalfMtls,
-    /// The server could not be reached.
-    #[error("cannot connect to Temporal at {address}: {message}")]
+    /// The server could not be reached, or refused the TLS handshake or the credentials.
+    #[error("cannot connect to Temporal at {address}: {message}{}", hint.map(|h| format!("\nFix: {h}")).unwrap_or_default())]
     Connect {
         /// The target URL.
         address: String,
         /// Underlying error.
         message: String,
+        /// What it means and the fix, for TLS and authentication failures.
+        hint: Option<&'static str>,
     },
 }
 
@@ -96,12 +104,20 @@ impl ConnectArgs {
             tls_key_path: None,
             tls_ca_path: None,
             tls_server_name: None,
+            api_key_secret_arn: None,
         }
     }
 
-    fn tls_enabled(&self) -> bool {
-        self.tls.unwrap_or(
-            self.api_key.is_some() || self.tls_cert_path.is_some() || self.tls_ca_path.is_some(),
+    /// Whether the connection uses TLS (the shared rule,
+    /// [`temporal_lambda_env::connection::tls_enabled`]).
+    pub fn tls_enabled(&self) -> bool {
+        temporal_lambda_env::connection::tls_enabled(
+            self.tls,
+            self.api_key.is_some() || self.api_key_secret_arn.is_some(),
+            self.tls_cert_path.is_some()
+                || self.tls_key_path.is_some()
+                || self.tls_ca_path.is_some()
+                || self.tls_server_name.is_some(),
         )
     }
 
@@ -160,13 +176,30 @@ impl ConnectArgs {
             .maybe_tls_options(self.tls_options()?)
             .maybe_api_key(self.api_key.clone())
             .build();
-        Connection::connect(opts)
-            .await
-            .map_err(|e| ConnectError::Connect {
+        Connection::connect(opts).await.map_err(|e| {
+            let message = error_chain(&e);
+            ConnectError::Connect {
                 address: url.to_string(),
-                message: e.to_string(),
-            })
+                hint: temporal_lambda_env::connection::connect_failure_hint(&message),
+                message,
+            }
+        })
     }
+}
+
+/// An error with its sources, `: `-separated (rustls' reason is usually a few levels down).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
 }
 
 /// Identity reported to the server: `temporal-lambda:<user>@<host>`.

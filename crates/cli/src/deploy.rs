@@ -133,6 +133,9 @@ pub struct DeployOptions {
     pub env: BTreeMap<String, String>,
     /// Expected build ID (checked against the code's own answer).
     pub build_id: Option<String>,
+    /// Files added to the zip before upload, `(name in the zip, source)`: the connection's TLS
+    /// files at [`temporal_lambda_env::connection::zip_paths`] (see [`connection_files`]).
+    pub files: Vec<(String, PathBuf)>,
 }
 
 /// Result of a deploy.
@@ -329,8 +332,12 @@ pub async fn deploy(
     progress: &dyn Fn(&str),
 ) -> Result<DeployReport, DeployError> {
     temporal_lambda_package::check_zip(&opts.zip).map_err(DeployError::BadPackage)?;
-    let bytes = std::fs::read(&opts.zip)
+    let mut bytes = std::fs::read(&opts.zip)
         .map_err(|e| DeployError::BadPackage(format!("cannot read {}: {e}", opts.zip.display())))?;
+    if !opts.files.is_empty() {
+        bytes = temporal_lambda_package::zip_with_files(&bytes, &opts.zip, &opts.files)
+            .map_err(|e| DeployError::BadPackage(e.to_string()))?;
+    }
     let sha = temporal_lambda_package::code_sha256(&bytes);
     let arch = Architecture::from(opts.arch.lambda_name());
     let env = Environment::builder()
@@ -520,26 +527,67 @@ pub fn temporal_env(
     task_queue: Option<&str>,
     extra: &[(String, String)],
 ) -> BTreeMap<String, String> {
+    use temporal_lambda_env::connection::{self as c, zip_paths};
     let mut env = BTreeMap::new();
     env.insert("HOME".to_string(), "/tmp".to_string());
-    env.insert("TEMPORAL_ADDRESS".to_string(), conn.address.clone());
-    env.insert("TEMPORAL_NAMESPACE".to_string(), conn.namespace.clone());
-    if let Some(k) = &conn.api_key {
-        env.insert("TEMPORAL_API_KEY".to_string(), k.clone());
+    env.insert(c::ADDRESS.to_string(), conn.address.clone());
+    env.insert(c::NAMESPACE.to_string(), conn.namespace.clone());
+    match &conn.api_key_secret_arn {
+        Some(arn) => {
+            env.insert(c::API_KEY_SECRET_ARN.to_string(), arn.clone());
+        }
+        None => {
+            if let Some(k) = &conn.api_key {
+                env.insert(c::API_KEY.to_string(), k.clone());
+            }
+        }
     }
-    if let Some(t) = conn.tls {
-        env.insert("TEMPORAL_TLS".to_string(), t.to_string());
+    if conn.tls.is_some() || conn.tls_enabled() {
+        env.insert(c::TLS.to_string(), conn.tls_enabled().to_string());
     }
     if let Some(n) = &conn.tls_server_name {
-        env.insert("TEMPORAL_TLS_SERVER_NAME".to_string(), n.clone());
+        env.insert(c::TLS_SERVER_NAME.to_string(), n.clone());
+    }
+    // The files themselves are packaged at these paths by `deploy` (see `connection_files`).
+    if conn.tls_ca_path.is_some() {
+        env.insert(
+            c::TLS_SERVER_CA_CERT_PATH.to_string(),
+            zip_paths::SERVER_CA_CERT.to_string(),
+        );
+    }
+    if conn.tls_cert_path.is_some() {
+        env.insert(
+            c::TLS_CLIENT_CERT_PATH.to_string(),
+            zip_paths::CLIENT_CERT.to_string(),
+        );
+    }
+    if conn.tls_key_path.is_some() {
+        env.insert(
+            c::TLS_CLIENT_KEY_PATH.to_string(),
+            zip_paths::CLIENT_KEY.to_string(),
+        );
     }
     if let Some(q) = task_queue {
-        env.insert("TEMPORAL_TASK_QUEUE".to_string(), q.to_string());
+        env.insert(c::TASK_QUEUE.to_string(), q.to_string());
     }
     for (k, v) in extra {
         env.insert(k.clone(), v.clone());
     }
     env
+}
+
+/// The connection's TLS files to package into the function's zip, at the fixed paths
+/// [`temporal_env`] points the function's environment at.
+pub fn connection_files(conn: &crate::connect::ConnectArgs) -> Vec<(String, PathBuf)> {
+    use temporal_lambda_env::connection::zip_paths;
+    [
+        (zip_paths::SERVER_CA_CERT, &conn.tls_ca_path),
+        (zip_paths::CLIENT_CERT, &conn.tls_cert_path),
+        (zip_paths::CLIENT_KEY, &conn.tls_key_path),
+    ]
+    .into_iter()
+    .filter_map(|(name, p)| p.as_ref().map(|p| (name.to_string(), p.clone())))
+    .collect()
 }
 
 /// A timeout in Lambda's `Timeout` field (seconds, `i32`): saturates instead of wrapping, so an

@@ -17,6 +17,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod connection;
+
 /// What a redacted value is shown as.
 pub const REDACTED: &str = "<redacted>";
 

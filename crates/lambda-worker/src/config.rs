@@ -166,6 +166,26 @@ impl ConnectionConfig {
             other => Error::InvalidClientConfig(other.to_string()),
         })?;
         let mut cfg = Self::from_profile(profile);
+        // `deploy` packages TLS files into the zip and points the environment at relative paths
+        // (`temporal-tls/…`): they are relative to the task root (`/var/task`), not the cwd.
+        if let Some(root) = env.get("LAMBDA_TASK_ROOT").filter(|r| !r.is_empty()) {
+            if let Some(tls) = cfg.tls.as_mut() {
+                for src in [
+                    &mut tls.client_cert,
+                    &mut tls.client_key,
+                    &mut tls.server_ca_cert,
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    if let TlsSource::Path(p) = src {
+                        if p.is_relative() {
+                            *p = Path::new(root).join(&*p);
+                        }
+                    }
+                }
+            }
+        }
         cfg.config_file = file;
         cfg.profile = profile_name;
         Ok(cfg)

@@ -75,7 +75,7 @@ pub enum Error {
         minimum: Duration,
     },
     /// The Temporal server could not be reached in time.
-    #[error("cannot connect to Temporal at {address} (namespace {namespace}) within {waited:?}: {reason}; check TEMPORAL_ADDRESS, network access from the function (VPC/NAT), and TLS/API key settings")]
+    #[error("cannot connect to Temporal at {address} (namespace {namespace}) within {waited:?}: {reason}. Fix: {fix}")]
     Connect {
         /// The address tried.
         address: String,
@@ -85,6 +85,8 @@ pub enum Error {
         waited: Duration,
         /// The underlying error.
         reason: String,
+        /// What it means and what to change (the setting named).
+        fix: &'static str,
     },
     /// The SDK refused to build the worker.
     #[error("cannot create the Temporal worker for task queue {task_queue}: {reason}")]
@@ -108,4 +110,19 @@ pub enum Error {
     /// Not running inside Lambda (or an emulator): the runtime environment is incomplete.
     #[error("{0} is not set: run this binary inside AWS Lambda or the local emulator (`temporal-lambda local up`), not directly")]
     NotInLambda(&'static str),
+}
+
+/// An error with its sources, `: `-separated (rustls' reason is usually a few levels down).
+pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
 }

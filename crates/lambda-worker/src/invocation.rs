@@ -420,17 +420,22 @@ async fn connect(
     budget: Duration,
 ) -> Result<Client, Error> {
     let conn = &cfg.connection;
-    let fail = |reason: String| Error::Connect {
+    let fail = |reason: String| {
+        Error::Connect {
         address: conn.address.clone(),
         namespace: conn.namespace.clone(),
         waited: budget,
+        fix: temporal_lambda_env::connection::connect_failure_hint(&reason).unwrap_or(
+            "check TEMPORAL_ADDRESS, network access from the function (VPC/NAT), and the TLS/API key settings",
+        ),
         reason,
+    }
     };
     let options = conn.connection_options(identity, budget)?;
     let connection = tokio::time::timeout(budget, Connection::connect(options))
         .await
         .map_err(|_| fail("timed out".to_owned()))?
-        .map_err(|e| fail(e.to_string()))?;
+        .map_err(|e| fail(crate::error::error_chain(&e)))?;
     Client::new(
         connection,
         ClientOptions::new(conn.namespace.clone()).build(),

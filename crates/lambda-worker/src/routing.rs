@@ -78,17 +78,28 @@ pub(crate) async fn check(
     match &result {
         RoutingCheck::Current | RoutingCheck::Ramping => {}
         RoutingCheck::Mismatch {
-            current_build_id, ..
+            current_build_id: Some(current),
+            ..
         } => tracing::error!(
             request_id = %request_id,
             deployment_version = %version,
-            current_build_id = current_build_id.as_deref().unwrap_or("<none>"),
-            "build ID mismatch: this function polls {version} but the server routes new work of deployment {} to {}; the server may keep invoking a function that never polls the version it routes to. Fix: `temporal-lambda set-current --deployment-name {} --build-id {}` (or deploy code built with the current build ID; ignore this if {version} is only draining pinned workflows)",
+            current_build_id = %current,
+            "build ID mismatch: this function polls {version} but the server routes new work of deployment {} to {}:{current}; the server may keep invoking a function that never polls the version it routes to. Fix: `temporal-lambda set-current --deployment-name {} --build-id {}` (or deploy code built with the current build ID; ignore this if {version} is only draining pinned workflows)",
             version.deployment_name,
-            current_build_id
-                .as_ref()
-                .map(|b| format!("{}:{b}", version.deployment_name))
-                .unwrap_or_else(|| "no version (nothing is current)".to_owned()),
+            version.deployment_name,
+            version.deployment_name,
+            version.build_id,
+        ),
+        // Nothing current yet: the usual window between `register` and `set-current` (the
+        // server may invoke a version as soon as it has a compute config), so a warning.
+        RoutingCheck::Mismatch {
+            current_build_id: None,
+            ..
+        } => tracing::warn!(
+            request_id = %request_id,
+            deployment_version = %version,
+            "deployment {} has no current version yet, so new work is not routed to {version}. Fix, if this persists: `temporal-lambda set-current --deployment-name {} --build-id {}`",
+            version.deployment_name,
             version.deployment_name,
             version.build_id,
         ),

@@ -615,6 +615,42 @@ pub fn zip_bootstrap(
     })
 }
 
+/// The zip `zip` (read from `path`, named in errors) with `files` added, each `(name in the zip,
+/// source file)`, mode 0644, deterministically; an entry of the same name is replaced. `deploy`
+/// uses it to package the Temporal connection's TLS files at fixed paths.
+pub fn zip_with_files(
+    zip: &[u8],
+    path: &Path,
+    files: &[(String, PathBuf)],
+) -> Result<Vec<u8>, PackageError> {
+    use zip::write::SimpleFileOptions;
+    let zip_err = |source| PackageError::Zip {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(zip)).map_err(zip_err)?;
+    let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    for i in 0..archive.len() {
+        let f = archive.by_index_raw(i).map_err(zip_err)?;
+        if files.iter().any(|(n, _)| n == f.name()) {
+            continue;
+        }
+        w.raw_copy_file(f).map_err(zip_err)?;
+    }
+    for (name, src) in files {
+        let bytes = std::fs::read(src).map_err(io_err("reading", src))?;
+        let opts = SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .compression_level(Some(9))
+            .last_modified_time(zip::DateTime::default())
+            .unix_permissions(0o644)
+            .large_file(false);
+        w.start_file(name.as_str(), opts).map_err(zip_err)?;
+        w.write_all(&bytes).map_err(io_err("writing", path))?;
+    }
+    Ok(w.finish().map_err(zip_err)?.into_inner())
+}
+
 /// base64(SHA-256(bytes)): Lambda's `CodeSha256`.
 pub fn code_sha256(bytes: &[u8]) -> String {
     use base64::Engine as _;

@@ -31,6 +31,7 @@ fn deploy_opts(rig: &AwsRig, name: &str, zip: std::path::PathBuf) -> DeployOptio
         arch: temporal_lambda_package::Arch::X86_64,
         env: deploy::temporal_env(&rig.conn(), None, &[]),
         build_id: None,
+        files: vec![],
     }
 }
 

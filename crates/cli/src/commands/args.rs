@@ -148,6 +148,7 @@ pub fn deploy_options(
         arch,
         env: deploy::temporal_env(conn, f.task_queue.as_deref(), &f.env),
         build_id: f.build_id.clone(),
+        files: deploy::connection_files(conn),
     }
 }
 

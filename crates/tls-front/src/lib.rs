@@ -1,0 +1,534 @@
+//! A real TLS-terminating gRPC front for a local Temporal server, so TLS, API keys and mTLS are
+//! exercised as on Temporal Cloud: Debian's `nginx` (`listen ADDR ssl http2;` + `grpc_pass`),
+//! with a CA, a server certificate and client certificates generated per run (`rcgen`).
+//!
+//! Modes: TLS + API key (a request without `authorization: Bearer <key>` is answered with
+//! `grpc-status: 16`, UNAUTHENTICATED), mTLS (`ssl_verify_client on` against the run's CA), both,
+//! or plain TLS; the server certificate can carry an extra name (to test a server-name override),
+//! be expired or not yet valid. nginx runs in the foreground on a free 127.0.0.1 port and is
+//! killed, by PID, when the [`TlsFront`] is dropped (also when a test panics).
+//!
+//! nginx is found through `TEMPORAL_LAMBDA_NGINX`, then `nginx` on `PATH`, then `/usr/sbin/nginx`
+//! (Debian: `apt-get install nginx-light`; `scripts/test.sh` unpacks Debian's package into
+//! `.venv/nginx` without installing it).
+//!
+//! ```no_run
+//! use temporal_lambda_tls_front::{TlsFront, TlsFrontOptions};
+//!
+//! let front = TlsFront::start(TlsFrontOptions {
+//!     api_key: Some("local-api-key".into()),
+//!     ..TlsFrontOptions::new("127.0.0.1:7233", "/tmp/tls-front")
+//! })
+//! .unwrap();
+//! // Connect to front.address() with TLS, trusting front.pki().ca_cert_path, and the API key.
+//! println!("{} (CA {})", front.address(), front.pki().ca_cert_path.display());
+//! ```
+
+#![warn(missing_docs)]
+
+use std::fmt;
+use std::io::{self, Write};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, KeyPair,
+    KeyUsagePurpose, SanType,
+};
+
+/// The name the server certificate is always valid for (besides `127.0.0.1`).
+pub const DEFAULT_SERVER_NAME: &str = "localhost";
+
+/// Errors starting the front.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsFrontError {
+    /// No nginx binary.
+    #[error(
+        "nginx not found (looked at TEMPORAL_LAMBDA_NGINX, PATH and /usr/sbin/nginx): install it \
+         (`apt-get install nginx-light`) or set TEMPORAL_LAMBDA_NGINX=/path/to/nginx"
+    )]
+    NginxMissing,
+    /// Certificate generation failed.
+    #[error("generating the {what} certificate: {source}")]
+    Cert {
+        /// Which certificate.
+        what: &'static str,
+        /// rcgen's error.
+        source: rcgen::Error,
+    },
+    /// A file or process operation failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The I/O error.
+        source: io::Error,
+    },
+    /// nginx exited or did not listen in time.
+    #[error("nginx did not start ({reason}); its error log {log}:\n{tail}")]
+    NotStarted {
+        /// Why.
+        reason: String,
+        /// Error log path.
+        log: PathBuf,
+        /// Last lines of the log.
+        tail: String,
+    },
+}
+
+fn io_err(what: impl Into<String>) -> impl FnOnce(io::Error) -> TlsFrontError {
+    let what = what.into();
+    move |source| TlsFrontError::Io { what, source }
+}
+
+/// When the server certificate is valid.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ServerCertValidity {
+    /// Valid now (1975 to 4096, rcgen's defaults).
+    #[default]
+    Valid,
+    /// Expired in 2021.
+    Expired,
+    /// Valid only from 2090.
+    NotYetValid,
+}
+
+/// What the front checks and presents.
+#[derive(Clone)]
+pub struct TlsFrontOptions {
+    /// The plaintext gRPC server behind the front (`host:port`).
+    pub upstream: String,
+    /// Where certificates, config and logs go (created; certificates' keys are 0600).
+    pub dir: PathBuf,
+    /// Require `authorization: Bearer <key>`.
+    pub api_key: Option<String>,
+    /// Require a client certificate signed by the run's CA.
+    pub mtls: bool,
+    /// An extra DNS name in the server certificate (clients then override the server name);
+    /// the certificate is always valid for [`DEFAULT_SERVER_NAME`] and `127.0.0.1` unless
+    /// `only_server_name` is set.
+    pub server_name: Option<String>,
+    /// Issue the server certificate for `server_name` only (not `localhost`/`127.0.0.1`), so a
+    /// client that does not override the server name fails verification.
+    pub only_server_name: bool,
+    /// The server certificate's validity window.
+    pub validity: ServerCertValidity,
+    /// A fixed port (default: a free one).
+    pub port: Option<u16>,
+}
+
+impl fmt::Debug for TlsFrontOptions {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsFrontOptions")
+            .field("upstream", &self.upstream)
+            .field("dir", &self.dir)
+            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
+            .field("mtls", &self.mtls)
+            .field("server_name", &self.server_name)
+            .field("only_server_name", &self.only_server_name)
+            .field("validity", &self.validity)
+            .field("port", &self.port)
+            .finish()
+    }
+}
+
+impl TlsFrontOptions {
+    /// Plain TLS in front of `upstream`, files under `dir`.
+    pub fn new(upstream: impl Into<String>, dir: impl Into<PathBuf>) -> Self {
+        TlsFrontOptions {
+            upstream: upstream.into(),
+            dir: dir.into(),
+            api_key: None,
+            mtls: false,
+            server_name: None,
+            only_server_name: false,
+            validity: ServerCertValidity::Valid,
+            port: None,
+        }
+    }
+}
+
+/// The run's certificates (PEM files).
+#[derive(Debug, Clone)]
+pub struct Pki {
+    /// The CA that signed the server and client certificates.
+    pub ca_cert_path: PathBuf,
+    /// The server certificate nginx presents.
+    pub server_cert_path: PathBuf,
+    /// Its key.
+    pub server_key_path: PathBuf,
+    /// A client certificate the front trusts (mTLS).
+    pub client_cert_path: PathBuf,
+    /// Its key.
+    pub client_key_path: PathBuf,
+    /// A client certificate from another CA, which the front rejects.
+    pub untrusted_client_cert_path: PathBuf,
+    /// Its key.
+    pub untrusted_client_key_path: PathBuf,
+    /// A CA that signed nothing the front presents (a "wrong CA" for clients).
+    pub other_ca_cert_path: PathBuf,
+}
+
+fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), TlsFrontError> {
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    if secret {
+        o.mode(0o600);
+    }
+    let mut f = o
+        .open(path)
+        .map_err(io_err(format!("writing {}", path.display())))?;
+    f.write_all(contents.as_bytes())
+        .map_err(io_err(format!("writing {}", path.display())))
+}
+
+fn cert_err(what: &'static str) -> impl FnOnce(rcgen::Error) -> TlsFrontError {
+    move |source| TlsFrontError::Cert { what, source }
+}
+
+fn ca(name: &str) -> Result<(rcgen::Certificate, KeyPair), TlsFrontError> {
+    let key = KeyPair::generate().map_err(cert_err("CA"))?;
+    let mut p = CertificateParams::new(Vec::<String>::new()).map_err(cert_err("CA"))?;
+    p.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    p.distinguished_name.push(DnType::CommonName, name);
+    p.key_usages = vec![
+        KeyUsagePurpose::KeyCertSign,
+        KeyUsagePurpose::CrlSign,
+        KeyUsagePurpose::DigitalSignature,
+    ];
+    let cert = p.self_signed(&key).map_err(cert_err("CA"))?;
+    Ok((cert, key))
+}
+
+fn leaf(
+    what: &'static str,
+    names: Vec<String>,
+    ip: bool,
+    purpose: ExtendedKeyUsagePurpose,
+    validity: ServerCertValidity,
+    issuer: &rcgen::Certificate,
+    issuer_key: &KeyPair,
+) -> Result<(String, String), TlsFrontError> {
+    let key = KeyPair::generate().map_err(cert_err(what))?;
+    let mut p = CertificateParams::new(names).map_err(cert_err(what))?;
+    if ip {
+        p.subject_alt_names
+            .push(SanType::IpAddress(std::net::Ipv4Addr::LOCALHOST.into()));
+    }
+    p.distinguished_name
+        .push(DnType::CommonName, format!("temporal-lambda test {what}"));
+    p.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    p.extended_key_usages = vec![purpose];
+    match validity {
+        ServerCertValidity::Valid => {}
+        ServerCertValidity::Expired => {
+            p.not_before = rcgen::date_time_ymd(2020, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2021, 1, 1);
+        }
+        ServerCertValidity::NotYetValid => {
+            p.not_before = rcgen::date_time_ymd(2090, 1, 1);
+            p.not_after = rcgen::date_time_ymd(2091, 1, 1);
+        }
+    }
+    let cert = p
+        .signed_by(&key, issuer, issuer_key)
+        .map_err(cert_err(what))?;
+    Ok((cert.pem(), key.serialize_pem()))
+}
+
+impl Pki {
+    /// Generates a CA, a server certificate and client certificates into `dir`.
+    pub fn generate(dir: &Path, opts: &TlsFrontOptions) -> Result<Pki, TlsFrontError> {
+        std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        let (ca_cert, ca_key) = ca("temporal-lambda test CA")?;
+        let (other_cert, other_key) = ca("temporal-lambda untrusted CA")?;
+        let mut names = Vec::new();
+        if !opts.only_server_name {
+            names.push(DEFAULT_SERVER_NAME.to_string());
+        }
+        names.extend(opts.server_name.iter().cloned());
+        let (server_cert, server_key) = leaf(
+            "server",
+            names,
+            !opts.only_server_name,
+            ExtendedKeyUsagePurpose::ServerAuth,
+            opts.validity,
+            &ca_cert,
+            &ca_key,
+        )?;
+        let (client_cert, client_key) = leaf(
+            "client",
+            vec!["temporal-lambda-worker".into()],
+            false,
+            ExtendedKeyUsagePurpose::ClientAuth,
+            ServerCertValidity::Valid,
+            &ca_cert,
+            &ca_key,
+        )?;
+        let (bad_cert, bad_key) = leaf(
+            "untrusted client",
+            vec!["temporal-lambda-worker".into()],
+            false,
+            ExtendedKeyUsagePurpose::ClientAuth,
+            ServerCertValidity::Valid,
+            &other_cert,
+            &other_key,
+        )?;
+        let pki = Pki {
+            ca_cert_path: dir.join("ca.pem"),
+            server_cert_path: dir.join("server.pem"),
+            server_key_path: dir.join("server.key"),
+            client_cert_path: dir.join("client.pem"),
+            client_key_path: dir.join("client.key"),
+            untrusted_client_cert_path: dir.join("untrusted-client.pem"),
+            untrusted_client_key_path: dir.join("untrusted-client.key"),
+            other_ca_cert_path: dir.join("other-ca.pem"),
+        };
+        write_file(&pki.ca_cert_path, &ca_cert.pem(), false)?;
+        write_file(&pki.other_ca_cert_path, &other_cert.pem(), false)?;
+        write_file(&pki.server_cert_path, &server_cert, false)?;
+        write_file(&pki.server_key_path, &server_key, true)?;
+        write_file(&pki.client_cert_path, &client_cert, false)?;
+        write_file(&pki.client_key_path, &client_key, true)?;
+        write_file(&pki.untrusted_client_cert_path, &bad_cert, false)?;
+        write_file(&pki.untrusted_client_key_path, &bad_key, true)?;
+        Ok(pki)
+    }
+}
+
+/// The nginx binary: `TEMPORAL_LAMBDA_NGINX`, `nginx` on `PATH`, or `/usr/sbin/nginx`.
+pub fn find_nginx() -> Result<PathBuf, TlsFrontError> {
+    if let Some(p) = std::env::var_os("TEMPORAL_LAMBDA_NGINX").filter(|p| !p.is_empty()) {
+        return Ok(PathBuf::from(p));
+    }
+    let on_path = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .unwrap_or_default()
+        .into_iter()
+        .map(|d| d.join("nginx"))
+        .chain([PathBuf::from("/usr/sbin/nginx")])
+        .find(|p| p.is_file());
+    on_path.ok_or(TlsFrontError::NginxMissing)
+}
+
+/// A running nginx TLS front; killed on drop.
+pub struct TlsFront {
+    child: Option<Child>,
+    port: u16,
+    pki: Pki,
+    opts: TlsFrontOptions,
+    error_log: PathBuf,
+}
+
+impl fmt::Debug for TlsFront {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TlsFront")
+            .field("address", &self.address())
+            .field("opts", &self.opts)
+            .finish()
+    }
+}
+
+/// An nginx string literal: the value in double quotes, `"` and `\` escaped.
+fn nginx_quote(s: &str) -> String {
+    format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
+}
+
+impl TlsFront {
+    /// Generates the certificates and starts nginx; returns once it accepts connections.
+    pub fn start(opts: TlsFrontOptions) -> Result<TlsFront, TlsFrontError> {
+        let nginx = find_nginx()?;
+        let dir = &opts.dir;
+        let pki = Pki::generate(&dir.join("pki"), &opts)?;
+        for sub in ["tmp", "logs"] {
+            std::fs::create_dir_all(dir.join(sub))
+                .map_err(io_err(format!("creating {}", dir.join(sub).display())))?;
+        }
+        let port = match opts.port {
+            Some(p) => p,
+            None => temporal_dev_server::free_port().map_err(io_err("picking a free port"))?,
+        };
+        let error_log = dir.join("logs/error.log");
+        let conf = Self::config(&opts, &pki, port, dir);
+        let conf_path = dir.join("nginx.conf");
+        // The config holds the API key: owner-only.
+        write_file(&conf_path, &conf, true)?;
+        let child = Command::new(&nginx)
+            .arg("-p")
+            .arg(dir)
+            .arg("-e")
+            .arg(&error_log)
+            .arg("-c")
+            .arg(&conf_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(
+                std::fs::File::create(dir.join("logs/stderr.log"))
+                    .map_err(io_err("creating nginx's stderr log"))?,
+            )
+            .spawn()
+            .map_err(io_err(format!("starting {}", nginx.display())))?;
+        let mut front = TlsFront {
+            child: Some(child),
+            port,
+            pki,
+            opts,
+            error_log,
+        };
+        front.wait_listening()?;
+        Ok(front)
+    }
+
+    fn config(opts: &TlsFrontOptions, pki: &Pki, port: u16, dir: &Path) -> String {
+        let tmp = dir.join("tmp");
+        let tmp = tmp.display();
+        let mut auth = String::new();
+        if let Some(key) = &opts.api_key {
+            auth = format!(
+                "            if ($http_authorization != {}) {{ return 418; }}\n",
+                nginx_quote(&format!("Bearer {key}"))
+            );
+        }
+        let mtls = if opts.mtls {
+            format!(
+                "        ssl_client_certificate {};\n        ssl_verify_client on;\n",
+                pki.ca_cert_path.display()
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            r#"daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+events {{ worker_connections 1024; }}
+http {{
+    access_log {dir}/logs/access.log;
+    client_body_temp_path {tmp}/body;
+    proxy_temp_path {tmp}/proxy;
+    fastcgi_temp_path {tmp}/fastcgi;
+    uwsgi_temp_path {tmp}/uwsgi;
+    scgi_temp_path {tmp}/scgi;
+    keepalive_timeout 600s;
+    keepalive_requests 1000000;
+    http2_max_requests 1000000;
+    client_max_body_size 0;
+    server {{
+        listen 127.0.0.1:{port} ssl http2;
+        ssl_certificate {cert};
+        ssl_certificate_key {key};
+        ssl_protocols TLSv1.2 TLSv1.3;
+{mtls}        error_page 418 = @unauthenticated;
+        error_page 495 496 = @client_cert_rejected;
+        location / {{
+{auth}            grpc_pass grpc://{upstream};
+            grpc_read_timeout 600s;
+            grpc_send_timeout 600s;
+        }}
+        location @unauthenticated {{
+            default_type application/grpc;
+            add_header grpc-status 16 always;
+            add_header grpc-message "invalid or missing API key" always;
+            return 200 "";
+        }}
+        location @client_cert_rejected {{
+            default_type application/grpc;
+            add_header grpc-status 16 always;
+            add_header grpc-message "client certificate missing or not trusted" always;
+            return 200 "";
+        }}
+    }}
+}}
+"#,
+            dir = dir.display(),
+            cert = pki.server_cert_path.display(),
+            key = pki.server_key_path.display(),
+            upstream = opts.upstream,
+        )
+    }
+
+    fn tail_log(&self) -> String {
+        let s = std::fs::read_to_string(&self.error_log).unwrap_or_default();
+        let lines: Vec<&str> = s.lines().collect();
+        lines[lines.len().saturating_sub(20)..].join("\n")
+    }
+
+    fn wait_listening(&mut self) -> Result<(), TlsFrontError> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(child) = self.child.as_mut() {
+                if let Ok(Some(status)) = child.try_wait() {
+                    self.child = None;
+                    return Err(TlsFrontError::NotStarted {
+                        reason: format!("exited with {status}"),
+                        log: self.error_log.clone(),
+                        tail: self.tail_log(),
+                    });
+                }
+            }
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(TlsFrontError::NotStarted {
+                    reason: format!("not listening on 127.0.0.1:{} after 20 s", self.port),
+                    log: self.error_log.clone(),
+                    tail: self.tail_log(),
+                });
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `127.0.0.1:<port>`: what clients connect to (with TLS).
+    pub fn address(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// The port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// The run's certificates.
+    pub fn pki(&self) -> &Pki {
+        &self.pki
+    }
+
+    /// The options it was started with.
+    pub fn options(&self) -> &TlsFrontOptions {
+        &self.opts
+    }
+
+    /// nginx's error log (TLS handshake failures are logged here at `info`).
+    pub fn error_log(&self) -> &Path {
+        &self.error_log
+    }
+
+    /// Stops nginx (SIGTERM, then SIGKILL after 2 s). Idempotent.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = child.id() as libc::pid_t;
+            // SAFETY: kill(2) on our own child's PID; no memory is involved.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+            let deadline = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Drop for TlsFront {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

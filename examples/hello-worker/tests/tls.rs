@@ -1,0 +1,215 @@
+//! The production connection path for real: the sample worker deployed with `deploy` (its
+//! environment and TLS files set by `temporal_env` / `connection_files`, never by hand), invoked
+//! by the real dev server through the emulator, reaching the server through a real TLS
+//! terminator (Debian's nginx, `temporal-lambda-tls-front`) that checks an API key or a client
+//! certificate against a CA generated for the run. `register` and `verify` go through the front
+//! too. The API key and the client key must appear in no log, record or output.
+
+#[path = "../../../crates/cli/tests/support/mod.rs"]
+mod support;
+
+use std::time::Duration;
+
+use support::*;
+use temporal_lambda_cli::{
+    compute::LambdaTarget,
+    connect::ConnectArgs,
+    deploy::{self, DeployOptions},
+    deployment::{self, RegisterOptions},
+    iam::{self, StackOptions, Trust},
+    verify::{self, VerifyOptions},
+};
+use temporal_lambda_tls_front::{TlsFront, TlsFrontOptions};
+
+const EXTERNAL_ID: &str = "tls-test-external-id";
+const API_KEY: &str = "tl-test-apikey-9f3c2b7e41d8";
+
+fn front(rig: &AwsRig, name: &str, api_key: Option<&str>, mtls: bool) -> TlsFront {
+    TlsFront::start(TlsFrontOptions {
+        api_key: api_key.map(str::to_string),
+        mtls,
+        server_name: Some("temporal.rig.test".into()),
+        ..TlsFrontOptions::new(rig.server.address(), rig.dir.0.join(name))
+    })
+    .unwrap()
+}
+
+/// The connection a user passes to `deploy`/`register`/`verify` for this front.
+fn conn_for(front: &TlsFront, api_key: Option<&str>, mtls: bool) -> ConnectArgs {
+    let pki = front.pki();
+    let mut c = ConnectArgs::local(front.address(), "default");
+    c.api_key = api_key.map(str::to_string);
+    c.tls_ca_path = Some(pki.ca_cert_path.clone());
+    c.tls_server_name = Some("temporal.rig.test".into());
+    if mtls {
+        c.tls_cert_path = Some(pki.client_cert_path.clone());
+        c.tls_key_path = Some(pki.client_key_path.clone());
+    }
+    c
+}
+
+/// deploy (env + TLS files from the connection) → role → register through the front → a
+/// server-driven workflow verified through the front. Returns the function's logs.
+async fn deploy_and_verify(rig: &AwsRig, name: &str, conn: &ConnectArgs, build: &str) -> String {
+    let zip = sample_zip(env!("CARGO_BIN_EXE_bootstrap").as_ref());
+    let extra = vec![
+        ("HELLO_BUILD_ID".to_string(), build.to_string()),
+        ("HELLO_DEPLOYMENT_NAME".to_string(), format!("tls-{name}")),
+        ("TEMPORAL_TASK_QUEUE".to_string(), format!("tls-{name}")),
+    ];
+    let opts = DeployOptions {
+        function_name: name.to_string(),
+        zip,
+        execution_role: Some(EXECUTION_ROLE.to_string()),
+        timeout: Duration::from_secs(60),
+        memory_mb: 256,
+        arch: temporal_lambda_package::Arch::X86_64,
+        env: deploy::temporal_env(conn, None, &extra),
+        build_id: None,
+        files: deploy::connection_files(conn),
+    };
+    let d = deploy::deploy(&rig.aws, &opts, &|_| {}).await.unwrap();
+    assert_eq!(d.build_id, build);
+    let base = d.function_arn.rsplit_once(':').unwrap().0.to_string();
+    let stack = iam::create_stack(
+        &rig.aws,
+        &StackOptions {
+            stack_name: format!("{name}-role"),
+            trust: Trust::SelfHosted {
+                principal: SERVER_PRINCIPAL.into(),
+            },
+            external_id: EXTERNAL_ID.parse().unwrap(),
+            function_arns: vec![base.clone(), format!("{base}:*")],
+            role_name: None,
+        },
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let client = conn.connect().await.unwrap();
+    deployment::register(
+        &client,
+        &RegisterOptions {
+            namespace: "default".into(),
+            deployment_name: d.deployment_name.clone(),
+            build_id: d.build_id.clone(),
+            target: LambdaTarget {
+                function_arn: d.function_arn.parse().unwrap(),
+                role_arn: stack.role_arn.parse().unwrap(),
+                external_id: EXTERNAL_ID.parse().unwrap(),
+            },
+            update: true,
+            set_current: true,
+        },
+    )
+    .await
+    .unwrap();
+    let r = verify::verify(
+        &client,
+        &VerifyOptions {
+            namespace: "default".into(),
+            task_queue: d.task_queue.clone(),
+            workflow_type: "HelloWorkflow".into(),
+            workflow_id: None,
+            input: vec![serde_json::json!(name)],
+            timeout: Duration::from_secs(60),
+        },
+    )
+    .await
+    .unwrap_or_else(|e| {
+        panic!(
+            "{e}\nfunction logs:\n{}",
+            rig.emu.logs(name).unwrap_or_default()
+        )
+    });
+    assert_eq!(r.result, Some(serde_json::json!(format!("Hello, {name}!"))));
+    // The server invoked the function: it connected through the front with what deploy gave it.
+    let records = rig.emu.invocations();
+    assert!(
+        records
+            .iter()
+            .any(|r| r.function_name == name && r.is_finished()),
+        "no server-driven invocation of {name}: {records:#?}"
+    );
+    let logs = rig.emu.logs(name).unwrap_or_default();
+    assert!(logs.contains("worker polling"), "{logs}");
+    assert_no_secret(
+        &format!("{name} invocation records"),
+        &format!("{records:?}"),
+    );
+    logs
+}
+
+fn assert_no_secret(what: &str, text: &str) {
+    assert!(!text.contains(API_KEY), "the API key leaked into {what}");
+    assert!(
+        !text.contains("PRIVATE KEY"),
+        "a private key leaked into {what}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn server_driven_workflow_through_tls_and_an_api_key_set_by_deploy() {
+    let rig = AwsRig::start("tls-key").await;
+    let front = front(&rig, "front-key", Some(API_KEY), false);
+    let conn = conn_for(&front, Some(API_KEY), false);
+    let logs = deploy_and_verify(&rig, "tlskey", &conn, "build-key").await;
+    assert_no_secret("function logs", &logs);
+    // deploy put the CA into the zip and pointed the function at it; the key is in the env
+    // (the Secrets Manager variant keeps it out of the env).
+    let cfg = rig
+        .aws
+        .lambda
+        .get_function_configuration()
+        .function_name("tlskey")
+        .send()
+        .await
+        .unwrap();
+    let vars = cfg.environment().unwrap().variables().unwrap();
+    assert_eq!(
+        vars["TEMPORAL_TLS_SERVER_CA_CERT_PATH"],
+        "temporal-tls/server-ca.pem"
+    );
+    assert_eq!(vars["TEMPORAL_TLS_SERVER_NAME"], "temporal.rig.test");
+    assert_eq!(vars["TEMPORAL_TLS"], "true");
+    assert_eq!(vars["TEMPORAL_ADDRESS"], front.address());
+    // Without the key, the front refuses: the test proves the key is checked.
+    let mut no_key = conn.clone();
+    no_key.api_key = None;
+    no_key.tls = Some(true);
+    let e = no_key.connect().await.unwrap_err().to_string();
+    assert!(e.contains("API key"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn server_driven_workflow_through_mtls_with_the_client_files_packaged_by_deploy() {
+    let rig = AwsRig::start("tls-mtls").await;
+    let front = front(&rig, "front-mtls", None, true);
+    let conn = conn_for(&front, None, true);
+    let logs = deploy_and_verify(&rig, "tlsmtls", &conn, "build-mtls").await;
+    assert_no_secret("function logs", &logs);
+    let cfg = rig
+        .aws
+        .lambda
+        .get_function_configuration()
+        .function_name("tlsmtls")
+        .send()
+        .await
+        .unwrap();
+    let vars = cfg.environment().unwrap().variables().unwrap();
+    assert_eq!(
+        vars["TEMPORAL_TLS_CLIENT_CERT_PATH"],
+        "temporal-tls/client.pem"
+    );
+    assert_eq!(
+        vars["TEMPORAL_TLS_CLIENT_KEY_PATH"],
+        "temporal-tls/client.key"
+    );
+    assert!(!vars.contains_key("TEMPORAL_API_KEY"));
+    // Without the client certificate the front refuses.
+    let mut no_cert = conn.clone();
+    no_cert.tls_cert_path = None;
+    no_cert.tls_key_path = None;
+    let e = no_cert.connect().await.unwrap_err().to_string();
+    assert!(e.contains("TEMPORAL_TLS_CLIENT_CERT_PATH"), "{e}");
+}
