@@ -244,6 +244,16 @@ fn lambda_env(
     set("LD_LIBRARY_PATH", ld);
     set("HOME", scratch.to_string_lossy().into_owned());
     set("TMPDIR", scratch.to_string_lossy().into_owned());
+    // The execution role's session credentials, as Lambda puts them in every sandbox.
+    if !c.role.is_empty() {
+        if let Some((akid, secret, token)) =
+            crate::sts::sandbox_credentials(inner, &c.role, &c.function_name)
+        {
+            set("AWS_ACCESS_KEY_ID", akid);
+            set("AWS_SECRET_ACCESS_KEY", secret);
+            set("AWS_SESSION_TOKEN", token);
+        }
+    }
     for (k, val) in c.env_vars() {
         env.insert(k, val);
     }

@@ -256,6 +256,47 @@ fn external_ids_of(doc: &str) -> Vec<String> {
     out
 }
 
+/// Mints temporary (`ASIA…`) credentials for `role_arn`, recorded so the emulator's APIs accept
+/// them: `(access key id, secret key, session token, expiration ms)`.
+fn issue(
+    state: &mut crate::store::PersistedState,
+    role_arn: &str,
+    session: &str,
+    duration_s: u64,
+) -> (String, String, String, u64) {
+    let now = now_ms();
+    state.credentials.retain(|_, c| c.expiration_ms > now);
+    let akid = format!("ASIA{}", random_string(16, UPPER));
+    let secret = random_string(40, B64);
+    let token = format!("IQoJb3JpZ2luX2VjE{}", random_string(300, B64));
+    let expiration_ms = now + duration_s * 1000;
+    state.credentials.insert(
+        akid.clone(),
+        IssuedCredential {
+            secret_access_key: secret.clone(),
+            session_token: token.clone(),
+            expiration_ms,
+            role_arn: role_arn.to_string(),
+            role_session_name: session.to_string(),
+        },
+    );
+    (akid, secret, token, expiration_ms)
+}
+
+/// Credentials for a sandbox, as Lambda gives one: the execution role's, in
+/// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` (12 h, Lambda's maximum
+/// session for a function). `None` when the state cannot be saved.
+pub(crate) fn sandbox_credentials(
+    inner: &Inner,
+    role_arn: &str,
+    function_name: &str,
+) -> Option<(String, String, String)> {
+    let mut store = inner.store.lock().expect("store lock");
+    let (akid, secret, token, _) = issue(&mut store.state, role_arn, function_name, 12 * 3600);
+    store.save().ok()?;
+    Some((akid, secret, token))
+}
+
 fn assume_role(
     inner: &Arc<Inner>,
     params: &HashMap<String, String>,
@@ -331,22 +372,8 @@ fn assume_role(
             &format!("User: {caller_arn} is not authorized to perform: sts:AssumeRole on resource: {role_arn}"),
         );
     }
-    let now = now_ms();
-    store.state.credentials.retain(|_, c| c.expiration_ms > now);
-    let akid = format!("ASIA{}", random_string(16, UPPER));
-    let secret = random_string(40, B64);
-    let token = format!("IQoJb3JpZ2luX2VjE{}", random_string(300, B64));
-    let expiration_ms = now + duration_s * 1000;
-    store.state.credentials.insert(
-        akid.clone(),
-        IssuedCredential {
-            secret_access_key: secret.clone(),
-            session_token: token.clone(),
-            expiration_ms,
-            role_arn: role_arn.clone(),
-            role_session_name: session.clone(),
-        },
-    );
+    let (akid, secret, token, expiration_ms) =
+        issue(&mut store.state, &role_arn, &session, duration_s);
     if let Err(e) = store.save() {
         return error(
             StatusCode::INTERNAL_SERVER_ERROR,

@@ -50,8 +50,10 @@ pub fn connect_failure_hint(message: &str) -> Option<&'static str> {
     let m = message;
     let has = |s: &str| m.contains(s);
     Some(
-        if has("UnknownIssuer") || has("unknown issuer") || has("BadSignature") {
-            "the server's certificate is not issued by a CA this worker trusts: set TEMPORAL_TLS_SERVER_CA_CERT_PATH (--tls-ca-path) to the CA that issued it, or unset it when the server has a publicly trusted certificate"
+        if has("KeyMismatch") || has("InconsistentKeys") || has("keys may not be consistent") {
+            "the client key does not belong to the client certificate: TEMPORAL_TLS_CLIENT_KEY_PATH (--tls-key-path) must be the private key of TEMPORAL_TLS_CLIENT_CERT_PATH (--tls-cert-path)"
+        } else if has("UnknownIssuer") || has("unknown issuer") || has("BadSignature") {
+            "the server's certificate is not issued by a CA this client trusts: set TEMPORAL_TLS_SERVER_CA_CERT_PATH (--tls-ca-path) to the CA that issued it, or unset it when the server has a publicly trusted certificate"
         } else if has("NotValidForName") || has("not valid for name") {
             "the server's certificate does not carry the name connected to: set TEMPORAL_TLS_SERVER_NAME (--tls-server-name) to a name in the certificate, or connect by that name in TEMPORAL_ADDRESS"
         } else if has("Expired") {
@@ -86,7 +88,7 @@ pub fn connect_failure_hint(message: &str) -> Option<&'static str> {
             || has("Connection reset")
             || has("broken pipe")
             || has("unexpected end of file")
-            || has("connection closed before message completed")
+            || has("connection closed")
             || has("http2 error")
         {
             "the connection was dropped during the handshake; if the server requires TLS, set TEMPORAL_TLS=true (--tls), its CA (TEMPORAL_TLS_SERVER_CA_CERT_PATH) and credentials"

@@ -46,8 +46,9 @@ pub const DEFAULT_SERVER_NAME: &str = "localhost";
 pub enum TlsFrontError {
     /// No nginx binary.
     #[error(
-        "nginx not found (looked at TEMPORAL_LAMBDA_NGINX, PATH and /usr/sbin/nginx): install it \
-         (`apt-get install nginx-light`) or set TEMPORAL_LAMBDA_NGINX=/path/to/nginx"
+        "nginx not found (looked at TEMPORAL_LAMBDA_NGINX, PATH, /usr/sbin/nginx and .venv/nginx): \
+         install it (`apt-get install nginx-light`, or scripts/install-nginx.sh in this repository) \
+         or set TEMPORAL_LAMBDA_NGINX=/path/to/nginx"
     )]
     NginxMissing,
     /// Certificate generation failed.
@@ -298,7 +299,8 @@ impl Pki {
     }
 }
 
-/// The nginx binary: `TEMPORAL_LAMBDA_NGINX`, `nginx` on `PATH`, or `/usr/sbin/nginx`.
+/// The nginx binary: `TEMPORAL_LAMBDA_NGINX`, `nginx` on `PATH`, `/usr/sbin/nginx`, or
+/// `.venv/nginx/usr/sbin/nginx` in the current directory or one above it.
 pub fn find_nginx() -> Result<PathBuf, TlsFrontError> {
     if let Some(p) = std::env::var_os("TEMPORAL_LAMBDA_NGINX").filter(|p| !p.is_empty()) {
         return Ok(PathBuf::from(p));
@@ -309,6 +311,12 @@ pub fn find_nginx() -> Result<PathBuf, TlsFrontError> {
         .into_iter()
         .map(|d| d.join("nginx"))
         .chain([PathBuf::from("/usr/sbin/nginx")])
+        // `scripts/install-nginx.sh` unpacks it into the project's `.venv`.
+        .chain(std::env::current_dir().ok().into_iter().flat_map(|d| {
+            d.ancestors()
+                .map(|a| a.join(".venv/nginx/usr/sbin/nginx"))
+                .collect::<Vec<_>>()
+        }))
         .find(|p| p.is_file());
     on_path.ok_or(TlsFrontError::NginxMissing)
 }
@@ -382,8 +390,8 @@ impl TlsFront {
     }
 
     fn config(opts: &TlsFrontOptions, pki: &Pki, port: u16, dir: &Path) -> String {
-        let tmp = dir.join("tmp");
-        let tmp = tmp.display();
+        let q = |p: &Path| nginx_quote(&p.display().to_string());
+        let tmp = |sub: &str| q(&dir.join("tmp").join(sub));
         let mut auth = String::new();
         if let Some(key) = &opts.api_key {
             auth = format!(
@@ -394,7 +402,7 @@ impl TlsFront {
         let mtls = if opts.mtls {
             format!(
                 "        ssl_client_certificate {};\n        ssl_verify_client on;\n",
-                pki.ca_cert_path.display()
+                q(&pki.ca_cert_path)
             )
         } else {
             String::new()
@@ -403,15 +411,15 @@ impl TlsFront {
             r#"daemon off;
 master_process off;
 worker_processes 1;
-pid {dir}/nginx.pid;
+pid {pid};
 events {{ worker_connections 1024; }}
 http {{
-    access_log {dir}/logs/access.log;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
+    access_log {access};
+    client_body_temp_path {body};
+    proxy_temp_path {proxy};
+    fastcgi_temp_path {fastcgi};
+    uwsgi_temp_path {uwsgi};
+    scgi_temp_path {scgi};
     keepalive_timeout 600s;
     keepalive_requests 1000000;
     http2_max_requests 1000000;
@@ -443,9 +451,15 @@ http {{
     }}
 }}
 "#,
-            dir = dir.display(),
-            cert = pki.server_cert_path.display(),
-            key = pki.server_key_path.display(),
+            pid = q(&dir.join("nginx.pid")),
+            access = q(&dir.join("logs/access.log")),
+            body = tmp("body"),
+            proxy = tmp("proxy"),
+            fastcgi = tmp("fastcgi"),
+            uwsgi = tmp("uwsgi"),
+            scgi = tmp("scgi"),
+            cert = q(&pki.server_cert_path),
+            key = q(&pki.server_key_path),
             upstream = opts.upstream,
         )
     }
