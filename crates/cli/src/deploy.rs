@@ -14,6 +14,54 @@ use crate::aws::{error_code, Aws, AwsError};
 /// Payload the worker library answers with its [`Describe`] (see `temporal-lambda-worker`).
 pub const DESCRIBE_PAYLOAD: &str = r#"{"temporal_lambda":"describe"}"#;
 
+/// Payload that makes the worker connect with its own settings and report the outcome.
+pub const CHECK_CONNECTION_PAYLOAD: &str = r#"{"temporal_lambda":"check_connection"}"#;
+
+/// What the worker answers to [`CHECK_CONNECTION_PAYLOAD`] (no secrets).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnectionCheck {
+    /// Connected and the server accepted the credentials.
+    pub ok: bool,
+    /// Address.
+    #[serde(default)]
+    pub address: String,
+    /// TLS on.
+    #[serde(default)]
+    pub tls: bool,
+    /// A server CA is configured.
+    #[serde(default)]
+    pub server_ca_cert: bool,
+    /// Server-name override.
+    #[serde(default)]
+    pub server_name: Option<String>,
+    /// mTLS client certificate configured.
+    #[serde(default)]
+    pub client_cert: bool,
+    /// `none`, `environment` or `secret`.
+    #[serde(default)]
+    pub api_key: String,
+    /// Connect time, ms.
+    #[serde(default)]
+    pub connect_ms: u64,
+    /// The failure and its fix.
+    #[serde(default)]
+    pub error: Option<String>,
+}
+
+/// Asks the function to connect with its own settings ([`CHECK_CONNECTION_PAYLOAD`]).
+pub async fn check_function_connection(
+    aws: &Aws,
+    function: &str,
+) -> Result<ConnectionCheck, DeployError> {
+    let body = invoke_json(aws, function, CHECK_CONNECTION_PAYLOAD).await?;
+    serde_json::from_str(&body).map_err(|_| {
+        DeployError::DescribeFailed(format!(
+            "unexpected answer to the connection check (a worker library older than check_connection?): {}",
+            body.chars().take(200).collect::<String>()
+        ))
+    })
+}
+
 /// Prefix of the Lambda version description that records the build ID.
 pub const BUILD_ID_TAG: &str = "temporal-build-id=";
 
@@ -253,12 +301,23 @@ pub async fn wait_ready(
 
 /// Invokes `function` (any qualifier) with the describe payload and parses the answer.
 pub async fn describe_function(aws: &Aws, function: &str) -> Result<Describe, DeployError> {
+    let body = invoke_json(aws, function, DESCRIBE_PAYLOAD).await?;
+    serde_json::from_str(&body).map_err(|_| {
+        DeployError::DescribeFailed(format!(
+            "unexpected answer {}",
+            body.chars().take(200).collect::<String>()
+        ))
+    })
+}
+
+/// Invokes `function` synchronously with `payload`; its answer, or the function error.
+async fn invoke_json(aws: &Aws, function: &str, payload: &str) -> Result<String, DeployError> {
     let out = aws
         .lambda
         .invoke()
         .function_name(function)
         .invocation_type(InvocationType::RequestResponse)
-        .payload(Blob::new(DESCRIBE_PAYLOAD))
+        .payload(Blob::new(payload.to_owned()))
         .send()
         .await
         .map_err(|e| DeployError::DescribeFailed(crate::aws::describe_sdk_error(&e)))?;
@@ -277,12 +336,7 @@ pub async fn describe_function(aws: &Aws, function: &str) -> Result<Describe, De
             .unwrap_or(body.clone());
         return Err(DeployError::DescribeFailed(format!("{fe} error: {msg}")));
     }
-    serde_json::from_str(&body).map_err(|_| {
-        DeployError::DescribeFailed(format!(
-            "unexpected answer {}",
-            body.chars().take(200).collect::<String>()
-        ))
-    })
+    Ok(body)
 }
 
 /// Finds the published version recorded for `build_id`: (version, CodeSha256).

@@ -164,6 +164,7 @@ pub const CHECKS: &[&str] = &[
     "role-external-id",
     "role-permissions",
     "function-identity",
+    "function-connection",
     "recent-errors",
 ];
 
@@ -217,6 +218,7 @@ pub async fn run_with(
         "role-external-id",
         "role-permissions",
         "function-identity",
+        "function-connection",
         "recent-errors",
     ];
     let aws = aws_credentials(&mut c, aws).await;
@@ -252,6 +254,7 @@ pub async fn run_with(
 
     // --- The code itself, and what it logged.
     function_identity(&mut c, &aws, &arn, opts).await;
+    function_connection(&mut c, &aws, &arn).await;
     recent_errors(&mut c, &aws, &arn, opts).await;
     finish(version, c)
 }
@@ -756,6 +759,44 @@ async fn function_identity(c: &mut Ctx, aws: &Aws, arn: &FunctionArn, opts: &Doc
             "function-identity",
             e.to_string(),
             "look at the error above (config, crash at start) and the function's logs; redeploy with temporal-lambda deploy",
+        ),
+    }
+}
+
+/// `function-connection`: the function connects to Temporal with its own settings (TLS, CA,
+/// server name, client certificate, API key or its secret) — what the server's invocations need.
+async fn function_connection(c: &mut Ctx, aws: &Aws, arn: &FunctionArn) {
+    let id = "function-connection";
+    match crate::deploy::check_function_connection(aws, arn.as_str()).await {
+        Ok(r) => {
+            let how = format!(
+                "{}{}{}{}, API key: {}",
+                if r.tls { "TLS" } else { "plaintext" },
+                if r.server_ca_cert { " + own CA" } else { "" },
+                r.server_name
+                    .as_ref()
+                    .map(|n| format!(" (server name {n})"))
+                    .unwrap_or_default(),
+                if r.client_cert {
+                    " + client certificate"
+                } else {
+                    ""
+                },
+                r.api_key
+            );
+            match (r.ok, r.error) {
+                (true, _) => c.ok(id, format!("the function reached {} in {} ms ({how})", r.address, r.connect_ms)),
+                (false, e) => c.fail(
+                    id,
+                    format!("the function cannot reach Temporal with its own settings ({how}): {}", e.unwrap_or_default()),
+                    "fix the setting the error names in the function's environment (temporal-lambda deploy sets TEMPORAL_* and packages the TLS files), then deploy again",
+                ),
+            }
+        }
+        Err(e) => c.fail(
+            id,
+            e.to_string(),
+            "look at the error above and the function's logs; redeploy with temporal-lambda deploy",
         ),
     }
 }

@@ -67,6 +67,10 @@ pub struct RigOptions {
     pub sample: bool,
     /// Serve the Temporal Web UI (printed by `local up`).
     pub ui: bool,
+    /// Front the dev server with TLS + an API key (a real nginx with a CA generated for the
+    /// rig), as Temporal Cloud is reached: the functions, `register` and the demo workflows all
+    /// connect through it.
+    pub tls: bool,
 }
 
 impl RigOptions {
@@ -107,6 +111,7 @@ impl RigOptions {
             iam_endpoint: None,
             sample: true,
             ui: false,
+            tls: false,
         }
     }
 
@@ -197,6 +202,49 @@ pub struct Rig {
     pub role_arn: String,
     /// External ID the role requires (random per rig).
     pub external_id: String,
+    /// The TLS + API key front, with `local up --tls` ([`RigOptions::tls`]).
+    pub tls: Option<RigTls>,
+}
+
+/// The rig's TLS front and the API key it requires (stored 0600 in `api_key_file`).
+pub struct RigTls {
+    /// The running nginx front.
+    pub front: temporal_lambda_tls_front::TlsFront,
+    api_key: String,
+    /// Where the API key is stored (owner-only), for other tools.
+    pub api_key_file: PathBuf,
+}
+
+impl std::fmt::Debug for RigTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RigTls")
+            .field("front", &self.front)
+            .field("api_key", &"<redacted>")
+            .field("api_key_file", &self.api_key_file)
+            .finish()
+    }
+}
+
+impl RigTls {
+    /// Starts the front before `upstream` with a random API key stored under `dir`.
+    fn start(upstream: String, dir: &Path) -> Result<RigTls, LocalError> {
+        let api_key = format!("rig-{}", uuid::Uuid::new_v4().simple());
+        let front = temporal_lambda_tls_front::TlsFront::start(
+            temporal_lambda_tls_front::TlsFrontOptions {
+                api_key: Some(api_key.clone()),
+                ..temporal_lambda_tls_front::TlsFrontOptions::new(upstream, dir)
+            },
+        )
+        .map_err(step("starting the TLS front (nginx)"))?;
+        let api_key_file = dir.join("api-key");
+        temporal_lambda_package::write_private(&api_key_file, api_key.as_bytes())
+            .map_err(step("storing the rig's API key"))?;
+        Ok(RigTls {
+            front,
+            api_key,
+            api_key_file,
+        })
+    }
 }
 
 impl Rig {
@@ -212,12 +260,41 @@ impl Rig {
         self.functions.iter().find(|f| f.function_name == name)
     }
 
+    /// How clients reach Temporal on this rig: the dev server, or with `--tls` its TLS front
+    /// with the rig's CA and API key.
+    pub fn conn(&self) -> ConnectArgs {
+        let mut c = ConnectArgs::local(self.temporal_address(), "default");
+        if let Some(t) = &self.tls {
+            c.api_key = Some(t.api_key.clone());
+            c.tls = Some(true);
+            c.tls_ca_path = Some(t.front.pki().ca_cert_path.clone());
+        }
+        c
+    }
+
+    /// The address clients use: the TLS front's with `--tls`, else the dev server's.
+    pub fn temporal_address(&self) -> String {
+        match &self.tls {
+            Some(t) => t.front.address(),
+            None => self.server.address(),
+        }
+    }
+
     /// The environment other tools need to talk to this rig, as `NAME=value` pairs:
-    /// `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `AWS_ENDPOINT_URL` and the emulator's dummy
-    /// credentials (any key is accepted; they are not secrets).
+    /// `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE` (with `--tls`: the CA paths under this CLI's and
+    /// the `temporal` CLI's names; the API key is in [`RigTls::api_key_file`], never printed),
+    /// `AWS_ENDPOINT_URL` and the emulator's dummy credentials (any key is accepted; they are
+    /// not secrets).
     pub fn tool_env(&self) -> Vec<(String, String)> {
-        vec![
-            ("TEMPORAL_ADDRESS".into(), self.server.address()),
+        let mut tls = Vec::new();
+        if let Some(t) = &self.tls {
+            let ca = t.front.pki().ca_cert_path.display().to_string();
+            tls.push(("TEMPORAL_TLS".into(), "true".into()));
+            tls.push(("TEMPORAL_TLS_SERVER_CA_CERT_PATH".into(), ca.clone()));
+            tls.push(("TEMPORAL_TLS_CA_PATH".into(), ca));
+        }
+        let mut env: Vec<(String, String)> = vec![
+            ("TEMPORAL_ADDRESS".into(), self.temporal_address()),
             ("TEMPORAL_NAMESPACE".into(), "default".into()),
             ("AWS_ENDPOINT_URL".into(), self.emulator.endpoint()),
             ("AWS_REGION".into(), "us-east-1".into()),
@@ -226,7 +303,9 @@ impl Rig {
                 "AWS_SECRET_ACCESS_KEY".into(),
                 "local-rig-dummy-secret".into(),
             ),
-        ]
+        ];
+        env.splice(2..2, tls);
+        env
     }
 
     /// Deploys another function: creates it from `bootstrap`, asks the code which deployment
@@ -258,9 +337,20 @@ impl Rig {
         spec = spec
             .timeout(f.timeout)
             .memory_mb(256)
-            .concurrency(f.concurrency)
-            .env("TEMPORAL_ADDRESS", self.server.address())
-            .env("TEMPORAL_NAMESPACE", "default");
+            .concurrency(f.concurrency);
+        // The function's connection, from the shared model (with --tls: the front, its CA and
+        // the API key; the CA path is local, as the emulator runs the code on this machine).
+        let conn = self.conn();
+        for (k, v) in crate::deploy::temporal_env(&conn, None, &[]) {
+            let v = match (k.as_str(), &conn.tls_ca_path) {
+                ("HOME", _) => continue,
+                (temporal_lambda_env::connection::TLS_SERVER_CA_CERT_PATH, Some(ca)) => {
+                    ca.display().to_string()
+                }
+                _ => v,
+            };
+            spec = spec.env(&k, &v);
+        }
         if let Some(tq) = f.task_queue.as_deref().filter(|t| !t.is_empty()) {
             spec = spec.env("TEMPORAL_TASK_QUEUE", tq);
         }
@@ -401,7 +491,8 @@ impl Rig {
 
     /// Registers `f`'s deployment version with its function ARN and the rig's role, current.
     async fn register(&self, f: &RigFunction) -> Result<(), LocalError> {
-        let conn = ConnectArgs::local(self.server.address(), "default")
+        let conn = self
+            .conn()
             .connect()
             .await
             .map_err(step("connecting to the dev server"))?;
@@ -827,12 +918,22 @@ pub async fn start_rig(
     .await
     .map_err(step("starting the Temporal dev server"))?;
 
+    let tls = if opts.tls {
+        progress("starting the TLS front (nginx, a CA and an API key generated for this rig)");
+        Some(RigTls::start(
+            server.address(),
+            &opts.state_dir.join("tls"),
+        )?)
+    } else {
+        None
+    };
     let mut rig = Rig {
         server,
         emulator,
         functions: Vec::new(),
         role_arn: DEMO_ROLE.to_string(),
         external_id,
+        tls,
     };
     rig.deploy(&opts.function_options(), bootstrap, progress)
         .await?;
@@ -887,7 +988,8 @@ pub async fn run_workflows_on(
     n: usize,
     input: Option<&serde_json::Value>,
 ) -> Result<DemoReport, LocalError> {
-    let conn = ConnectArgs::local(rig.server.address(), "default")
+    let conn = rig
+        .conn()
         .connect()
         .await
         .map_err(step("connecting to the dev server"))?;
@@ -922,7 +1024,7 @@ pub async fn run_workflows_on(
         .filter(|r| r.function_name == function.function_name && r.version != "$LATEST")
         .collect();
     Ok(DemoReport {
-        temporal_address: rig.server.address(),
+        temporal_address: rig.temporal_address(),
         emulator_endpoint: rig.emulator.endpoint(),
         function_arn: function.function_arn.clone(),
         workflows,

@@ -100,6 +100,30 @@ pub struct ConnectionConfig {
     pub config_file: Option<PathBuf>,
     /// Which profile was used.
     pub profile: String,
+    /// Read the API key from AWS Secrets Manager or SSM Parameter Store instead
+    /// (`TEMPORAL_API_KEY_SECRET_ARN`): once per execution environment, again after the server
+    /// rejects it (rotation).
+    pub api_key_secret: Option<ApiKeySecret>,
+}
+
+/// Where the API key is stored (`TEMPORAL_API_KEY_SECRET_ARN`), and the sandbox's AWS settings
+/// to read it with (the execution role's `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
+/// `AWS_SESSION_TOKEN`, `AWS_REGION`, `AWS_ENDPOINT_URL*`), captured at load.
+#[derive(Clone, PartialEq)]
+pub struct ApiKeySecret {
+    /// Secrets Manager secret ARN or SSM parameter ARN.
+    pub arn: String,
+    /// The `AWS_*` variables of the environment (values redacted in `Debug`).
+    pub aws_env: HashMap<String, String>,
+}
+
+impl fmt::Debug for ApiKeySecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiKeySecret")
+            .field("arn", &self.arn)
+            .field("aws_env", &self.aws_env.keys().collect::<Vec<_>>())
+            .finish()
+    }
 }
 
 impl Default for ConnectionConfig {
@@ -113,6 +137,7 @@ impl Default for ConnectionConfig {
             grpc_meta: HashMap::new(),
             config_file: None,
             profile: "default".to_owned(),
+            api_key_secret: None,
         }
     }
 }
@@ -128,6 +153,7 @@ impl fmt::Debug for ConnectionConfig {
             .field("grpc_meta", &self.grpc_meta.keys().collect::<Vec<_>>())
             .field("config_file", &self.config_file)
             .field("profile", &self.profile)
+            .field("api_key_secret", &self.api_key_secret)
             .finish()
     }
 }
@@ -136,7 +162,8 @@ impl ConnectionConfig {
     /// Whether the connection will use TLS: when a TLS section is present and not disabled, or
     /// when an API key is set and TLS is not disabled (the Temporal convention).
     pub fn uses_tls(&self) -> bool {
-        !self.tls_disabled && (self.tls.is_some() || self.api_key.is_some())
+        !self.tls_disabled
+            && (self.tls.is_some() || self.api_key.is_some() || self.api_key_secret.is_some())
     }
 
     /// Load from the config file and the given environment (normally `std::env::vars()`).
@@ -185,6 +212,19 @@ impl ConnectionConfig {
                     }
                 }
             }
+        }
+        if let Some(arn) = env
+            .get(temporal_lambda_env::connection::API_KEY_SECRET_ARN)
+            .filter(|a| !a.is_empty())
+        {
+            cfg.api_key_secret = Some(ApiKeySecret {
+                arn: arn.clone(),
+                aws_env: env
+                    .iter()
+                    .filter(|(k, _)| k.starts_with("AWS_"))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect(),
+            });
         }
         cfg.config_file = file;
         cfg.profile = profile_name;

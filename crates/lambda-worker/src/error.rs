@@ -88,6 +88,14 @@ pub enum Error {
         /// What it means and what to change (the setting named).
         fix: &'static str,
     },
+    /// The API key could not be read from its secret (`TEMPORAL_API_KEY_SECRET_ARN`).
+    #[error("cannot read the Temporal API key from TEMPORAL_API_KEY_SECRET_ARN={arn}: {reason}")]
+    ApiKeySecret {
+        /// The secret's ARN.
+        arn: String,
+        /// What went wrong and the fix (never the value).
+        reason: String,
+    },
     /// The SDK refused to build the worker.
     #[error("cannot create the Temporal worker for task queue {task_queue}: {reason}")]
     WorkerCreate {

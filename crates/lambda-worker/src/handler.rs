@@ -64,18 +64,65 @@ impl LambdaWorker {
             namespace: c.connection.namespace.clone(),
             address: c.connection.address.clone(),
             tls: c.connection.uses_tls(),
-            api_key_set: c.connection.api_key.is_some(),
+            api_key_set: c.connection.api_key.is_some() || c.connection.api_key_secret.is_some(),
             workflow_types: c.workflow_types(),
             default_versioning_behavior: format!("{:?}", c.default_versioning_behavior),
             shutdown_deadline_buffer_ms: c.shutdown.deadline_buffer.as_millis() as u64,
         }
     }
 
-    /// Handle one Lambda event: a describe request, or (anything else) a polling invocation.
+    /// Connect with the function's own settings (TLS, CA, server name, client certificate, API
+    /// key or its secret) and report the outcome, without polling. Never returns a secret.
+    pub async fn check_connection(&self, info: &InvocationInfo) -> ConnectionCheckResponse {
+        let c = &self.config().connection;
+        let left = info
+            .deadline
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        let budget = left
+            .saturating_sub(std::time::Duration::from_millis(500))
+            .min(std::time::Duration::from_secs(10));
+        let started = std::time::Instant::now();
+        let result = self
+            .connect_client(
+                format!("connection-check@{}", info.invoked_function_arn),
+                budget,
+            )
+            .await;
+        let tls = c.tls.as_ref();
+        ConnectionCheckResponse {
+            ok: result.is_ok(),
+            address: c.address.clone(),
+            namespace: c.namespace.clone(),
+            tls: c.uses_tls(),
+            server_ca_cert: tls.is_some_and(|t| t.server_ca_cert.is_some()),
+            server_name: tls.and_then(|t| t.server_name.clone()),
+            client_cert: tls.is_some_and(|t| t.client_cert.is_some()),
+            api_key: if c.api_key_secret.is_some() {
+                "secret"
+            } else if c.api_key.is_some() {
+                "environment"
+            } else {
+                "none"
+            }
+            .to_owned(),
+            connect_ms: started.elapsed().as_millis() as u64,
+            error: result.err().map(|e| e.to_string()),
+        }
+    }
+
+    /// Handle one Lambda event: a describe request, a connection check, or (anything else) a
+    /// polling invocation.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
         if is_describe(&event.payload) {
             tracing::info!(request_id = %event.context.request_id, "describe request answered");
             return Ok(serde_json::to_value(self.describe()).unwrap_or(Value::Null));
+        }
+        if is_request(&event.payload, CHECK_CONNECTION) {
+            let info = InvocationInfo::from(&event.context);
+            let r = self.check_connection(&info).await;
+            tracing::info!(request_id = %info.request_id, ok = r.ok, connect_ms = r.connect_ms, "connection check answered");
+            return Ok(serde_json::to_value(r).unwrap_or(Value::Null));
         }
         let info = InvocationInfo::from(&event.context);
         let report = self.invoke(&info).await?;
@@ -110,7 +157,40 @@ impl LambdaWorker {
 }
 
 fn is_describe(payload: &Value) -> bool {
-    payload.get(DESCRIBE_REQUEST_KEY).and_then(Value::as_str) == Some("describe")
+    is_request(payload, "describe")
+}
+
+fn is_request(payload: &Value, what: &str) -> bool {
+    payload.get(DESCRIBE_REQUEST_KEY).and_then(Value::as_str) == Some(what)
+}
+
+/// `{"temporal_lambda": "check_connection"}`: connect with the function's settings and report
+/// ([`ConnectionCheckResponse`]), without polling.
+pub const CHECK_CONNECTION: &str = "check_connection";
+
+/// What a function answers to a connection check. Contains no secrets.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ConnectionCheckResponse {
+    /// Whether it connected (and the server accepted its credentials).
+    pub ok: bool,
+    /// Address it connected to.
+    pub address: String,
+    /// Namespace.
+    pub namespace: String,
+    /// TLS on.
+    pub tls: bool,
+    /// A server CA certificate is configured.
+    pub server_ca_cert: bool,
+    /// The server-name override, if any.
+    pub server_name: Option<String>,
+    /// A client certificate (mTLS) is configured.
+    pub client_cert: bool,
+    /// Where the API key comes from: `none`, `environment` or `secret`.
+    pub api_key: String,
+    /// Time to connect (and read the secret), ms.
+    pub connect_ms: u64,
+    /// The failure, with the setting to fix.
+    pub error: Option<String>,
 }
 
 impl From<Error> for Diagnostic {

@@ -120,6 +120,7 @@ pub struct LambdaWorker {
     runtime: Runtime,
     unhealthy: AtomicBool,
     warned_activity_types: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    api_keys: crate::api_key::ApiKeyCache,
     #[cfg(feature = "otel")]
     telemetry: Option<crate::telemetry::Telemetry>,
 }
@@ -144,6 +145,7 @@ impl LambdaWorker {
             runtime,
             unhealthy: AtomicBool::new(false),
             warned_activity_types: Default::default(),
+            api_keys: Default::default(),
             #[cfg(feature = "otel")]
             telemetry: None,
         })
@@ -171,6 +173,7 @@ impl LambdaWorker {
             runtime,
             unhealthy: AtomicBool::new(false),
             warned_activity_types: Default::default(),
+            api_keys: Default::default(),
             telemetry: Some(telemetry),
         })
     }
@@ -216,7 +219,7 @@ impl LambdaWorker {
                 .stop_polling_at
                 .saturating_duration_since(connect_started),
         );
-        let client = connect(cfg, identity.clone(), connect_budget).await;
+        let client = self.connect_client(identity.clone(), connect_budget).await;
         let connect_ms = connect_started.elapsed().as_millis() as u64;
         let client = match client {
             Ok(c) => c,
@@ -414,12 +417,11 @@ impl LambdaWorker {
     }
 }
 
-async fn connect(
-    cfg: &LambdaWorkerConfig,
+async fn connect_with(
+    conn: &crate::config::ConnectionConfig,
     identity: String,
     budget: Duration,
 ) -> Result<Client, Error> {
-    let conn = &cfg.connection;
     let fail = |reason: String| {
         Error::Connect {
         address: conn.address.clone(),
@@ -441,4 +443,40 @@ async fn connect(
         ClientOptions::new(conn.namespace.clone()).build(),
     )
     .map_err(|e| fail(e.to_string()))
+}
+
+/// Whether a connect failure is the server (or its TLS front) rejecting the credentials.
+fn is_unauthenticated(e: &Error) -> bool {
+    matches!(e, Error::Connect { reason, .. }
+        if reason.contains("Unauthenticated") || reason.contains("UNAUTHENTICATED") || reason.contains("invalid or missing API key"))
+}
+
+impl LambdaWorker {
+    /// Connects with the configured settings; with `TEMPORAL_API_KEY_SECRET_ARN`, the API key
+    /// comes from the secret (read once per execution environment, and read again — once —
+    /// when the server rejects it, so a rotated key is picked up).
+    pub(crate) async fn connect_client(
+        &self,
+        identity: String,
+        budget: Duration,
+    ) -> Result<Client, Error> {
+        let started = Instant::now();
+        let mut conn = self.config.connection.clone();
+        let Some(secret) = conn.api_key_secret.clone() else {
+            return connect_with(&conn, identity, budget).await;
+        };
+        conn.api_key = Some(self.api_keys.get(&secret, false, budget).await?);
+        match connect_with(&conn, identity.clone(), budget).await {
+            Err(e) if is_unauthenticated(&e) => {
+                tracing::warn!(
+                    secret_arn = %secret.arn,
+                    "the server rejected the API key: reading it again from the secret (rotated?)"
+                );
+                let left = budget.saturating_sub(started.elapsed());
+                conn.api_key = Some(self.api_keys.get(&secret, true, left).await?);
+                connect_with(&conn, identity, budget.saturating_sub(started.elapsed())).await
+            }
+            other => other,
+        }
+    }
 }

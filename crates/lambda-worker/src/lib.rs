@@ -51,6 +51,7 @@
 
 #![warn(missing_docs)]
 
+mod api_key;
 pub mod config;
 mod error;
 mod handler;
@@ -68,7 +69,9 @@ mod worker;
 
 pub use config::{ConnectionConfig, ShutdownSettings, TlsConfig, TlsSource, WorkerTuning};
 pub use error::Error;
-pub use handler::{DescribeResponse, DESCRIBE_REQUEST_KEY};
+pub use handler::{
+    ConnectionCheckResponse, DescribeResponse, CHECK_CONNECTION, DESCRIBE_REQUEST_KEY,
+};
 pub use hooks::{HookError, HookOutcome, ShutdownHook};
 pub use invocation::{InvocationInfo, InvocationReport, LambdaWorker, StopReason};
 pub use logging::init_logging;

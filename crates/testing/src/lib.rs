@@ -25,7 +25,6 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use temporal_lambda_cli::connect::ConnectArgs;
 use temporal_lambda_cli::local::{self, Rig, RigOptions};
 use temporal_lambda_cli::verify::{self, VerifyOptions};
 pub use temporal_lambda_emulator::{InvocationRecord, Outcome};
@@ -58,6 +57,7 @@ pub struct LocalRigBuilder {
     concurrency: u32,
     env: Vec<(String, String)>,
     idle_sandbox_ttl: Option<Duration>,
+    tls: bool,
 }
 
 impl LocalRigBuilder {
@@ -87,6 +87,13 @@ impl LocalRigBuilder {
         self
     }
 
+    /// Reach the dev server only through a TLS front requiring an API key (nginx with a CA
+    /// generated for the rig), as Temporal Cloud is reached (default off).
+    pub fn tls(mut self, on: bool) -> Self {
+        self.tls = on;
+        self
+    }
+
     /// Starts the dev server and the emulator on free ports, deploys the bootstrap, asks it
     /// for its deployment version, registers that as current with an aws-lambda compute config.
     pub async fn start(self) -> Result<LocalRig, Error> {
@@ -98,6 +105,7 @@ impl LocalRigBuilder {
             concurrency: self.concurrency,
             env: self.env,
             idle_sandbox_ttl: self.idle_sandbox_ttl,
+            tls: self.tls,
             ..RigOptions::for_crate(local::tool_root(), state.path(), self.function_name)
         };
         let rig = local::start_rig(&opts, &self.bootstrap, &|_| {})
@@ -142,6 +150,7 @@ impl LocalRig {
             concurrency: 3,
             env: Vec::new(),
             idle_sandbox_ttl: None,
+            tls: false,
         }
     }
 
@@ -172,7 +181,9 @@ impl LocalRig {
             workflow_type: workflow_type.to_string(),
             message,
         };
-        let conn = ConnectArgs::local(self.rig.server.address(), "default")
+        let conn = self
+            .rig
+            .conn()
             .connect()
             .await
             .map_err(|e| wf(e.to_string()))?;
@@ -205,9 +216,10 @@ impl LocalRig {
             .unwrap_or_default()
     }
 
-    /// `host:port` of the Temporal dev server (`TEMPORAL_ADDRESS`).
+    /// `host:port` clients use (`TEMPORAL_ADDRESS`): the dev server's, or its TLS front's with
+    /// [`LocalRigBuilder::tls`].
     pub fn temporal_address(&self) -> String {
-        self.rig.server.address()
+        self.rig.temporal_address()
     }
 
     /// Emulator endpoint (`AWS_ENDPOINT_URL`).

@@ -16,6 +16,7 @@ use temporal_lambda_cli::{
     connect::ConnectArgs,
     deploy::{self, DeployOptions},
     deployment::{self, RegisterOptions},
+    doctor::{self, DoctorOptions, Status},
     iam::{self, StackOptions, Trust},
     verify::{self, VerifyOptions},
 };
@@ -173,6 +174,36 @@ async fn server_driven_workflow_through_tls_and_an_api_key_set_by_deploy() {
     assert_eq!(vars["TEMPORAL_TLS_SERVER_NAME"], "temporal.rig.test");
     assert_eq!(vars["TEMPORAL_TLS"], "true");
     assert_eq!(vars["TEMPORAL_ADDRESS"], front.address());
+    // doctor, through the front: the function's own settings reach the server.
+    let report = doctor::run_with(
+        &DoctorOptions {
+            conn: conn.clone(),
+            aws: Default::default(),
+            deployment_name: "tls-tlskey".into(),
+            build_id: "build-key".into(),
+            function: None,
+            trust: Some(Trust::SelfHosted {
+                principal: SERVER_PRINCIPAL.into(),
+            }),
+            min_timeout: Duration::from_secs(8),
+            log_window: Duration::from_secs(3600),
+        },
+        Ok(rig.aws.clone()),
+    )
+    .await;
+    let check = report.get("function-connection").unwrap();
+    assert_eq!(check.status, Status::Ok, "{}", report.text());
+    assert!(
+        check
+            .detail
+            .contains("TLS + own CA (server name temporal.rig.test)")
+            && check.detail.contains("API key: environment"),
+        "{}",
+        check.detail
+    );
+    assert_eq!(report.failures, 0, "{}", report.text());
+    assert_no_secret("doctor output", &report.text());
+    assert_no_secret("doctor JSON", &serde_json::to_string(&report).unwrap());
     // Without the key, the front refuses: the test proves the key is checked.
     let mut no_key = conn.clone();
     no_key.api_key = None;
@@ -212,4 +243,42 @@ async fn server_driven_workflow_through_mtls_with_the_client_files_packaged_by_d
     no_cert.tls_key_path = None;
     let e = no_cert.connect().await.unwrap_err().to_string();
     assert!(e.contains("TEMPORAL_TLS_CLIENT_CERT_PATH"), "{e}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn local_rig_with_tls_runs_server_driven_workflows_through_the_front() {
+    let rig = temporal_lambda_testing::LocalRig::builder(env!("CARGO_BIN_EXE_bootstrap"))
+        .function_name("tlsrig")
+        .tls(true)
+        .start()
+        .await
+        .expect("rig with a TLS front up");
+    let tls = rig.tls.as_ref().expect("the rig has a TLS front");
+    assert_eq!(rig.temporal_address(), tls.front.address());
+    let key = std::fs::read_to_string(&tls.api_key_file).unwrap();
+    let mode = std::os::unix::fs::PermissionsExt::mode(
+        &std::fs::metadata(&tls.api_key_file).unwrap().permissions(),
+    );
+    assert_eq!(mode & 0o777, 0o600, "the API key file is owner-only");
+    let result = rig
+        .execute_workflow("HelloWorkflow", serde_json::json!("TLS rig"))
+        .await
+        .unwrap();
+    assert_eq!(result, serde_json::json!("Hello, TLS rig!"));
+    // The function reached the server through the front (its address), with the key.
+    let logs = rig.logs();
+    assert!(logs.contains("worker polling"), "{logs}");
+    assert!(
+        !logs.contains(&key),
+        "the API key leaked into the function logs"
+    );
+    let env = format!("{:?}", rig.tool_env());
+    assert!(env.contains(&tls.front.address()), "{env}");
+    assert!(!env.contains(&key), "the API key is printed by local up");
+    assert!(!format!("{:?}", rig.invocations()).contains(&key));
+    // The front refuses a client without the key: nothing could have bypassed it.
+    let mut no_key = rig.conn();
+    no_key.api_key = None;
+    let e = no_key.connect().await.unwrap_err().to_string();
+    assert!(e.contains("API key"), "{e}");
 }

@@ -87,6 +87,11 @@ pub struct RigArgs {
     /// to try `iam create` / `deploy` / `ship` / `doctor` locally.
     #[arg(long)]
     iam_endpoint: Option<String>,
+    /// Reach the dev server only through a TLS front requiring an API key (nginx, with a CA
+    /// and key generated for the rig), as Temporal Cloud is reached: the functions, `register`
+    /// and the demo all use it. The key is stored in <state dir>/tls/api-key, never printed.
+    #[arg(long)]
+    tls: bool,
 }
 
 /// Runs a `local` subcommand.
@@ -250,6 +255,7 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
         concurrency: args.concurrency,
         iam_endpoint: args.iam_endpoint.clone(),
         ui,
+        tls: args.tls,
         ..base
     };
     let pb = spinner(output, "starting the local serverless rig");
@@ -421,6 +427,7 @@ pub(crate) fn rig_json(rig: &Rig) -> serde_json::Value {
     let f = rig.function();
     serde_json::json!({
         "env": env,
+        "api_key_file": rig.tls.as_ref().map(|t| t.api_key_file.display().to_string()),
         "temporal_ui": rig.server.ui_url(),
         "function_arn": f.function_arn,
         "role_arn": rig.role_arn,
@@ -439,6 +446,12 @@ fn rig_summary(rig: &Rig, workflow_type: &str) -> String {
     for (k, v) in rig.tool_env() {
         s.push_str(&format!("  export {k}={v}\n"));
     }
+    if let Some(t) = &rig.tls {
+        s.push_str(&format!(
+            "  export TEMPORAL_API_KEY=\"$(cat {})\"\n",
+            t.api_key_file.display()
+        ));
+    }
     if let Some(ui) = rig.server.ui_url() {
         s.push_str(&format!("  Temporal UI      {ui}\n"));
     }
@@ -456,7 +469,7 @@ fn rig_summary(rig: &Rig, workflow_type: &str) -> String {
     ));
     s.push_str(&format!(
         "  start one:       temporal workflow start --address {} --task-queue {} --type {workflow_type} --input '\"you\"'\n",
-        rig.server.address(),
+        rig.temporal_address(),
         rig.function().task_queue
     ));
     s
