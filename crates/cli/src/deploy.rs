@@ -211,11 +211,13 @@ pub struct DeployReport {
     pub published: bool,
     /// Env var names set (values not shown).
     pub env_keys: Vec<String>,
+    /// The execution role's inline policy that lets the function read its API key's secret.
+    pub secret_grant: Option<String>,
 }
 
 /// Calls `deploy` would make, for `--dry-run`.
 pub fn plan(opts: &DeployOptions) -> Vec<String> {
-    vec![
+    let mut calls = vec![
         format!("lambda:GetFunction {}", opts.function_name),
         format!(
             "lambda:CreateFunction {} (runtime provided.al2023, handler bootstrap, {}, timeout {} s, \
@@ -236,7 +238,17 @@ pub fn plan(opts: &DeployOptions) -> Vec<String> {
             "lambda:PublishVersion {} (description {BUILD_ID_TAG}<build-id>) unless that build ID's version has this code",
             opts.function_name
         ),
-    ]
+    ];
+    if let Some(secret) = opts
+        .env
+        .get(temporal_lambda_env::connection::API_KEY_SECRET_ARN)
+    {
+        calls.insert(
+            2,
+            format!("iam:PutRolePolicy on the function's execution role ({SECRET_POLICY_NAME}: read {secret})"),
+        );
+    }
+    calls
 }
 
 fn env_differs(
@@ -483,6 +495,26 @@ pub async fn deploy(
             }
         }
     }
+    let secret_grant = match opts
+        .env
+        .get(temporal_lambda_env::connection::API_KEY_SECRET_ARN)
+    {
+        Some(secret) => {
+            let role = aws
+                .lambda
+                .get_function_configuration()
+                .function_name(name)
+                .send()
+                .await
+                .map_err(|e| AwsError::call("lambda:GetFunctionConfiguration", e))?
+                .role()
+                .unwrap_or_default()
+                .to_string();
+            progress(&format!("letting {role} read {secret}"));
+            Some(grant_secret_read(aws, &role, secret).await?)
+        }
+        None => None,
+    };
     progress(&format!(
         "asking {name} which deployment version its code is"
     ));
@@ -542,7 +574,61 @@ pub async fn deploy(
         code_updated,
         published,
         env_keys: opts.env.keys().cloned().collect(),
+        secret_grant,
     })
+}
+
+/// Name of the inline policy `deploy` puts on the execution role to read the API key's secret.
+pub const SECRET_POLICY_NAME: &str = "temporal-lambda-api-key-secret";
+
+/// The policy that lets a role read `secret_arn`: `secretsmanager:GetSecretValue` on the secret,
+/// or `ssm:GetParameter` on the parameter plus `kms:Decrypt` through SSM (SecureString).
+pub fn secret_read_policy(secret_arn: &str) -> Result<serde_json::Value, DeployError> {
+    let parts: Vec<&str> = secret_arn.splitn(6, ':').collect();
+    let bad = || {
+        DeployError::BadPackage(format!(
+            "--api-key-secret-arn {secret_arn} is not a Secrets Manager secret ARN \
+             (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN \
+             (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
+        ))
+    };
+    if parts.len() != 6 || parts[0] != "arn" {
+        return Err(bad());
+    }
+    let statements = match parts[2] {
+        "secretsmanager" if parts[5].starts_with("secret:") => serde_json::json!([{
+            "Effect": "Allow",
+            "Action": "secretsmanager:GetSecretValue",
+            "Resource": secret_arn,
+        }]),
+        "ssm" if parts[5].starts_with("parameter/") => serde_json::json!([
+            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": secret_arn},
+            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
+             "Condition": {"StringEquals": {"kms:ViaService": format!("ssm.{}.amazonaws.com", parts[3])}}},
+        ]),
+        _ => return Err(bad()),
+    };
+    Ok(serde_json::json!({"Version": "2012-10-17", "Statement": statements}))
+}
+
+/// Puts [`SECRET_POLICY_NAME`] on the execution role `role_arn` so the function can read
+/// `secret_arn`; returns the policy name. Idempotent.
+pub async fn grant_secret_read(
+    aws: &Aws,
+    role_arn: &str,
+    secret_arn: &str,
+) -> Result<String, DeployError> {
+    let doc = secret_read_policy(secret_arn)?;
+    let role_name = role_arn.rsplit('/').next().unwrap_or(role_arn);
+    aws.iam
+        .put_role_policy()
+        .role_name(role_name)
+        .policy_name(SECRET_POLICY_NAME)
+        .policy_document(doc.to_string())
+        .send()
+        .await
+        .map_err(|e| AwsError::call("iam:PutRolePolicy", e))?;
+    Ok(SECRET_POLICY_NAME.to_string())
 }
 
 /// Publishes `$LATEST` (guarded by `sha`) for `d`'s build ID; returns (version, qualified ARN).

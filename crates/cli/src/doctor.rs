@@ -164,6 +164,7 @@ pub const CHECKS: &[&str] = &[
     "role-external-id",
     "role-permissions",
     "function-identity",
+    "secret-grant",
     "function-connection",
     "recent-errors",
 ];
@@ -218,6 +219,7 @@ pub async fn run_with(
         "role-external-id",
         "role-permissions",
         "function-identity",
+        "secret-grant",
         "function-connection",
         "recent-errors",
     ];
@@ -254,6 +256,7 @@ pub async fn run_with(
 
     // --- The code itself, and what it logged.
     function_identity(&mut c, &aws, &arn, opts).await;
+    secret_grant(&mut c, &aws, &cfg).await;
     function_connection(&mut c, &aws, &arn).await;
     recent_errors(&mut c, &aws, &arn, opts).await;
     finish(version, c)
@@ -760,6 +763,75 @@ async fn function_identity(c: &mut Ctx, aws: &Aws, arn: &FunctionArn, opts: &Doc
             e.to_string(),
             "look at the error above (config, crash at start) and the function's logs; redeploy with temporal-lambda deploy",
         ),
+    }
+}
+
+/// Whether `policies` allow `action` on `resource` (exact ARN, a `*` suffix wildcard, or `*`).
+fn policies_allow(policies: &[serde_json::Value], action: &str, resource: &str) -> bool {
+    let list = |v: &serde_json::Value| -> Vec<String> {
+        match v {
+            serde_json::Value::String(s) => vec![s.clone()],
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(str::to_string))
+                .collect(),
+            _ => vec![],
+        }
+    };
+    let matches = |pattern: &str, value: &str| {
+        pattern == "*"
+            || pattern == value
+            || pattern
+                .strip_suffix('*')
+                .is_some_and(|prefix| value.starts_with(prefix))
+    };
+    policies.iter().any(|p| {
+        let stmts = match &p["Statement"] {
+            serde_json::Value::Array(a) => a.clone(),
+            o @ serde_json::Value::Object(_) => vec![o.clone()],
+            _ => vec![],
+        };
+        stmts.iter().any(|st| {
+            st["Effect"] == "Allow"
+                && list(&st["Action"]).iter().any(|a| matches(a, action))
+                && list(&st["Resource"]).iter().any(|r| matches(r, resource))
+        })
+    })
+}
+
+/// `secret-grant`: when the function reads its API key from a secret, its execution role may
+/// read it (`secretsmanager:GetSecretValue`, or `ssm:GetParameter`).
+async fn secret_grant(c: &mut Ctx, aws: &Aws, cfg: &FunctionConfig) {
+    let id = "secret-grant";
+    let Some(secret) = cfg
+        .environment()
+        .and_then(|e| e.variables())
+        .and_then(|v| v.get(temporal_lambda_env::connection::API_KEY_SECRET_ARN))
+    else {
+        c.skip(id, "the API key is not read from a secret");
+        return;
+    };
+    let role = cfg.role().unwrap_or_default();
+    let action = if secret.starts_with("arn:aws:ssm:") {
+        "ssm:GetParameter"
+    } else {
+        "secretsmanager:GetSecretValue"
+    };
+    match crate::iam::role_facts(aws, role).await {
+        Ok(Some(f)) if policies_allow(&f.policies, action, secret) => {
+            c.ok(id, format!("execution role {role} may {action} {secret}"))
+        }
+        Ok(Some(_)) => c.fail(
+            id,
+            format!("execution role {role} has no policy allowing {action} on {secret}: the function cannot read its API key"),
+            format!("temporal-lambda deploy --api-key-secret-arn {secret} (it puts the {} inline policy on the role), or grant {action} yourself", crate::deploy::SECRET_POLICY_NAME),
+        ),
+        Ok(None) => c.fail(
+            id,
+            format!("execution role {role} does not exist"),
+            "deploy with --execution-role <an existing role>",
+        ),
+        Err(e) => c.warn(id, format!("cannot read execution role {role}: {e}"), "grant iam:GetRole / iam:GetRolePolicy to whoever runs doctor"),
     }
 }
 

@@ -3,13 +3,16 @@
 //! execution environment, cached, and fetched again only when the server rejects it.
 
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use temporal_lambda_secrets::{AwsCredentials, SecretFetcher, SecretSource};
 
 use crate::{config::ApiKeySecret, Error, Secret};
 
 /// The cached key and the HTTP client that fetched it (kept for the next fetch).
 #[derive(Default)]
 pub(crate) struct ApiKeyCache {
+    fetcher: tokio::sync::OnceCell<SecretFetcher>,
     key: tokio::sync::Mutex<Option<Secret>>,
     fetches: AtomicU64,
 }
@@ -30,11 +33,21 @@ impl ApiKeyCache {
             arn: secret.arn.clone(),
             reason,
         };
-        let _ = budget;
-        let value: Secret = Err(fail("TEMPORARY: secrets crate not wired yet".into()))?;
+        let source = SecretSource::parse_arn(&secret.arn).map_err(|e| fail(e.to_string()))?;
+        let creds = AwsCredentials::from_env(&secret.aws_env).map_err(|e| fail(e.to_string()))?;
+        let fetcher = self
+            .fetcher
+            .get_or_init(|| async { SecretFetcher::new() })
+            .await;
+        let started = Instant::now();
+        let value = tokio::time::timeout(budget, fetcher.fetch(&source, &creds, &secret.aws_env))
+            .await
+            .map_err(|_| fail(format!("no answer within {budget:?}")))?
+            .map_err(|e| fail(e.to_string()))?;
         let n = self.fetches.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::info!(
             secret_arn = %secret.arn,
+            fetch_ms = started.elapsed().as_millis() as u64,
             fetches = n,
             refresh,
             "API key read from the secret"

@@ -359,11 +359,35 @@ impl TlsFront {
             None => temporal_dev_server::free_port().map_err(io_err("picking a free port"))?,
         };
         let error_log = dir.join("logs/error.log");
-        let conf = Self::config(&opts, &pki, port, dir);
+        let mut front = TlsFront {
+            child: None,
+            port,
+            pki,
+            opts,
+            error_log,
+        };
+        front.launch(&nginx)?;
+        Ok(front)
+    }
+
+    /// Requires another API key from now on (a key rotation): nginx is restarted on the same
+    /// port with the same certificates; connections made before are closed.
+    pub fn set_api_key(&mut self, api_key: Option<String>) -> Result<(), TlsFrontError> {
+        let nginx = find_nginx()?;
+        self.stop();
+        self.opts.api_key = api_key;
+        self.launch(&nginx)
+    }
+
+    fn launch(&mut self, nginx: &Path) -> Result<(), TlsFrontError> {
+        let dir = self.opts.dir.clone();
+        let dir = dir.as_path();
+        let conf = Self::config(&self.opts, &self.pki, self.port, dir);
         let conf_path = dir.join("nginx.conf");
+        let error_log = self.error_log.clone();
         // The config holds the API key: owner-only.
         write_file(&conf_path, &conf, true)?;
-        let child = Command::new(&nginx)
+        let child = Command::new(nginx)
             .arg("-p")
             .arg(dir)
             .arg("-e")
@@ -378,15 +402,8 @@ impl TlsFront {
             )
             .spawn()
             .map_err(io_err(format!("starting {}", nginx.display())))?;
-        let mut front = TlsFront {
-            child: Some(child),
-            port,
-            pki,
-            opts,
-            error_log,
-        };
-        front.wait_listening()?;
-        Ok(front)
+        self.child = Some(child);
+        self.wait_listening()
     }
 
     fn config(opts: &TlsFrontOptions, pki: &Pki, port: u16, dir: &Path) -> String {

@@ -282,3 +282,262 @@ async fn local_rig_with_tls_runs_server_driven_workflows_through_the_front() {
     let e = no_key.connect().await.unwrap_err().to_string();
     assert!(e.contains("API key"), "{e}");
 }
+
+/// Runs a boto3 (the real AWS SDK for Python, installed with moto) call against moto; the
+/// script reads its arguments from stdin so no value is on a command line. Returns stdout.
+fn boto3(rig: &AwsRig, service: &str, script: &str, input: &serde_json::Value) -> String {
+    use std::io::Write as _;
+    let program = format!(
+        "import json, sys, boto3\nargs = json.load(sys.stdin)\nc = boto3.client('{service}', endpoint_url='{}', region_name='us-east-1', aws_access_key_id='AKIATESTLOCAL0000000', aws_secret_access_key='x')\n{script}\n",
+        rig.moto.url
+    );
+    let mut child = std::process::Command::new(venv_bin().join("python"))
+        .args(["-c", &program])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.to_string().as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn cold_starts(rig: &AwsRig, name: &str) -> usize {
+    rig.emu
+        .invocations()
+        .iter()
+        .filter(|r| r.function_name == name && r.cold_start == Some(true))
+        .count()
+}
+
+const ROTATED_KEY: &str = "tl-test-rotated-key-4be01d7c";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn api_key_from_secrets_manager_is_read_once_and_again_after_rotation() {
+    let rig = AwsRig::start("tls-secret").await;
+    let mut front = front(&rig, "front-secret", Some(API_KEY), false);
+    let arn = boto3(
+        &rig,
+        "secretsmanager",
+        "print(c.create_secret(Name='temporal/api-key', SecretString=args['v'])['ARN'])",
+        &serde_json::json!({"v": API_KEY}),
+    );
+    assert!(
+        arn.starts_with("arn:aws:secretsmanager:us-east-1:"),
+        "{arn}"
+    );
+    // The function gets the secret's ARN, not the key (the CLI itself still uses --api-key).
+    let mut conn = conn_for(&front, Some(API_KEY), false);
+    conn.api_key_secret_arn = Some(arn.clone());
+    let name = "tlssecret";
+    let zip = sample_zip(env!("CARGO_BIN_EXE_bootstrap").as_ref());
+    let extra = vec![
+        ("HELLO_BUILD_ID".to_string(), "build-secret".to_string()),
+        ("HELLO_DEPLOYMENT_NAME".to_string(), format!("tls-{name}")),
+        ("TEMPORAL_TASK_QUEUE".to_string(), format!("tls-{name}")),
+        // Where the sandbox reaches Secrets Manager (moto), as the AWS SDKs read it.
+        (
+            "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_string(),
+            rig.moto.url.clone(),
+        ),
+    ];
+    let opts = DeployOptions {
+        function_name: name.to_string(),
+        zip,
+        execution_role: Some(EXECUTION_ROLE.to_string()),
+        timeout: Duration::from_secs(60),
+        memory_mb: 256,
+        arch: temporal_lambda_package::Arch::X86_64,
+        env: deploy::temporal_env(&conn, None, &extra),
+        build_id: None,
+        files: deploy::connection_files(&conn),
+    };
+    assert!(
+        !opts.env.contains_key("TEMPORAL_API_KEY"),
+        "{:?}",
+        opts.env.keys()
+    );
+    // The execution role must exist in IAM (moto) for the grant.
+    boto3(
+        &rig,
+        "iam",
+        "c.create_role(RoleName='lambda-execution', AssumeRolePolicyDocument=json.dumps({'Version':'2012-10-17','Statement':[{'Effect':'Allow','Principal':{'Service':'lambda.amazonaws.com'},'Action':'sts:AssumeRole'}]}))",
+        &serde_json::json!({}),
+    );
+    let d = deploy::deploy(&rig.aws, &opts, &|_| {}).await.unwrap();
+    assert_eq!(d.secret_grant.as_deref(), Some(deploy::SECRET_POLICY_NAME));
+    let policy = boto3(
+        &rig,
+        "iam",
+        "print(json.dumps(c.get_role_policy(RoleName='lambda-execution', PolicyName=args['p'])['PolicyDocument']))",
+        &serde_json::json!({"p": deploy::SECRET_POLICY_NAME}),
+    );
+    assert!(
+        policy.contains("secretsmanager:GetSecretValue") && policy.contains(&arn),
+        "{policy}"
+    );
+    let base = d.function_arn.rsplit_once(':').unwrap().0.to_string();
+    let stack = iam::create_stack(
+        &rig.aws,
+        &StackOptions {
+            stack_name: format!("{name}-role"),
+            trust: Trust::SelfHosted {
+                principal: SERVER_PRINCIPAL.into(),
+            },
+            external_id: EXTERNAL_ID.parse().unwrap(),
+            function_arns: vec![base.clone(), format!("{base}:*")],
+            role_name: None,
+        },
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let client = conn.connect().await.unwrap();
+    deployment::register(
+        &client,
+        &RegisterOptions {
+            namespace: "default".into(),
+            deployment_name: d.deployment_name.clone(),
+            build_id: d.build_id.clone(),
+            target: LambdaTarget {
+                function_arn: d.function_arn.parse().unwrap(),
+                role_arn: stack.role_arn.parse().unwrap(),
+                external_id: EXTERNAL_ID.parse().unwrap(),
+            },
+            update: true,
+            set_current: true,
+        },
+    )
+    .await
+    .unwrap();
+    let run = |client: temporalio_client::Connection, who: &'static str| {
+        let tq = d.task_queue.clone();
+        async move {
+            verify::verify(
+                &client,
+                &VerifyOptions {
+                    namespace: "default".into(),
+                    task_queue: tq,
+                    workflow_type: "HelloWorkflow".into(),
+                    workflow_id: None,
+                    input: vec![serde_json::json!(who)],
+                    timeout: Duration::from_secs(60),
+                },
+            )
+            .await
+        }
+    };
+    let logs = || rig.emu.logs(name).unwrap_or_default();
+    let r = run(client.clone(), "secret")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", logs()));
+    assert_eq!(r.result, Some(serde_json::json!("Hello, secret!")));
+    let fetched = |l: &str| l.matches("API key read from the secret").count();
+    assert_eq!(
+        fetched(&logs()),
+        1,
+        "read once per execution environment:\n{}",
+        logs()
+    );
+    let r = run(client.clone(), "again").await.unwrap();
+    assert_eq!(r.result, Some(serde_json::json!("Hello, again!")));
+    assert_eq!(
+        fetched(&logs()),
+        1,
+        "not read again while it works:\n{}",
+        logs()
+    );
+
+    // Rotation: the secret gets a new value and the server accepts only the new key. Once the
+    // running invocations end, the next one reuses the warm sandbox: its cached key is rejected
+    // once, it reads the secret again and the workflow completes (no workflow lost).
+    rig.emu
+        .wait_for_invocations(Duration::from_secs(60), |rs| {
+            rs.iter()
+                .filter(|r| r.function_name == name)
+                .all(|r| r.is_finished())
+        })
+        .await
+        .unwrap();
+    let cold_before = cold_starts(&rig, name);
+    boto3(
+        &rig,
+        "secretsmanager",
+        "c.put_secret_value(SecretId=args['arn'], SecretString=args['v'])",
+        &serde_json::json!({"arn": arn, "v": ROTATED_KEY}),
+    );
+    front.set_api_key(Some(ROTATED_KEY.to_string())).unwrap();
+    let mut rotated = conn.clone();
+    rotated.api_key = Some(ROTATED_KEY.to_string());
+    let client = rotated.connect().await.unwrap();
+    let r = run(client.clone(), "rotated")
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", logs()));
+    assert_eq!(r.result, Some(serde_json::json!("Hello, rotated!")));
+    let l = logs();
+    assert_eq!(
+        cold_starts(&rig, name),
+        cold_before,
+        "the warm sandbox served the rotated workflow"
+    );
+    assert!(l.contains("the server rejected the API key"), "{l}");
+    assert!(
+        l.contains("fetches=2 refresh=true"),
+        "read again after the rejection:\n{l}"
+    );
+    for (what, text) in [
+        ("function logs", l.clone()),
+        ("invocation records", format!("{:?}", rig.emu.invocations())),
+        ("deploy report", serde_json::to_string(&d).unwrap()),
+    ] {
+        for secret in [API_KEY, ROTATED_KEY] {
+            assert!(!text.contains(secret), "a key leaked into {what}");
+        }
+    }
+
+    // doctor sees the grant and the function's own connection (through the secret).
+    let report = doctor::run_with(
+        &DoctorOptions {
+            conn: rotated.clone(),
+            aws: Default::default(),
+            deployment_name: d.deployment_name.clone(),
+            build_id: d.build_id.clone(),
+            function: None,
+            trust: Some(Trust::SelfHosted {
+                principal: SERVER_PRINCIPAL.into(),
+            }),
+            min_timeout: Duration::from_secs(8),
+            log_window: Duration::from_secs(3600),
+        },
+        Ok(rig.aws.clone()),
+    )
+    .await;
+    for id in ["secret-grant", "function-connection"] {
+        assert_eq!(
+            report.get(id).unwrap().status,
+            Status::Ok,
+            "{}",
+            report.text()
+        );
+    }
+    assert!(report
+        .get("function-connection")
+        .unwrap()
+        .detail
+        .contains("API key: secret"));
+    for secret in [API_KEY, ROTATED_KEY] {
+        assert!(!report.text().contains(secret));
+        assert!(!serde_json::to_string(&report).unwrap().contains(secret));
+    }
+}

@@ -4,6 +4,9 @@
 //! `deploy` sets them). Every case runs against a real TLS terminator (nginx) in front of the
 //! real dev server, with certificates generated for the run. No secret appears in any message.
 
+#[path = "../../../crates/cli/tests/support/mod.rs"]
+mod support;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime};
@@ -239,4 +242,78 @@ async fn each_bad_tls_or_auth_setting_names_the_setting_and_the_fix() {
     assert_fails("wrong API key", &c, &["TEMPORAL_API_KEY"]).await;
     c.api_key = Some(KEY);
     c.cli().connect().await.expect("the right API key connects");
+}
+
+/// The worker's error for an API key secret that cannot be used, through a real moto
+/// (Secrets Manager, SSM): missing, of the wrong type. Access denied cannot be produced by
+/// moto (it does not enforce IAM); `temporal-lambda-secrets` tests that mapping on AWS's own
+/// error body, and `doctor`'s `secret-grant` check catches a missing grant before it happens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unusable_api_key_secret_names_the_setting_and_the_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let moto = support::Moto::start(&dir.path().join("moto.log"));
+    let py = |script: &str| {
+        let program = format!(
+            "import json, boto3\nkw = dict(endpoint_url='{}', region_name='us-east-1', aws_access_key_id='AKIATESTLOCAL0000000', aws_secret_access_key='x')\nsm = boto3.client('secretsmanager', **kw)\nssm = boto3.client('ssm', **kw)\n{script}\n",
+            moto.url
+        );
+        let out = std::process::Command::new(support::venv_bin().join("python"))
+            .args(["-c", &program])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap().trim().to_string()
+    };
+    let binary = py("print(sm.create_secret(Name='bin', SecretBinary=b'\\x00\\x01')['ARN'])");
+    let list = py("ssm.put_parameter(Name='/tl/list', Value='a,b', Type='StringList'); print('arn:aws:ssm:us-east-1:123456789012:parameter/tl/list')");
+    let missing = "arn:aws:secretsmanager:us-east-1:123456789012:secret:absent-AbCdEf".to_string();
+    for (case, arn, expect) in [
+        ("secret missing", missing, "not found"),
+        ("binary secret", binary, "binary"),
+        ("StringList parameter", list, "StringList"),
+        (
+            "not a secret ARN",
+            "temporal/api-key".to_string(),
+            "TEMPORAL_API_KEY_SECRET_ARN",
+        ),
+    ] {
+        let mut env = HashMap::new();
+        for (k, v) in [
+            ("TEMPORAL_ADDRESS", "127.0.0.1:1"),
+            ("TEMPORAL_API_KEY_SECRET_ARN", arn.as_str()),
+            ("AWS_ENDPOINT_URL", moto.url.as_str()),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "ASIATESTLOCAL0000000"),
+            ("AWS_SECRET_ACCESS_KEY", "sandbox-secret-key-value"),
+            ("AWS_SESSION_TOKEN", "sandbox-session-token-value"),
+        ] {
+            env.insert(k.to_string(), v.to_string());
+        }
+        let mut cfg =
+            LambdaWorkerConfig::from_env(WorkerDeploymentVersion::new("tls-errors", "b1"), &env)
+                .unwrap();
+        cfg.task_queue = "tls-errors".into();
+        cfg.default_versioning_behavior = Some(VersioningBehavior::Pinned);
+        cfg.register_workflow::<HelloWorkflow>().unwrap();
+        cfg.register_activities(Greetings);
+        let w = LambdaWorker::new(cfg).unwrap();
+        let info = InvocationInfo {
+            request_id: format!("req-{case}"),
+            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f:1".into(),
+            deadline: SystemTime::now() + Duration::from_secs(30),
+        };
+        let started = Instant::now();
+        let e = w.invoke(&info).await.unwrap_err().to_string();
+        assert!(started.elapsed() < Duration::from_secs(12), "{case}: slow");
+        assert!(e.contains("TEMPORAL_API_KEY_SECRET_ARN"), "{case}: {e}");
+        assert!(e.contains(expect), "{case}: lacks {expect:?}: {e}");
+        for secret in ["sandbox-secret-key-value", "sandbox-session-token-value"] {
+            assert!(!e.contains(secret), "{case}: {e}");
+        }
+        eprintln!("{case}: {e}");
+    }
 }
