@@ -177,7 +177,7 @@ impl ConnectArgs {
             .maybe_api_key(self.api_key.clone())
             .build();
         Connection::connect(opts).await.map_err(|e| {
-            let message = error_chain(&e);
+            let message = temporal_lambda_env::connection::error_chain(&e);
             ConnectError::Connect {
                 address: url.to_string(),
                 hint: temporal_lambda_env::connection::connect_failure_hint(&message),
@@ -185,21 +185,6 @@ impl ConnectArgs {
             }
         })
     }
-}
-
-/// An error with its sources, `: `-separated (rustls' reason is usually a few levels down).
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = c.source();
-    }
-    s
 }
 
 /// Identity reported to the server: `temporal-lambda:<user>@<host>`.

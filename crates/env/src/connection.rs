@@ -98,6 +98,22 @@ pub fn connect_failure_hint(message: &str) -> Option<&'static str> {
     )
 }
 
+/// An error with its sources, `: `-separated (rustls' reason is usually a few levels down),
+/// for [`connect_failure_hint`] and messages.
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut src = e.source();
+    while let Some(c) = src {
+        let t = c.to_string();
+        if !s.contains(&t) {
+            s.push_str(": ");
+            s.push_str(&t);
+        }
+        src = c.source();
+    }
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

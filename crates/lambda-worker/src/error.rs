@@ -119,18 +119,3 @@ pub enum Error {
     #[error("{0} is not set: run this binary inside AWS Lambda or the local emulator (`temporal-lambda local up`), not directly")]
     NotInLambda(&'static str),
 }
-
-/// An error with its sources, `: `-separated (rustls' reason is usually a few levels down).
-pub(crate) fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut s = e.to_string();
-    let mut src = e.source();
-    while let Some(c) = src {
-        let t = c.to_string();
-        if !s.contains(&t) {
-            s.push_str(": ");
-            s.push_str(&t);
-        }
-        src = c.source();
-    }
-    s
-}

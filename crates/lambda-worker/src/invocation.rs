@@ -437,7 +437,7 @@ async fn connect_with(
     let connection = tokio::time::timeout(budget, Connection::connect(options))
         .await
         .map_err(|_| fail("timed out".to_owned()))?
-        .map_err(|e| fail(crate::error::error_chain(&e)))?;
+        .map_err(|e| fail(temporal_lambda_env::connection::error_chain(&e)))?;
     Client::new(
         connection,
         ClientOptions::new(conn.namespace.clone()).build(),

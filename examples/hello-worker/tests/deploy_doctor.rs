@@ -393,7 +393,11 @@ async fn doctor_function_timeout_too_short_and_missing_env_and_recent_errors() {
         "temporal-lambda deploy --address",
     );
     // Without TEMPORAL_ADDRESS the function cannot connect either: its own check says so.
-    only_failure(&r, "function-timeout", &["function-env", "function-connection"]);
+    only_failure(
+        &r,
+        "function-timeout",
+        &["function-env", "function-connection"],
+    );
 
     // Recent errors: an invocation that cannot reach Temporal logs an ERROR line.
     let closed = temporal_dev_server::free_port().unwrap();

@@ -14,7 +14,7 @@ use support::*;
 use temporal_lambda_cli::{
     compute::LambdaTarget,
     connect::ConnectArgs,
-    deploy::{self, DeployOptions},
+    deploy::{self, DeployOptions, DeployReport},
     deployment::{self, RegisterOptions},
     doctor::{self, DoctorOptions, Status},
     iam::{self, StackOptions, Trust},
@@ -49,15 +49,22 @@ fn conn_for(front: &TlsFront, api_key: Option<&str>, mtls: bool) -> ConnectArgs 
     c
 }
 
-/// deploy (env + TLS files from the connection) → role → register through the front → a
-/// server-driven workflow verified through the front. Returns the function's logs.
-async fn deploy_and_verify(rig: &AwsRig, name: &str, conn: &ConnectArgs, build: &str) -> String {
+/// deploy (env + TLS files from the connection, plus `more_env`) → role → register through the
+/// front, current. Returns the deploy report and the CLI's connection through the front.
+async fn deploy_and_register(
+    rig: &AwsRig,
+    name: &str,
+    conn: &ConnectArgs,
+    build: &str,
+    more_env: &[(String, String)],
+) -> (DeployReport, temporalio_client::Connection) {
     let zip = sample_zip(env!("CARGO_BIN_EXE_bootstrap").as_ref());
-    let extra = vec![
+    let mut extra = vec![
         ("HELLO_BUILD_ID".to_string(), build.to_string()),
         ("HELLO_DEPLOYMENT_NAME".to_string(), format!("tls-{name}")),
         ("TEMPORAL_TASK_QUEUE".to_string(), format!("tls-{name}")),
     ];
+    extra.extend(more_env.iter().cloned());
     let opts = DeployOptions {
         function_name: name.to_string(),
         zip,
@@ -105,24 +112,41 @@ async fn deploy_and_verify(rig: &AwsRig, name: &str, conn: &ConnectArgs, build: 
     )
     .await
     .unwrap();
-    let r = verify::verify(
-        &client,
+    (d, client)
+}
+
+/// A `HelloWorkflow` for `who` on `task_queue`, through `client`; the server invokes the function.
+async fn hello(
+    client: &temporalio_client::Connection,
+    task_queue: &str,
+    who: &str,
+) -> Result<verify::VerifyReport, verify::VerifyError> {
+    verify::verify(
+        client,
         &VerifyOptions {
             namespace: "default".into(),
-            task_queue: d.task_queue.clone(),
+            task_queue: task_queue.to_string(),
             workflow_type: "HelloWorkflow".into(),
             workflow_id: None,
-            input: vec![serde_json::json!(name)],
+            input: vec![serde_json::json!(who)],
             timeout: Duration::from_secs(60),
         },
     )
     .await
-    .unwrap_or_else(|e| {
-        panic!(
-            "{e}\nfunction logs:\n{}",
-            rig.emu.logs(name).unwrap_or_default()
-        )
-    });
+}
+
+/// [`deploy_and_register`], then a server-driven workflow verified through the front. Returns
+/// the function's logs.
+async fn deploy_and_verify(rig: &AwsRig, name: &str, conn: &ConnectArgs, build: &str) -> String {
+    let (d, client) = deploy_and_register(rig, name, conn, build, &[]).await;
+    let r = hello(&client, &d.task_queue, name)
+        .await
+        .unwrap_or_else(|e| {
+            panic!(
+                "{e}\nfunction logs:\n{}",
+                rig.emu.logs(name).unwrap_or_default()
+            )
+        });
     assert_eq!(r.result, Some(serde_json::json!(format!("Hello, {name}!"))));
     // The server invoked the function: it connected through the front with what deploy gave it.
     let records = rig.emu.invocations();
@@ -341,41 +365,21 @@ async fn api_key_from_secrets_manager_is_read_once_and_again_after_rotation() {
     let mut conn = conn_for(&front, Some(API_KEY), false);
     conn.api_key_secret_arn = Some(arn.clone());
     let name = "tlssecret";
-    let zip = sample_zip(env!("CARGO_BIN_EXE_bootstrap").as_ref());
-    let extra = vec![
-        ("HELLO_BUILD_ID".to_string(), "build-secret".to_string()),
-        ("HELLO_DEPLOYMENT_NAME".to_string(), format!("tls-{name}")),
-        ("TEMPORAL_TASK_QUEUE".to_string(), format!("tls-{name}")),
-        // Where the sandbox reaches Secrets Manager (moto), as the AWS SDKs read it.
-        (
-            "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_string(),
-            rig.moto.url.clone(),
-        ),
-    ];
-    let opts = DeployOptions {
-        function_name: name.to_string(),
-        zip,
-        execution_role: Some(EXECUTION_ROLE.to_string()),
-        timeout: Duration::from_secs(60),
-        memory_mb: 256,
-        arch: temporal_lambda_package::Arch::X86_64,
-        env: deploy::temporal_env(&conn, None, &extra),
-        build_id: None,
-        files: deploy::connection_files(&conn),
-    };
-    assert!(
-        !opts.env.contains_key("TEMPORAL_API_KEY"),
-        "{:?}",
-        opts.env.keys()
-    );
-    // The execution role must exist in IAM (moto) for the grant.
+    // The execution role must exist in IAM (moto) for deploy's grant.
     boto3(
         &rig,
         "iam",
         "c.create_role(RoleName='lambda-execution', AssumeRolePolicyDocument=json.dumps({'Version':'2012-10-17','Statement':[{'Effect':'Allow','Principal':{'Service':'lambda.amazonaws.com'},'Action':'sts:AssumeRole'}]}))",
         &serde_json::json!({}),
     );
-    let d = deploy::deploy(&rig.aws, &opts, &|_| {}).await.unwrap();
+    // Where the sandbox reaches Secrets Manager (moto), as the AWS SDKs read it.
+    let endpoint = [(
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER".to_string(),
+        rig.moto.url.clone(),
+    )];
+    let env = deploy::temporal_env(&conn, None, &endpoint);
+    assert!(!env.contains_key("TEMPORAL_API_KEY"), "{:?}", env.keys());
+    let (d, client) = deploy_and_register(&rig, name, &conn, "build-secret", &endpoint).await;
     assert_eq!(d.secret_grant.as_deref(), Some(deploy::SECRET_POLICY_NAME));
     let policy = boto3(
         &rig,
@@ -387,59 +391,8 @@ async fn api_key_from_secrets_manager_is_read_once_and_again_after_rotation() {
         policy.contains("secretsmanager:GetSecretValue") && policy.contains(&arn),
         "{policy}"
     );
-    let base = d.function_arn.rsplit_once(':').unwrap().0.to_string();
-    let stack = iam::create_stack(
-        &rig.aws,
-        &StackOptions {
-            stack_name: format!("{name}-role"),
-            trust: Trust::SelfHosted {
-                principal: SERVER_PRINCIPAL.into(),
-            },
-            external_id: EXTERNAL_ID.parse().unwrap(),
-            function_arns: vec![base.clone(), format!("{base}:*")],
-            role_name: None,
-        },
-        &|_| {},
-    )
-    .await
-    .unwrap();
-    let client = conn.connect().await.unwrap();
-    deployment::register(
-        &client,
-        &RegisterOptions {
-            namespace: "default".into(),
-            deployment_name: d.deployment_name.clone(),
-            build_id: d.build_id.clone(),
-            target: LambdaTarget {
-                function_arn: d.function_arn.parse().unwrap(),
-                role_arn: stack.role_arn.parse().unwrap(),
-                external_id: EXTERNAL_ID.parse().unwrap(),
-            },
-            update: true,
-            set_current: true,
-        },
-    )
-    .await
-    .unwrap();
-    let run = |client: temporalio_client::Connection, who: &'static str| {
-        let tq = d.task_queue.clone();
-        async move {
-            verify::verify(
-                &client,
-                &VerifyOptions {
-                    namespace: "default".into(),
-                    task_queue: tq,
-                    workflow_type: "HelloWorkflow".into(),
-                    workflow_id: None,
-                    input: vec![serde_json::json!(who)],
-                    timeout: Duration::from_secs(60),
-                },
-            )
-            .await
-        }
-    };
     let logs = || rig.emu.logs(name).unwrap_or_default();
-    let r = run(client.clone(), "secret")
+    let r = hello(&client, &d.task_queue, "secret")
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", logs()));
     assert_eq!(r.result, Some(serde_json::json!("Hello, secret!")));
@@ -450,7 +403,7 @@ async fn api_key_from_secrets_manager_is_read_once_and_again_after_rotation() {
         "read once per execution environment:\n{}",
         logs()
     );
-    let r = run(client.clone(), "again").await.unwrap();
+    let r = hello(&client, &d.task_queue, "again").await.unwrap();
     assert_eq!(r.result, Some(serde_json::json!("Hello, again!")));
     assert_eq!(
         fetched(&logs()),
@@ -481,7 +434,7 @@ async fn api_key_from_secrets_manager_is_read_once_and_again_after_rotation() {
     let mut rotated = conn.clone();
     rotated.api_key = Some(ROTATED_KEY.to_string());
     let client = rotated.connect().await.unwrap();
-    let r = run(client.clone(), "rotated")
+    let r = hello(&client, &d.task_queue, "rotated")
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", logs()));
     assert_eq!(r.result, Some(serde_json::json!("Hello, rotated!")));

@@ -80,6 +80,27 @@ impl<'a> Client<'a> {
     }
 }
 
+/// The error of one invocation of a worker configured from `env` (it must fail).
+async fn worker_error(case: &str, env: &HashMap<String, String>) -> String {
+    let mut cfg =
+        LambdaWorkerConfig::from_env(WorkerDeploymentVersion::new("tls-errors", "b1"), env)
+            .unwrap_or_else(|e| panic!("{case}: config: {e}"));
+    cfg.task_queue = "tls-errors".into();
+    cfg.default_versioning_behavior = Some(VersioningBehavior::Pinned);
+    cfg.register_workflow::<HelloWorkflow>().unwrap();
+    cfg.register_activities(Greetings);
+    let w = LambdaWorker::new(cfg).unwrap();
+    let info = InvocationInfo {
+        request_id: format!("req-{case}"),
+        invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f:1".into(),
+        deadline: SystemTime::now() + Duration::from_secs(30),
+    };
+    match w.invoke(&info).await {
+        Ok(r) => panic!("{case}: the worker connected: {r:?}"),
+        Err(e) => e.to_string(),
+    }
+}
+
 /// Both the CLI and the worker fail, quickly, with `expect` in the message and no secret.
 async fn assert_fails(case: &str, client: &Client<'_>, expect: &[&str]) {
     let started = Instant::now();
@@ -87,27 +108,7 @@ async fn assert_fails(case: &str, client: &Client<'_>, expect: &[&str]) {
         Ok(_) => panic!("{case}: the CLI connected"),
         Err(e) => e.to_string(),
     };
-    let worker = {
-        let mut cfg = LambdaWorkerConfig::from_env(
-            WorkerDeploymentVersion::new("tls-errors", "b1"),
-            &client.env(),
-        )
-        .unwrap_or_else(|e| panic!("{case}: config: {e}"));
-        cfg.task_queue = "tls-errors".into();
-        cfg.default_versioning_behavior = Some(VersioningBehavior::Pinned);
-        cfg.register_workflow::<HelloWorkflow>().unwrap();
-        cfg.register_activities(Greetings);
-        let w = LambdaWorker::new(cfg).unwrap();
-        let info = InvocationInfo {
-            request_id: format!("req-{case}"),
-            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f:1".into(),
-            deadline: SystemTime::now() + Duration::from_secs(30),
-        };
-        match w.invoke(&info).await {
-            Ok(r) => panic!("{case}: the worker connected: {r:?}"),
-            Err(e) => e.to_string(),
-        }
-    };
+    let worker = worker_error(case, &client.env()).await;
     let elapsed = started.elapsed();
     for (who, msg) in [("CLI", &cli), ("worker", &worker)] {
         for e in expect {
@@ -293,21 +294,8 @@ async fn an_unusable_api_key_secret_names_the_setting_and_the_fix() {
         ] {
             env.insert(k.to_string(), v.to_string());
         }
-        let mut cfg =
-            LambdaWorkerConfig::from_env(WorkerDeploymentVersion::new("tls-errors", "b1"), &env)
-                .unwrap();
-        cfg.task_queue = "tls-errors".into();
-        cfg.default_versioning_behavior = Some(VersioningBehavior::Pinned);
-        cfg.register_workflow::<HelloWorkflow>().unwrap();
-        cfg.register_activities(Greetings);
-        let w = LambdaWorker::new(cfg).unwrap();
-        let info = InvocationInfo {
-            request_id: format!("req-{case}"),
-            invoked_function_arn: "arn:aws:lambda:us-east-1:123456789012:function:f:1".into(),
-            deadline: SystemTime::now() + Duration::from_secs(30),
-        };
         let started = Instant::now();
-        let e = w.invoke(&info).await.unwrap_err().to_string();
+        let e = worker_error(case, &env).await;
         assert!(started.elapsed() < Duration::from_secs(12), "{case}: slow");
         assert!(e.contains("TEMPORAL_API_KEY_SECRET_ARN"), "{case}: {e}");
         assert!(e.contains(expect), "{case}: lacks {expect:?}: {e}");
