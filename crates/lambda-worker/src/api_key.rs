@@ -56,10 +56,4 @@ impl ApiKeyCache {
         *key = Some(v.clone());
         Ok(v)
     }
-
-    /// How many times the key was fetched in this execution environment.
-    #[allow(dead_code)]
-    pub(crate) fn fetches(&self) -> u64 {
-        self.fetches.load(Ordering::Relaxed)
-    }
 }

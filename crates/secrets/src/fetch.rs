@@ -206,7 +206,7 @@ impl SecretFetcher {
                 .client
                 .request(request)
                 .await
-                .map_err(|e| transport(error_chain(&e)))?;
+                .map_err(|e| transport(temporal_lambda_env::connection::error_chain(&e)))?;
             let (parts, body) = response.into_parts();
             let body = Limited::new(body, MAX_RESPONSE_BYTES)
                 .collect()
@@ -273,21 +273,6 @@ fn transport_hint(reason: &str) -> &'static str {
         "check the function's network access (VPC functions need a NAT gateway or an interface \
          VPC endpoint) and the AWS_ENDPOINT_URL* settings"
     }
-}
-
-/// `error` and its sources, joined with `: ` (hyper's top-level message alone says little).
-fn error_chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = e.source();
-    }
-    out
 }
 
 /// The value of a `GetSecretValue` response, or `None` if it has neither `SecretString` nor

@@ -165,6 +165,21 @@ async fn deploy_and_verify(rig: &AwsRig, name: &str, conn: &ConnectArgs, build: 
     logs
 }
 
+/// The function's environment, as Lambda reports it.
+async fn function_env(rig: &AwsRig, name: &str) -> std::collections::HashMap<String, String> {
+    rig.aws
+        .lambda
+        .get_function_configuration()
+        .function_name(name)
+        .send()
+        .await
+        .unwrap()
+        .environment()
+        .and_then(|e| e.variables())
+        .cloned()
+        .unwrap_or_default()
+}
+
 fn assert_no_secret(what: &str, text: &str) {
     assert!(!text.contains(API_KEY), "the API key leaked into {what}");
     assert!(
@@ -182,15 +197,7 @@ async fn server_driven_workflow_through_tls_and_an_api_key_set_by_deploy() {
     assert_no_secret("function logs", &logs);
     // deploy put the CA into the zip and pointed the function at it; the key is in the env
     // (the Secrets Manager variant keeps it out of the env).
-    let cfg = rig
-        .aws
-        .lambda
-        .get_function_configuration()
-        .function_name("tlskey")
-        .send()
-        .await
-        .unwrap();
-    let vars = cfg.environment().unwrap().variables().unwrap();
+    let vars = function_env(&rig, "tlskey").await;
     assert_eq!(
         vars["TEMPORAL_TLS_SERVER_CA_CERT_PATH"],
         "temporal-tls/server-ca.pem"
@@ -243,15 +250,7 @@ async fn server_driven_workflow_through_mtls_with_the_client_files_packaged_by_d
     let conn = conn_for(&front, None, true);
     let logs = deploy_and_verify(&rig, "tlsmtls", &conn, "build-mtls").await;
     assert_no_secret("function logs", &logs);
-    let cfg = rig
-        .aws
-        .lambda
-        .get_function_configuration()
-        .function_name("tlsmtls")
-        .send()
-        .await
-        .unwrap();
-    let vars = cfg.environment().unwrap().variables().unwrap();
+    let vars = function_env(&rig, "tlsmtls").await;
     assert_eq!(
         vars["TEMPORAL_TLS_CLIENT_CERT_PATH"],
         "temporal-tls/client.pem"
