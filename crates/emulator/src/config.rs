@@ -4,6 +4,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::fidelity::Fidelity;
+
 /// Configuration of an emulator instance. Build it with [`EmulatorConfig::new`] and adjust the public fields.
 #[derive(Debug, Clone)]
 pub struct EmulatorConfig {
@@ -31,11 +33,19 @@ pub struct EmulatorConfig {
     /// not registered here: the role must exist there, and if its trust policy requires
     /// `sts:ExternalId` (`StringEquals`), the caller must pass one of those values.
     pub iam_endpoint: Option<String>,
+    /// Which Lambda behaviours each sandbox gets: CPU share by memory size, memory limit,
+    /// freezing between invocations (see [`Fidelity`]). Default [`Fidelity::OFF`].
+    pub fidelity: Fidelity,
+    /// Shutdown phase: when a sandbox is reclaimed (idle TTL, code update, emulator stop) its
+    /// runtime gets `SIGTERM`, then `SIGKILL` after this long if it has not exited. Default 500 ms
+    /// (Lambda gives 500 ms with an internal extension, up to 2 s with external ones).
+    pub shutdown_grace: Duration,
 }
 
 impl EmulatorConfig {
     /// Defaults: `127.0.0.1:0`, `us-east-1`, account `123456789012`, concurrency 10,
-    /// retry delays 100 ms then 200 ms, idle TTL 10 min, init timeout 10 s.
+    /// retry delays 100 ms then 200 ms, idle TTL 10 min, init timeout 10 s, fidelity off,
+    /// shutdown grace 500 ms.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -48,6 +58,8 @@ impl EmulatorConfig {
             init_timeout: Duration::from_secs(10),
             roles: Vec::new(),
             iam_endpoint: None,
+            fidelity: Fidelity::OFF,
+            shutdown_grace: Duration::from_millis(500),
         }
     }
 

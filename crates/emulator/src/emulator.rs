@@ -43,6 +43,8 @@ pub(crate) struct Inner {
     /// `sandbox::ProcessGroup`): only those may be signalled.
     pub pgids: Mutex<HashMap<String, i32>>,
     pub faults: Mutex<crate::faults::FaultState>,
+    /// Per-sandbox CPU/memory limits and freezing (what the host allows of `config.fidelity`).
+    pub cgroups: crate::fidelity::CgroupHost,
     sandbox_counter: AtomicU64,
 }
 
@@ -133,7 +135,9 @@ impl Emulator {
             addr: config.bind,
             source: e,
         })?;
+        let cgroups = crate::fidelity::CgroupHost::setup(config.fidelity);
         let inner = Arc::new(Inner {
+            cgroups,
             endpoint: format!("http://{addr}"),
             config,
             store: Mutex::new(store),
@@ -562,6 +566,12 @@ impl EmulatorHandle {
         Ok((r, arn))
     }
 
+    /// The Lambda fidelity actually enforced: the configured [`crate::Fidelity`] minus what the
+    /// host's cgroups do not allow (freezing falls back to signals).
+    pub fn fidelity(&self) -> crate::Fidelity {
+        self.inner.cgroups.effective
+    }
+
     /// All invocation attempts so far, oldest first.
     pub fn invocations(&self) -> Vec<InvocationRecord> {
         self.inner.records.snapshot()
@@ -704,7 +714,11 @@ impl EmulatorHandle {
     fn kill_all(&self) {
         for pgid in self.inner.pgids.lock().expect("pgids lock").values() {
             crate::sandbox::kill_group(*pgid);
+            // A process stopped by the signal fallback of freezing dies only once continued.
+            crate::sandbox::continue_group(*pgid);
         }
+        // A frozen (cgroup v1) process dies of the SIGKILL only once thawed.
+        self.inner.cgroups.thaw_all();
     }
 }
 

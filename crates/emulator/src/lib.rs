@@ -57,6 +57,7 @@ mod emulator;
 mod emulator_api;
 mod error;
 mod faults;
+mod fidelity;
 mod guard;
 mod invoke;
 mod logs;
@@ -72,8 +73,9 @@ pub use config::EmulatorConfig;
 pub use emulator::{Emulator, EmulatorHandle};
 pub use error::{ApiError, EmulatorError};
 pub use faults::{FaultStats, Faults};
+pub use fidelity::{cpu_millis, Fidelity, MB_PER_VCPU};
 pub use model::{
     AssumeRoleCall, EnvironmentResponse, EphemeralStorage, FunctionConfiguration, FunctionSpec,
-    InvocationRecord, InvocationType, InvokeOutput, LoggingConfig, Outcome, SandboxInfo, StsStats,
-    TracingConfig, MAX_STS_CALLS,
+    InvocationRecord, InvocationType, InvokeOutput, LoggingConfig, Outcome, SandboxInfo,
+    SandboxLimits, StsStats, TracingConfig, MAX_STS_CALLS,
 };

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, ValueEnum};
-use temporal_lambda_emulator::{Emulator, EmulatorConfig};
+use temporal_lambda_emulator::{Emulator, EmulatorConfig, Fidelity};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum LogFormat {
@@ -50,9 +50,21 @@ struct Args {
     /// Seconds an idle sandbox is kept warm.
     #[arg(long, default_value_t = 600)]
     idle_ttl_secs: u64,
+    /// Lambda fidelity of each sandbox: `lambda` (CPU share by memory size, memory limit, frozen
+    /// between invocations; needs writable cgroups, else freezing uses SIGSTOP/SIGCONT and the
+    /// rest is off with a notice), `off`, or a comma list of cpu, memory, freeze.
+    #[arg(long, default_value = "off", value_parser = parse_fidelity)]
+    fidelity: Fidelity,
+    /// Milliseconds between SIGTERM and SIGKILL when a sandbox is reclaimed (shutdown phase).
+    #[arg(long, default_value_t = 500)]
+    shutdown_grace_ms: u64,
     /// Log format on stderr (filter with RUST_LOG, default info).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+fn parse_fidelity(s: &str) -> Result<Fidelity, String> {
+    s.parse()
 }
 
 fn parse_role(s: &str) -> Result<(String, Option<String>), String> {
@@ -101,6 +113,8 @@ async fn main() -> ExitCode {
     config.default_concurrency = args.default_concurrency;
     config.idle_sandbox_ttl = std::time::Duration::from_secs(args.idle_ttl_secs);
     config.iam_endpoint = args.iam_endpoint.clone();
+    config.fidelity = args.fidelity;
+    config.shutdown_grace = std::time::Duration::from_millis(args.shutdown_grace_ms);
     for r in &args.roles {
         match parse_role(r) {
             Ok(role) => config.roles.push(role),

@@ -255,6 +255,22 @@ pub struct InvocationRecord {
     pub cold_start: Option<bool>,
     /// True if it ended before its deadline.
     pub ended_before_deadline: Option<bool>,
+    /// The Lambda limits its sandbox ran under ([`crate::Fidelity`]); `None` with fidelity off.
+    #[serde(default)]
+    pub limits: Option<SandboxLimits>,
+}
+
+/// The Lambda limits a sandbox enforced for one invocation (see [`crate::Fidelity`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SandboxLimits {
+    /// CPU share in thousandths of a vCPU (`MemorySize / 1769`), if the CPU was limited.
+    pub cpu_millis: Option<u32>,
+    /// Memory limit in MB (no swap), if memory was limited.
+    pub memory_limit_mb: Option<u32>,
+    /// How long the sandbox was frozen between its previous invocation and this one.
+    pub frozen_ms: u64,
+    /// How the sandbox is frozen between invocations: `cgroup`, `signal`, or `none`.
+    pub freezer: String,
 }
 
 impl InvocationRecord {

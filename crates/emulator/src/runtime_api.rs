@@ -28,6 +28,9 @@ pub(crate) struct Delivery {
     pub invoked_arn: String,
     pub trace_id: String,
     pub timeout: Duration,
+    /// A deadline fixed before delivery (an init retried at the invoke runs under the function
+    /// timeout from the retry's start): `(epoch ms, instant)`. `None`: now + `timeout`.
+    pub deadline: Option<(u64, tokio::time::Instant)>,
     pub ack: oneshot::Sender<Delivered>,
 }
 
@@ -62,6 +65,8 @@ struct Shared {
     notify: Notify,
     current: Mutex<Option<String>>,
     events: mpsc::UnboundedSender<RuntimeEvent>,
+    /// True while a `next` request waits with nothing offered (the runtime is idle).
+    waiting: tokio::sync::watch::Sender<bool>,
 }
 
 /// A running Runtime API listener; dropping it stops the listener and all its connections.
@@ -88,6 +93,7 @@ impl RuntimeApi {
             notify: Notify::new(),
             current: Mutex::new(None),
             events: tx,
+            waiting: tokio::sync::watch::Sender::new(false),
         });
         let router = Router::new()
             .route("/2018-06-01/runtime/invocation/next", get(next))
@@ -139,6 +145,13 @@ impl RuntimeApi {
         self.shared.offer.lock().expect("offer lock").take()
     }
 
+    /// Resolves once the runtime has asked for the next invocation and nothing is offered: from
+    /// here until the next offer the runtime is idle (Lambda freezes it then).
+    pub async fn idle(&self) {
+        let mut rx = self.shared.waiting.subscribe();
+        let _ = rx.wait_for(|w| *w).await;
+    }
+
     /// Forgets the in-flight request id (late responses then get 400).
     pub fn finish_current(&self) {
         *self.shared.current.lock().expect("current lock") = None;
@@ -154,9 +167,14 @@ async fn next(State(sh): State<Arc<Shared>>) -> Response {
         let notified = sh.notify.notified();
         let taken = sh.offer.lock().expect("offer lock").take();
         if let Some(d) = taken {
+            sh.waiting.send_replace(false);
             let now = now_ms();
-            let deadline_ms = now + d.timeout.as_millis() as u64;
-            let deadline_at = tokio::time::Instant::now() + d.timeout;
+            let (deadline_ms, deadline_at) = d.deadline.unwrap_or_else(|| {
+                (
+                    now + d.timeout.as_millis() as u64,
+                    tokio::time::Instant::now() + d.timeout,
+                )
+            });
             *sh.current.lock().expect("current lock") = Some(d.request_id.clone());
             if d.ack
                 .send(Delivered {
@@ -182,6 +200,7 @@ async fn next(State(sh): State<Arc<Shared>>) -> Response {
             h.insert("lambda-runtime-trace-id", hv(&d.trace_id));
             return resp;
         }
+        sh.waiting.send_replace(true);
         notified.await;
     }
 }

@@ -13,8 +13,9 @@ use tokio::process::Child;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::emulator::Inner;
+use crate::fidelity::SandboxCgroup;
 use crate::logs::LogStream;
-use crate::model::Outcome;
+use crate::model::{Outcome, SandboxLimits};
 use crate::runtime_api::{Delivered, Delivery, RuntimeApi, RuntimeEvent};
 use crate::scheduler::{self, complete, fail, Invocation, SandboxCmd};
 use crate::store::{now_ms, StoredVersion};
@@ -44,10 +45,12 @@ impl<'a> ProcessGroup<'a> {
         Self { pgid, id, registry }
     }
 
-    /// SIGKILLs the group (no-op once forgotten).
+    /// SIGKILLs the group (no-op once forgotten); SIGCONT too, so a group stopped by the
+    /// signal fallback of freezing dies.
     fn kill(&self) {
         if let Some(pgid) = self.pgid {
             kill_group(pgid);
+            continue_group(pgid);
         }
     }
 
@@ -153,10 +156,20 @@ async fn kill_and_reap(
 
 /// SIGKILL to a process group.
 pub(crate) fn kill_group(pgid: i32) {
+    signal_group(pgid, libc::SIGKILL);
+}
+
+/// SIGCONT to a process group (one stopped by the signal fallback of freezing).
+pub(crate) fn continue_group(pgid: i32) {
+    signal_group(pgid, libc::SIGCONT);
+}
+
+/// A signal to a process group.
+fn signal_group(pgid: i32, sig: i32) {
     if pgid > 1 {
         // SAFETY: kill(2) with a negative pid signals the process group; no memory is involved.
         unsafe {
-            libc::kill(-pgid, libc::SIGKILL);
+            libc::kill(-pgid, sig);
         }
     }
 }
@@ -335,6 +348,139 @@ fn error_outcome(error_type: &str, body: &[u8]) -> (Outcome, Bytes) {
     )
 }
 
+/// A running `bootstrap`: its process group (dropped, i.e. killed, before the child), the child,
+/// its exit watch and the log pipes.
+struct Proc<'a> {
+    group: ProcessGroup<'a>,
+    child: Child,
+    exit: ExitWatch,
+    pid: Option<u32>,
+    pipes: Vec<tokio::task::JoinHandle<()>>,
+    started: Instant,
+}
+
+/// Starts `bootstrap` in its own process group (and the sandbox's cgroups, before it execs).
+fn spawn_process<'a>(
+    inner: &'a Inner,
+    id: &str,
+    version: &StoredVersion,
+    env: &BTreeMap<String, String>,
+    log: &LogStream,
+    cgroup: &SandboxCgroup,
+) -> Result<Proc<'a>, String> {
+    let bootstrap = version.code_dir.join("bootstrap");
+    let mut cmd = tokio::process::Command::new(&bootstrap);
+    cmd.current_dir(&version.code_dir)
+        .env_clear()
+        .envs(env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0);
+    let procs_files = cgroup.procs_files();
+    let fds = crate::fidelity::raw_fds(&procs_files);
+    // If the emulator itself is SIGKILLed, the kernel kills the bootstrap too. The child joins
+    // the sandbox's cgroups before exec, so it never runs without its limits.
+    // SAFETY: prctl and write(2) are async-signal-safe; `fds` is owned by the closure and the
+    // descriptors stay open (held by `procs_files`) until `spawn` returns.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            crate::fidelity::join_in_child(&fds)
+        });
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().map_err(|e| {
+        format!(
+            "Error: Couldn't find valid bootstrap(s): [{}]: {e}",
+            bootstrap.display()
+        )
+    })?;
+    drop(procs_files);
+    let pid = child.id();
+    let group = ProcessGroup::new(&inner.pgids, id.to_string(), pid);
+    let exit = ExitWatch::new(pid);
+    let mut pipes = Vec::new();
+    let function = version.config.function_name.clone();
+    if let Some(out) = child.stdout.take() {
+        pipes.push(log.pipe(out, function.clone()));
+    }
+    if let Some(err) = child.stderr.take() {
+        pipes.push(log.pipe(err, function));
+    }
+    Ok(Proc {
+        group,
+        child,
+        exit,
+        pid,
+        pipes,
+        started,
+    })
+}
+
+/// Freezing between invocations: the sandbox's freezer cgroup, else SIGSTOP/SIGCONT of its
+/// process group (if fidelity asks for freezing), else nothing.
+struct Freezer<'c> {
+    cgroup: &'c SandboxCgroup,
+    by_signal: bool,
+    since: Option<Instant>,
+}
+
+impl<'c> Freezer<'c> {
+    fn new(inner: &Inner, cgroup: &'c SandboxCgroup) -> Self {
+        Self {
+            cgroup,
+            by_signal: inner.cgroups.effective.freeze && !cgroup.can_freeze(),
+            since: None,
+        }
+    }
+
+    fn enabled(&self) -> bool {
+        self.cgroup.can_freeze() || self.by_signal
+    }
+
+    fn method(&self) -> &'static str {
+        if self.cgroup.can_freeze() {
+            "cgroup"
+        } else if self.by_signal {
+            "signal"
+        } else {
+            "none"
+        }
+    }
+
+    fn freeze(&mut self, pgid: Option<i32>) {
+        if self.since.is_some() {
+            return;
+        }
+        let ok = if self.cgroup.can_freeze() {
+            self.cgroup.freeze()
+        } else if let (true, Some(pgid)) = (self.by_signal, pgid) {
+            signal_group(pgid, libc::SIGSTOP);
+            true
+        } else {
+            false
+        };
+        if ok {
+            self.since = Some(Instant::now());
+        }
+    }
+
+    /// Thaws; returns how long the sandbox was frozen.
+    fn thaw(&mut self, pgid: Option<i32>) -> Duration {
+        let Some(since) = self.since.take() else {
+            return Duration::ZERO;
+        };
+        if self.cgroup.can_freeze() {
+            self.cgroup.thaw();
+        } else if let Some(pgid) = pgid {
+            signal_group(pgid, libc::SIGCONT);
+        }
+        since.elapsed()
+    }
+}
+
 /// Runs one sandbox until it is retired, dies, times out or the emulator shuts down.
 pub(crate) async fn run(
     inner: Arc<Inner>,
@@ -376,33 +522,13 @@ pub(crate) async fn run(
     let scratch = inner.config.data_dir.join("sandboxes").join(&id);
     let _ = std::fs::create_dir_all(&scratch);
     let env = lambda_env(&inner, &version, &rt.addr.to_string(), &log.name, &scratch);
-    let bootstrap = version.code_dir.join("bootstrap");
-    let mut cmd = tokio::process::Command::new(&bootstrap);
-    cmd.current_dir(&version.code_dir)
-        .env_clear()
-        .envs(&env)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .process_group(0);
-    // If the emulator itself is SIGKILLed, the kernel kills the bootstrap too.
-    // SAFETY: prctl is async-signal-safe and touches no memory of the parent.
-    unsafe {
-        cmd.pre_exec(|| {
-            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            Ok(())
-        });
-    }
-    let init_started = Instant::now();
-    let mut child: Child = match cmd.spawn() {
-        Ok(c) => c,
+    // Declared before the process: dropped (thawed, emptied, removed) after it is reaped.
+    let cgroup = inner.cgroups.sandbox(&id, version.config.memory_size);
+    let mut freezer = Freezer::new(&inner, &cgroup);
+    let mut proc = match spawn_process(&inner, &id, &version, &env, &log, &cgroup) {
+        Ok(p) => p,
         Err(e) => {
-            let msg = format!(
-                "RequestId: {} Error: Couldn't find valid bootstrap(s): [{}]: {e}",
-                first.request_id,
-                bootstrap.display()
-            );
+            let msg = format!("RequestId: {} {e}", first.request_id);
             log.line(&msg);
             fail(&inner, first, "Runtime.InvalidEntrypoint", &msg);
             log.close().await;
@@ -411,136 +537,206 @@ pub(crate) async fn run(
             return;
         }
     };
-    let pid = child.id();
-    // Declared after `child`: dropped (killed) before it.
-    let mut group = ProcessGroup::new(&inner.pgids, id.clone(), pid);
-    let exit_watch = ExitWatch::new(pid);
-    scheduler::sandbox_started(&inner, &function, &id, pid, &log.name);
-    tracing::info!(sandbox = %id, function = %function, version = %version.config.version, pid = ?pid,
-        runtime_api = %rt.addr, stream = %log.name, "sandbox started");
-    let mut pipes = Vec::new();
-    if let Some(out) = child.stdout.take() {
-        pipes.push(log.pipe(out, function.clone()));
-    }
-    if let Some(err) = child.stderr.take() {
-        pipes.push(log.pipe(err, function.clone()));
-    }
+    scheduler::sandbox_started(&inner, &function, &id, proc.pid, &log.name);
+    tracing::info!(sandbox = %id, function = %function, version = %version.config.version, pid = ?proc.pid,
+        runtime_api = %rt.addr, stream = %log.name, cpu_millis = ?cgroup.cpu_millis,
+        memory_limit_mb = ?cgroup.memory_limit_mb, freezer = freezer.method(), "sandbox started");
 
     let timeout = version.config.timeout_duration();
     let timeout_s = version.config.timeout;
+    let memory_size = version.config.memory_size;
+    let fidelity_on = !inner.cgroups.effective.is_off();
     let mut warm = false;
     let mut init_duration: Option<Duration> = None;
     let mut current = Some(first);
     let mut exited = false;
+    // The sandbox is being reclaimed (idle TTL, retired by a code update, emulator stop): it
+    // gets the shutdown phase (SIGTERM, then SIGKILL after the grace period).
+    let mut reclaim = false;
     let mut last_mem = 0u64;
+    let mut frozen_before = Duration::ZERO;
 
     'outer: loop {
         let inv = match current.take() {
             Some(i) => i,
             None => {
-                tokio::select! {
-                    cmd = cmd_rx.recv() => match cmd {
-                        Some(SandboxCmd::Invoke(i)) => i,
-                        None => break 'outer,
-                    },
-                    st = wait_exit(&mut child, &mut group, &exit_watch) => {
-                        exited = true;
-                        log.line(format!("sandbox process exited while idle: {}", describe_exit(st)));
-                        break 'outer;
-                    }
-                    _ = tokio::time::sleep(inner.config.idle_sandbox_ttl) => {
-                        if scheduler::try_reap(&inner, &function, &id) {
-                            tracing::debug!(sandbox = %id, "idle sandbox reaped");
-                            break 'outer;
+                let ttl = inner.config.idle_sandbox_ttl;
+                let mut idle_until = tokio::time::Instant::now() + ttl;
+                let mut freeze_tried = false;
+                let next = loop {
+                    tokio::select! {
+                        cmd = cmd_rx.recv() => break match cmd {
+                            Some(SandboxCmd::Invoke(i)) => Some(i),
+                            None => {
+                                reclaim = true;
+                                None
+                            }
+                        },
+                        st = wait_exit(&mut proc.child, &mut proc.group, &proc.exit) => {
+                            exited = true;
+                            log.line(format!("sandbox process exited while idle: {}", describe_exit(st)));
+                            break None;
                         }
-                        continue 'outer;
+                        _ = tokio::time::sleep_until(idle_until) => {
+                            if scheduler::try_reap(&inner, &function, &id) {
+                                tracing::debug!(sandbox = %id, "idle sandbox reaped");
+                                reclaim = true;
+                                break None;
+                            }
+                            // Work was just assigned: it is in the command channel.
+                            idle_until = tokio::time::Instant::now() + ttl;
+                        }
+                        _ = shutdown_requested(&mut shutdown_rx) => {
+                            reclaim = true;
+                            break None;
+                        }
+                        (error_type, _) = wait_init_error(&mut events) => {
+                            log.line(format!("runtime reported an init error while idle: {error_type}"));
+                            break None;
+                        }
+                        // The runtime asked for the next event: Lambda freezes it until there is one.
+                        _ = rt.idle(), if freezer.enabled() && !freeze_tried => {
+                            freeze_tried = true;
+                            freezer.freeze(proc.group.pgid);
+                        }
                     }
-                    _ = shutdown_requested(&mut shutdown_rx) => break 'outer,
-                    (error_type, _) = wait_init_error(&mut events) => {
-                        log.line(format!("runtime reported an init error while idle: {error_type}"));
-                        break 'outer;
-                    }
+                };
+                frozen_before += freezer.thaw(proc.group.pgid);
+                match next {
+                    Some(i) => i,
+                    None => break 'outer,
                 }
             }
         };
 
-        // Offer the invocation to the runtime's `next` long poll.
-        let (ack_tx, ack_rx) = oneshot::channel::<Delivered>();
-        rt.offer(Delivery {
-            request_id: inv.request_id.clone(),
-            payload: inv.payload.clone(),
-            invoked_arn: inv.invoked_arn.clone(),
-            trace_id: trace_id(),
-            timeout,
-            ack: ack_tx,
-        });
-        let init_deadline =
-            tokio::time::Instant::from_std(init_started + inner.config.init_timeout);
-        let delivered = tokio::select! {
-            biased;
-            ack = ack_rx => match ack {
-                Ok(d) => d,
-                Err(_) => {
-                    // Cannot happen (the offer is held by the runtime state); never lose it.
-                    scheduler::enqueue(&inner, inv, true);
+        // Offer the invocation to the runtime's `next` long poll. A cold sandbox's init is
+        // limited to `init_timeout`; on expiry Lambda retries the init once, at the invoke,
+        // under the function timeout.
+        let mut init_retry_deadline: Option<(u64, tokio::time::Instant)> = None;
+        let delivered = loop {
+            let (ack_tx, ack_rx) = oneshot::channel::<Delivered>();
+            rt.offer(Delivery {
+                request_id: inv.request_id.clone(),
+                payload: inv.payload.clone(),
+                invoked_arn: inv.invoked_arn.clone(),
+                trace_id: trace_id(),
+                timeout,
+                deadline: init_retry_deadline,
+                ack: ack_tx,
+            });
+            let init_deadline = match init_retry_deadline {
+                Some((_, at)) => at,
+                None => tokio::time::Instant::from_std(proc.started + inner.config.init_timeout),
+            };
+            tokio::select! {
+                biased;
+                ack = ack_rx => match ack {
+                    Ok(d) => break d,
+                    Err(_) => {
+                        // Cannot happen (the offer is held by the runtime state); never lose it.
+                        scheduler::enqueue(&inner, inv, true);
+                        break 'outer;
+                    }
+                },
+                st = wait_exit(&mut proc.child, &mut proc.group, &proc.exit) => {
+                    exited = true;
+                    rt.withdraw();
+                    let why = describe_exit(st);
+                    if warm {
+                        // The invocation never reached the process: run it elsewhere.
+                        log.line(format!("sandbox process exited while idle ({why}); invocation {} requeued", inv.request_id));
+                        scheduler::enqueue(&inner, inv, true);
+                    } else {
+                        let (error_type, msg) = exit_error(&cgroup, &inv.request_id, &why);
+                        log.line(&msg);
+                        fail(&inner, inv, error_type, &msg);
+                    }
                     break 'outer;
                 }
-            },
-            st = wait_exit(&mut child, &mut group, &exit_watch) => {
-                exited = true;
-                rt.withdraw();
-                let why = describe_exit(st);
-                if warm {
-                    // The invocation never reached the process: run it elsewhere.
-                    log.line(format!("sandbox process exited while idle ({why}); invocation {} requeued", inv.request_id));
-                    scheduler::enqueue(&inner, inv, true);
-                } else {
-                    let msg = format!("RequestId: {} Error: Runtime exited with error: {why}", inv.request_id);
-                    log.line(&msg);
-                    fail(&inner, inv, "Runtime.ExitError", &msg);
+                (error_type, body) = wait_init_error(&mut events) => {
+                    rt.withdraw();
+                    let (outcome, body) = error_outcome(&error_type, &body);
+                    log.line(format!("INIT_REPORT Init Duration: {:.2} ms Phase: init Status: error Error Type: {error_type}",
+                        proc.started.elapsed().as_secs_f64() * 1000.0));
+                    complete(&inner, inv, outcome, body);
+                    break 'outer;
                 }
-                break 'outer;
-            }
-            (error_type, body) = wait_init_error(&mut events) => {
-                rt.withdraw();
-                let (outcome, body) = error_outcome(&error_type, &body);
-                log.line(format!("INIT_REPORT Init Duration: {:.2} ms Phase: init Status: error Error Type: {error_type}",
-                    init_started.elapsed().as_secs_f64() * 1000.0));
-                complete(&inner, inv, outcome, body);
-                break 'outer;
-            }
-            _ = tokio::time::sleep_until(init_deadline), if !warm => {
-                rt.withdraw();
-                let _ = kill_and_reap(&mut child, &mut group).await;
-                exited = true;
-                let secs = inner.config.init_timeout.as_secs_f64();
-                let msg = format!(
-                    "Init phase timed out after {secs:.2} seconds: the bootstrap never asked for an invocation \
-                     (GET /2018-06-01/runtime/invocation/next); is it a Lambda runtime client?"
-                );
-                log.line(format!("INIT_REPORT Init Duration: {:.2} ms Phase: init Status: timeout", secs * 1000.0));
-                fail(&inner, inv, "Sandbox.Timedout", &msg);
-                break 'outer;
-            }
-            _ = shutdown_requested(&mut shutdown_rx) => {
-                rt.withdraw();
-                fail(&inner, inv, "Emulator.ShuttingDown", "the emulator shut down before the invocation ran");
-                break 'outer;
+                _ = tokio::time::sleep_until(init_deadline), if !warm => {
+                    rt.withdraw();
+                    let _ = kill_and_reap(&mut proc.child, &mut proc.group).await;
+                    exited = true;
+                    if init_retry_deadline.is_none() {
+                        let secs = inner.config.init_timeout.as_secs_f64();
+                        log.line(format!("INIT_REPORT Init Duration: {:.2} ms Phase: init Status: timeout", secs * 1000.0));
+                        // Retried at the invoke: a new process, under the function timeout.
+                        match spawn_process(&inner, &id, &version, &env, &log, &cgroup) {
+                            Ok(p) => {
+                                proc = p;
+                                exited = false;
+                                scheduler::sandbox_started(&inner, &function, &id, proc.pid, &log.name);
+                                init_retry_deadline = Some((
+                                    now_ms() + timeout.as_millis() as u64,
+                                    tokio::time::Instant::now() + timeout,
+                                ));
+                                continue;
+                            }
+                            Err(e) => {
+                                let msg = format!("RequestId: {} {e}", inv.request_id);
+                                log.line(&msg);
+                                fail(&inner, inv, "Runtime.InvalidEntrypoint", &msg);
+                                break 'outer;
+                            }
+                        }
+                    }
+                    log.line(format!(
+                        "INIT_REPORT Init Duration: {:.2} ms Phase: invoke Status: timeout",
+                        proc.started.elapsed().as_secs_f64() * 1000.0
+                    ));
+                    log.line(format!(
+                        "{} {} Task timed out after {timeout_s}.00 seconds",
+                        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                        inv.request_id
+                    ));
+                    log.sync().await;
+                    complete(&inner, inv, Outcome::Timeout, scheduler::timeout_body(timeout_s));
+                    break 'outer;
+                }
+                _ = shutdown_requested(&mut shutdown_rx) => {
+                    rt.withdraw();
+                    fail(&inner, inv, "Emulator.ShuttingDown", "the emulator shut down before the invocation ran");
+                    reclaim = true;
+                    break 'outer;
+                }
             }
         };
 
         let cold = !warm;
         if cold {
-            init_duration = Some(init_started.elapsed());
+            init_duration = Some(proc.started.elapsed());
+            if init_retry_deadline.is_some() {
+                log.line(format!(
+                    "INIT_REPORT Init Duration: {:.2} ms Phase: invoke Status: success",
+                    proc.started.elapsed().as_secs_f64() * 1000.0
+                ));
+            }
         }
         warm = true;
         let request_id = inv.request_id.clone();
+        let limits = fidelity_on.then(|| SandboxLimits {
+            cpu_millis: cgroup.cpu_millis,
+            memory_limit_mb: cgroup.memory_limit_mb,
+            frozen_ms: frozen_before.as_millis() as u64,
+            freezer: freezer.method().to_string(),
+        });
+        frozen_before = Duration::ZERO;
+        let pid = proc.pid;
         inner.records.update(inv.record, |r| {
             r.started_at_ms = Some(delivered.started_ms);
             r.deadline_ms = Some(delivered.deadline_ms);
             r.sandbox_id = Some(id.clone());
             r.pid = pid;
             r.cold_start = Some(cold);
+            r.limits = limits.clone();
         });
         log.line(format!(
             "START RequestId: {request_id} Version: {}",
@@ -557,7 +753,7 @@ pub(crate) async fn run(
         let end = tokio::select! {
             biased;
             ev = wait_result(&mut events, &request_id) => End::Done(ev),
-            st = wait_exit(&mut child, &mut group, &exit_watch) => End::Exit(describe_exit(st)),
+            st = wait_exit(&mut proc.child, &mut proc.group, &proc.exit) => End::Exit(describe_exit(st)),
             _ = tokio::time::sleep_until(delivered.deadline_at) => End::Timeout,
             _ = shutdown_requested(&mut shutdown_rx) => End::Shutdown,
         };
@@ -566,65 +762,41 @@ pub(crate) async fn run(
         if let Some(m) = max_memory_mb(pid) {
             last_mem = m;
         }
+        let report_line = |mem: u64| Report {
+            request_id: &request_id,
+            duration,
+            memory_size,
+            max_memory_mb: mem,
+            init: cold.then_some(init_duration).flatten(),
+            limits: limits.as_ref(),
+        };
         let mut stop = false;
         match end {
             End::Done(RuntimeEvent::Response { body, .. }) => {
-                report(
-                    &log,
-                    &request_id,
-                    duration,
-                    &version,
-                    last_mem,
-                    cold.then_some(init_duration).flatten(),
-                )
-                .await;
+                report_line(last_mem).write(&log).await;
                 complete(&inner, inv, Outcome::Success, body);
             }
             End::Done(RuntimeEvent::Error {
                 error_type, body, ..
             }) => {
-                report(
-                    &log,
-                    &request_id,
-                    duration,
-                    &version,
-                    last_mem,
-                    cold.then_some(init_duration).flatten(),
-                )
-                .await;
+                report_line(last_mem).write(&log).await;
                 let (outcome, body) = error_outcome(&error_type, &body);
                 complete(&inner, inv, outcome, body);
             }
             End::Done(RuntimeEvent::InitError { error_type, body }) => {
-                report(
-                    &log,
-                    &request_id,
-                    duration,
-                    &version,
-                    last_mem,
-                    cold.then_some(init_duration).flatten(),
-                )
-                .await;
+                report_line(last_mem).write(&log).await;
                 let (outcome, body) = error_outcome(&error_type, &body);
                 complete(&inner, inv, outcome, body);
                 stop = true;
             }
             End::Timeout => {
-                let _ = kill_and_reap(&mut child, &mut group).await;
+                let _ = kill_and_reap(&mut proc.child, &mut proc.group).await;
                 exited = true;
                 log.line(format!(
                     "{} {request_id} Task timed out after {timeout_s}.00 seconds",
                     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ")
                 ));
-                report(
-                    &log,
-                    &request_id,
-                    duration,
-                    &version,
-                    last_mem,
-                    cold.then_some(init_duration).flatten(),
-                )
-                .await;
+                report_line(last_mem).write(&log).await;
                 complete(
                     &inner,
                     inv,
@@ -636,23 +808,20 @@ pub(crate) async fn run(
             End::Exit(why) => {
                 // `wait_exit` already killed the rest of the group, before reaping.
                 exited = true;
-                let msg =
-                    format!("RequestId: {request_id} Error: Runtime exited with error: {why}");
+                let (error_type, msg) = exit_error(&cgroup, &request_id, &why);
                 log.line(&msg);
-                report(
-                    &log,
-                    &request_id,
-                    duration,
-                    &version,
-                    last_mem,
-                    cold.then_some(init_duration).flatten(),
-                )
-                .await;
-                fail(&inner, inv, "Runtime.ExitError", &msg);
+                let mem = if error_type == OUT_OF_MEMORY {
+                    // Killed at the limit, as Lambda reports it.
+                    u64::from(memory_size)
+                } else {
+                    last_mem
+                };
+                report_line(mem).write(&log).await;
+                fail(&inner, inv, error_type, &msg);
                 stop = true;
             }
             End::Shutdown => {
-                group.kill();
+                group_kill_thawed(&mut freezer, &proc.group);
                 fail(
                     &inner,
                     inv,
@@ -662,52 +831,123 @@ pub(crate) async fn run(
                 stop = true;
             }
         }
-        if stop || !scheduler::sandbox_idle(&inner, &function, &id) {
+        if stop {
+            break 'outer;
+        }
+        if !scheduler::sandbox_idle(&inner, &function, &id) {
+            // Retired after this invocation (stale `$LATEST`, deleted, shutting down).
+            reclaim = true;
             break 'outer;
         }
     }
 
-    // Tear down: no process, listener, or scratch dir outlives the sandbox. Kill and forget the
-    // group before reaping (a no-op if `exited`: then that already happened).
-    group.kill();
-    group.forget();
+    // Tear down: no process, listener, or scratch dir outlives the sandbox.
+    freezer.thaw(proc.group.pgid);
+    if !exited && reclaim {
+        shutdown_phase(&inner, &id, &proc).await;
+    }
+    // Kill and forget the group before reaping (a no-op if `exited`: then that already happened).
+    proc.group.kill();
+    proc.group.forget();
     if !exited {
-        let _ = tokio::time::timeout(Duration::from_secs(5), child.wait()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), proc.child.wait()).await;
     }
     drop(rt);
-    for p in pipes {
+    for p in std::mem::take(&mut proc.pipes) {
         let _ = tokio::time::timeout(Duration::from_secs(2), p).await;
     }
     log.close().await;
+    drop(proc);
+    drop(cgroup);
     let _ = std::fs::remove_dir_all(&scratch);
     tracing::info!(sandbox = %id, function = %function, "sandbox stopped");
     scheduler::sandbox_gone(&inner, &function, &id, &mut cmd_rx);
 }
 
-async fn report(
-    log: &LogStream,
-    request_id: &str,
-    d: Duration,
-    v: &StoredVersion,
-    mem: u64,
-    init: Option<Duration>,
-) {
-    let ms = d.as_secs_f64() * 1000.0;
-    let billed = (ms.ceil() as u64).max(1);
-    log.line(format!("END RequestId: {request_id}"));
-    let mut line = format!(
-        "REPORT RequestId: {request_id}\tDuration: {ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {mem} MB",
-        v.config.memory_size
-    );
-    if let Some(i) = init {
-        line.push_str(&format!(
-            "\tInit Duration: {:.2} ms",
-            i.as_secs_f64() * 1000.0
-        ));
+/// Lambda's shutdown phase: `SIGTERM` to the runtime, then (by the caller) `SIGKILL` once the
+/// grace period is over or it has exited.
+async fn shutdown_phase(inner: &Inner, id: &str, proc: &Proc<'_>) {
+    let (Some(pid), Some(_)) = (proc.pid, proc.group.pgid) else {
+        return;
+    };
+    // SAFETY: kill(2) with the pid of our unreaped child (its pid cannot have been reused).
+    unsafe {
+        libc::kill(pid as i32, libc::SIGTERM);
     }
-    log.line(line);
-    // The REPORT line is in the file before the caller hears the result.
-    log.sync().await;
+    let grace = inner.config.shutdown_grace;
+    let ended = tokio::time::timeout(grace, proc.exit.terminated())
+        .await
+        .is_ok();
+    tracing::debug!(sandbox = %id, ?grace, exited_in_grace = ended, "shutdown phase");
+}
+
+/// SIGKILLs a group that may be frozen: a frozen process dies only once thawed.
+fn group_kill_thawed(freezer: &mut Freezer<'_>, group: &ProcessGroup<'_>) {
+    group.kill();
+    freezer.thaw(group.pgid);
+}
+
+const OUT_OF_MEMORY: &str = "Runtime.OutOfMemory";
+
+/// The error of a runtime that exited: `Runtime.OutOfMemory` if the memory cgroup's OOM killer
+/// did it, else `Runtime.ExitError`; the message as Lambda words it.
+fn exit_error(cgroup: &SandboxCgroup, request_id: &str, why: &str) -> (&'static str, String) {
+    if cgroup.oom_killed() {
+        (
+            OUT_OF_MEMORY,
+            format!("RequestId: {request_id} Error: Runtime exited with error: signal: killed"),
+        )
+    } else {
+        (
+            "Runtime.ExitError",
+            format!("RequestId: {request_id} Error: Runtime exited with error: {why}"),
+        )
+    }
+}
+
+/// One REPORT line.
+struct Report<'a> {
+    request_id: &'a str,
+    duration: Duration,
+    memory_size: u32,
+    max_memory_mb: u64,
+    init: Option<Duration>,
+    limits: Option<&'a SandboxLimits>,
+}
+
+impl Report<'_> {
+    fn text(&self) -> String {
+        let ms = self.duration.as_secs_f64() * 1000.0;
+        let billed = (ms.ceil() as u64).max(1);
+        let mut line = format!(
+            "REPORT RequestId: {}\tDuration: {ms:.2} ms\tBilled Duration: {billed} ms\tMemory Size: {} MB\tMax Memory Used: {} MB",
+            self.request_id, self.memory_size, self.max_memory_mb
+        );
+        if let Some(i) = self.init {
+            line.push_str(&format!(
+                "\tInit Duration: {:.2} ms",
+                i.as_secs_f64() * 1000.0
+            ));
+        }
+        // Not in Lambda's REPORT: what the emulator enforced (fidelity on only).
+        if let Some(l) = self.limits {
+            if let Some(c) = l.cpu_millis {
+                line.push_str(&format!("\tCPU Share: {:.3} vCPU", f64::from(c) / 1000.0));
+            }
+            if let Some(m) = l.memory_limit_mb {
+                line.push_str(&format!("\tMemory Limit: {m} MB"));
+            }
+            line.push_str(&format!("\tFrozen Before: {} ms", l.frozen_ms));
+        }
+        line
+    }
+
+    async fn write(&self, log: &LogStream) {
+        log.line(format!("END RequestId: {}", self.request_id));
+        log.line(self.text());
+        // The REPORT line is in the file before the caller hears the result.
+        log.sync().await;
+    }
 }
 
 #[cfg(test)]

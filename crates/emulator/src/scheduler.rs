@@ -154,6 +154,7 @@ pub(crate) fn submit(
         pid: None,
         cold_start: None,
         ended_before_deadline: None,
+        limits: None,
     });
     let inv = Invocation {
         request_id: request_id.clone(),
@@ -509,6 +510,7 @@ fn retry(inner: &Arc<Inner>, mut inv: Invocation) {
         pid: None,
         cold_start: None,
         ended_before_deadline: None,
+        limits: None,
     });
     enqueue(inner, inv, false);
 }

@@ -7,11 +7,19 @@
 //! * `error` with `message`: returns an error of type `TestError`
 //! * `exit` with `code`: exits the process mid-invocation
 //! * `env`: returns the whole environment as `env`
+//! * `spin` with `iters`: CPU-bound work; returns `elapsed_ms` (wall) and `cpu_ms` (thread CPU)
+//! * `alloc` with `mb`: allocates and touches that many MB, keeps them, returns `allocated_mb`
+//! * `ticker`: starts (once per process) a thread that counts ticks every 10 ms; returns `ticks`
+//!
+//! With `TEST_FUNCTION_SIGTERM_FILE=<path>` the process appends `SIGTERM` to that file when it
+//! receives SIGTERM, then exits 0.
 //!
 //! Every result has `pid`, `request_id`, `deadline_ms` (from `Lambda-Runtime-Deadline-Ms`),
 //! `now_ms` and `invoked_arn`. With `TEST_FUNCTION_INIT_EXIT=<code>` in the environment the
 //! process exits before asking for work; with `TEST_FUNCTION_INIT_SLEEP_MS` it sleeps first.
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::{service_fn, Diagnostic, LambdaEvent};
 use serde_json::{json, Value};
@@ -76,6 +84,39 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, TestError> {
             eprintln!("test-function: exiting with {code}");
             std::process::exit(code as i32);
         }
+        "spin" => {
+            let iters = payload
+                .get("iters")
+                .and_then(Value::as_u64)
+                .unwrap_or(10_000_000);
+            let t = Instant::now();
+            let cpu0 = thread_cpu_ms();
+            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+            for i in 0..iters {
+                x = std::hint::black_box(x.rotate_left(5) ^ i).wrapping_mul(0x100_0000_01b3);
+            }
+            out["elapsed_ms"] = json!(t.elapsed().as_secs_f64() * 1000.0);
+            out["cpu_ms"] = json!(thread_cpu_ms() - cpu0);
+            out["result"] = json!(x);
+        }
+        "alloc" => {
+            let mb = payload.get("mb").and_then(Value::as_u64).unwrap_or(64);
+            let mut held = KEPT.lock().expect("kept lock");
+            for _ in 0..mb {
+                // Touch every page so it is really resident.
+                held.push(vec![0xa5u8; 1 << 20]);
+            }
+            out["allocated_mb"] = json!(held.len());
+        }
+        "ticker" => {
+            if !TICKER.swap(true, Ordering::SeqCst) {
+                std::thread::spawn(|| loop {
+                    std::thread::sleep(Duration::from_millis(10));
+                    TICKS.fetch_add(1, Ordering::SeqCst);
+                });
+            }
+            out["ticks"] = json!(TICKS.load(Ordering::SeqCst));
+        }
         "env" => {
             out["env"] = json!(std::env::vars().collect::<std::collections::BTreeMap<_, _>>());
             out["cwd"] = json!(std::env::current_dir()
@@ -89,8 +130,49 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, TestError> {
     Ok(out)
 }
 
+static KEPT: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
+static TICKER: AtomicBool = AtomicBool::new(false);
+static TICKS: AtomicU64 = AtomicU64::new(0);
+static SIGTERM_FD: AtomicI32 = AtomicI32::new(-1);
+
+fn thread_cpu_ms() -> f64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes into the timespec we pass.
+    unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    ts.tv_sec as f64 * 1000.0 + ts.tv_nsec as f64 / 1e6
+}
+
+extern "C" fn on_sigterm(_: libc::c_int) {
+    let fd = SIGTERM_FD.load(Ordering::SeqCst);
+    // SAFETY: write(2) and _exit(2) are async-signal-safe.
+    unsafe {
+        if fd >= 0 {
+            libc::write(fd, b"SIGTERM\n".as_ptr().cast(), 8);
+        }
+        libc::_exit(0);
+    }
+}
+
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
+    if let Ok(path) = std::env::var("TEST_FUNCTION_SIGTERM_FILE") {
+        use std::os::fd::IntoRawFd;
+        let f = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)?;
+        SIGTERM_FD.store(f.into_raw_fd(), Ordering::SeqCst);
+        // SAFETY: installs a handler that only calls async-signal-safe functions.
+        unsafe {
+            libc::signal(
+                libc::SIGTERM,
+                on_sigterm as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            );
+        }
+    }
     if let Ok(code) = std::env::var("TEST_FUNCTION_INIT_EXIT") {
         eprintln!("test-function: exiting during init");
         std::process::exit(code.parse().unwrap_or(3));
