@@ -14,7 +14,9 @@ use std::{
 
 use serde::Serialize;
 use temporal_dev_server::{ensure_installed, DevServer, DevServerOptions};
-use temporal_lambda_emulator::{Emulator, EmulatorConfig, EmulatorHandle, FunctionSpec};
+use temporal_lambda_emulator::{
+    Emulator, EmulatorConfig, EmulatorHandle, Fidelity, FunctionSpec,
+};
 
 use crate::{
     compute::LambdaTarget,
@@ -71,6 +73,27 @@ pub struct RigOptions {
     /// rig), as Temporal Cloud is reached: the functions, `register` and the demo workflows all
     /// connect through it.
     pub tls: bool,
+    /// Lambda fidelity of the emulator's sandboxes: CPU share by memory size, memory limit,
+    /// frozen between invocations (see [`Fidelity`]). Default: `TEMPORAL_LAMBDA_FIDELITY` if set,
+    /// else [`RIG_DEFAULT_FIDELITY`].
+    pub fidelity: Fidelity,
+    /// The functions' memory size in MB (Lambda's CPU share follows it: 1,769 MB = 1 vCPU).
+    pub memory_mb: u32,
+}
+
+/// The rig's fidelity when neither the options nor `TEMPORAL_LAMBDA_FIDELITY` say otherwise.
+pub const RIG_DEFAULT_FIDELITY: Fidelity = Fidelity::LAMBDA;
+
+/// The fidelity from `TEMPORAL_LAMBDA_FIDELITY` (`lambda`, `off`, or a list of cpu, memory,
+/// freeze), else [`RIG_DEFAULT_FIDELITY`]. An unparsable value is reported and ignored.
+pub fn default_fidelity() -> Fidelity {
+    match std::env::var("TEMPORAL_LAMBDA_FIDELITY") {
+        Ok(v) => v.parse().unwrap_or_else(|e| {
+            tracing::warn!("TEMPORAL_LAMBDA_FIDELITY={v}: {e}; using `{RIG_DEFAULT_FIDELITY}`");
+            RIG_DEFAULT_FIDELITY
+        }),
+        Err(_) => RIG_DEFAULT_FIDELITY,
+    }
 }
 
 impl RigOptions {
@@ -112,6 +135,8 @@ impl RigOptions {
             sample: true,
             ui: false,
             tls: false,
+            fidelity: default_fidelity(),
+            memory_mb: 256,
         }
     }
 
@@ -204,6 +229,8 @@ pub struct Rig {
     pub external_id: String,
     /// The TLS + API key front, with `local up --tls` ([`RigOptions::tls`]).
     pub tls: Option<RigTls>,
+    /// Memory size of the functions it deploys, in MB.
+    pub memory_mb: u32,
 }
 
 /// The rig's TLS front and the API key it requires (stored 0600 in `api_key_file`).
@@ -336,7 +363,7 @@ impl Rig {
         }
         spec = spec
             .timeout(f.timeout)
-            .memory_mb(256)
+            .memory_mb(self.memory_mb)
             .concurrency(f.concurrency);
         // The function's connection, from the shared model (with --tls: the front, its CA and
         // the API key; the CA path is local, as the emulator runs the code on this machine).
@@ -898,6 +925,7 @@ pub async fn start_rig(
         config.idle_sandbox_ttl = ttl;
     }
     config.iam_endpoint = opts.iam_endpoint.clone();
+    config.fidelity = opts.fidelity;
     let emulator = Emulator::start(config)
         .await
         .map_err(step("starting the emulator"))?;
@@ -934,6 +962,7 @@ pub async fn start_rig(
         role_arn: DEMO_ROLE.to_string(),
         external_id,
         tls,
+        memory_mb: opts.memory_mb,
     };
     rig.deploy(&opts.function_options(), bootstrap, progress)
         .await?;

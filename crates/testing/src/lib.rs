@@ -58,6 +58,8 @@ pub struct LocalRigBuilder {
     env: Vec<(String, String)>,
     idle_sandbox_ttl: Option<Duration>,
     tls: bool,
+    fidelity: Option<temporal_lambda_emulator::Fidelity>,
+    memory_mb: Option<u32>,
 }
 
 impl LocalRigBuilder {
@@ -94,19 +96,35 @@ impl LocalRigBuilder {
         self
     }
 
+    /// Lambda fidelity of the sandboxes (default: `TEMPORAL_LAMBDA_FIDELITY`, else CPU share,
+    /// memory limit and freezing on, where the host's cgroups allow).
+    pub fn fidelity(mut self, f: temporal_lambda_emulator::Fidelity) -> Self {
+        self.fidelity = Some(f);
+        self
+    }
+
+    /// The function's memory size in MB (default 256; with fidelity on, the CPU share follows).
+    pub fn memory_mb(mut self, mb: u32) -> Self {
+        self.memory_mb = Some(mb);
+        self
+    }
+
     /// Starts the dev server and the emulator on free ports, deploys the bootstrap, asks it
     /// for its deployment version, registers that as current with an aws-lambda compute config.
     pub async fn start(self) -> Result<LocalRig, Error> {
         let state = tempfile::Builder::new()
             .prefix("temporal-lambda-rig-")
             .tempdir()?;
+        let base = RigOptions::for_crate(local::tool_root(), state.path(), self.function_name);
         let opts = RigOptions {
+            fidelity: self.fidelity.unwrap_or(base.fidelity),
+            memory_mb: self.memory_mb.unwrap_or(base.memory_mb),
             function_timeout: self.function_timeout,
             concurrency: self.concurrency,
             env: self.env,
             idle_sandbox_ttl: self.idle_sandbox_ttl,
             tls: self.tls,
-            ..RigOptions::for_crate(local::tool_root(), state.path(), self.function_name)
+            ..base
         };
         let rig = local::start_rig(&opts, &self.bootstrap, &|_| {})
             .await
@@ -151,6 +169,8 @@ impl LocalRig {
             env: Vec::new(),
             idle_sandbox_ttl: None,
             tls: false,
+            fidelity: None,
+            memory_mb: None,
         }
     }
 

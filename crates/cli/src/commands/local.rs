@@ -6,6 +6,7 @@ use std::time::Duration;
 use clap::Subcommand;
 
 use crate::local::{self, Rig};
+use temporal_lambda_emulator::Fidelity;
 
 use super::args::{parse_function_timeout, parse_json};
 use super::ui::{emit, spinner, stepper};
@@ -92,6 +93,18 @@ pub struct RigArgs {
     /// and the demo all use it. The key is stored in <state dir>/tls/api-key, never printed.
     #[arg(long)]
     tls: bool,
+    /// Lambda fidelity of the sandboxes: `lambda` (CPU share = memory/1769 vCPU, memory limit,
+    /// frozen between invocations; needs root and writable cgroups, else a notice and freezing
+    /// by SIGSTOP), `off` (every sandbox gets the whole machine), or a list of cpu,memory,freeze.
+    #[arg(long, env = "TEMPORAL_LAMBDA_FIDELITY", default_value_t = local::RIG_DEFAULT_FIDELITY, value_parser = parse_fidelity)]
+    fidelity: Fidelity,
+    /// The functions' memory size in MB; with fidelity on, their CPU share follows it.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(128..=10240))]
+    memory_mb: u32,
+}
+
+fn parse_fidelity(s: &str) -> Result<Fidelity, String> {
+    s.parse()
 }
 
 /// Runs a `local` subcommand.
@@ -256,6 +269,8 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
         iam_endpoint: args.iam_endpoint.clone(),
         ui,
         tls: args.tls,
+        fidelity: args.fidelity,
+        memory_mb: args.memory_mb,
         ..base
     };
     let pb = spinner(output, "starting the local serverless rig");
@@ -437,6 +452,8 @@ pub(crate) fn rig_json(rig: &Rig) -> serde_json::Value {
         "task_queue": f.task_queue,
         "workflow_types": f.workflow_types,
         "functions": rig.functions,
+        "fidelity": rig.emulator.fidelity().to_string(),
+        "memory_mb": rig.memory_mb,
     })
 }
 
@@ -455,6 +472,12 @@ fn rig_summary(rig: &Rig, workflow_type: &str) -> String {
     if let Some(ui) = rig.server.ui_url() {
         s.push_str(&format!("  Temporal UI      {ui}\n"));
     }
+    s.push_str(&format!(
+        "  fidelity         {} ({} MB: {:.3} vCPU)\n",
+        rig.emulator.fidelity(),
+        rig.memory_mb,
+        f64::from(temporal_lambda_emulator::cpu_millis(rig.memory_mb)) / 1000.0
+    ));
     for f in &rig.functions {
         s.push_str(&format!(
             "  function         {}\n  deployment       {} (current)\n  task queue       {}\n",
