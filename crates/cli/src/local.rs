@@ -14,9 +14,7 @@ use std::{
 
 use serde::Serialize;
 use temporal_dev_server::{ensure_installed, DevServer, DevServerOptions};
-use temporal_lambda_emulator::{
-    Emulator, EmulatorConfig, EmulatorHandle, Fidelity, FunctionSpec,
-};
+use temporal_lambda_emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fidelity, FunctionSpec};
 
 use crate::{
     compute::LambdaTarget,
@@ -920,7 +918,11 @@ pub async fn start_rig(
 
     progress("starting the Lambda + STS emulator");
     let bind = std::net::SocketAddr::from(([127, 0, 0, 1], opts.emulator_port));
-    let mut config = EmulatorConfig::new(opts.state_dir.join("emulator")).with_bind(bind);
+    // Async retries compressed (100 ms, 200 ms instead of Lambda's ~1 min, ~2 min) so a failed
+    // Event invocation is retried while you watch; see EmulatorConfig::with_compressed_async_retries.
+    let mut config = EmulatorConfig::new(opts.state_dir.join("emulator"))
+        .with_bind(bind)
+        .with_compressed_async_retries();
     if let Some(ttl) = opts.idle_sandbox_ttl {
         config.idle_sandbox_ttl = ttl;
     }

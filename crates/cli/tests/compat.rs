@@ -46,7 +46,7 @@ async fn rig(name: &str) -> Rig {
         std::os::unix::fs::PermissionsExt::from_mode(0o755),
     )
     .unwrap();
-    let emu = Emulator::start(EmulatorConfig::new(dir.join("emu")))
+    let emu = Emulator::start(EmulatorConfig::new(dir.join("emu")).with_compressed_async_retries())
         .await
         .unwrap();
     emu.register_role(ROLE, Some(EXTERNAL_ID)).unwrap();

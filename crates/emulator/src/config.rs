@@ -20,9 +20,19 @@ pub struct EmulatorConfig {
     pub account_id: String,
     /// Concurrency limit of a function without `ReservedConcurrentExecutions`.
     pub default_concurrency: u32,
-    /// Delays before the retries of a failed asynchronous (`Event`) invocation; the number of
-    /// entries is the number of retries (real Lambda: 2 retries, i.e. 3 attempts).
+    /// Delays before the retries of a failed asynchronous (`Event`) invocation: entry `i` is
+    /// the wait before retry `i + 1` (the last entry is reused for later retries; an empty list
+    /// retries at once). How many retries run is the function's `MaximumRetryAttempts`
+    /// (`PutFunctionEventInvokeConfig`, default 2). Default `[60 s, 120 s]`, Lambda's documented
+    /// schedule (about 1 minute, then about 2 minutes); tests and the local rig compress it, e.g.
+    /// with [`EmulatorConfig::with_compressed_async_retries`].
     pub async_retry_delays: Vec<Duration>,
+    /// Length of one "second" of `MaximumEventAgeInSeconds` when the scheduler checks an event's
+    /// age. Default 1 s (real time). The API keeps AWS's range (60..=21600) and returns the value
+    /// as given; compressing this unit (e.g. 1 ms: the minimum of 60 s becomes an age limit of
+    /// 60 ms, the default 6 hours 21.6 s) lets tests exercise the age limit together with
+    /// compressed `async_retry_delays`.
+    pub event_age_unit: Duration,
     /// An idle sandbox (warm process) is stopped after this long without work.
     pub idle_sandbox_ttl: Duration,
     /// Longest time a new sandbox may take from process start to its first `next` request.
@@ -44,8 +54,8 @@ pub struct EmulatorConfig {
 
 impl EmulatorConfig {
     /// Defaults: `127.0.0.1:0`, `us-east-1`, account `123456789012`, concurrency 10,
-    /// retry delays 100 ms then 200 ms, idle TTL 10 min, init timeout 10 s, fidelity off,
-    /// shutdown grace 500 ms.
+    /// async retry delays 60 s then 120 s (as Lambda), event-age unit 1 s, idle TTL 10 min,
+    /// init timeout 10 s, fidelity off, shutdown grace 500 ms.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -53,7 +63,8 @@ impl EmulatorConfig {
             region: "us-east-1".to_string(),
             account_id: "123456789012".to_string(),
             default_concurrency: 10,
-            async_retry_delays: vec![Duration::from_millis(100), Duration::from_millis(200)],
+            async_retry_delays: DEFAULT_ASYNC_RETRY_DELAYS.to_vec(),
+            event_age_unit: Duration::from_secs(1),
             idle_sandbox_ttl: Duration::from_secs(600),
             init_timeout: Duration::from_secs(10),
             roles: Vec::new(),
@@ -63,9 +74,28 @@ impl EmulatorConfig {
         }
     }
 
+    /// Compresses the async retry schedule for tests and local rigs (builder style):
+    /// [`COMPRESSED_ASYNC_RETRY_DELAYS`] (100 ms, 200 ms instead of about 1 min, 2 min).
+    /// [`event_age_unit`](Self::event_age_unit) stays real time, so with the default
+    /// `MaximumEventAgeInSeconds` (6 hours) events do not expire in a test run.
+    pub fn with_compressed_async_retries(mut self) -> Self {
+        self.async_retry_delays = COMPRESSED_ASYNC_RETRY_DELAYS.to_vec();
+        self
+    }
+
     /// Sets the bind address (builder style).
     pub fn with_bind(mut self, bind: SocketAddr) -> Self {
         self.bind = bind;
         self
     }
 }
+
+/// Lambda's documented delays before the retries of a failed asynchronous invocation: about
+/// 1 minute, then about 2 minutes. The default of [`EmulatorConfig::async_retry_delays`].
+pub const DEFAULT_ASYNC_RETRY_DELAYS: [Duration; 2] =
+    [Duration::from_secs(60), Duration::from_secs(120)];
+
+/// The compressed retry schedule of [`EmulatorConfig::with_compressed_async_retries`]:
+/// 100 ms, then 200 ms (Lambda's 1 min / 2 min, 600 times faster).
+pub const COMPRESSED_ASYNC_RETRY_DELAYS: [Duration; 2] =
+    [Duration::from_millis(100), Duration::from_millis(200)];

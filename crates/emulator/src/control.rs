@@ -1,5 +1,6 @@
 //! Lambda control plane (REST-JSON, `/2015-03-31/functions…`): create, update, publish, get, list, delete,
-//! and function concurrency.
+//! function concurrency, and the asynchronous invocation settings
+//! (`/2019-09-25/functions/{name}/event-invoke-config`).
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
@@ -18,7 +19,10 @@ use crate::code;
 use crate::emulator::Inner;
 use crate::error::ApiError;
 use crate::scheduler;
-use crate::store::{ConfigPatch, NewFunction};
+use crate::store::{
+    event_invoke_key, AsyncSettings, ConfigPatch, EventInvokePatch, NewFunction,
+    StoredEventInvokeConfig,
+};
 
 type Q = Query<HashMap<String, String>>;
 
@@ -414,4 +418,151 @@ pub(crate) async fn get_concurrency(
         None => json!({}),
     };
     Ok(Json(out).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct EventInvokeConfigRequest {
+    maximum_retry_attempts: Option<i64>,
+    maximum_event_age_in_seconds: Option<i64>,
+    destination_config: Option<serde_json::Value>,
+}
+
+/// The emulator delivers no async results to destinations: a `DestinationConfig` naming one
+/// is refused rather than silently ignored (empty `OnSuccess`/`OnFailure` are fine).
+fn check_destinations(d: Option<&serde_json::Value>) -> Result<(), ApiError> {
+    let Some(d) = d.filter(|d| !d.is_null()) else {
+        return Ok(());
+    };
+    let obj = d.as_object().ok_or_else(|| {
+        ApiError::invalid(
+            "DestinationConfig must be an object {\"OnSuccess\": {…}, \"OnFailure\": {…}}",
+        )
+    })?;
+    for (k, v) in obj {
+        let set = v
+            .get("Destination")
+            .is_some_and(|x| !x.is_null() && x.as_str() != Some(""));
+        if set {
+            return Err(ApiError::invalid(format!(
+                "DestinationConfig.{k}.Destination is not supported: the emulator does not deliver asynchronous \
+                 invocation results to destinations; remove DestinationConfig (MaximumRetryAttempts and \
+                 MaximumEventAgeInSeconds are supported)"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A `FunctionEventInvokeConfig` as Lambda returns it (unset fields show Lambda's defaults).
+fn event_invoke_json(
+    inner: &Inner,
+    r: &FunctionRef,
+    c: &StoredEventInvokeConfig,
+) -> serde_json::Value {
+    let d = AsyncSettings::default();
+    json!({
+        "LastModified": c.last_modified_ms as f64 / 1000.0,
+        "FunctionArn": format!("{}:{}", inner.function_arn(&r.name), event_invoke_key(r.qualifier.as_deref())),
+        "MaximumRetryAttempts": c.maximum_retry_attempts.unwrap_or(d.max_retries),
+        "MaximumEventAgeInSeconds": c.maximum_event_age_in_seconds.unwrap_or(d.max_event_age_s),
+        "DestinationConfig": { "OnSuccess": {}, "OnFailure": {} },
+    })
+}
+
+async fn put_or_update_event_invoke_config(
+    inner: Arc<Inner>,
+    name: String,
+    q: HashMap<String, String>,
+    body: Bytes,
+    replace: bool,
+) -> Result<Response, ApiError> {
+    let r = function_ref(&inner, &name, &q)?;
+    let req: EventInvokeConfigRequest = parse_body(&body)?;
+    check_destinations(req.destination_config.as_ref())?;
+    let patch = EventInvokePatch {
+        maximum_retry_attempts: req.maximum_retry_attempts,
+        maximum_event_age_in_seconds: req.maximum_event_age_in_seconds,
+    };
+    let c = inner
+        .store
+        .lock()
+        .expect("store lock")
+        .put_event_invoke_config(&r, patch, replace)?;
+    tracing::info!(function = %r.name, qualifier = ?r.qualifier, maximum_retry_attempts = ?c.maximum_retry_attempts,
+        maximum_event_age_in_seconds = ?c.maximum_event_age_in_seconds, "event invoke config set");
+    Ok(Json(event_invoke_json(&inner, &r, &c)).into_response())
+}
+
+/// `PutFunctionEventInvokeConfig`: replaces the config (fields not given are reset).
+pub(crate) async fn put_event_invoke_config(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    put_or_update_event_invoke_config(inner, name, q, body, true).await
+}
+
+/// `UpdateFunctionEventInvokeConfig`: changes only the given fields (creating the config if needed).
+pub(crate) async fn update_event_invoke_config(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    Query(q): Q,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    put_or_update_event_invoke_config(inner, name, q, body, false).await
+}
+
+/// `GetFunctionEventInvokeConfig`.
+pub(crate) async fn get_event_invoke_config(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    let r = function_ref(&inner, &name, &q)?;
+    let c = inner
+        .store
+        .lock()
+        .expect("store lock")
+        .event_invoke_config(&r)?;
+    Ok(Json(event_invoke_json(&inner, &r, &c)).into_response())
+}
+
+/// `DeleteFunctionEventInvokeConfig`.
+pub(crate) async fn delete_event_invoke_config(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    Query(q): Q,
+) -> Result<Response, ApiError> {
+    let r = function_ref(&inner, &name, &q)?;
+    inner
+        .store
+        .lock()
+        .expect("store lock")
+        .delete_event_invoke_config(&r)?;
+    tracing::info!(function = %r.name, qualifier = ?r.qualifier, "event invoke config deleted");
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `ListFunctionEventInvokeConfigs`: the function's configs (all qualifiers).
+pub(crate) async fn list_event_invoke_configs(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+) -> Result<Response, ApiError> {
+    let name = unqualified(&inner, &name, "ListFunctionEventInvokeConfigs")?;
+    let store = inner.store.lock().expect("store lock");
+    let configs: Vec<_> = store
+        .function(&name)?
+        .event_invoke_configs
+        .iter()
+        .map(|(q, c)| {
+            let r = FunctionRef {
+                name: name.clone(),
+                qualifier: Some(q.clone()),
+            };
+            event_invoke_json(&inner, &r, c)
+        })
+        .collect();
+    Ok(Json(json!({ "FunctionEventInvokeConfigs": configs })).into_response())
 }

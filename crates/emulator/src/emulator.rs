@@ -261,6 +261,17 @@ fn router(inner: Arc<Inner>, port: u16) -> Router {
             "/2019-09-30/functions/{name}/concurrency",
             get(control::get_concurrency),
         )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config",
+            get(control::get_event_invoke_config)
+                .put(control::put_event_invoke_config)
+                .post(control::update_event_invoke_config)
+                .delete(control::delete_event_invoke_config),
+        )
+        .route(
+            "/2019-09-25/functions/{name}/event-invoke-config/list",
+            get(control::list_event_invoke_configs),
+        )
         .route_layer(middleware::from_fn_with_state(inner.clone(), lambda_auth));
     Router::new()
         .merge(lambda)

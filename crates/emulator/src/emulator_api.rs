@@ -11,7 +11,7 @@
 //! | `GET /_emulator/logs/{function}/streams` | `["<stream file>.log", …]` |
 //! | `GET /_emulator/roles`, `POST /_emulator/roles` `{"RoleArn": …, "ExternalId": …}` | registered roles (409 if the POST would drop a role's required external ID) |
 //! | `GET /_emulator/sts` | `StsStats` (AssumeRole counters and the last 1000 calls) |
-//! | `GET /_emulator/faults`, `PUT /_emulator/faults` `{"reject_invoke": 0.1, "fail_invocation": 0.1}` | `{"faults": Faults, "stats": FaultStats}` |
+//! | `GET /_emulator/faults`, `PUT /_emulator/faults` `{"reject_invoke": 0.1, "fail_invocation": 0.1, "duplicate_event": 0.1}` | `{"faults": Faults, "stats": FaultStats}` |
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -187,7 +187,8 @@ async fn faults(State(inner): State<Arc<Inner>>) -> Response {
 async fn set_faults(State(inner): State<Arc<Inner>>, body: Bytes) -> Result<Response, ApiError> {
     let faults: crate::Faults = serde_json::from_slice(&body).map_err(|e| {
         ApiError::invalid(format!(
-            "expected JSON {{\"reject_invoke\": 0.0-1.0, \"fail_invocation\": 0.0-1.0}}: {e}"
+            "expected JSON {{\"reject_invoke\": 0.0-1.0, \"fail_invocation\": 0.0-1.0, \"duplicate_event\": 0.0-1.0}} \
+             (each optional, default 0): {e}"
         ))
     })?;
     let faults = faults.clamped();

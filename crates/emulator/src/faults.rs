@@ -1,6 +1,8 @@
 //! Fault injection for tests: the Invoke API can refuse calls (`500 ServiceException`, as Lambda
-//! does when it has an internal error) and accepted asynchronous invocations can fail before they
-//! reach a sandbox (`Emulator.InjectedFault`, then Lambda's usual async retries). Set with
+//! does when it has an internal error), accepted asynchronous invocations can fail before they
+//! reach a sandbox (`Emulator.InjectedFault`, then Lambda's usual async retries), and accepted
+//! asynchronous invocations can be delivered twice (Lambda's async delivery is at-least-once: a
+//! function may see the same request id more than once). Set with
 //! [`crate::EmulatorHandle::set_faults`] or `PUT /_emulator/faults`; counters in
 //! [`crate::EmulatorHandle::fault_stats`] / `GET /_emulator/faults`.
 
@@ -15,6 +17,10 @@ pub struct Faults {
     /// Share of accepted asynchronous invocations whose first attempt fails with
     /// `Emulator.InjectedFault` before reaching a sandbox (Lambda's async retries then apply).
     pub fail_invocation: f64,
+    /// Share of accepted asynchronous invocations delivered twice: a second, independent
+    /// delivery with the same request id (its own [`crate::InvocationRecord`], attempt 1,
+    /// `duplicate: true`), as Lambda's at-least-once async delivery may do.
+    pub duplicate_event: f64,
 }
 
 /// What the injected faults did.
@@ -24,6 +30,8 @@ pub struct FaultStats {
     pub invokes_rejected: u64,
     /// Invocation attempts failed.
     pub invocations_failed: u64,
+    /// Asynchronous invocations delivered a second time (see [`Faults::duplicate_event`]).
+    pub events_duplicated: u64,
 }
 
 #[derive(Debug, Default)]
@@ -51,6 +59,7 @@ impl Faults {
         Self {
             reject_invoke: clamp(self.reject_invoke),
             fail_invocation: clamp(self.fail_invocation),
+            duplicate_event: clamp(self.duplicate_event),
         }
     }
 }
@@ -71,6 +80,14 @@ impl FaultState {
         }
         hit
     }
+
+    pub fn duplicate_event(&mut self) -> bool {
+        let hit = self.faults.duplicate_event > 0.0 && roll() < self.faults.duplicate_event;
+        if hit {
+            self.stats.events_duplicated += 1;
+        }
+        hit
+    }
 }
 
 #[cfg(test)]
@@ -87,17 +104,41 @@ mod tests {
             faults: Faults {
                 reject_invoke: 1.0,
                 fail_invocation: 0.0,
+                duplicate_event: 1.0,
             },
             ..Default::default()
         };
         assert!((0..100).all(|_| s.reject_invoke()));
         assert!((0..100).all(|_| !s.fail_invocation()));
+        assert!((0..100).all(|_| s.duplicate_event()));
         assert_eq!(s.stats.invokes_rejected, 100);
+        assert_eq!(s.stats.events_duplicated, 100);
+        assert_eq!(s.stats.invocations_failed, 0);
         let f = Faults {
             reject_invoke: f64::NAN,
             fail_invocation: 7.0,
+            duplicate_event: -0.5,
         }
         .clamped();
-        assert_eq!((f.reject_invoke, f.fail_invocation), (0.0, 1.0));
+        assert_eq!(
+            (f.reject_invoke, f.fail_invocation, f.duplicate_event),
+            (0.0, 1.0, 0.0)
+        );
+    }
+}
+
+#[cfg(test)]
+mod serde_tests {
+    use super::*;
+
+    #[test]
+    fn duplicate_event_is_optional_in_json_and_unknown_fields_are_refused() {
+        let f: Faults = serde_json::from_str(r#"{"reject_invoke": 0.5}"#).unwrap();
+        assert_eq!(f.duplicate_event, 0.0);
+        let f: Faults = serde_json::from_str(r#"{"duplicate_event": 1.0}"#).unwrap();
+        assert_eq!(f.duplicate_event, 1.0);
+        assert!(serde_json::from_str::<Faults>(r#"{"duplicate_events": 1.0}"#).is_err());
+        let stats = serde_json::to_value(FaultStats::default()).unwrap();
+        assert_eq!(stats["events_duplicated"], 0);
     }
 }

@@ -5,10 +5,13 @@
 //! * **Lambda control plane** (`/2015-03-31/functions…`): CreateFunction (zip with `bootstrap`),
 //!   UpdateFunctionCode, UpdateFunctionConfiguration, PublishVersion, GetFunction,
 //!   GetFunctionConfiguration, ListVersionsByFunction, ListFunctions, DeleteFunction,
-//!   Put/Get/DeleteFunctionConcurrency. Names may be plain, `name:version`, or (URL-encoded)
+//!   Put/Get/DeleteFunctionConcurrency, Put/Update/Get/Delete/ListFunctionEventInvokeConfig(s)
+//!   (`MaximumRetryAttempts`, `MaximumEventAgeInSeconds`). Names may be plain, `name:version`, or (URL-encoded)
 //!   qualified ARNs. Errors are AWS-shaped (`x-amzn-ErrorType` + `{"Type":"User","message":…}`).
-//! * **Invoke** (`POST …/invocations`): `RequestResponse`, `Event` (queued, retried twice on
-//!   error) and `DryRun`; requests must carry a SigV4 `Authorization` header (not verified);
+//! * **Invoke** (`POST …/invocations`): `RequestResponse`, `Event` (queued; after an error
+//!   retried `MaximumRetryAttempts` times, default 2, after about 1 and 2 minutes as Lambda
+//!   does — [`EmulatorConfig::async_retry_delays`] compresses that for tests; dropped once older
+//!   than `MaximumEventAgeInSeconds`) and `DryRun`; requests must carry a SigV4 `Authorization` header (not verified);
 //!   temporary `ASIA…` keys must come from our STS.
 //! * **Sandboxes**: each execution environment is a `bootstrap` process in its own process group
 //!   with its own Runtime API port (`AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>`), the Lambda
@@ -69,7 +72,7 @@ mod scheduler;
 mod store;
 mod sts;
 
-pub use config::EmulatorConfig;
+pub use config::{EmulatorConfig, COMPRESSED_ASYNC_RETRY_DELAYS, DEFAULT_ASYNC_RETRY_DELAYS};
 pub use emulator::{Emulator, EmulatorHandle};
 pub use error::{ApiError, EmulatorError};
 pub use faults::{FaultStats, Faults};

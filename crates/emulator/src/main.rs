@@ -3,6 +3,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 use clap::{Parser, ValueEnum};
 use temporal_lambda_emulator::{Emulator, EmulatorConfig, Fidelity};
@@ -47,6 +48,13 @@ struct Args {
     /// Concurrency limit of functions without reserved concurrency.
     #[arg(long, default_value_t = 10)]
     default_concurrency: u32,
+    /// Delays before the retries of a failed Event invocation, comma-separated, each a number
+    /// with `ms`, `s` or `m` (e.g. `100ms,200ms` to compress them for tests). The default is
+    /// Lambda's schedule (about 1 minute, then 2). How many retries run is the function's
+    /// MaximumRetryAttempts (PutFunctionEventInvokeConfig, default 2); the last delay is reused
+    /// for later retries.
+    #[arg(long, value_name = "DELAYS", default_value = "60s,120s", value_parser = parse_delays)]
+    async_retry_delays: Delays,
     /// Seconds an idle sandbox is kept warm.
     #[arg(long, default_value_t = 600)]
     idle_ttl_secs: u64,
@@ -65,6 +73,38 @@ struct Args {
 
 fn parse_fidelity(s: &str) -> Result<Fidelity, String> {
     s.parse()
+}
+
+#[derive(Clone, Debug)]
+struct Delays(Vec<Duration>);
+
+fn parse_delay(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let (num, unit) = if let Some(n) = s.strip_suffix("ms") {
+        (n, 1)
+    } else if let Some(n) = s.strip_suffix('s') {
+        (n, 1_000)
+    } else if let Some(n) = s.strip_suffix('m') {
+        (n, 60_000)
+    } else {
+        return Err(format!(
+            "--async-retry-delays: '{s}' has no unit; write e.g. 100ms, 60s or 2m"
+        ));
+    };
+    let n: u64 = num.trim().parse().map_err(|_| {
+        format!("--async-retry-delays: '{s}' is not a whole number with ms, s or m (e.g. 100ms, 60s, 2m)")
+    })?;
+    Ok(Duration::from_millis(n.saturating_mul(unit)))
+}
+
+fn parse_delays(s: &str) -> Result<Delays, String> {
+    if s.trim().is_empty() {
+        return Ok(Delays(Vec::new()));
+    }
+    s.split(',')
+        .map(parse_delay)
+        .collect::<Result<_, _>>()
+        .map(Delays)
 }
 
 fn parse_role(s: &str) -> Result<(String, Option<String>), String> {
@@ -111,7 +151,8 @@ async fn main() -> ExitCode {
     config.region = args.region;
     config.account_id = args.account_id;
     config.default_concurrency = args.default_concurrency;
-    config.idle_sandbox_ttl = std::time::Duration::from_secs(args.idle_ttl_secs);
+    config.idle_sandbox_ttl = Duration::from_secs(args.idle_ttl_secs);
+    config.async_retry_delays = args.async_retry_delays.0;
     config.iam_endpoint = args.iam_endpoint.clone();
     config.fidelity = args.fidelity;
     config.shutdown_grace = std::time::Duration::from_millis(args.shutdown_grace_ms);
@@ -142,4 +183,29 @@ async fn main() -> ExitCode {
     tracing::info!("shutting down: stopping all sandboxes");
     handle.shutdown().await;
     ExitCode::SUCCESS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_retry_delays() {
+        let d = parse_delays("100ms,200ms").unwrap().0;
+        assert_eq!(d, [Duration::from_millis(100), Duration::from_millis(200)]);
+        let d = parse_delays("60s, 2m").unwrap().0;
+        assert_eq!(d, [Duration::from_secs(60), Duration::from_secs(120)]);
+        assert!(parse_delays("").unwrap().0.is_empty());
+        let e = parse_delays("100").unwrap_err();
+        assert!(
+            e.contains("--async-retry-delays") && e.contains("100ms"),
+            "{e}"
+        );
+        assert!(parse_delays("1.5s").is_err());
+        let a = Args::try_parse_from(["lambda-emulator"]).unwrap();
+        assert_eq!(
+            a.async_retry_delays.0,
+            temporal_lambda_emulator::DEFAULT_ASYNC_RETRY_DELAYS
+        );
+    }
 }

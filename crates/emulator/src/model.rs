@@ -255,6 +255,10 @@ pub struct InvocationRecord {
     pub cold_start: Option<bool>,
     /// True if it ended before its deadline.
     pub ended_before_deadline: Option<bool>,
+    /// True for an extra delivery of an asynchronous invocation (same request id) injected by
+    /// [`crate::Faults::duplicate_event`], and for that delivery's retries.
+    #[serde(default)]
+    pub duplicate: bool,
     /// The Lambda limits its sandbox ran under ([`crate::Fidelity`]); `None` with fidelity off.
     #[serde(default)]
     pub limits: Option<SandboxLimits>,

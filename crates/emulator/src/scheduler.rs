@@ -1,15 +1,25 @@
 //! Invocation scheduling: per-function FIFO queues, the concurrency limit, assignment of
 //! invocations to warm sandboxes or new ones, completion, and async retries.
 //!
+//! Asynchronous (`Event`) invocations follow the function's event invoke config
+//! (`PutFunctionEventInvokeConfig`; the qualifier's, else the unqualified one, else Lambda's
+//! defaults): at most `MaximumRetryAttempts` (default 2) retries after a failed attempt, waiting
+//! [`crate::EmulatorConfig::async_retry_delays`] before each; an event older than
+//! `MaximumEventAgeInSeconds` (default 6 hours, counted from its first receipt, in units of
+//! [`crate::EmulatorConfig::event_age_unit`]) when a retry is due or when it would leave the
+//! queue is not run: it ends with `Emulator.EventAgeExceeded` (on a new attempt record for a
+//! retry, on the queued attempt's record otherwise) and a warning.
+//!
 //! Invariants:
 //! * An [`Invocation`] value is always owned by exactly one place (a queue, a sandbox command
 //!   channel, a sandbox actor, or a retry timer) and ends in [`complete`] or back in a queue:
-//!   it is never dropped silently.
+//!   it is never dropped silently (an expired event ends in [`complete`] too).
 //! * A sandbox is only given work while its slot is in the scheduler map; a sandbox that ends
 //!   removes its slot first, then drains its command channel back into the queue.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
+use std::time::Duration;
 
 use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
@@ -18,7 +28,10 @@ use crate::arn::FunctionRef;
 use crate::emulator::Inner;
 use crate::error::ApiError;
 use crate::model::{InvocationRecord, InvocationType, Outcome};
-use crate::store::{now_ms, StoredVersion};
+use crate::store::{now_ms, AsyncSettings, StoredVersion};
+
+/// `errorType` of an asynchronous event dropped for exceeding `MaximumEventAgeInSeconds`.
+pub(crate) const EVENT_AGE_EXCEEDED: &str = "Emulator.EventAgeExceeded";
 
 /// What a synchronous caller gets back.
 #[derive(Debug)]
@@ -38,12 +51,85 @@ pub(crate) struct Invocation {
     pub attempt: u32,
     pub record: usize,
     pub reply: Option<oneshot::Sender<SyncResult>>,
+    /// When the Invoke request was first received (epoch ms): the event's age counts from here.
+    pub first_received_ms: u64,
+    /// The function's async settings, as of submission or the last retry.
+    pub settings: AsyncSettings,
+    /// An extra delivery injected by `Faults::duplicate_event`.
+    pub duplicate: bool,
 }
 
 impl Invocation {
     pub fn function(&self) -> &str {
         &self.fref.name
     }
+
+    /// How long ago the invocation was first received.
+    fn age(&self, now_ms: u64) -> Duration {
+        Duration::from_millis(now_ms.saturating_sub(self.first_received_ms))
+    }
+
+    /// True for an asynchronous invocation older than its `MaximumEventAgeInSeconds`.
+    fn expired(&self, inner: &Inner, now_ms: u64) -> bool {
+        self.kind == InvocationType::Event && self.age(now_ms) > max_event_age(inner, self.settings)
+    }
+}
+
+/// `MaximumEventAgeInSeconds` in emulator time (see `EmulatorConfig::event_age_unit`).
+fn max_event_age(inner: &Inner, settings: AsyncSettings) -> Duration {
+    inner
+        .config
+        .event_age_unit
+        .saturating_mul(settings.max_event_age_s)
+}
+
+/// The delay before retry number `retry` (1-based): the configured entry, else the last one.
+fn retry_delay(delays: &[Duration], retry: usize) -> Duration {
+    delays
+        .get(retry.saturating_sub(1))
+        .or(delays.last())
+        .copied()
+        .unwrap_or(Duration::ZERO)
+}
+
+/// A new, queued attempt record.
+fn push_record(inner: &Inner, inv: &Invocation, received_at_ms: u64) -> usize {
+    inner.records.push(InvocationRecord {
+        request_id: inv.request_id.clone(),
+        function_name: inv.fref.name.clone(),
+        version: inv.version.config.version.clone(),
+        invocation_type: inv.kind,
+        attempt: inv.attempt,
+        received_at_ms,
+        started_at_ms: None,
+        deadline_ms: None,
+        ended_at_ms: None,
+        outcome: None,
+        sandbox_id: None,
+        pid: None,
+        cold_start: None,
+        ended_before_deadline: None,
+        duplicate: inv.duplicate,
+        limits: None,
+    })
+}
+
+/// Ends an expired asynchronous invocation (its record gets `Emulator.EventAgeExceeded`).
+fn drop_expired(inner: &Arc<Inner>, inv: Invocation, now_ms: u64, when: &str) {
+    let age = inv.age(now_ms);
+    let max_age = max_event_age(inner, inv.settings);
+    tracing::warn!(
+        function = %inv.function(), request_id = %inv.request_id, attempt = inv.attempt,
+        age_ms = age.as_millis() as u64, max_age_ms = max_age.as_millis() as u64,
+        "async event dropped {when}: older than the function's MaximumEventAgeInSeconds ({} s)",
+        inv.settings.max_event_age_s
+    );
+    let msg = format!(
+        "event dropped {when}: its age {age:?} exceeds MaximumEventAgeInSeconds {} ({max_age:?} in \
+         emulator time); raise it with PutFunctionEventInvokeConfig",
+        inv.settings.max_event_age_s
+    );
+    fail(inner, inv, EVENT_AGE_EXCEEDED, &msg);
 }
 
 /// Commands to a sandbox actor. Dropping the sender retires the sandbox.
@@ -99,7 +185,7 @@ pub(crate) fn submit(
     payload: Bytes,
     kind: InvocationType,
 ) -> Result<Submitted, ApiError> {
-    let (version, reserved, latest_revision) = {
+    let (version, reserved, latest_revision, settings) = {
         let store = inner.store.lock().expect("store lock");
         let v = store.resolve(&fref)?.clone();
         let f = store.function(&fref.name)?;
@@ -107,6 +193,7 @@ pub(crate) fn submit(
             v,
             f.reserved_concurrency,
             f.latest.config.revision_id.clone(),
+            store.async_settings(&fref),
         )
     };
     let limit = reserved.unwrap_or(inner.config.default_concurrency);
@@ -139,24 +226,8 @@ pub(crate) fn submit(
                 ));
         }
     }
-    let record = inner.records.push(InvocationRecord {
-        request_id: request_id.clone(),
-        function_name: fref.name.clone(),
-        version: executed_version.clone(),
-        invocation_type: kind,
-        attempt: 1,
-        received_at_ms: now_ms(),
-        started_at_ms: None,
-        deadline_ms: None,
-        ended_at_ms: None,
-        outcome: None,
-        sandbox_id: None,
-        pid: None,
-        cold_start: None,
-        ended_before_deadline: None,
-        limits: None,
-    });
-    let inv = Invocation {
+    let received = now_ms();
+    let mut inv = Invocation {
         request_id: request_id.clone(),
         fref,
         version,
@@ -164,12 +235,52 @@ pub(crate) fn submit(
         payload,
         kind,
         attempt: 1,
-        record,
+        record: 0,
         reply: tx,
+        first_received_ms: received,
+        settings,
+        duplicate: false,
     };
-    if kind == InvocationType::Event && inner.faults.lock().expect("faults lock").fail_invocation()
+    inv.record = push_record(inner, &inv, received);
+    let duplicate = (kind == InvocationType::Event
+        && inner.faults.lock().expect("faults lock").duplicate_event())
+    .then(|| {
+        let mut dup = Invocation {
+            request_id: request_id.clone(),
+            fref: inv.fref.clone(),
+            version: inv.version.clone(),
+            invoked_arn: inv.invoked_arn.clone(),
+            payload: inv.payload.clone(),
+            kind,
+            attempt: 1,
+            record: 0,
+            reply: None,
+            first_received_ms: received,
+            settings,
+            duplicate: true,
+        };
+        dup.record = push_record(inner, &dup, received);
+        dup
+    });
+    deliver(inner, inv);
+    if let Some(dup) = duplicate {
+        tracing::warn!(request_id = %request_id, function = %dup.function(),
+            "fault injected: async event delivered twice (same request id)");
+        deliver(inner, dup);
+    }
+    Ok(Submitted {
+        request_id,
+        executed_version,
+        reply: rx,
+    })
+}
+
+/// First delivery of a new invocation: an injected `fail_invocation` fault, or the queue.
+fn deliver(inner: &Arc<Inner>, inv: Invocation) {
+    if inv.kind == InvocationType::Event
+        && inner.faults.lock().expect("faults lock").fail_invocation()
     {
-        tracing::warn!(request_id = %request_id, "fault injected: invocation attempt failed before reaching a sandbox");
+        tracing::warn!(request_id = %inv.request_id, "fault injected: invocation attempt failed before reaching a sandbox");
         fail(
             inner,
             inv,
@@ -179,11 +290,6 @@ pub(crate) fn submit(
     } else {
         enqueue(inner, inv, false);
     }
-    Ok(Submitted {
-        request_id,
-        executed_version,
-        reply: rx,
-    })
 }
 
 /// Puts an invocation in its function's queue (front = it had been assigned already) and dispatches.
@@ -214,6 +320,8 @@ pub(crate) fn enqueue(inner: &Arc<Inner>, inv: Invocation, front: bool) {
 /// Assigns queued invocations to idle sandboxes, or starts sandboxes while under the limit.
 pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
     let mut to_spawn = Vec::new();
+    let mut expired = Vec::new();
+    let now = now_ms();
     {
         let mut s = inner.sched.lock().expect("sched lock");
         if s.shutting_down {
@@ -226,6 +334,10 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
             // The limit counts executing sandboxes, warm or new.
             if f.busy() >= f.limit as usize {
                 break;
+            }
+            if front.expired(inner, now) {
+                expired.push(f.queue.pop_front().expect("front exists"));
+                continue;
             }
             let version = front.version.config.version.clone();
             let revision = front.version.config.revision_id.clone();
@@ -270,6 +382,9 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
     for (id, inv, rx) in to_spawn {
         let inner2 = inner.clone();
         inner.spawn_task(crate::sandbox::run(inner2, id, inv, rx));
+    }
+    for inv in expired {
+        drop_expired(inner, inv, now, "from the queue");
     }
 }
 
@@ -451,7 +566,10 @@ pub(crate) fn complete(inner: &Arc<Inner>, mut inv: Invocation, outcome: Outcome
     if inv.kind != InvocationType::Event || success {
         return;
     }
-    let delays = &inner.config.async_retry_delays;
+    if error_type.as_deref() == Some(EVENT_AGE_EXCEEDED) {
+        // Final: dropped for its age (already warned about).
+        return;
+    }
     let attempt = inv.attempt as usize;
     let shutting_down = inner.sched.lock().expect("sched lock").shutting_down;
     if shutting_down && error_type.as_deref() == Some("Emulator.ShuttingDown") {
@@ -461,14 +579,22 @@ pub(crate) fn complete(inner: &Arc<Inner>, mut inv: Invocation, outcome: Outcome
             "async invocation dropped: the emulator is shutting down");
         return;
     }
-    if attempt > delays.len() || shutting_down {
+    // The function's current settings decide (they may have changed since submission).
+    inv.settings = inner
+        .store
+        .lock()
+        .expect("store lock")
+        .async_settings(&inv.fref);
+    let retries = inv.settings.max_retries as usize;
+    if attempt > retries || shutting_down {
         tracing::warn!(
             request_id = %inv.request_id, function = %inv.function(), attempts = attempt,
+            maximum_retry_attempts = retries,
             error_type = error_type.as_deref().unwrap_or(""), "async invocation failed; no retries left"
         );
         return;
     }
-    let delay = delays[attempt - 1];
+    let delay = retry_delay(&inner.config.async_retry_delays, attempt);
     tracing::info!(request_id = %inv.request_id, function = %inv.function(), attempt, ?delay,
         error_type = error_type.as_deref().unwrap_or(""), "async invocation failed; retrying");
     let inner2 = inner.clone();
@@ -476,7 +602,10 @@ pub(crate) fn complete(inner: &Arc<Inner>, mut inv: Invocation, outcome: Outcome
     inner.spawn_task(async move {
         tokio::select! {
             _ = tokio::time::sleep(delay) => retry(&inner2, inv),
-            _ = shutdown.wait_for(|v| *v) => {}
+            _ = shutdown.wait_for(|v| *v) => {
+                tracing::debug!(request_id = %inv.request_id, function = %inv.function(),
+                    "pending async retry dropped: the emulator is shutting down");
+            }
         }
     });
 }
@@ -484,9 +613,12 @@ pub(crate) fn complete(inner: &Arc<Inner>, mut inv: Invocation, outcome: Outcome
 fn retry(inner: &Arc<Inner>, mut inv: Invocation) {
     let resolved = {
         let store = inner.store.lock().expect("store lock");
-        store.resolve(&inv.fref).cloned()
+        store
+            .resolve(&inv.fref)
+            .cloned()
+            .map(|v| (v, store.async_settings(&inv.fref)))
     };
-    let version = match resolved {
+    let (version, settings) = match resolved {
         Ok(v) => v,
         Err(e) => {
             tracing::warn!(request_id = %inv.request_id, "async retry dropped: {e}");
@@ -494,23 +626,27 @@ fn retry(inner: &Arc<Inner>, mut inv: Invocation) {
         }
     };
     inv.version = version;
+    inv.settings = settings;
     inv.attempt += 1;
-    inv.record = inner.records.push(InvocationRecord {
-        request_id: inv.request_id.clone(),
-        function_name: inv.fref.name.clone(),
-        version: inv.version.config.version.clone(),
-        invocation_type: inv.kind,
-        attempt: inv.attempt,
-        received_at_ms: now_ms(),
-        started_at_ms: None,
-        deadline_ms: None,
-        ended_at_ms: None,
-        outcome: None,
-        sandbox_id: None,
-        pid: None,
-        cold_start: None,
-        ended_before_deadline: None,
-        limits: None,
-    });
+    let now = now_ms();
+    inv.record = push_record(inner, &inv, now);
+    if inv.expired(inner, now) {
+        drop_expired(inner, inv, now, "when its retry was due");
+        return;
+    }
     enqueue(inner, inv, false);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delays_reuse_the_last_entry() {
+        let d = [Duration::from_secs(60), Duration::from_secs(120)];
+        assert_eq!(retry_delay(&d, 1), Duration::from_secs(60));
+        assert_eq!(retry_delay(&d, 2), Duration::from_secs(120));
+        assert_eq!(retry_delay(&d, 3), Duration::from_secs(120));
+        assert_eq!(retry_delay(&[], 1), Duration::ZERO);
+    }
 }

@@ -864,3 +864,409 @@ async fn shutdown_kills_all_sandboxes_and_idle_ones_are_reaped() {
         assert!(!process_alive(p), "sandbox {p} survived shutdown");
     }
 }
+
+fn error_type(r: &Resp) -> String {
+    r.header("x-amzn-errortype").unwrap_or_default()
+}
+
+#[tokio::test]
+async fn event_invoke_config_round_trip_validation_and_persistence() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    emu.create_function_from_path(FunctionSpec::new("eic", test_function()))
+        .await
+        .unwrap();
+    emu.publish_version("eic", None).unwrap();
+    let ep = emu.endpoint();
+    let url = |name: &str| format!("{ep}/2019-09-25/functions/{name}/event-invoke-config");
+    let arn = "arn:aws:lambda:us-east-1:123456789012:function:eic";
+
+    // No config yet.
+    let r = lambda("GET", &url("eic"), "").await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    assert_eq!(error_type(&r), "ResourceNotFoundException");
+    assert!(r.json()["message"]
+        .as_str()
+        .unwrap()
+        .contains("PutFunctionEventInvokeConfig"));
+
+    let before = now_ms() as f64 / 1000.0;
+    let r = lambda(
+        "PUT",
+        &url("eic"),
+        json!({"MaximumRetryAttempts": 1, "MaximumEventAgeInSeconds": 120}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let c = r.json();
+    assert_eq!(c["FunctionArn"], format!("{arn}:$LATEST"));
+    assert_eq!(c["MaximumRetryAttempts"], 1);
+    assert_eq!(c["MaximumEventAgeInSeconds"], 120);
+    assert_eq!(
+        c["DestinationConfig"],
+        json!({"OnSuccess": {}, "OnFailure": {}})
+    );
+    let modified = c["LastModified"].as_f64().unwrap();
+    assert!(modified >= before - 1.0 && modified <= now_ms() as f64 / 1000.0 + 1.0);
+    let r = lambda("GET", &url("eic"), "").await;
+    assert_eq!(r.json(), c);
+
+    // Update changes only what it is given; Put replaces (unset fields show the defaults).
+    let r = lambda(
+        "POST",
+        &url("eic"),
+        json!({"MaximumRetryAttempts": 0}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        (
+            r.json()["MaximumRetryAttempts"].clone(),
+            r.json()["MaximumEventAgeInSeconds"].clone()
+        ),
+        (json!(0), json!(120))
+    );
+    let r = lambda(
+        "PUT",
+        &url("eic"),
+        json!({"MaximumRetryAttempts": 2}).to_string(),
+    )
+    .await;
+    assert_eq!(r.json()["MaximumEventAgeInSeconds"], 21600);
+
+    // Per version, by ?Qualifier= or name:qualifier.
+    let r = lambda(
+        "PUT",
+        &format!("{}?Qualifier=1", url("eic")),
+        json!({"MaximumRetryAttempts": 0, "MaximumEventAgeInSeconds": 60}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["FunctionArn"], format!("{arn}:1"));
+    let r = lambda("GET", &url("eic:1"), "").await;
+    assert_eq!(r.json()["MaximumEventAgeInSeconds"], 60);
+    let r = lambda(
+        "GET",
+        &format!("{ep}/2019-09-25/functions/eic/event-invoke-config/list"),
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(
+        r.json()["FunctionEventInvokeConfigs"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
+
+    // Validation: AWS-shaped, naming the setting and its range.
+    for (body, needle) in [
+        (
+            json!({"MaximumRetryAttempts": 3}),
+            "MaximumRetryAttempts 3 is out of range: it must be 0..=2",
+        ),
+        (
+            json!({"MaximumRetryAttempts": -1}),
+            "MaximumRetryAttempts -1",
+        ),
+        (
+            json!({"MaximumEventAgeInSeconds": 59}),
+            "MaximumEventAgeInSeconds 59 is out of range: it must be 60..=21600",
+        ),
+        (
+            json!({"MaximumEventAgeInSeconds": 21601}),
+            "MaximumEventAgeInSeconds 21601",
+        ),
+        (
+            json!({"DestinationConfig": {"OnFailure": {"Destination": "arn:aws:sqs:us-east-1:123456789012:dlq"}}}),
+            "DestinationConfig.OnFailure.Destination is not supported",
+        ),
+    ] {
+        for method in ["PUT", "POST"] {
+            let r = lambda(method, &url("eic"), body.to_string()).await;
+            assert_eq!(r.status, 400, "{method} {body}: {}", r.text());
+            assert_eq!(error_type(&r), "InvalidParameterValueException");
+            let j = r.json();
+            assert_eq!(j["Type"], "User");
+            assert!(j["message"].as_str().unwrap().contains(needle), "{j}");
+        }
+    }
+    let r = lambda("PUT", &url("eic"), "{not json").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(error_type(&r), "InvalidRequestContentException");
+    // The rejected calls changed nothing.
+    let r = lambda("GET", &url("eic"), "").await;
+    assert_eq!(r.json()["MaximumRetryAttempts"], 2);
+
+    // Unknown functions and versions.
+    for (method, u) in [
+        ("PUT", url("nope")),
+        ("POST", url("nope")),
+        ("GET", url("nope")),
+        ("DELETE", url("nope")),
+        ("PUT", format!("{}?Qualifier=9", url("eic"))),
+        ("GET", url("eic:9")),
+    ] {
+        let r = lambda(method, &u, json!({"MaximumRetryAttempts": 1}).to_string()).await;
+        assert_eq!(r.status, 404, "{method} {u}: {}", r.text());
+        assert_eq!(error_type(&r), "ResourceNotFoundException");
+    }
+
+    // Survives a restart.
+    emu.shutdown().await;
+    let emu = start(dir.path()).await;
+    let ep = emu.endpoint();
+    let url = |name: &str| format!("{ep}/2019-09-25/functions/{name}/event-invoke-config");
+    let r = lambda("GET", &url("eic:1"), "").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["MaximumRetryAttempts"], 0);
+    // Delete, then Get/Delete find nothing.
+    let r = lambda("DELETE", &url("eic"), "").await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    for method in ["GET", "DELETE"] {
+        let r = lambda(method, &url("eic"), "").await;
+        assert_eq!(r.status, 404, "{method}: {}", r.text());
+        assert_eq!(error_type(&r), "ResourceNotFoundException");
+    }
+    // The version's config stays until the version is deleted ...
+    let r = lambda("GET", &url("eic:1"), "").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = lambda(
+        "DELETE",
+        &format!("{ep}/2015-03-31/functions/eic?Qualifier=1"),
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.text());
+    // ... and goes with it.
+    let r = lambda("GET", &url("eic:1"), "").await;
+    assert_eq!(r.status, 404, "{}", r.text());
+    let r = lambda(
+        "GET",
+        &format!("{ep}/2019-09-25/functions/eic/event-invoke-config/list"),
+        "",
+    )
+    .await;
+    assert_eq!(r.json()["FunctionEventInvokeConfigs"], json!([]));
+    emu.shutdown().await;
+}
+
+/// How many attempts of one request id have finished.
+fn finished_of(recs: &[temporal_lambda_emulator::InvocationRecord], id: &str) -> usize {
+    recs.iter()
+        .filter(|r| r.request_id == id && r.is_finished())
+        .count()
+}
+
+#[tokio::test]
+async fn maximum_retry_attempts_limits_async_attempts() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    emu.create_function_from_path(FunctionSpec::new("retries", test_function()))
+        .await
+        .unwrap();
+    emu.publish_version("retries", None).unwrap();
+    let ep = emu.endpoint();
+    let url = format!("{ep}/2019-09-25/functions/retries/event-invoke-config");
+    // Unqualified: 1 retry; version 1: none.
+    let r = lambda("PUT", &url, json!({"MaximumRetryAttempts": 1}).to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let r = lambda(
+        "PUT",
+        &format!("{url}?Qualifier=1"),
+        json!({"MaximumRetryAttempts": 0}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let fail = br#"{"action":"error","message":"boom"}"#;
+
+    for (target, attempts) in [("retries:1", 1), ("retries", 2), ("retries:$LATEST", 2)] {
+        let id = emu.invoke_async(target, fail).unwrap();
+        let recs = emu
+            .wait_for_invocations(TIMEOUT, |r| finished_of(r, &id) == attempts)
+            .await
+            .unwrap();
+        let mine: Vec<_> = recs.iter().filter(|r| r.request_id == id).collect();
+        for (i, r) in mine.iter().enumerate() {
+            assert_eq!(r.attempt, i as u32 + 1, "{target}");
+            assert_eq!(r.outcome.as_ref().unwrap().error_type(), Some("TestError"));
+        }
+        // No further attempt (the retry delays are 50 ms / 100 ms).
+        let more = emu
+            .wait_for_invocations(Duration::from_millis(400), |r| {
+                r.iter().filter(|r| r.request_id == id).count() > attempts
+            })
+            .await;
+        assert!(
+            matches!(more, Err(EmulatorError::WaitTimeout { .. })),
+            "{target}: {more:?}"
+        );
+    }
+
+    // Without a config Lambda's default of 2 retries applies again.
+    let r = lambda("DELETE", &format!("{url}?Qualifier=1"), "").await;
+    assert_eq!(r.status, 204);
+    let r = lambda("DELETE", &url, "").await;
+    assert_eq!(r.status, 204);
+    let id = emu.invoke_async("retries:1", fail).unwrap();
+    emu.wait_for_invocations(TIMEOUT, |r| finished_of(r, &id) == 3)
+        .await
+        .unwrap();
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn events_older_than_maximum_event_age_are_dropped_with_a_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg = config(dir.path());
+    // One "second" of MaximumEventAgeInSeconds is 1 ms: the API minimum of 60 is 60 ms, shorter
+    // than the first retry delay.
+    cfg.event_age_unit = Duration::from_millis(1);
+    cfg.async_retry_delays = vec![Duration::from_millis(150)];
+    let emu = temporal_lambda_emulator::Emulator::start(cfg)
+        .await
+        .unwrap();
+    emu.create_function_from_path(FunctionSpec::new("aging", test_function()).concurrency(1))
+        .await
+        .unwrap();
+    let ep = emu.endpoint();
+    let r = lambda(
+        "PUT",
+        &format!("{ep}/2019-09-25/functions/aging/event-invoke-config"),
+        json!({"MaximumEventAgeInSeconds": 60}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["MaximumEventAgeInSeconds"], 60);
+
+    // A failed event's retry is due after 150 ms, when the event is older than 60 ms: dropped.
+    let id = emu
+        .invoke_async("aging", br#"{"action":"error","message":"boom"}"#)
+        .unwrap();
+    let recs = emu
+        .wait_for_invocations(TIMEOUT, |r| finished_of(r, &id) == 2)
+        .await
+        .unwrap();
+    let mine: Vec<_> = recs.iter().filter(|r| r.request_id == id).collect();
+    assert_eq!(
+        mine[0].outcome.as_ref().unwrap().error_type(),
+        Some("TestError")
+    );
+    assert_eq!(mine[1].attempt, 2);
+    assert_eq!(mine[1].started_at_ms, None, "the dropped retry never ran");
+    match mine[1].outcome.as_ref().unwrap() {
+        Outcome::Error {
+            error_type,
+            error_message,
+        } => {
+            assert_eq!(error_type, "Emulator.EventAgeExceeded");
+            assert!(
+                error_message.contains("MaximumEventAgeInSeconds 60"),
+                "{error_message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let more = emu
+        .wait_for_invocations(Duration::from_millis(400), |r| {
+            r.iter().filter(|r| r.request_id == id).count() > 2
+        })
+        .await;
+    assert!(
+        matches!(more, Err(EmulatorError::WaitTimeout { .. })),
+        "{more:?}"
+    );
+
+    // Behind the concurrency limit (1): the second event waits 300 ms in the queue, older than
+    // 60 ms when it would leave it, so it never runs.
+    let busy = emu
+        .invoke_async("aging", br#"{"action":"sleep","ms":300}"#)
+        .unwrap();
+    let queued = emu.invoke_async("aging", b"{}").unwrap();
+    let recs = emu
+        .wait_for_invocations(TIMEOUT, |r| {
+            finished_of(r, &busy) == 1 && finished_of(r, &queued) == 1
+        })
+        .await
+        .unwrap();
+    let b = recs.iter().find(|r| r.request_id == busy).unwrap();
+    assert_eq!(b.outcome, Some(Outcome::Success));
+    let q: Vec<_> = recs.iter().filter(|r| r.request_id == queued).collect();
+    assert_eq!(q.len(), 1);
+    assert_eq!(q[0].attempt, 1);
+    assert_eq!(q[0].started_at_ms, None);
+    assert_eq!(
+        q[0].outcome.as_ref().unwrap().error_type(),
+        Some("Emulator.EventAgeExceeded")
+    );
+    // Synchronous invocations have no event age.
+    let out = emu.invoke("aging", b"{}").await.unwrap();
+    assert!(out.function_error.is_none());
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn duplicate_event_fault_delivers_each_event_twice_with_the_same_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    emu.create_function_from_path(FunctionSpec::new("dup", test_function()))
+        .await
+        .unwrap();
+    let ep = emu.endpoint();
+    // Through the HTTP route; the handle's set_faults does the same.
+    let r = http(
+        "PUT",
+        &format!("{ep}/_emulator/faults"),
+        &[("content-type", "application/json")],
+        json!({"duplicate_event": 1.0}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["faults"]["duplicate_event"], 1.0);
+
+    let r = invoke(&ep, "dup", "Event", json!({"n": 1})).await;
+    assert_eq!(r.status, 202);
+    let first = r.header("x-amzn-requestid").unwrap();
+    let second = emu.invoke_async("dup", br#"{"n":2}"#).unwrap();
+    let recs = emu
+        .wait_for_invocations(TIMEOUT, |r| {
+            finished_of(r, &first) == 2 && finished_of(r, &second) == 2
+        })
+        .await
+        .unwrap();
+    for id in [&first, &second] {
+        let mine: Vec<_> = recs.iter().filter(|r| &r.request_id == id).collect();
+        assert_eq!(mine.len(), 2);
+        assert!(mine
+            .iter()
+            .all(|r| r.attempt == 1 && r.outcome == Some(Outcome::Success)));
+        assert_eq!(mine.iter().filter(|r| r.duplicate).count(), 1, "{mine:?}");
+    }
+    // The function saw each request id twice.
+    let logs = emu.logs("dup").unwrap();
+    for id in [&first, &second] {
+        assert_eq!(
+            logs.matches(&format!("test-function: request {id}"))
+                .count(),
+            2,
+            "{logs}"
+        );
+    }
+    assert_eq!(emu.fault_stats().events_duplicated, 2);
+    let f = http("GET", &format!("{ep}/_emulator/faults"), &[], "")
+        .await
+        .json();
+    assert_eq!(f["stats"]["events_duplicated"], 2);
+
+    // Synchronous invocations are never duplicated; turning the fault off stops it.
+    emu.invoke("dup", b"{}").await.unwrap();
+    emu.set_faults(temporal_lambda_emulator::Faults::default());
+    let third = emu.invoke_async("dup", b"{}").unwrap();
+    emu.wait_for_invocations(TIMEOUT, |r| finished_of(r, &third) == 1)
+        .await
+        .unwrap();
+    assert_eq!(emu.fault_stats().events_duplicated, 2);
+    assert_eq!(emu.invocations().iter().filter(|r| r.duplicate).count(), 2);
+    emu.shutdown().await;
+}

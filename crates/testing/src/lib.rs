@@ -6,6 +6,9 @@
 //! Everything the rig starts (dev server process, emulator, sandbox processes, state directory)
 //! stops when the [`LocalRig`] is dropped, also when the test panics.
 //!
+//! The rig's emulator retries failed asynchronous invocations after 100 ms and 200 ms: Lambda's
+//! schedule (about 1 minute, then 2) compressed so tests stay fast.
+//!
 //! ```no_run
 //! # async fn t() -> Result<(), temporal_lambda_testing::Error> {
 //! use temporal_lambda_testing::LocalRig;

@@ -148,6 +148,7 @@ async fn workflows_complete_exactly_once_through_kills_failed_invocations_and_a_
     rig.emulator.set_faults(Faults {
         reject_invoke: 0.1,
         fail_invocation: 0.15,
+        ..Default::default()
     });
     let client = rig.server.client().await.unwrap();
     let local::Rig {

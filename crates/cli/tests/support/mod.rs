@@ -120,7 +120,7 @@ impl AwsRig {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let moto = Moto::start(&dir.join("moto.log"));
-        let mut cfg = EmulatorConfig::new(dir.join("emu"));
+        let mut cfg = EmulatorConfig::new(dir.join("emu")).with_compressed_async_retries();
         cfg.iam_endpoint = Some(moto.url.clone());
         let emu = Emulator::start(cfg).await.unwrap();
         let server = DevServer::start(DevServerOptions {
