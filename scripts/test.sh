@@ -8,6 +8,8 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 bash scripts/install-temporal.sh
 bash scripts/install-deploy-tools.sh
 bash scripts/install-nginx.sh
+# The emulator's Lambda-fidelity tests must not skip: CI runs as root with writable cgroups.
+export TEMPORAL_LAMBDA_REQUIRE_CGROUPS=1
 # The TLS tests put Debian's nginx in front of the dev server (crates/tls-front).
 export TEMPORAL_LAMBDA_NGINX="$(pwd)/.venv/nginx/usr/sbin/nginx"
 # `temporal-lambda package` (run by the ship test) finds cargo-zigbuild and zig here.

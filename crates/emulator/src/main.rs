@@ -61,7 +61,7 @@ struct Args {
     /// Lambda fidelity of each sandbox: `lambda` (CPU share by memory size, memory limit, frozen
     /// between invocations; needs writable cgroups, else freezing uses SIGSTOP/SIGCONT and the
     /// rest is off with a notice), `off`, or a comma list of cpu, memory, freeze.
-    #[arg(long, default_value = "off", value_parser = parse_fidelity)]
+    #[arg(long, default_value = "lambda", value_parser = parse_fidelity)]
     fidelity: Fidelity,
     /// Milliseconds between SIGTERM and SIGKILL when a sandbox is reclaimed (shutdown phase).
     #[arg(long, default_value_t = 500)]

@@ -456,3 +456,94 @@ async fn deadline_discipline_over_many_short_invocations_and_an_unreachable_serv
         &rig.emulator.logs("unreachable").unwrap_or_default(),
     );
 }
+
+/// Lambda delivers asynchronous events at least once. With every Invoke delivered twice (the
+/// emulator's `duplicate_event` fault) each workflow still runs once, with one completion per
+/// activity: the second invocation is just another poller on the task queue.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicated_invocations_cause_no_duplicate_workflow_effects() {
+    let n = 8;
+    let dir = tempfile::tempdir().unwrap();
+    let env = vec![("TEMPORAL_LAMBDA_IDLE_EXIT".into(), "1s".into())];
+    let rig = rig(dir.path(), "dup", Duration::from_secs(15), 4, env).await;
+    let task_queue = rig.function().task_queue.clone();
+    rig.emulator.set_faults(Faults {
+        duplicate_event: 1.0,
+        ..Default::default()
+    });
+    let client = rig.server.client().await.unwrap();
+    for i in 0..n {
+        client
+            .start_workflow(
+                ThreeStepWorkflow::run,
+                format!("d{i}"),
+                WorkflowStartOptions::new(&task_queue, format!("dup-{i}")).build(),
+            )
+            .await
+            .unwrap();
+    }
+    for i in 0..n {
+        let h = client.get_workflow_handle::<ThreeStepWorkflow>(format!("dup-{i}"));
+        let r: String = tokio::time::timeout(
+            Duration::from_secs(120),
+            h.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .expect("workflow completes")
+        .unwrap();
+        assert_eq!(r, format!("d{i}:1+d{i}:2+d{i}:3"));
+    }
+    let records = rig
+        .emulator
+        .wait_for_invocations(Duration::from_secs(60), |rs| {
+            rs.iter().all(|r| r.is_finished())
+        })
+        .await
+        .unwrap();
+    let duplicates = records.iter().filter(|r| r.duplicate).count();
+    assert!(duplicates > 0, "the server's invocations were duplicated");
+    assert!(
+        records.iter().filter(|r| r.duplicate).all(|d| records
+            .iter()
+            .any(|o| !o.duplicate && o.request_id == d.request_id)),
+        "a duplicate carries its original's request id"
+    );
+    assert_eq!(
+        rig.emulator.fault_stats().events_duplicated as usize,
+        duplicates
+    );
+    let runs = temporal_cli(
+        &rig.server,
+        &[
+            "workflow",
+            "count",
+            "--query",
+            "WorkflowType='ThreeStepWorkflow'",
+        ],
+    );
+    assert!(
+        runs.contains(&format!("Total: {n}")),
+        "workflow runs: {runs}"
+    );
+    for i in 0..n {
+        let history = temporal_cli(
+            &rig.server,
+            &[
+                "workflow",
+                "show",
+                "--workflow-id",
+                &format!("dup-{i}"),
+                "--output",
+                "json",
+            ],
+        );
+        let scheduled = history.matches("ACTIVITY_TASK_SCHEDULED").count();
+        let completed = history.matches("ACTIVITY_TASK_COMPLETED").count();
+        assert_eq!((scheduled, completed), (3, 3), "dup-{i}: {history}");
+    }
+    eprintln!(
+        "FAULTS duplicates: {n} workflows, {} invocations of which {duplicates} duplicated deliveries; \
+         each workflow ran once with 3 activity completions",
+        records.len()
+    );
+}
