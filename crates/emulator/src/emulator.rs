@@ -523,21 +523,14 @@ impl EmulatorHandle {
         control::delete(&self.inner, name, None).map_err(api_to_emulator)
     }
 
-    /// Invokes synchronously (`RequestResponse`) and waits for the result.
+    /// Invokes synchronously (`RequestResponse`) and waits for the result. Goes through the
+    /// same checks as the Invoke API: the fault settings, the 6 MB payload limit, JSON.
     pub async fn invoke(
         &self,
         name_or_arn: &str,
         payload: &[u8],
     ) -> Result<InvokeOutput, EmulatorError> {
-        let (fref, arn) = self.resolve_ref(name_or_arn)?;
-        let sub = scheduler::submit(
-            &self.inner,
-            fref,
-            arn,
-            invoke::normalize_payload(payload)?,
-            InvocationType::RequestResponse,
-        )
-        .map_err(api_to_emulator)?;
+        let sub = self.submit(name_or_arn, InvocationType::RequestResponse, payload)?;
         let rx = sub.reply.expect("sync invocation has a reply channel");
         let res = rx.await.map_err(|_| EmulatorError::ShutDown)?;
         Ok(InvokeOutput {
@@ -548,18 +541,27 @@ impl EmulatorHandle {
         })
     }
 
-    /// Invokes asynchronously (`Event`); returns the request id at once.
+    /// Invokes asynchronously (`Event`); returns the request id at once. Same checks as the
+    /// Invoke API (fault settings, 1 MB payload limit, JSON).
     pub fn invoke_async(&self, name_or_arn: &str, payload: &[u8]) -> Result<String, EmulatorError> {
-        let (fref, arn) = self.resolve_ref(name_or_arn)?;
-        let sub = scheduler::submit(
-            &self.inner,
-            fref,
-            arn,
-            invoke::normalize_payload(payload)?,
-            InvocationType::Event,
-        )
-        .map_err(api_to_emulator)?;
-        Ok(sub.request_id)
+        Ok(self
+            .submit(name_or_arn, InvocationType::Event, payload)?
+            .request_id)
+    }
+
+    fn submit(
+        &self,
+        name_or_arn: &str,
+        kind: InvocationType,
+        payload: &[u8],
+    ) -> Result<scheduler::Submitted, EmulatorError> {
+        let (fref, _) = self.resolve_ref(name_or_arn)?;
+        match invoke::accept(&self.inner, fref, Some(kind), payload).map_err(api_to_emulator)? {
+            invoke::Accepted::Queued(sub) => Ok(sub),
+            invoke::Accepted::DryRun { .. } => {
+                unreachable!("only a DryRun is answered without queueing")
+            }
+        }
     }
 
     fn resolve_ref(
@@ -753,6 +755,7 @@ pub(crate) fn api_to_emulator(e: ApiError) -> EmulatorError {
         404 => EmulatorError::NotFound(e.message),
         409 => EmulatorError::Conflict(e.message),
         429 => EmulatorError::Throttled(e.message),
+        500 => EmulatorError::Service(e.message),
         400 if e.error_type == "ValidationException" => EmulatorError::Validation(e.message),
         _ => EmulatorError::InvalidParameter(e.message),
     }

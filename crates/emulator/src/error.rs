@@ -66,6 +66,10 @@ pub enum EmulatorError {
     /// The concurrency limit of the function is reached (synchronous invocations only).
     #[error("{0}")]
     Throttled(String),
+    /// The service failed the call (`ServiceException`, e.g. injected by the fault settings):
+    /// retry it.
+    #[error("{0}")]
+    Service(String),
     /// `wait_for_invocations` gave up.
     #[error(
         "timed out after {timeout:?} waiting for the emulator's invocations/sandboxes to match the predicate \

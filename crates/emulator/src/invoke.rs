@@ -43,14 +43,16 @@ fn header(h: &mut HeaderMap, k: &'static str, v: &str) {
     }
 }
 
-pub(crate) async fn invoke(
-    State(inner): State<Arc<Inner>>,
-    Path(name): Path<String>,
-    Query(q): Query<HashMap<String, String>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Result<Response, ApiError> {
-    let r = function_ref(&inner, &name, &q)?;
+/// One Invoke call as the Lambda service takes it, with no HTTP types: the fault knob, the
+/// payload limits (6 MB synchronous, 1 MB `Event`), the JSON check, then the queue. `kind`
+/// `None` is a `DryRun` (checks only; answers the version that would run). The HTTP handler
+/// and [`crate::EmulatorHandle::invoke`] both come through here.
+pub(crate) fn accept(
+    inner: &Arc<Inner>,
+    r: FunctionRef,
+    kind: Option<InvocationType>,
+    body: &[u8],
+) -> Result<Accepted, ApiError> {
     if inner.faults.lock().expect("faults lock").reject_invoke() {
         tracing::warn!(function = %r.name, "fault injected: Invoke refused with ServiceException");
         return Err(ApiError::new(
@@ -59,6 +61,59 @@ pub(crate) async fn invoke(
             "The AWS Lambda service encountered an internal error (injected by the emulator's fault settings)",
         ));
     }
+    let limit = if kind == Some(InvocationType::Event) {
+        MAX_ASYNC_PAYLOAD
+    } else {
+        MAX_SYNC_PAYLOAD
+    };
+    if body.len() > limit {
+        return Err(ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "RequestTooLargeException",
+            format!("Request must be smaller than {limit} bytes for the Invoke operation"),
+        ));
+    }
+    let payload = normalize_payload(body).map_err(|e| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRequestContentException",
+            e.to_string(),
+        )
+    })?;
+    let arn = invoked_arn(inner, &r);
+    let Some(kind) = kind else {
+        let version = inner
+            .store
+            .lock()
+            .expect("store lock")
+            .resolve(&r)?
+            .config
+            .version
+            .clone();
+        return Ok(Accepted::DryRun { version });
+    };
+    scheduler::submit(inner, r, arn, payload, kind).map(Accepted::Queued)
+}
+
+/// What [`accept`] did.
+pub(crate) enum Accepted {
+    /// Queued; a synchronous call has a reply channel.
+    Queued(scheduler::Submitted),
+    /// A `DryRun`: nothing queued.
+    DryRun {
+        /// The version that would run.
+        version: String,
+    },
+}
+
+pub(crate) async fn invoke(
+    State(inner): State<Arc<Inner>>,
+    Path(name): Path<String>,
+    Query(q): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let r = function_ref(&inner, &name, &q)?;
     let kind = match headers
         .get("x-amz-invocation-type")
         .map(|v| v.to_str().unwrap_or(""))
@@ -72,40 +127,14 @@ pub(crate) async fn invoke(
             )))
         }
     };
-    let limit = if kind == Some(InvocationType::Event) {
-        MAX_ASYNC_PAYLOAD
-    } else {
-        MAX_SYNC_PAYLOAD
+    let sub = match accept(&inner, r, kind, &body)? {
+        Accepted::DryRun { version } => {
+            let mut resp = StatusCode::NO_CONTENT.into_response();
+            header(resp.headers_mut(), "x-amz-executed-version", &version);
+            return Ok(resp);
+        }
+        Accepted::Queued(sub) => sub,
     };
-    if body.len() > limit {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestTooLargeException",
-            format!("Request must be smaller than {limit} bytes for the Invoke operation"),
-        ));
-    }
-    let payload = normalize_payload(&body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestContentException",
-            e.to_string(),
-        )
-    })?;
-    let arn = invoked_arn(&inner, &r);
-    let Some(kind) = kind else {
-        let version = inner
-            .store
-            .lock()
-            .expect("store lock")
-            .resolve(&r)?
-            .config
-            .version
-            .clone();
-        let mut resp = StatusCode::NO_CONTENT.into_response();
-        header(resp.headers_mut(), "x-amz-executed-version", &version);
-        return Ok(resp);
-    };
-    let sub = scheduler::submit(&inner, r, arn, payload, kind)?;
     match sub.reply {
         None => {
             let mut resp = StatusCode::ACCEPTED.into_response();

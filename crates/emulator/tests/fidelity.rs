@@ -318,3 +318,37 @@ async fn sigterm_reaches_the_runtime_when_a_sandbox_is_reclaimed() {
     assert!(!process_alive(pid));
     assert_eq!(std::fs::read_to_string(&stop_file).unwrap(), "SIGTERM\n");
 }
+
+#[tokio::test]
+async fn the_handle_invokes_through_the_same_checks_as_the_invoke_api() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start_with(dir.path(), |c| c.fidelity = Fidelity::OFF).await;
+    emu.create_function_from_path(FunctionSpec::new("checked", test_function()))
+        .await
+        .unwrap();
+    // Payload limits: 1 MB for Event, 6 MB synchronous; JSON only.
+    let big = format!("\"{}\"", "x".repeat(1024 * 1024));
+    let e = emu.invoke_async("checked", big.as_bytes()).unwrap_err();
+    assert!(e.to_string().contains("smaller than 1048576 bytes"), "{e}");
+    let e = emu.invoke("checked", b"not json").await.unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("Could not parse request body into json"),
+        "{e}"
+    );
+    // Fault settings apply to the handle as to HTTP callers.
+    emu.set_faults(temporal_lambda_emulator::Faults {
+        reject_invoke: 1.0,
+        ..Default::default()
+    });
+    let e = emu.invoke("checked", b"{}").await.unwrap_err();
+    assert!(
+        matches!(e, temporal_lambda_emulator::EmulatorError::Service(_)),
+        "{e:?}"
+    );
+    assert_eq!(emu.fault_stats().invokes_rejected, 1);
+    emu.set_faults(Default::default());
+    let out = emu.invoke("checked", b"{}").await.unwrap();
+    assert_eq!(out.function_error, None);
+    emu.shutdown().await;
+}

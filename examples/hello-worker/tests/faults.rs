@@ -318,6 +318,8 @@ async fn workflows_complete_exactly_once_through_kills_failed_invocations_and_a_
         &std::fs::read_to_string(server.log_path()).unwrap_or_default(),
     );
     assert_no_secrets("invocation records", &format!("{records:?}"));
+    // The handle's Invoke goes through the fault settings too: turn them off for this call.
+    emulator.set_faults(Faults::default());
     let described = emulator
         .invoke(function, br#"{"temporal_lambda":"describe"}"#)
         .await
