@@ -45,10 +45,58 @@ pub(crate) struct Inner {
     pub faults: Mutex<crate::faults::FaultState>,
     /// Per-sandbox CPU/memory limits and freezing (what the host allows of `config.fidelity`).
     pub cgroups: crate::fidelity::CgroupHost,
+    launcher: Launcher,
     sandbox_counter: AtomicU64,
 }
 
+/// How the scheduler starts a sandbox.
+pub(crate) enum Launcher {
+    /// A real `bootstrap` process ([`crate::sandbox::run`]).
+    Processes,
+    /// Tests of the scheduler without processes: the new sandbox's id, first invocation and
+    /// command channel are handed over to the test, which plays the sandbox.
+    #[cfg(test)]
+    Record(std::sync::mpsc::Sender<crate::scheduler::Launched>),
+}
+
 impl Inner {
+    pub fn new(config: EmulatorConfig, store: Store, endpoint: String, launcher: Launcher) -> Self {
+        let cgroups = crate::fidelity::CgroupHost::setup(config.fidelity);
+        Inner {
+            cgroups,
+            endpoint,
+            config,
+            store: Mutex::new(store),
+            sched: Mutex::new(Scheduler::default()),
+            records: Records::new(),
+            sts: Mutex::new(StsStats::default()),
+            shutdown: watch::Sender::new(false),
+            tasks: Mutex::new(JoinSet::new()),
+            pgids: Mutex::new(HashMap::new()),
+            faults: Mutex::new(Default::default()),
+            launcher,
+            sandbox_counter: AtomicU64::new(0),
+        }
+    }
+
+    /// Starts a sandbox for `first` (the scheduler has put its slot in the map already).
+    pub fn launch(
+        self: &Arc<Self>,
+        id: String,
+        first: crate::scheduler::Invocation,
+        cmd_rx: tokio::sync::mpsc::UnboundedReceiver<crate::scheduler::SandboxCmd>,
+    ) {
+        match &self.launcher {
+            Launcher::Processes => {
+                self.spawn_task(crate::sandbox::run(self.clone(), id, first, cmd_rx));
+            }
+            #[cfg(test)]
+            Launcher::Record(tx) => {
+                let _ = tx.send(crate::scheduler::Launched { id, first, cmd_rx });
+            }
+        }
+    }
+
     pub fn new_sandbox_id(&self) -> String {
         let n = self.sandbox_counter.fetch_add(1, Ordering::Relaxed) + 1;
         format!("sb-{n}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
@@ -135,21 +183,12 @@ impl Emulator {
             addr: config.bind,
             source: e,
         })?;
-        let cgroups = crate::fidelity::CgroupHost::setup(config.fidelity);
-        let inner = Arc::new(Inner {
-            cgroups,
-            endpoint: format!("http://{addr}"),
+        let inner = Arc::new(Inner::new(
             config,
-            store: Mutex::new(store),
-            sched: Mutex::new(Scheduler::default()),
-            records: Records::new(),
-            sts: Mutex::new(StsStats::default()),
-            shutdown: watch::Sender::new(false),
-            tasks: Mutex::new(JoinSet::new()),
-            pgids: Mutex::new(HashMap::new()),
-            faults: Mutex::new(Default::default()),
-            sandbox_counter: AtomicU64::new(0),
-        });
+            store,
+            format!("http://{addr}"),
+            Launcher::Processes,
+        ));
         let app = router(inner.clone(), addr.port());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
