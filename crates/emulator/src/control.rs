@@ -18,7 +18,7 @@ use crate::arn::{merge_qualifier, parse_function_ref, FunctionRef};
 use crate::code;
 use crate::emulator::Inner;
 use crate::error::ApiError;
-use crate::scheduler;
+use crate::service;
 use crate::store::{
     event_invoke_key, AsyncSettings, ConfigPatch, EventInvokePatch, NewFunction,
     StoredEventInvokeConfig,
@@ -170,6 +170,7 @@ pub(crate) async fn create_function(
         .functions
         .contains_key(&r.name)
     {
+        // Checked before the (slow) unzip too; `service::create_function` checks again.
         return Err(ApiError::conflict(format!(
             "Function already exist: {} (update it with UpdateFunctionCode/UpdateFunctionConfiguration, or delete it first)",
             r.name
@@ -187,25 +188,8 @@ pub(crate) async fn create_function(
         env: req.environment.and_then(|e| e.variables),
         architectures: req.architectures,
     };
-    let code_dir = prepared.code_dir.clone();
-    let owned = prepared.owned;
-    let res = inner
-        .store
-        .lock()
-        .expect("store lock")
-        .create(nf, prepared, req.publish);
-    match res {
-        Ok(config) => {
-            tracing::info!(function = %config.function_name, code_sha256 = %config.code_sha256, "function created");
-            Ok((StatusCode::CREATED, Json(config)).into_response())
-        }
-        Err(e) => {
-            if owned {
-                let _ = std::fs::remove_dir_all(code_dir);
-            }
-            Err(e.into())
-        }
-    }
+    let config = service::create_function(&inner, nf, prepared, req.publish, None)?;
+    Ok((StatusCode::CREATED, Json(config)).into_response())
 }
 
 pub(crate) async fn list_functions(State(inner): State<Arc<Inner>>) -> Response {
@@ -274,14 +258,7 @@ pub(crate) async fn update_code(
     })?;
     inner.store.lock().expect("store lock").function(&name)?;
     let prepared = prepare_zip(&inner, &name, zip).await?;
-    let config =
-        inner
-            .store
-            .lock()
-            .expect("store lock")
-            .update_code(&name, prepared, req.publish)?;
-    scheduler::latest_updated(&inner, &name, &config.revision_id);
-    tracing::info!(function = %name, code_sha256 = %config.code_sha256, "function code updated");
+    let config = service::update_code(&inner, &name, prepared, req.publish)?;
     Ok(Json(config).into_response())
 }
 
@@ -301,12 +278,7 @@ pub(crate) async fn update_configuration(
         memory_size: req.memory_size,
         env: req.environment.map(|e| e.variables.unwrap_or_default()),
     };
-    let config = inner
-        .store
-        .lock()
-        .expect("store lock")
-        .update_config(&name, patch)?;
-    scheduler::latest_updated(&inner, &name, &config.revision_id);
+    let config = service::update_configuration(&inner, &name, patch)?;
     Ok(Json(config).into_response())
 }
 
@@ -317,17 +289,8 @@ pub(crate) async fn publish_version(
 ) -> Result<Response, ApiError> {
     let name = unqualified(&inner, &name, "PublishVersion")?;
     let req: PublishRequest = parse_body(&body)?;
-    let mut store = inner.store.lock().expect("store lock");
-    if let Some(sha) = req.code_sha256 {
-        let current = &store.function(&name)?.latest.config.code_sha256;
-        if *current != sha {
-            return Err(ApiError::invalid(format!(
-                "CodeSha256 ({sha}) is different from current CodeSha256 in $LATEST ({current}). Please try again with the CodeSha256 in $LATEST."
-            )));
-        }
-    }
-    let config = store.publish(&name, req.description)?;
-    tracing::info!(function = %name, version = %config.version, "version published");
+    let config =
+        service::publish_version(&inner, &name, req.description, req.code_sha256.as_deref())?;
     Ok((StatusCode::CREATED, Json(config)).into_response())
 }
 
@@ -352,17 +315,7 @@ pub(crate) fn delete(
 ) -> Result<(), ApiError> {
     let r = parse_function_ref(name, &inner.config.region, &inner.config.account_id)?;
     let r = merge_qualifier(r, query_qualifier)?;
-    let removed_root = inner
-        .store
-        .lock()
-        .expect("store lock")
-        .delete(&r.name, r.qualifier.as_deref())?;
-    scheduler::function_deleted(inner, &r.name, r.qualifier.as_deref());
-    if let Some(root) = removed_root {
-        let _ = std::fs::remove_dir_all(root);
-    }
-    tracing::info!(function = %r.name, qualifier = ?r.qualifier, "deleted");
-    Ok(())
+    Ok(service::delete(inner, &r)?)
 }
 
 pub(crate) async fn delete_function(
@@ -384,12 +337,7 @@ pub(crate) async fn put_concurrency(
     let n = req.reserved_concurrent_executions.ok_or_else(|| {
         ApiError::validation("1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to satisfy constraint: Member must not be null")
     })?;
-    inner
-        .store
-        .lock()
-        .expect("store lock")
-        .set_concurrency(&name, Some(n))?;
-    scheduler::set_limit(&inner, &name, n);
+    service::set_concurrency(&inner, &name, Some(n))?;
     Ok(Json(json!({ "ReservedConcurrentExecutions": n })).into_response())
 }
 
@@ -398,12 +346,7 @@ pub(crate) async fn delete_concurrency(
     Path(name): Path<String>,
 ) -> Result<Response, ApiError> {
     let name = unqualified(&inner, &name, "DeleteFunctionConcurrency")?;
-    inner
-        .store
-        .lock()
-        .expect("store lock")
-        .set_concurrency(&name, None)?;
-    scheduler::set_limit(&inner, &name, inner.config.default_concurrency);
+    service::set_concurrency(&inner, &name, None)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

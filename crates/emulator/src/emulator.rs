@@ -455,12 +455,7 @@ impl EmulatorHandle {
             env: Some(spec.env),
             architectures: None,
         };
-        let mut store = self.inner.store.lock().expect("store lock");
-        let config = store.create(nf, prepared, false)?;
-        if spec.concurrency.is_some() {
-            store.set_concurrency(&spec.name, spec.concurrency)?;
-        }
-        Ok(config)
+        crate::service::create_function(&self.inner, nf, prepared, false, spec.concurrency)
     }
 
     /// Replaces `$LATEST`'s code with a local path (see [`Self::create_function_from_path`]).
@@ -476,14 +471,7 @@ impl EmulatorHandle {
             .map_err(|e| {
                 EmulatorError::InvalidParameter(format!("code preparation panicked: {e}"))
             })??;
-        let config = self
-            .inner
-            .store
-            .lock()
-            .expect("store lock")
-            .update_code(name, prepared, false)?;
-        scheduler::latest_updated(&self.inner, name, &config.revision_id);
-        Ok(config)
+        crate::service::update_code(&self.inner, name, prepared, false)
     }
 
     /// Sets (adds or replaces) environment variables of `$LATEST`, as
@@ -494,21 +482,7 @@ impl EmulatorHandle {
         name: &str,
         vars: &[(String, String)],
     ) -> Result<FunctionConfiguration, EmulatorError> {
-        let mut store = self.inner.store.lock().expect("store lock");
-        let mut env = store.function(name)?.latest.config.env_vars();
-        for (k, v) in vars {
-            env.insert(k.clone(), v.clone());
-        }
-        let config = store.update_config(
-            name,
-            crate::store::ConfigPatch {
-                env: Some(env),
-                ..Default::default()
-            },
-        )?;
-        drop(store);
-        scheduler::latest_updated(&self.inner, name, &config.revision_id);
-        Ok(config)
+        crate::service::merge_environment(&self.inner, name, vars)
     }
 
     /// Publishes `$LATEST` as a new immutable version (or returns the last version if nothing changed).
@@ -517,11 +491,7 @@ impl EmulatorHandle {
         name: &str,
         description: Option<&str>,
     ) -> Result<FunctionConfiguration, EmulatorError> {
-        self.inner
-            .store
-            .lock()
-            .expect("store lock")
-            .publish(name, description.map(str::to_string))
+        crate::service::publish_version(&self.inner, name, description.map(str::to_string), None)
     }
 
     /// Configuration of a function given by name, `name:qualifier` or (qualified) ARN.
@@ -544,17 +514,7 @@ impl EmulatorHandle {
 
     /// Sets (`Some`) or removes (`None`) `ReservedConcurrentExecutions`.
     pub fn set_concurrency(&self, name: &str, limit: Option<u32>) -> Result<(), EmulatorError> {
-        self.inner
-            .store
-            .lock()
-            .expect("store lock")
-            .set_concurrency(name, limit)?;
-        scheduler::set_limit(
-            &self.inner,
-            name,
-            limit.unwrap_or(self.inner.config.default_concurrency),
-        );
-        Ok(())
+        crate::service::set_concurrency(&self.inner, name, limit)
     }
 
     /// Deletes a function with all its versions; its sandboxes stop once idle.
@@ -644,7 +604,7 @@ impl EmulatorHandle {
 
     /// Live sandboxes.
     pub fn sandboxes(&self) -> Vec<SandboxInfo> {
-        emulator_api::sandboxes(&self.inner)
+        scheduler::sandboxes(&self.inner)
     }
 
     /// Waits, event-driven (sandbox start/stop and invocation changes), until
@@ -660,7 +620,7 @@ impl EmulatorHandle {
         self.inner
             .records
             .wait_until(timeout, || {
-                let s = emulator_api::sandboxes(&self.inner);
+                let s = scheduler::sandboxes(&self.inner);
                 predicate(&s).then_some(s)
             })
             .await
@@ -668,14 +628,7 @@ impl EmulatorHandle {
 
     /// The highest number of simultaneously busy sandboxes a function has had.
     pub fn peak_concurrency(&self, function: &str) -> usize {
-        self.inner
-            .sched
-            .lock()
-            .expect("sched lock")
-            .functions
-            .get(function)
-            .map(|f| f.peak)
-            .unwrap_or(0)
+        scheduler::peak_concurrency(&self.inner, function)
     }
 
     /// Inject faults from now on (see [`crate::Faults`]); `Faults::default()` turns them off.
@@ -720,22 +673,7 @@ impl EmulatorHandle {
     }
 
     async fn shutdown_inner(&mut self) {
-        let queued: Vec<_> = {
-            let mut s = self.inner.sched.lock().expect("sched lock");
-            s.shutting_down = true;
-            s.functions
-                .values_mut()
-                .flat_map(|f| f.queue.drain(..).collect::<Vec<_>>())
-                .collect()
-        };
-        for inv in queued {
-            scheduler::fail(
-                &self.inner,
-                inv,
-                "Emulator.ShuttingDown",
-                "the emulator shut down before the invocation ran",
-            );
-        }
+        scheduler::shut_down(&self.inner);
         self.inner.shutdown.send_replace(true);
         let mut tasks = std::mem::take(&mut *self.inner.tasks.lock().expect("tasks lock"));
         let joined = tokio::time::timeout(Duration::from_secs(10), async {
@@ -777,9 +715,7 @@ impl EmulatorHandle {
 impl Drop for EmulatorHandle {
     fn drop(&mut self) {
         if self.stop.is_some() {
-            if let Ok(mut s) = self.inner.sched.lock() {
-                s.shutting_down = true;
-            }
+            scheduler::stop_accepting(&self.inner);
             self.inner.shutdown.send_replace(true);
             self.kill_all();
             if let Some(stop) = self.stop.take() {

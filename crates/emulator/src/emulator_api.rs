@@ -27,7 +27,7 @@ use serde_json::json;
 
 use crate::emulator::Inner;
 use crate::error::ApiError;
-use crate::model::SandboxInfo;
+use crate::scheduler::sandboxes;
 
 pub(crate) fn routes() -> Router<Arc<Inner>> {
     Router::new()
@@ -50,26 +50,6 @@ pub(crate) fn routes() -> Router<Arc<Inner>> {
                 Json(inner.sts.lock().expect("sts lock").clone())
             }),
         )
-}
-
-pub(crate) fn sandboxes(inner: &Inner) -> Vec<SandboxInfo> {
-    let s = inner.sched.lock().expect("sched lock");
-    let mut out: Vec<SandboxInfo> = s
-        .functions
-        .iter()
-        .flat_map(|(name, f)| {
-            f.sandboxes.iter().map(move |(id, sl)| SandboxInfo {
-                id: id.clone(),
-                function_name: name.clone(),
-                version: sl.version.clone(),
-                pid: sl.pid,
-                busy: sl.busy,
-                log_stream: sl.log_stream.clone(),
-            })
-        })
-        .collect();
-    out.sort_by(|a, b| a.id.cmp(&b.id));
-    out
 }
 
 async fn invocations(

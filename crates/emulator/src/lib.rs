@@ -69,6 +69,7 @@ mod records;
 mod runtime_api;
 mod sandbox;
 mod scheduler;
+mod service;
 mod store;
 mod sts;
 

@@ -145,22 +145,23 @@ pub(crate) enum SandboxCmd {
     Invoke(Invocation),
 }
 
+/// A sandbox as the scheduler sees it. Only this module reads or changes slots and queues.
 pub(crate) struct Slot {
-    pub version: String,
-    pub revision: String,
-    pub busy: bool,
-    pub cmd: mpsc::UnboundedSender<SandboxCmd>,
-    pub pid: Option<u32>,
-    pub log_stream: String,
+    version: String,
+    revision: String,
+    busy: bool,
+    cmd: mpsc::UnboundedSender<SandboxCmd>,
+    pid: Option<u32>,
+    log_stream: String,
 }
 
 #[derive(Default)]
 pub(crate) struct FnSched {
-    pub queue: VecDeque<Invocation>,
-    pub sandboxes: HashMap<String, Slot>,
-    pub limit: u32,
-    pub peak: usize,
-    pub latest_revision: String,
+    queue: VecDeque<Invocation>,
+    sandboxes: HashMap<String, Slot>,
+    limit: u32,
+    peak: usize,
+    latest_revision: String,
 }
 
 impl FnSched {
@@ -174,8 +175,8 @@ impl FnSched {
 
 #[derive(Default)]
 pub(crate) struct Scheduler {
-    pub functions: HashMap<String, FnSched>,
-    pub shutting_down: bool,
+    functions: HashMap<String, FnSched>,
+    shutting_down: bool,
 }
 
 /// Result of [`submit`].
@@ -392,6 +393,62 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
     }
     for inv in expired {
         drop_expired(inner, inv, now, "from the queue");
+    }
+}
+
+/// Live sandboxes, by id.
+pub(crate) fn sandboxes(inner: &Inner) -> Vec<crate::model::SandboxInfo> {
+    let s = inner.sched.lock().expect("sched lock");
+    let mut out: Vec<crate::model::SandboxInfo> = s
+        .functions
+        .iter()
+        .flat_map(|(name, f)| {
+            f.sandboxes
+                .iter()
+                .map(move |(id, sl)| crate::model::SandboxInfo {
+                    id: id.clone(),
+                    function_name: name.clone(),
+                    version: sl.version.clone(),
+                    pid: sl.pid,
+                    busy: sl.busy,
+                    log_stream: sl.log_stream.clone(),
+                })
+        })
+        .collect();
+    out.sort_by(|a, b| a.id.cmp(&b.id));
+    out
+}
+
+/// The highest number of simultaneously busy sandboxes a function has had.
+pub(crate) fn peak_concurrency(inner: &Inner, function: &str) -> usize {
+    let s = inner.sched.lock().expect("sched lock");
+    s.functions.get(function).map(|f| f.peak).unwrap_or(0)
+}
+
+/// No new work from here on (the emulator is stopping).
+pub(crate) fn stop_accepting(inner: &Inner) {
+    if let Ok(mut s) = inner.sched.lock() {
+        s.shutting_down = true;
+    }
+}
+
+/// Stops accepting work and fails everything still queued (`Emulator.ShuttingDown`).
+pub(crate) fn shut_down(inner: &Arc<Inner>) {
+    let queued: Vec<Invocation> = {
+        let mut s = inner.sched.lock().expect("sched lock");
+        s.shutting_down = true;
+        s.functions
+            .values_mut()
+            .flat_map(|f| f.queue.drain(..).collect::<Vec<_>>())
+            .collect()
+    };
+    for inv in queued {
+        fail(
+            inner,
+            inv,
+            "Emulator.ShuttingDown",
+            "the emulator shut down before the invocation ran",
+        );
     }
 }
 

@@ -1,0 +1,168 @@
+//! The Lambda control plane as the service performs it, with no HTTP types: each operation
+//! changes the store and tells the scheduler, in one place. The HTTP adapter (`control`) and
+//! [`crate::EmulatorHandle`] both call these, so they cannot drift apart.
+
+use std::sync::Arc;
+
+use crate::arn::FunctionRef;
+use crate::code::PreparedCode;
+use crate::emulator::Inner;
+use crate::error::EmulatorError;
+use crate::model::FunctionConfiguration;
+use crate::scheduler;
+use crate::store::{ConfigPatch, NewFunction};
+
+/// CreateFunction: refuses an existing name; on failure the prepared code dir is removed.
+pub(crate) fn create_function(
+    inner: &Arc<Inner>,
+    nf: NewFunction,
+    code: PreparedCode,
+    publish: bool,
+    reserved_concurrency: Option<u32>,
+) -> Result<FunctionConfiguration, EmulatorError> {
+    let name = nf.name.clone();
+    let (code_dir, owned) = (code.code_dir.clone(), code.owned);
+    let res = {
+        let mut store = inner.store.lock().expect("store lock");
+        if store.state.functions.contains_key(&name) {
+            Err(EmulatorError::Conflict(format!(
+                "Function already exist: {name} (update it with UpdateFunctionCode/UpdateFunctionConfiguration, or delete it first)"
+            )))
+        } else {
+            store.create(nf, code, publish).and_then(|config| {
+                if reserved_concurrency.is_some() {
+                    store.set_concurrency(&name, reserved_concurrency)?;
+                }
+                Ok(config)
+            })
+        }
+    };
+    match res {
+        Ok(config) => {
+            if let Some(n) = reserved_concurrency {
+                scheduler::set_limit(inner, &name, n);
+            }
+            tracing::info!(function = %config.function_name, code_sha256 = %config.code_sha256, "function created");
+            Ok(config)
+        }
+        Err(e) => {
+            if owned {
+                let _ = std::fs::remove_dir_all(code_dir);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// UpdateFunctionCode: idle sandboxes of the old `$LATEST` are retired.
+pub(crate) fn update_code(
+    inner: &Arc<Inner>,
+    name: &str,
+    code: PreparedCode,
+    publish: bool,
+) -> Result<FunctionConfiguration, EmulatorError> {
+    let config = inner
+        .store
+        .lock()
+        .expect("store lock")
+        .update_code(name, code, publish)?;
+    scheduler::latest_updated(inner, name, &config.revision_id);
+    tracing::info!(function = %name, code_sha256 = %config.code_sha256, "function code updated");
+    Ok(config)
+}
+
+/// UpdateFunctionConfiguration (with `patch` already merged as the caller wants).
+pub(crate) fn update_configuration(
+    inner: &Arc<Inner>,
+    name: &str,
+    patch: ConfigPatch,
+) -> Result<FunctionConfiguration, EmulatorError> {
+    let config = inner
+        .store
+        .lock()
+        .expect("store lock")
+        .update_config(name, patch)?;
+    scheduler::latest_updated(inner, name, &config.revision_id);
+    Ok(config)
+}
+
+/// Adds or replaces environment variables of `$LATEST` (UpdateFunctionConfiguration with the
+/// merged `Environment`), under one store lock.
+pub(crate) fn merge_environment(
+    inner: &Arc<Inner>,
+    name: &str,
+    vars: &[(String, String)],
+) -> Result<FunctionConfiguration, EmulatorError> {
+    let config = {
+        let mut store = inner.store.lock().expect("store lock");
+        let mut env = store.function(name)?.latest.config.env_vars();
+        for (k, v) in vars {
+            env.insert(k.clone(), v.clone());
+        }
+        store.update_config(
+            name,
+            ConfigPatch {
+                env: Some(env),
+                ..Default::default()
+            },
+        )?
+    };
+    scheduler::latest_updated(inner, name, &config.revision_id);
+    Ok(config)
+}
+
+/// PublishVersion; with `code_sha256`, only if `$LATEST` still has that code.
+pub(crate) fn publish_version(
+    inner: &Arc<Inner>,
+    name: &str,
+    description: Option<String>,
+    code_sha256: Option<&str>,
+) -> Result<FunctionConfiguration, EmulatorError> {
+    let mut store = inner.store.lock().expect("store lock");
+    if let Some(sha) = code_sha256 {
+        let current = &store.function(name)?.latest.config.code_sha256;
+        if current != sha {
+            return Err(EmulatorError::InvalidParameter(format!(
+                "CodeSha256 ({sha}) is different from current CodeSha256 in $LATEST ({current}). Please try again with the CodeSha256 in $LATEST."
+            )));
+        }
+    }
+    let config = store.publish(name, description)?;
+    tracing::info!(function = %name, version = %config.version, "version published");
+    Ok(config)
+}
+
+/// Put (`Some`) or DeleteFunctionConcurrency (`None`: the account default applies).
+pub(crate) fn set_concurrency(
+    inner: &Arc<Inner>,
+    name: &str,
+    limit: Option<u32>,
+) -> Result<(), EmulatorError> {
+    inner
+        .store
+        .lock()
+        .expect("store lock")
+        .set_concurrency(name, limit)?;
+    scheduler::set_limit(
+        inner,
+        name,
+        limit.unwrap_or(inner.config.default_concurrency),
+    );
+    Ok(())
+}
+
+/// DeleteFunction (a whole function, or one version): its queued invocations fail, its idle
+/// sandboxes stop, its code is removed.
+pub(crate) fn delete(inner: &Arc<Inner>, r: &FunctionRef) -> Result<(), EmulatorError> {
+    let removed_root = inner
+        .store
+        .lock()
+        .expect("store lock")
+        .delete(&r.name, r.qualifier.as_deref())?;
+    scheduler::function_deleted(inner, &r.name, r.qualifier.as_deref());
+    if let Some(root) = removed_root {
+        let _ = std::fs::remove_dir_all(root);
+    }
+    tracing::info!(function = %r.name, qualifier = ?r.qualifier, "deleted");
+    Ok(())
+}
