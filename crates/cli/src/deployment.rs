@@ -266,7 +266,7 @@ pub async fn describe_version_raw(
     }
 }
 
-async fn describe_deployment_raw(
+pub(crate) async fn describe_deployment_raw(
     conn: &Connection,
     namespace: &str,
     deployment_name: &str,
@@ -384,7 +384,7 @@ pub async fn ensure_deployment(
 
 /// Retries `op` while the server answers `ResourceExhausted` (its per-deployment rate limit,
 /// e.g. "too many requests issued to Worker Deployment"), backing off up to ~10 s in total.
-async fn retry_throttled<T, F, Fut>(mut op: F) -> Result<T, DeploymentError>
+pub(crate) async fn retry_throttled<T, F, Fut>(mut op: F) -> Result<T, DeploymentError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, DeploymentError>>,

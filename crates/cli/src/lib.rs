@@ -38,6 +38,7 @@ pub mod deployment;
 pub mod doctor;
 pub mod iam;
 pub mod local;
+pub mod rollout;
 pub mod scaffold;
 pub mod ship;
 pub mod validate;

@@ -22,6 +22,7 @@ pub mod local;
 pub mod new;
 pub mod package;
 pub mod register;
+pub mod rollout;
 pub mod set_current;
 pub mod ship;
 pub mod ui;
@@ -85,6 +86,14 @@ pub enum Command {
     SetCurrent(set_current::SetCurrentArgs),
     /// Print a version's status and compute config.
     DescribeVersion(describe_version::DescribeVersionArgs),
+    /// Ramp a registered build to a share of new workflows (the current build keeps the rest).
+    Rollout(rollout::RolloutArgs),
+    /// Make a build current (default: the ramping one) and clear the ramp.
+    Promote(rollout::PromoteArgs),
+    /// Send new workflows back to the previous current build and clear the ramp.
+    Rollback(rollout::RollbackArgs),
+    /// A deployment's versions: state, share of new workflows, drainage, Lambda function.
+    Status(rollout::StatusArgs),
     /// Start a workflow and wait for its result (end-to-end check of a serverless worker).
     Verify(verify::VerifyArgs),
 }
@@ -103,6 +112,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Register(a) => register::run(output, a).await?,
         Command::SetCurrent(a) => set_current::run(output, a).await?,
         Command::DescribeVersion(a) => describe_version::run(output, a).await?,
+        Command::Rollout(a) => rollout::run_rollout(output, a).await?,
+        Command::Promote(a) => rollout::run_promote(output, a).await?,
+        Command::Rollback(a) => rollout::run_rollback(output, a).await?,
+        Command::Status(a) => rollout::run_status(output, a).await?,
         Command::Verify(a) => verify::run(output, a).await?,
     }
     Ok(ExitCode::SUCCESS)

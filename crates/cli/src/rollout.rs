@@ -1,0 +1,496 @@
+//! Day-two routing of a Worker Deployment: ramp a new build, promote it, roll back, and show the
+//! deployment's versions. Each operation reads the deployment's routing config first, so running
+//! it twice changes nothing the second time, and `dry_run` reports what would change.
+
+use serde::Serialize;
+use temporalio_client::{
+    tonic::{Code, Request},
+    Connection,
+};
+use temporalio_common::protos::temporal::api::{
+    deployment::v1::{worker_deployment_info::WorkerDeploymentVersionSummary, RoutingConfig},
+    enums::v1::{VersionDrainageStatus, WorkerDeploymentVersionStatus},
+    workflowservice::v1::SetWorkerDeploymentRampingVersionRequest,
+};
+
+use crate::connect::identity;
+use crate::deployment::{
+    describe_deployment_raw, describe_version_raw, retry_throttled, set_current, version_string,
+    DeploymentError, SetCurrentOptions,
+};
+
+/// What a routing change did (or, with `dry_run`, would do).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoutingReport {
+    /// `rollout`, `promote` or `rollback`.
+    pub action: &'static str,
+    /// Deployment name.
+    pub deployment_name: String,
+    /// Routing before.
+    pub before: Routing,
+    /// Routing after (what it would be, with `dry_run`).
+    pub after: Routing,
+    /// False when the deployment already routed this way (nothing was sent).
+    pub changed: bool,
+    /// Nothing was changed on the server.
+    pub dry_run: bool,
+}
+
+/// A deployment's routing: the current build and the ramping build with its share of new
+/// workflows.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Routing {
+    /// Build ID of the current version (`None`: unversioned workers get new workflows).
+    pub current: Option<String>,
+    /// Build ID of the ramping version.
+    pub ramping: Option<String>,
+    /// Percentage of new workflows that go to `ramping`.
+    pub ramping_percent: f32,
+}
+
+impl Routing {
+    fn of(rc: Option<&RoutingConfig>) -> Self {
+        let Some(rc) = rc else {
+            return Self::default();
+        };
+        let build = |v: &Option<
+            temporalio_common::protos::temporal::api::deployment::v1::WorkerDeploymentVersion,
+        >| {
+            v.as_ref()
+                .map(|v| v.build_id.clone())
+                .filter(|b| !b.is_empty())
+        };
+        let ramping = build(&rc.ramping_deployment_version);
+        Self {
+            current: build(&rc.current_deployment_version),
+            ramping_percent: if ramping.is_some() {
+                rc.ramping_version_percentage
+            } else {
+                0.0
+            },
+            ramping,
+        }
+    }
+}
+
+/// Errors of routing changes (beyond the server's).
+#[derive(Debug, thiserror::Error)]
+pub enum RolloutError {
+    /// The percentage is out of range.
+    #[error("--percent {0}: give a share of new workflows between 0 and 100")]
+    Percent(f32),
+    /// The deployment does not exist.
+    #[error("worker deployment {deployment} does not exist in namespace {namespace}. Fix: `temporal-lambda register` (or `ship`) a version of it first")]
+    NoDeployment {
+        /// Deployment name.
+        deployment: String,
+        /// Namespace.
+        namespace: String,
+    },
+    /// Ramping the current build makes no sense.
+    #[error("{version} is the current version: it already gets every new workflow. Fix: ramp another build, or `rollback` to the previous one")]
+    RampCurrent {
+        /// `<deployment>.<build-id>`.
+        version: String,
+    },
+    /// `promote` without a build and nothing ramping.
+    #[error("no version of {deployment} is ramping. Fix: `promote --build-id B`, or `rollout --build-id B --percent N` first")]
+    NothingToPromote {
+        /// Deployment name.
+        deployment: String,
+    },
+    /// `rollback` found no earlier current version.
+    #[error("{deployment} has no earlier current version to roll back to. Fix: `rollback --to BUILD_ID`")]
+    NothingToRollBackTo {
+        /// Deployment name.
+        deployment: String,
+    },
+    /// A server call failed.
+    #[error(transparent)]
+    Deployment(#[from] DeploymentError),
+}
+
+async fn routing_and_versions(
+    conn: &Connection,
+    namespace: &str,
+    deployment: &str,
+) -> Result<(Routing, Vec<u8>, Vec<WorkerDeploymentVersionSummary>), RolloutError> {
+    let d = describe_deployment_raw(conn, namespace, deployment)
+        .await?
+        .ok_or_else(|| RolloutError::NoDeployment {
+            deployment: deployment.to_string(),
+            namespace: namespace.to_string(),
+        })?;
+    let info = d.worker_deployment_info.unwrap_or_default();
+    Ok((
+        Routing::of(info.routing_config.as_ref()),
+        d.conflict_token,
+        info.version_summaries,
+    ))
+}
+
+/// `rollout`: make `build_id` the ramping version at `percent` % of new workflows (the rest go
+/// to the current version). The version must be registered (`register`/`ship`).
+pub async fn ramp(
+    conn: &Connection,
+    namespace: &str,
+    deployment: &str,
+    build_id: &str,
+    percent: f32,
+    dry_run: bool,
+) -> Result<RoutingReport, RolloutError> {
+    if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
+        return Err(RolloutError::Percent(percent));
+    }
+    let (before, token, _) = routing_and_versions(conn, namespace, deployment).await?;
+    let version = version_string(deployment, build_id);
+    if before.current.as_deref() == Some(build_id) {
+        return Err(RolloutError::RampCurrent { version });
+    }
+    if describe_version_raw(conn, namespace, deployment, build_id)
+        .await?
+        .is_none()
+    {
+        return Err(DeploymentError::VersionNotFound {
+            version,
+            namespace: namespace.to_string(),
+        }
+        .into());
+    }
+    let after = Routing {
+        current: before.current.clone(),
+        ramping: Some(build_id.to_string()),
+        ramping_percent: percent,
+    };
+    let changed = after != before;
+    if changed && !dry_run {
+        set_ramping(conn, namespace, deployment, build_id, percent, token).await?;
+    }
+    Ok(RoutingReport {
+        action: "rollout",
+        deployment_name: deployment.to_string(),
+        before,
+        after,
+        changed,
+        dry_run,
+    })
+}
+
+async fn set_ramping(
+    conn: &Connection,
+    namespace: &str,
+    deployment: &str,
+    build_id: &str,
+    percent: f32,
+    token: Vec<u8>,
+) -> Result<(), DeploymentError> {
+    retry_throttled(|| async {
+        let req = SetWorkerDeploymentRampingVersionRequest {
+            namespace: namespace.to_string(),
+            deployment_name: deployment.to_string(),
+            build_id: build_id.to_string(),
+            percentage: percent,
+            conflict_token: token.clone(),
+            identity: identity(),
+            // A serverless version has no pollers until the server invokes it for its tasks.
+            allow_no_pollers: true,
+            ..Default::default()
+        };
+        match conn
+            .workflow_service()
+            .set_worker_deployment_ramping_version(Request::new(req))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == Code::FailedPrecondition || s.code() == Code::Aborted => {
+                Err(DeploymentError::SetCurrentRejected {
+                    version: version_string(deployment, build_id),
+                    detail: s.message().to_string(),
+                    fix: "the deployment changed concurrently or is not ready; retry",
+                })
+            }
+            Err(s) => Err(DeploymentError::Rpc {
+                operation: "SetWorkerDeploymentRampingVersion",
+                code: s.code(),
+                message: s.message().to_string(),
+            }),
+        }
+    })
+    .await
+}
+
+/// `promote`: make `build_id` (default: the ramping build) current; the ramp is cleared.
+pub async fn promote(
+    conn: &Connection,
+    namespace: &str,
+    deployment: &str,
+    build_id: Option<&str>,
+    dry_run: bool,
+) -> Result<RoutingReport, RolloutError> {
+    let (before, _, _) = routing_and_versions(conn, namespace, deployment).await?;
+    let target = match build_id {
+        Some(b) => b.to_string(),
+        None => before
+            .ramping
+            .clone()
+            .ok_or_else(|| RolloutError::NothingToPromote {
+                deployment: deployment.to_string(),
+            })?,
+    };
+    make_current(
+        conn, namespace, deployment, "promote", before, target, dry_run,
+    )
+    .await
+}
+
+/// `rollback`: undo the last routing step. With a ramp in progress it clears the ramp (the
+/// current build gets every new workflow again); otherwise the build that was current most
+/// recently before this one becomes current. `to` names the build to make current instead.
+pub async fn rollback(
+    conn: &Connection,
+    namespace: &str,
+    deployment: &str,
+    to: Option<&str>,
+    dry_run: bool,
+) -> Result<RoutingReport, RolloutError> {
+    let (before, _, versions) = routing_and_versions(conn, namespace, deployment).await?;
+    let target = match (to, &before.ramping, &before.current) {
+        (Some(b), _, _) => b.to_string(),
+        (None, Some(_), Some(current)) => current.clone(),
+        (None, _, _) => {
+            previous_current(&versions, before.current.as_deref()).ok_or_else(|| {
+                RolloutError::NothingToRollBackTo {
+                    deployment: deployment.to_string(),
+                }
+            })?
+        }
+    };
+    make_current(
+        conn, namespace, deployment, "rollback", before, target, dry_run,
+    )
+    .await
+}
+
+/// The build that was current (or ramping) most recently, other than `current`: by
+/// `last_current_time`, else (servers that do not fill it) `last_deactivation_time`, else
+/// `routing_update_time`, else `first_activation_time`. Never-activated versions are skipped.
+fn previous_current(
+    versions: &[WorkerDeploymentVersionSummary],
+    current: Option<&str>,
+) -> Option<String> {
+    versions
+        .iter()
+        .filter_map(|v| {
+            let build = v.deployment_version.as_ref()?.build_id.clone();
+            let t = v
+                .last_current_time
+                .as_ref()
+                .or(v.last_deactivation_time.as_ref())
+                .or(v.routing_update_time.as_ref())
+                .or(v.first_activation_time.as_ref())?;
+            (Some(build.as_str()) != current).then_some(((t.seconds, t.nanos), build))
+        })
+        .max()
+        .map(|(_, b)| b)
+}
+
+async fn make_current(
+    conn: &Connection,
+    namespace: &str,
+    deployment: &str,
+    action: &'static str,
+    before: Routing,
+    target: String,
+    dry_run: bool,
+) -> Result<RoutingReport, RolloutError> {
+    // Making a build current clears the ramp when it was the ramping one; otherwise clear it
+    // explicitly, so that new work goes to the target only.
+    let after = Routing {
+        current: Some(target.clone()),
+        ramping: None,
+        ramping_percent: 0.0,
+    };
+    let changed = after != before;
+    if changed && !dry_run {
+        if before.current.as_deref() != Some(target.as_str()) {
+            set_current(
+                conn,
+                &SetCurrentOptions {
+                    namespace: namespace.to_string(),
+                    deployment_name: deployment.to_string(),
+                    build_id: target.clone(),
+                    allow_no_pollers: false,
+                    ignore_missing_task_queues: false,
+                },
+            )
+            .await?;
+        }
+        let (now, token, _) = routing_and_versions(conn, namespace, deployment).await?;
+        if now.ramping.is_some() {
+            // An empty build ID with 0 % unsets the ramping version.
+            set_ramping(conn, namespace, deployment, "", 0.0, token).await?;
+        }
+    }
+    Ok(RoutingReport {
+        action,
+        deployment_name: deployment.to_string(),
+        before,
+        after,
+        changed,
+        dry_run,
+    })
+}
+
+/// One version in `status`.
+#[derive(Debug, Clone, Serialize)]
+pub struct VersionStatus {
+    /// Build ID.
+    pub build_id: String,
+    /// `current`, `ramping`, `draining`, `drained` or `inactive`.
+    pub state: String,
+    /// Share of new workflows, in % (100 for current, the ramp for ramping, else 0).
+    pub percent: f32,
+    /// Drainage as the server last computed it (`draining`, `drained`, or empty).
+    pub drainage: String,
+    /// The Lambda function (qualified ARN) its compute config invokes, if serverless.
+    pub lambda_function: Option<String>,
+}
+
+/// `status`: the deployment's versions, newest first.
+#[derive(Debug, Clone, Serialize)]
+pub struct DeploymentStatus {
+    /// Deployment name.
+    pub deployment_name: String,
+    /// Routing now.
+    pub routing: Routing,
+    /// Every version the server knows.
+    pub versions: Vec<VersionStatus>,
+}
+
+/// Reads the deployment's routing and versions.
+pub async fn status(
+    conn: &Connection,
+    namespace: &str,
+    deployment: &str,
+) -> Result<DeploymentStatus, RolloutError> {
+    let (routing, _, mut summaries) = routing_and_versions(conn, namespace, deployment).await?;
+    summaries.sort_by_key(|v| {
+        std::cmp::Reverse(
+            v.create_time
+                .as_ref()
+                .map(|t| (t.seconds, t.nanos))
+                .unwrap_or_default(),
+        )
+    });
+    let mut versions = Vec::new();
+    for v in summaries {
+        let build_id = v
+            .deployment_version
+            .as_ref()
+            .map(|d| d.build_id.clone())
+            .unwrap_or_default();
+        let state = WorkerDeploymentVersionStatus::try_from(v.status)
+            .map(|s| {
+                s.as_str_name()
+                    .trim_start_matches("WORKER_DEPLOYMENT_VERSION_STATUS_")
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_else(|_| v.status.to_string());
+        let drainage = VersionDrainageStatus::try_from(v.drainage_status)
+            .ok()
+            .filter(|d| *d != VersionDrainageStatus::Unspecified)
+            .map(|d| {
+                d.as_str_name()
+                    .trim_start_matches("VERSION_DRAINAGE_STATUS_")
+                    .to_ascii_lowercase()
+            })
+            .unwrap_or_default();
+        let percent = if routing.current.as_deref() == Some(build_id.as_str()) {
+            100.0 - routing.ramping_percent
+        } else if routing.ramping.as_deref() == Some(build_id.as_str()) {
+            routing.ramping_percent
+        } else {
+            0.0
+        };
+        // The summary has no provider details: the version's own description does.
+        let described = describe_version_raw(conn, namespace, deployment, &build_id).await?;
+        let lambda_function = described
+            .and_then(|d| d.worker_deployment_version_info)
+            .and_then(|i| i.compute_config)
+            .map(|c| crate::compute::view(&c))
+            .and_then(|groups| {
+                groups.values().find_map(|g| {
+                    g.provider_details
+                        .as_ref()?
+                        .get("arn")
+                        .and_then(|a| a.as_str())
+                        .map(str::to_string)
+                })
+            });
+        versions.push(VersionStatus {
+            build_id,
+            state,
+            percent,
+            drainage,
+            lambda_function,
+        });
+    }
+    Ok(DeploymentStatus {
+        deployment_name: deployment.to_string(),
+        routing,
+        versions,
+    })
+}
+
+/// `status` as a table.
+pub fn status_text(s: &DeploymentStatus) -> String {
+    let mut out = format!("deployment {}\n", s.deployment_name);
+    out.push_str(&format!(
+        "{:<20} {:<9} {:>6} {:<9} {}\n",
+        "BUILD ID", "STATE", "NEW %", "DRAINAGE", "LAMBDA FUNCTION"
+    ));
+    for v in &s.versions {
+        out.push_str(&format!(
+            "{:<20} {:<9} {:>6.1} {:<9} {}\n",
+            v.build_id,
+            v.state,
+            v.percent,
+            if v.drainage.is_empty() {
+                "-"
+            } else {
+                &v.drainage
+            },
+            v.lambda_function.as_deref().unwrap_or("-")
+        ));
+    }
+    out
+}
+
+/// One line per routing change.
+pub fn routing_text(r: &RoutingReport) -> String {
+    let show = |x: &Routing| match &x.ramping {
+        Some(b) => format!(
+            "current {} ({:.1} %), ramping {b} ({:.1} %)",
+            x.current.as_deref().unwrap_or("unversioned"),
+            100.0 - x.ramping_percent,
+            x.ramping_percent
+        ),
+        None => format!(
+            "current {} (100 %)",
+            x.current.as_deref().unwrap_or("unversioned")
+        ),
+    };
+    let verb = match (r.dry_run, r.changed) {
+        (_, false) => "unchanged:",
+        (true, true) => "would change to:",
+        (false, true) => "now:",
+    };
+    format!(
+        "{} {}: {} {}\n  (was {})",
+        r.action,
+        r.deployment_name,
+        verb,
+        show(&r.after),
+        show(&r.before)
+    )
+}
