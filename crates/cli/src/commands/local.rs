@@ -478,11 +478,21 @@ fn rig_summary(rig: &Rig, workflow_type: &str) -> String {
         rig.memory_mb,
         f64::from(temporal_lambda_emulator::cpu_millis(rig.memory_mb)) / 1000.0
     ));
-    for f in &rig.functions {
+    for (i, f) in rig.functions.iter().enumerate() {
+        // Each function's version is made current as it is deployed: the last one of a
+        // deployment is the current one.
+        let superseded = rig.functions[i + 1..]
+            .iter()
+            .any(|later| later.deployment_name == f.deployment_name);
         s.push_str(&format!(
-            "  function         {}\n  deployment       {} (current)\n  task queue       {}\n",
+            "  function         {}\n  deployment       {} ({})\n  task queue       {}\n",
             f.function_arn,
             f.version(),
+            if superseded {
+                "registered; a later build is current"
+            } else {
+                "current"
+            },
             f.task_queue,
         ));
     }
