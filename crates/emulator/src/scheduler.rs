@@ -721,7 +721,6 @@ mod sandbox_free_tests {
     use super::*;
     use crate::config::EmulatorConfig;
     use crate::emulator::Launcher;
-    use crate::store::{NewFunction, Store};
     use std::sync::mpsc::Receiver;
     use std::time::Duration;
 
@@ -735,23 +734,7 @@ mod sandbox_free_tests {
         let dir = tempfile::tempdir().unwrap();
         let mut config = EmulatorConfig::new(dir.path());
         config.async_retry_delays = vec![Duration::from_secs(60), Duration::from_secs(120)];
-        let mut store = Store::load(dir.path(), &config.region, &config.account_id).unwrap();
-        let dir_code = dir.path().join("code");
-        std::fs::create_dir_all(&dir_code).unwrap();
-        std::fs::write(dir_code.join("bootstrap"), "#!/bin/sh\n").unwrap();
-        let code = crate::code::from_path(dir.path(), "f", &dir_code).unwrap();
-        let nf = NewFunction {
-            name: "f".into(),
-            runtime: None,
-            role: None,
-            handler: None,
-            description: None,
-            timeout: Some(3),
-            memory_size: None,
-            env: None,
-            architectures: None,
-        };
-        store.create(nf, code, false).unwrap();
+        let mut store = crate::store::tests::store_with_function(dir.path());
         store.set_concurrency("f", Some(limit)).unwrap();
         let (tx, launched) = std::sync::mpsc::channel();
         let inner = Arc::new(Inner::new(

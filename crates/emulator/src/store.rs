@@ -759,10 +759,11 @@ impl Store {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn store_with_function(dir: &Path) -> Store {
+    /// A store in `dir` with one function `f` (code dir `dir/code`, not checked), published once.
+    pub(crate) fn store_with_function(dir: &Path) -> Store {
         let mut s = Store::load(dir, "us-east-1", "123456789012").unwrap();
         let nf = NewFunction {
             name: "f".into(),
