@@ -2,10 +2,19 @@
 # Side-by-side benchmark: our Rust worker vs the official Python and TypeScript Lambda workers,
 # in ONE run on ONE lambda-emulator and ONE Temporal dev server.
 #
-#   bench/side-by-side.sh                 # full run: writes bench/results/<date>-side-by-side.{md,svg}
-#   bench/side-by-side.sh --smoke         # CI-sized: debug bootstrap, 2 runs, Rust + Python (optional),
-#                                         # no TypeScript, report in target/side-by-side/smoke/
+#   bench/side-by-side.sh                 # full run, one bench run per config (default
+#                                         # off:256,lambda:256,lambda:1769): writes
+#                                         # bench/results/<date>-side-by-side-<fidelity>-<MB>.{md,svg}
+#                                         # and the combined bench/results/<date>-side-by-side-fidelity.md
+#   bench/side-by-side.sh --smoke         # CI-sized: one config (lambda:256), debug bootstrap, 2 runs,
+#                                         # Rust + Python (optional), no TypeScript, reports in
+#                                         # target/side-by-side/smoke/
+#   bench/side-by-side.sh --configs off:256,lambda:1769   # <fidelity>:<MemorySize MB>, comma list
 #   bench/side-by-side.sh --no-typescript # skip a peer (also --no-python); other args go to the binary
+#
+# Each config is its own bench run with every row (own emulator with that fidelity, own dev
+# server), so a ratio always compares rows measured in the same run. `lambda` fidelity needs
+# writable cgroups (root); where they are not, the report says what was enforced.
 #
 # Sets up the peers itself, cached under target/side-by-side/ (rebuilt when their pins change):
 #   python-fn/  pip install --target of bench/peers/python/requirements.txt (temporalio 1.35.x,
@@ -21,14 +30,24 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 cache=$target_dir/side-by-side
 mkdir -p "$cache"
 
-smoke=0 python=1 typescript=1 pass=()
-for a in "$@"; do
-  case "$a" in
+smoke=0 python=1 typescript=1 pass=() configs=
+while [ $# -gt 0 ]; do
+  case "$1" in
     --smoke) smoke=1 typescript=0 ;;
     --no-python) python=0 ;;
     --no-typescript) typescript=0 ;;
-    *) pass+=("$a") ;;
+    --configs) configs=${2:?--configs needs a list, e.g. off:256,lambda:256}; shift ;;
+    --configs=*) configs=${1#--configs=} ;;
+    *) pass+=("$1") ;;
   esac
+  shift
+done
+if [ -z "$configs" ]; then
+  if [ "$smoke" = 1 ]; then configs=lambda:256; else configs=off:256,lambda:256,lambda:1769; fi
+fi
+IFS=, read -r -a config_list <<<"$configs"
+for c in "${config_list[@]}"; do
+  [[ "$c" =~ ^[a-z,]+:[0-9]+$ ]] || { echo "bad config '$c': use <fidelity>:<MB>, e.g. lambda:256" >&2; exit 2; }
 done
 notes=()
 log() { echo "==> $*" >&2; }
@@ -47,7 +66,9 @@ else
   bootstrap=$target_dir/release/bootstrap
 fi
 cargo build --quiet -p side-by-side
-bench=$target_dir/debug/side-by-side
+# A copy: every config runs the same build even if the target dir is rebuilt meanwhile.
+bench=$cache/side-by-side-bench
+cp "$target_dir/debug/side-by-side" "$bench"
 
 # --- Python peer -------------------------------------------------------------------------------
 setup_python() {
@@ -114,7 +135,7 @@ if [ "$typescript" = 1 ]; then
   fi
 fi
 
-# --- run -----------------------------------------------------------------------------------------
+# --- run: one bench run per config ------------------------------------------------------------
 note_args=()
 for n in "${notes[@]}"; do note_args+=(--note "$n"); done
 if [ "$smoke" = 1 ]; then
@@ -126,10 +147,31 @@ else
   name=$(date -u +%F)-side-by-side
   set --
 fi
-mkdir -p "$out_dir"
-log "running the bench (report: $out_dir/$name.md)"
-"$bench" --repo-root "$root" --rust "$bootstrap" "${py_args[@]}" "${ts_args[@]}" \
-  --out "$out_dir/$name.md" --chart "$out_dir/$name.svg" --chart-link "$name.svg" \
-  "${note_args[@]}" "$@" "${pass[@]}"
-cat "$out_dir/$name.md"
-log "saved $out_dir/$name.md and $out_dir/$name.svg"
+mkdir -p "$out_dir" "$cache/json"
+jsons=() failed=()
+for c in "${config_list[@]}"; do
+  fidelity=${c%%:*} memory=${c##*:}
+  tag=$name-${fidelity//,/-}-$memory
+  log "running the bench, config $c (report: $out_dir/$tag.md)"
+  t=$SECONDS
+  rc=0
+  "$bench" --repo-root "$root" --rust "$bootstrap" "${py_args[@]}" "${ts_args[@]}" \
+    --fidelity "$fidelity" --memory-mb "$memory" \
+    --out "$out_dir/$tag.md" --chart "$out_dir/$tag.svg" --chart-link "$tag.svg" \
+    --json "$cache/json/$tag.json" "${note_args[@]}" "$@" "${pass[@]}" || rc=$?
+  log "config $c: exit $rc after $((SECONDS - t)) s"
+  if [ -f "$cache/json/$tag.json" ] && [ "$cache/json/$tag.json" -nt "$bench" ]; then
+    jsons+=("$cache/json/$tag.json")
+  fi
+  [ "$rc" = 0 ] || failed+=("$c (exit $rc)")
+  [ -f "$out_dir/$tag.md" ] && cat "$out_dir/$tag.md"
+done
+if [ ${#jsons[@]} -gt 0 ]; then
+  "$bench" --combine "${jsons[@]}" --out "$out_dir/$name-fidelity.md"
+  cat "$out_dir/$name-fidelity.md"
+  log "saved $out_dir/$name-<config>.{md,svg} and the combined $out_dir/$name-fidelity.md"
+fi
+if [ ${#failed[@]} -gt 0 ]; then
+  log "FAILED: ${failed[*]}"
+  exit 1
+fi

