@@ -10,7 +10,7 @@ use temporalio_client::{
 };
 use temporalio_common::protos::temporal::api::{
     deployment::v1::WorkerDeploymentVersion,
-    enums::v1::WorkerDeploymentVersionStatus,
+    enums::v1::{RoutingConfigUpdateState, WorkerDeploymentVersionStatus},
     workflowservice::v1::{
         CreateWorkerDeploymentRequest, CreateWorkerDeploymentVersionRequest,
         DescribeWorkerDeploymentRequest, DescribeWorkerDeploymentResponse,
@@ -286,6 +286,46 @@ pub(crate) async fn describe_deployment_raw(
     }
 }
 
+/// How long [`await_routing_propagated`] waits by default.
+pub const ROUTING_PROPAGATION_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Waits until the deployment's last routing change (current or ramping version) has reached
+/// every task queue partition: the server accepts the change at once but applies it to its task
+/// queues asynchronously (`routing_config_update_state` is `IN_PROGRESS` meanwhile), and until
+/// then new workflows may still go to the previous build. Returns `Ok(false)`, after a warning,
+/// if it has not propagated within `timeout`; the change itself stays made.
+pub async fn await_routing_propagated(
+    conn: &Connection,
+    namespace: &str,
+    deployment_name: &str,
+    timeout: std::time::Duration,
+) -> Result<bool, DeploymentError> {
+    let start = std::time::Instant::now();
+    let mut delay = std::time::Duration::from_millis(50);
+    loop {
+        let state = retry_throttled(|| describe_deployment_raw(conn, namespace, deployment_name))
+            .await?
+            .and_then(|d| d.worker_deployment_info)
+            .map(|i| i.routing_config_update_state())
+            .unwrap_or(RoutingConfigUpdateState::Unspecified);
+        // Servers before routing propagation was asynchronous report UNSPECIFIED.
+        if state != RoutingConfigUpdateState::InProgress {
+            tracing::debug!(deployment = deployment_name, elapsed = ?start.elapsed(), "routing propagated");
+            return Ok(true);
+        }
+        if start.elapsed() >= timeout {
+            tracing::warn!(
+                deployment = deployment_name,
+                ?timeout,
+                "the routing change is made but still propagating to the task queues; new                  workflows may go to the previous build for a while. Check with `status`"
+            );
+            return Ok(false);
+        }
+        tokio::time::sleep(delay).await;
+        delay = (delay * 2).min(std::time::Duration::from_millis(500));
+    }
+}
+
 /// Re-registers every version of `deployment_name` whose aws-lambda compute config names
 /// `role_arn` with external ID `old_external_id`, so that it carries `new_external_id` (after
 /// the role's trust policy was rotated on purpose). Returns how many versions were updated.
@@ -550,6 +590,9 @@ pub struct SetCurrentReport {
     pub already_current: bool,
     /// Whether `allow_no_pollers` was needed.
     pub allowed_no_pollers: bool,
+    /// Whether the previous version's task queues were not required (a serverless version
+    /// that was never invoked has polled none).
+    pub ignored_missing_task_queues: bool,
 }
 
 /// Make a version the current version of its deployment (SetWorkerDeploymentCurrentVersion),
@@ -579,6 +622,9 @@ async fn set_current_once(
         .as_ref()
         .and_then(|i| i.compute_config.as_ref())
         .is_some_and(|c| !c.scaling_groups.is_empty());
+    // A serverless version that was never invoked has polled no task queue yet: the server
+    // learns its task queues when it first invokes it for one.
+    let never_polled = described.version_task_queues.is_empty();
     let deployment = describe_deployment_raw(conn, &opts.namespace, &opts.deployment_name).await?;
     let (conflict_token, previous) = match &deployment {
         Some(d) => (
@@ -597,11 +643,13 @@ async fn set_current_once(
         previous_build_id: previous.clone(),
         already_current: previous.as_deref() == Some(opts.build_id.as_str()),
         allowed_no_pollers: opts.allow_no_pollers,
+        ignored_missing_task_queues: opts.ignore_missing_task_queues,
     };
     if report.already_current {
         return Ok(report);
     }
     let mut allow_no_pollers = opts.allow_no_pollers;
+    let mut ignore_missing_task_queues = opts.ignore_missing_task_queues;
     loop {
         let req = SetWorkerDeploymentCurrentVersionRequest {
             namespace: opts.namespace.clone(),
@@ -609,7 +657,7 @@ async fn set_current_once(
             build_id: opts.build_id.clone(),
             conflict_token: conflict_token.clone(),
             identity: identity(),
-            ignore_missing_task_queues: opts.ignore_missing_task_queues,
+            ignore_missing_task_queues,
             allow_no_pollers,
             ..Default::default()
         };
@@ -620,6 +668,14 @@ async fn set_current_once(
         {
             Ok(_) => {
                 report.allowed_no_pollers = allow_no_pollers;
+                report.ignored_missing_task_queues = ignore_missing_task_queues;
+                await_routing_propagated(
+                    conn,
+                    &opts.namespace,
+                    &opts.deployment_name,
+                    ROUTING_PROPAGATION_TIMEOUT,
+                )
+                .await?;
                 return Ok(report);
             }
             Err(s) if is_no_pollers(&s) && serverless && !allow_no_pollers => {
@@ -635,7 +691,22 @@ async fn set_current_once(
                     fix: "start a worker for this version first, or pass --allow-no-pollers",
                 })
             }
-            Err(s) if s.message().contains("task queue") && s.message().contains("missing") => {
+            Err(s)
+                if is_missing_task_queues(&s)
+                    && serverless
+                    && never_polled
+                    && !ignore_missing_task_queues =>
+            {
+                // The previous current version polled task queues this one has not polled
+                // yet, because nothing invoked it yet: it will poll them once invoked.
+                tracing::info!(
+                    %version,
+                    "version has polled no task queue yet (serverless, never invoked): not \
+                     requiring the previous version's task queues"
+                );
+                ignore_missing_task_queues = true;
+            }
+            Err(s) if is_missing_task_queues(&s) => {
                 return Err(DeploymentError::SetCurrentRejected {
                     version,
                     detail: s.message().to_string(),
@@ -653,6 +724,20 @@ async fn set_current_once(
             Err(s) => return Err(DeploymentError::rpc("SetWorkerDeploymentCurrentVersion", s)),
         }
     }
+}
+
+/// Whether a described version is serverless (has a compute config) and has polled no task
+/// queue yet (was never invoked).
+pub(crate) fn serverless_never_polled(d: &DescribeWorkerDeploymentVersionResponse) -> bool {
+    d.version_task_queues.is_empty()
+        && d.worker_deployment_version_info
+            .as_ref()
+            .and_then(|i| i.compute_config.as_ref())
+            .is_some_and(|c| !c.scaling_groups.is_empty())
+}
+
+pub(crate) fn is_missing_task_queues(s: &Status) -> bool {
+    s.message().contains("task queue") && s.message().contains("missing")
 }
 
 fn is_no_pollers(s: &Status) -> bool {

@@ -186,8 +186,9 @@ pub async fn run_with(
     let version = format!("{}:{}", opts.deployment_name, opts.build_id);
 
     // --- Temporal side: the version and its compute config.
-    let target = match temporal_connection(&mut c, opts).await {
-        Some(conn) => version_checks(&mut c, opts, &conn).await,
+    let conn = temporal_connection(&mut c, opts).await;
+    let target = match &conn {
+        Some(conn) => version_checks(&mut c, opts, conn).await,
         None => {
             c.skip_all(
                 &["version-exists", "version-compute", "version-current"],
@@ -224,6 +225,14 @@ pub async fn run_with(
         "recent-errors",
     ];
     let aws = aws_credentials(&mut c, aws).await;
+    // --- The deployment's other versions.
+    match (&conn, &aws) {
+        (Some(conn), Some(aws)) => deployment_checks(&mut c, conn, aws, opts).await,
+        _ => c.skip_all(
+            &["versions-invocable", "ramping-healthy"],
+            "needs Temporal and AWS credentials",
+        ),
+    }
     let (Some(aws), Some(arn)) = (aws, arn) else {
         c.skip_all(REST_AWS, "needs AWS credentials and the function ARN");
         return finish(version, c);
@@ -877,53 +886,175 @@ async fn function_connection(c: &mut Ctx, aws: &Aws, arn: &FunctionArn) {
 async fn recent_errors(c: &mut Ctx, aws: &Aws, arn: &FunctionArn, opts: &DoctorOptions) {
     let group = format!("/aws/lambda/{}", arn.name);
     let minutes = opts.log_window.as_secs() / 60;
-    let since = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap_or_default()
-        .saturating_sub(opts.log_window);
-    match aws
-        .logs
-        .filter_log_events()
-        .log_group_name(&group)
-        .start_time(i64::try_from(since.as_millis()).unwrap_or(i64::MAX))
-        .filter_pattern(r#"?ERROR ?"Task timed out" ?"Runtime." ?"Sandbox.Timedout""#)
-        .limit(50)
-        .send()
-        .await
-    {
-        Ok(out) => {
-            let lines: Vec<String> = out
-                .events()
-                .iter()
-                .filter_map(|e| e.message())
-                .map(|m| m.trim().chars().take(240).collect())
-                .collect();
-            if lines.is_empty() {
-                c.ok(
-                    "recent-errors",
-                    format!("no errors in {group} in the last {minutes} min"),
-                );
-            } else {
-                let last: Vec<String> = lines.iter().rev().take(3).cloned().collect();
-                c.warn(
-                    "recent-errors",
-                    format!(
-                        "{} error line(s) in {group} in the last {minutes} min; latest: {}",
-                        lines.len(),
-                        last.join(" | ")
-                    ),
-                    format!("read them: aws logs tail {group} --since {minutes}m"),
-                );
-            }
-        }
-        Err(e) if crate::aws::error_code(&e).as_deref() == Some("ResourceNotFoundException") => c
-            .ok(
+    match crate::logs::activity(aws, &arn.name, None, opts.log_window).await {
+        Ok(None) => c.ok(
+            "recent-errors",
+            format!("{group} has no logs yet (never invoked)"),
+        ),
+        Ok(Some(a)) if a.errors == 0 => c.ok(
+            "recent-errors",
+            format!("no errors in {group} in the last {minutes} min"),
+        ),
+        Ok(Some(a)) => {
+            let latest: Vec<&str> = a.latest_errors.iter().rev().map(String::as_str).collect();
+            c.warn(
                 "recent-errors",
-                format!("{group} has no logs yet (never invoked)"),
-            ),
+                format!(
+                    "{} error line(s) in {group} in the last {minutes} min; latest: {}",
+                    a.errors,
+                    latest.join(" | ")
+                ),
+                format!("read them: aws logs tail {group} --since {minutes}m"),
+            );
+        }
         Err(e) => c.warn(
             "recent-errors",
-            crate::aws::describe_sdk_error(&e),
+            e.to_string(),
+            "allow logs:FilterLogEvents to read the function's logs",
+        ),
+    }
+}
+
+/// `versions-invocable`: every version that still gets tasks (current, ramping, draining, or
+/// with open pinned workflows) still has its Lambda version; `ramping-healthy`: the ramping
+/// version's function logs no errors.
+async fn deployment_checks(c: &mut Ctx, conn: &Connection, aws: &Aws, opts: &DoctorOptions) {
+    use temporalio_common::protos::temporal::api::enums::v1::VersionDrainageStatus;
+    let (ns, dep) = (opts.conn.namespace.as_str(), opts.deployment_name.as_str());
+    let d = match crate::deployment::describe_deployment_raw(conn, ns, dep).await {
+        Ok(Some(d)) => d,
+        Ok(None) => {
+            c.skip_all(&["versions-invocable", "ramping-healthy"], "no deployment");
+            return;
+        }
+        Err(e) => {
+            let e = e.to_string();
+            c.warn("versions-invocable", e.clone(), "check your permissions");
+            c.skip("ramping-healthy", "cannot read the deployment");
+            return;
+        }
+    };
+    let info = d.worker_deployment_info.unwrap_or_default();
+    let rc = info.routing_config.unwrap_or_default();
+    let build = |v: &Option<
+        temporalio_common::protos::temporal::api::deployment::v1::WorkerDeploymentVersion,
+    >| {
+        v.as_ref()
+            .map(|v| v.build_id.clone())
+            .filter(|b| !b.is_empty())
+    };
+    let (current, ramping) = (
+        build(&rc.current_deployment_version),
+        build(&rc.ramping_deployment_version),
+    );
+    let mut needed = 0;
+    let mut gone = Vec::new();
+    for v in &info.version_summaries {
+        let Some(b) = build(&v.deployment_version) else {
+            continue;
+        };
+        let open = crate::retire::open_pinned(conn, ns, dep, &b, 3)
+            .await
+            .unwrap_or_default();
+        let why = if current.as_deref() == Some(b.as_str()) {
+            "it is current".to_string()
+        } else if ramping.as_deref() == Some(b.as_str()) {
+            format!(
+                "it is ramping ({} % of new workflows)",
+                rc.ramping_version_percentage
+            )
+        } else if open.0 > 0 {
+            format!(
+                "{} pinned workflow(s) on it are open (e.g. {})",
+                open.0,
+                open.1.join(", ")
+            )
+        } else if v.drainage_status == VersionDrainageStatus::Draining as i32 {
+            "it is draining".to_string()
+        } else {
+            continue;
+        };
+        needed += 1;
+        let Ok(Some(arn)) = crate::retire::lambda_function_of(conn, ns, dep, &b).await else {
+            continue;
+        };
+        if let Err(e) = aws
+            .lambda
+            .get_function_configuration()
+            .function_name(&arn)
+            .send()
+            .await
+        {
+            if crate::aws::error_code(&e).as_deref() == Some("ResourceNotFoundException") {
+                gone.push(format!(
+                    "{dep}:{b} invokes {arn}, which no longer exists, and {why}"
+                ));
+            }
+        }
+    }
+    if gone.is_empty() {
+        c.ok(
+            "versions-invocable",
+            format!(
+                "the {needed} version(s) of {dep} that still get tasks have their Lambda versions"
+            ),
+        );
+    } else {
+        c.fail(
+            "versions-invocable",
+            gone.join("; "),
+            "redeploy that build's code (temporal-lambda deploy) and `register --update` the build with the new ARN: its tasks stall until a function serves them",
+        );
+    }
+
+    let Some(r) = ramping else {
+        c.ok("ramping-healthy", format!("no version of {dep} is ramping"));
+        return;
+    };
+    let Ok(Some(arn)) = crate::retire::lambda_function_of(conn, ns, dep, &r).await else {
+        c.skip(
+            "ramping-healthy",
+            format!("{dep}:{r} has no Lambda function"),
+        );
+        return;
+    };
+    let Some((name, qualifier)) = crate::retire::split_function_arn(&arn) else {
+        c.skip(
+            "ramping-healthy",
+            format!("{arn} is not a Lambda function ARN"),
+        );
+        return;
+    };
+    let minutes = opts.log_window.as_secs() / 60;
+    match crate::logs::activity(aws, name, qualifier, opts.log_window).await {
+        Ok(Some(a)) if a.errors > 0 => {
+            let latest: Vec<&str> = a.latest_errors.iter().rev().map(String::as_str).collect();
+            c.fail(
+                "ramping-healthy",
+                format!(
+                    "{dep}:{r} gets {} % of new workflows, and {arn} logged {} error line(s) in {} invocation(s) in the last {minutes} min; latest: {}",
+                    rc.ramping_version_percentage,
+                    a.errors,
+                    a.invocations,
+                    latest.join(" | ")
+                ),
+                format!(
+                    "temporal-lambda rollback --deployment-name {dep} (new workflows go back to {}), then fix the build and ramp it again",
+                    current.as_deref().unwrap_or("the current build")
+                ),
+            );
+        }
+        Ok(a) => c.ok(
+            "ramping-healthy",
+            format!(
+                "{dep}:{r} is ramping ({} %); {arn} logged no errors in {} invocation(s) in the last {minutes} min",
+                rc.ramping_version_percentage,
+                a.map(|a| a.invocations).unwrap_or(0)
+            ),
+        ),
+        Err(e) => c.warn(
+            "ramping-healthy",
+            e.to_string(),
             "allow logs:FilterLogEvents to read the function's logs",
         ),
     }

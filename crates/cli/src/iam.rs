@@ -423,20 +423,41 @@ pub async fn create_stack(
             true
         }
     };
+    let (status, outputs) = wait_for_stack(aws, name, progress).await?;
+    let role_arn = outputs
+        .into_iter()
+        .find(|(k, _)| k == "RoleARN")
+        .map(|(_, v)| v)
+        .ok_or_else(|| IamError::NoOutput(name.clone()))?;
+    Ok(StackReport {
+        stack_name: name.clone(),
+        status,
+        role_arn,
+        changed,
+    })
+}
+
+/// Waits until the stack leaves `*_IN_PROGRESS` (up to 10 min); its final status and outputs,
+/// or the first failure reason if it did not complete.
+async fn wait_for_stack(
+    aws: &Aws,
+    name: &str,
+    progress: &dyn Fn(&str),
+) -> Result<(String, Vec<(String, String)>), IamError> {
     let limit = Duration::from_secs(600);
     let start = Instant::now();
     let mut delay = Duration::from_millis(200);
     loop {
         let Some((status, outputs)) = stack_status(aws, name).await? else {
             return Err(IamError::StackFailed {
-                stack: name.clone(),
+                stack: name.to_string(),
                 status: "DELETED".into(),
                 reason: first_failure(aws, name).await,
             });
         };
         if status.ends_with("_IN_PROGRESS") {
             if start.elapsed() > limit {
-                return Err(IamError::Timeout(name.clone(), limit));
+                return Err(IamError::Timeout(name.to_string(), limit));
             }
             progress(&format!("stack {name}: {status}"));
             tokio::time::sleep(delay).await;
@@ -447,23 +468,76 @@ pub async fn create_stack(
             || status == StackStatus::UpdateComplete.as_str();
         if !ok {
             return Err(IamError::StackFailed {
-                stack: name.clone(),
+                stack: name.to_string(),
                 status,
                 reason: first_failure(aws, name).await,
             });
         }
-        let role_arn = outputs
-            .into_iter()
-            .find(|(k, _)| k == "RoleARN")
-            .map(|(_, v)| v)
-            .ok_or_else(|| IamError::NoOutput(name.clone()))?;
-        return Ok(StackReport {
-            stack_name: name.clone(),
-            status,
-            role_arn,
-            changed,
-        });
+        return Ok((status, outputs));
     }
+}
+
+/// Takes `function_arn` out of the role stack's `LambdaFunctionARNs` (when a retired version
+/// was listed there by its qualified ARN); every other parameter and the template stay as they
+/// are. `Ok(false)` when the stack does not list it.
+pub async fn remove_function_arn(
+    aws: &Aws,
+    stack: &str,
+    function_arn: &str,
+    progress: &dyn Fn(&str),
+) -> Result<bool, IamError> {
+    let stacks = aws
+        .cloudformation
+        .describe_stacks()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("cloudformation:DescribeStacks", e))?;
+    let Some(s) = stacks.stacks().first() else {
+        return Ok(false);
+    };
+    let have = pairs(s.parameters());
+    let Some((_, arns)) = have.iter().find(|(k, _)| k == "LambdaFunctionARNs") else {
+        return Ok(false);
+    };
+    let kept: Vec<&str> = arns
+        .split(',')
+        .map(str::trim)
+        .filter(|a| !a.is_empty() && *a != function_arn)
+        .collect();
+    if kept.len() == arns.split(',').filter(|a| !a.trim().is_empty()).count() {
+        return Ok(false);
+    }
+    if kept.is_empty() {
+        // The role would invoke nothing: leave it listed rather than break the template.
+        progress(&format!(
+            "stack {stack} lists only {function_arn}: kept (delete the stack when the deployment is gone)"
+        ));
+        return Ok(false);
+    }
+    let params = have
+        .iter()
+        .map(|(k, _)| {
+            let b = Parameter::builder().parameter_key(k);
+            if k == "LambdaFunctionARNs" {
+                b.parameter_value(kept.join(",")).build()
+            } else {
+                b.use_previous_value(true).build()
+            }
+        })
+        .collect();
+    progress(&format!("updating stack {stack}"));
+    aws.cloudformation
+        .update_stack()
+        .stack_name(stack)
+        .use_previous_template(true)
+        .set_parameters(Some(params))
+        .capabilities(Capability::CapabilityNamedIam)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("cloudformation:UpdateStack", e))?;
+    wait_for_stack(aws, stack, progress).await?;
+    Ok(true)
 }
 
 /// What a role's policies say, as far as the invocation path is concerned.

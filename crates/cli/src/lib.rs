@@ -38,6 +38,8 @@ pub mod deployment;
 pub mod doctor;
 pub mod iam;
 pub mod local;
+pub mod logs;
+pub mod retire;
 pub mod rollout;
 pub mod scaffold;
 pub mod ship;

@@ -77,7 +77,23 @@ pub struct RigOptions {
     pub fidelity: Fidelity,
     /// The functions' memory size in MB (Lambda's CPU share follows it: 1,769 MB = 1 vCPU).
     pub memory_mb: u32,
+    /// Extra dev server dynamic config, `KEY=VALUE` with VALUE in JSON (e.g.
+    /// [`FAST_DRAINAGE`] to retire builds within seconds instead of minutes).
+    pub dynamic_config: Vec<String>,
 }
+
+/// The emulator accepts any credentials; the rig's tools use these (not secrets).
+const RIG_ACCESS_KEY_ID: &str = "AKIALOCALRIG";
+const RIG_SECRET_ACCESS_KEY: &str = "local-rig-dummy-secret";
+
+/// Dev server dynamic config under which a build drains and can be retired within seconds: the
+/// server checks drainage 1 s after a version stops being routed to and then every second
+/// (production: 3 min each), and forgets pollers after 1 s (production: 5 min).
+pub const FAST_DRAINAGE: &[&str] = &[
+    "matching.wv.VersionDrainageStatusVisibilityGracePeriod=\"1s\"",
+    "matching.wv.VersionDrainageStatusRefreshInterval=\"1s\"",
+    "matching.PollerHistoryTTL=\"1s\"",
+];
 
 /// The rig's fidelity when neither the options nor `TEMPORAL_LAMBDA_FIDELITY` say otherwise.
 pub const RIG_DEFAULT_FIDELITY: Fidelity = Fidelity::LAMBDA;
@@ -135,6 +151,7 @@ impl RigOptions {
             tls: false,
             fidelity: default_fidelity(),
             memory_mb: 256,
+            dynamic_config: Vec::new(),
         }
     }
 
@@ -323,14 +340,30 @@ impl Rig {
             ("TEMPORAL_NAMESPACE".into(), "default".into()),
             ("AWS_ENDPOINT_URL".into(), self.emulator.endpoint()),
             ("AWS_REGION".into(), "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID".into(), "AKIALOCALRIG".into()),
-            (
-                "AWS_SECRET_ACCESS_KEY".into(),
-                "local-rig-dummy-secret".into(),
-            ),
+            ("AWS_ACCESS_KEY_ID".into(), RIG_ACCESS_KEY_ID.into()),
+            ("AWS_SECRET_ACCESS_KEY".into(), RIG_SECRET_ACCESS_KEY.into()),
         ];
         env.splice(2..2, tls);
         env
+    }
+
+    /// AWS clients for the rig's emulator (Lambda, STS, CloudWatch Logs), with its dummy
+    /// credentials; IAM and CloudFormation point at it too, and it serves neither.
+    pub async fn aws(&self) -> crate::aws::Aws {
+        let e = self.emulator.endpoint();
+        crate::aws::Aws::with_endpoints(
+            "us-east-1",
+            RIG_ACCESS_KEY_ID,
+            RIG_SECRET_ACCESS_KEY,
+            &crate::aws::Endpoints {
+                lambda: e.clone(),
+                iam: e.clone(),
+                cloudformation: e.clone(),
+                sts: e.clone(),
+                logs: e,
+            },
+        )
+        .await
     }
 
     /// Deploys another function: creates it from `bootstrap`, asks the code which deployment
@@ -943,6 +976,7 @@ pub async fn start_rig(
         log_dir: Some(opts.state_dir.join("temporal")),
         db_file: opts.temporal_db_file.clone(),
         ui: opts.ui,
+        extra_dynamic_config: opts.dynamic_config.clone(),
         ..Default::default()
     })
     .await

@@ -15,8 +15,8 @@ use temporalio_common::protos::temporal::api::{
 
 use crate::connect::identity;
 use crate::deployment::{
-    describe_deployment_raw, describe_version_raw, retry_throttled, set_current, version_string,
-    DeploymentError, SetCurrentOptions,
+    await_routing_propagated, describe_deployment_raw, describe_version_raw, retry_throttled,
+    set_current, version_string, DeploymentError, SetCurrentOptions, ROUTING_PROPAGATION_TIMEOUT,
 };
 
 /// What a routing change did (or, with `dry_run`, would do).
@@ -93,6 +93,15 @@ pub enum RolloutError {
         /// `<deployment>.<build-id>`.
         version: String,
     },
+    /// Ramping without a current build would send the rest of new workflows to unversioned
+    /// workers, which a serverless deployment does not have.
+    #[error("{deployment} has no current build: the {rest} % of new workflows not ramped would go to unversioned workers, and none poll. Fix: make a build current first (`ship` without --ramp, or `promote --build-id B`)")]
+    NoCurrent {
+        /// Deployment name.
+        deployment: String,
+        /// The share that would go unversioned.
+        rest: f32,
+    },
     /// `promote` without a build and nothing ramping.
     #[error("no version of {deployment} is ramping. Fix: `promote --build-id B`, or `rollout --build-id B --percent N` first")]
     NothingToPromote {
@@ -147,16 +156,21 @@ pub async fn ramp(
     if before.current.as_deref() == Some(build_id) {
         return Err(RolloutError::RampCurrent { version });
     }
-    if describe_version_raw(conn, namespace, deployment, build_id)
-        .await?
-        .is_none()
-    {
+    if before.current.is_none() && percent < 100.0 {
+        return Err(RolloutError::NoCurrent {
+            deployment: deployment.to_string(),
+            rest: 100.0 - percent,
+        });
+    }
+    let Some(described) = describe_version_raw(conn, namespace, deployment, build_id).await? else {
         return Err(DeploymentError::VersionNotFound {
             version,
             namespace: namespace.to_string(),
         }
         .into());
-    }
+    };
+    // As for `set_current`: a serverless build never invoked has polled no task queue yet.
+    let never_polled = crate::deployment::serverless_never_polled(&described);
     let after = Routing {
         current: before.current.clone(),
         ramping: Some(build_id.to_string()),
@@ -164,7 +178,16 @@ pub async fn ramp(
     };
     let changed = after != before;
     if changed && !dry_run {
-        set_ramping(conn, namespace, deployment, build_id, percent, token).await?;
+        set_ramping(
+            conn,
+            namespace,
+            deployment,
+            build_id,
+            percent,
+            token,
+            never_polled,
+        )
+        .await?;
     }
     Ok(RoutingReport {
         action: "rollout",
@@ -183,6 +206,52 @@ async fn set_ramping(
     build_id: &str,
     percent: f32,
     token: Vec<u8>,
+    never_polled_serverless: bool,
+) -> Result<(), DeploymentError> {
+    let mut ignore_missing_task_queues = false;
+    loop {
+        match set_ramping_once(
+            conn,
+            namespace,
+            deployment,
+            build_id,
+            percent,
+            &token,
+            ignore_missing_task_queues,
+        )
+        .await
+        {
+            Err(DeploymentError::SetCurrentRejected { detail, .. })
+                if never_polled_serverless
+                    && !ignore_missing_task_queues
+                    && detail.contains("task queue")
+                    && detail.contains("missing") =>
+            {
+                tracing::info!(
+                    build_id,
+                    "version has polled no task queue yet (serverless, never invoked): not \
+                     requiring the current version's task queues"
+                );
+                ignore_missing_task_queues = true;
+            }
+            other => {
+                other?;
+                break;
+            }
+        }
+    }
+    await_routing_propagated(conn, namespace, deployment, ROUTING_PROPAGATION_TIMEOUT).await?;
+    Ok(())
+}
+
+async fn set_ramping_once(
+    conn: &Connection,
+    namespace: &str,
+    deployment: &str,
+    build_id: &str,
+    percent: f32,
+    token: &[u8],
+    ignore_missing_task_queues: bool,
 ) -> Result<(), DeploymentError> {
     retry_throttled(|| async {
         let req = SetWorkerDeploymentRampingVersionRequest {
@@ -190,10 +259,11 @@ async fn set_ramping(
             deployment_name: deployment.to_string(),
             build_id: build_id.to_string(),
             percentage: percent,
-            conflict_token: token.clone(),
+            conflict_token: token.to_vec(),
             identity: identity(),
             // A serverless version has no pollers until the server invokes it for its tasks.
             allow_no_pollers: true,
+            ignore_missing_task_queues,
             ..Default::default()
         };
         match conn
@@ -328,7 +398,7 @@ async fn make_current(
         let (now, token, _) = routing_and_versions(conn, namespace, deployment).await?;
         if now.ramping.is_some() {
             // An empty build ID with 0 % unsets the ramping version.
-            set_ramping(conn, namespace, deployment, "", 0.0, token).await?;
+            set_ramping(conn, namespace, deployment, "", 0.0, token, false).await?;
         }
     }
     Ok(RoutingReport {
@@ -352,8 +422,12 @@ pub struct VersionStatus {
     pub percent: f32,
     /// Drainage as the server last computed it (`draining`, `drained`, or empty).
     pub drainage: String,
+    /// Open workflows pinned to this build (they run only on it).
+    pub open_pinned: u64,
     /// The Lambda function (qualified ARN) its compute config invokes, if serverless.
     pub lambda_function: Option<String>,
+    /// Its function version's invocations and errors in the status window (with AWS access).
+    pub logs: Option<crate::logs::LogActivity>,
 }
 
 /// `status`: the deployment's versions, newest first.
@@ -367,11 +441,26 @@ pub struct DeploymentStatus {
     pub versions: Vec<VersionStatus>,
 }
 
-/// Reads the deployment's routing and versions.
+/// Reads the deployment's routing and versions (without log activity).
 pub async fn status(
     conn: &Connection,
     namespace: &str,
     deployment: &str,
+) -> Result<DeploymentStatus, RolloutError> {
+    status_with_logs(conn, None, namespace, deployment, STATUS_LOG_WINDOW).await
+}
+
+/// How far back `status` reads the functions' logs.
+pub const STATUS_LOG_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// [`status`], plus each version's invocations, errors and last invocation in the last
+/// `window` from its function's CloudWatch Logs when `aws` is given.
+pub async fn status_with_logs(
+    conn: &Connection,
+    aws: Option<&crate::aws::Aws>,
+    namespace: &str,
+    deployment: &str,
+    window: std::time::Duration,
 ) -> Result<DeploymentStatus, RolloutError> {
     let (routing, _, mut summaries) = routing_and_versions(conn, namespace, deployment).await?;
     summaries.sort_by_key(|v| {
@@ -413,25 +502,34 @@ pub async fn status(
             0.0
         };
         // The summary has no provider details: the version's own description does.
-        let described = describe_version_raw(conn, namespace, deployment, &build_id).await?;
-        let lambda_function = described
-            .and_then(|d| d.worker_deployment_version_info)
-            .and_then(|i| i.compute_config)
-            .map(|c| crate::compute::view(&c))
-            .and_then(|groups| {
-                groups.values().find_map(|g| {
-                    g.provider_details
-                        .as_ref()?
-                        .get("arn")
-                        .and_then(|a| a.as_str())
-                        .map(str::to_string)
-                })
-            });
+        let lambda_function =
+            crate::retire::lambda_function_of(conn, namespace, deployment, &build_id).await?;
+        let (open_pinned, _) =
+            crate::retire::open_pinned(conn, namespace, deployment, &build_id, 0).await?;
+        let logs = match (
+            aws,
+            lambda_function
+                .as_deref()
+                .and_then(crate::retire::split_function_arn),
+        ) {
+            (Some(aws), Some((name, qualifier))) => {
+                match crate::logs::activity(aws, name, qualifier, window).await {
+                    Ok(a) => Some(a.unwrap_or_default()),
+                    Err(e) => {
+                        tracing::warn!("cannot read the logs of {name}: {e}");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
         versions.push(VersionStatus {
+            logs,
             build_id,
             state,
             percent,
             drainage,
+            open_pinned,
             lambda_function,
         });
     }
@@ -445,13 +543,22 @@ pub async fn status(
 /// `status` as a table.
 pub fn status_text(s: &DeploymentStatus) -> String {
     let mut out = format!("deployment {}\n", s.deployment_name);
+    let have_logs = s.versions.iter().any(|v| v.logs.is_some());
     out.push_str(&format!(
-        "{:<20} {:<9} {:>6} {:<9} {}\n",
-        "BUILD ID", "STATE", "NEW %", "DRAINAGE", "LAMBDA FUNCTION"
+        "{:<20} {:<9} {:>6} {:<9} {:>6} {:>7} {:>6} {:<20} {}\n",
+        "BUILD ID",
+        "STATE",
+        "NEW %",
+        "DRAINAGE",
+        "PINNED",
+        "INVOKED",
+        "ERRORS",
+        "LAST INVOCATION",
+        "LAMBDA FUNCTION"
     ));
     for v in &s.versions {
         out.push_str(&format!(
-            "{:<20} {:<9} {:>6.1} {:<9} {}\n",
+            "{:<20} {:<9} {:>6.1} {:<9} {:>6} {:>7} {:>6} {:<20} {}\n",
             v.build_id,
             v.state,
             v.percent,
@@ -460,9 +567,28 @@ pub fn status_text(s: &DeploymentStatus) -> String {
             } else {
                 &v.drainage
             },
+            v.open_pinned,
+            v.logs
+                .as_ref()
+                .map_or("-".into(), |l| l.invocations.to_string()),
+            v.logs.as_ref().map_or("-".into(), |l| l.errors.to_string()),
+            v.logs
+                .as_ref()
+                .and_then(|l| l.last_invocation_ms)
+                .map_or("-".into(), |ms| {
+                    aws_smithy_types::DateTime::from_millis(ms)
+                        .fmt(aws_smithy_types::date_time::Format::DateTime)
+                        .map(|t| t.chars().take(19).collect::<String>())
+                        .unwrap_or_else(|_| ms.to_string())
+                }),
             v.lambda_function.as_deref().unwrap_or("-")
         ));
     }
+    out.push_str(if have_logs {
+        "PINNED: open pinned workflows; INVOKED, ERRORS, LAST INVOCATION (UTC): the last hour of each Lambda version's logs\n"
+    } else {
+        "PINNED: open pinned workflows (INVOKED/ERRORS need AWS access to the functions' logs)\n"
+    });
     out
 }
 

@@ -73,6 +73,9 @@ pub struct ShipOptions {
     /// Change the stack's external ID to the one given and re-register the deployment's
     /// versions that use the role; without it a different ID is refused.
     pub rotate_external_id: bool,
+    /// Ramp the new build to this share of new workflows (`rollout`) instead of making it
+    /// current; the current build keeps the rest. Needs a current build to ramp from.
+    pub ramp_percent: Option<f32>,
 }
 
 /// Remembered between runs.
@@ -143,6 +146,8 @@ pub struct ShipReport {
     pub role_arn: String,
     /// Register.
     pub register: RegisterReport,
+    /// The ramp, with `ramp_percent`.
+    pub ramp: Option<crate::rollout::RoutingReport>,
     /// Verify.
     pub verify: Option<VerifyReport>,
 }
@@ -191,7 +196,12 @@ pub fn plan(o: &ShipOptions) -> Vec<String> {
         o.conn.address, o.conn.namespace
     ));
     out.push("temporal: CreateWorkerDeploymentVersion <deployment>:<build ID> with compute config aws-lambda {arn: <qualified ARN>, role, role_external_id} (or UpdateWorkerDeploymentVersionComputeConfig)".into());
-    out.push("temporal: SetWorkerDeploymentCurrentVersion <deployment>:<build ID>".into());
+    out.push(match o.ramp_percent {
+        None => "temporal: SetWorkerDeploymentCurrentVersion <deployment>:<build ID>".into(),
+        Some(p) => {
+            format!("temporal: SetWorkerDeploymentRampingVersion <deployment>:<build ID> {p} %")
+        }
+    });
     if let Some(v) = &o.verify {
         out.push(format!(
             "temporal: StartWorkflowExecution {} on the code's task queue; wait up to {:?} for the result",
@@ -319,13 +329,36 @@ pub async fn ship(
                 external_id: external_id.clone(),
             },
             update: true,
-            set_current: true,
+            set_current: o.ramp_percent.is_none(),
         },
     )
     .await
     .map_err(step("register"))?;
     done(&mut state, "register")?;
-    done(&mut state, "set-current")?;
+    let ramp = match o.ramp_percent {
+        None => {
+            done(&mut state, "set-current")?;
+            None
+        }
+        Some(percent) => {
+            progress(&format!(
+                "rollout: {}:{} gets {percent} % of new workflows",
+                d.deployment_name, d.build_id
+            ));
+            let r = crate::rollout::ramp(
+                &conn,
+                &o.conn.namespace,
+                &d.deployment_name,
+                &d.build_id,
+                percent,
+                false,
+            )
+            .await
+            .map_err(step("rollout"))?;
+            done(&mut state, "rollout")?;
+            Some(r)
+        }
+    };
     if let Some(old) = &rotated_from {
         let n = deployment::update_role_external_id(
             &conn,
@@ -375,6 +408,7 @@ pub async fn ship(
         stack,
         role_arn: role_arn.to_string(),
         register,
+        ramp,
         verify,
     })
 }

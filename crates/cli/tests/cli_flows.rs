@@ -179,6 +179,88 @@ async fn ship_packages_deploys_registers_and_verifies_then_a_rerun_resumes() {
         "{}",
         stderr(&o)
     );
+
+    // Build 2 (the same code told it is build-2) shipped as a 50 % ramp, not current.
+    let zip = zip_path.to_str().unwrap();
+    let ramp_args: Vec<&str> = args
+        .iter()
+        .copied()
+        .filter(|a| *a != "-o" && *a != "json")
+        .chain([
+            "--zip",
+            zip,
+            "--env",
+            "HELLO_BUILD_ID=build-2",
+            "--ramp",
+            "50",
+            "-o",
+            "json",
+        ])
+        .collect();
+    let t = std::time::Instant::now();
+    let ramped = json(&rig.cli(EXE, &ramp_args));
+    eprintln!("SHIP --ramp 50 took {:?}", t.elapsed());
+    assert_eq!(ramped["deploy"]["build_id"], "build-2", "{ramped:#}");
+    assert_eq!(
+        ramped["deploy"]["function_arn"],
+        "arn:aws:lambda:us-east-1:123456789012:function:hello:2"
+    );
+    assert!(ramped["register"]["set_current"].is_null(), "{ramped:#}");
+    assert_eq!(ramped["ramp"]["after"]["current"], "build-1");
+    assert_eq!(ramped["ramp"]["after"]["ramping"], "build-2");
+    assert_eq!(ramped["ramp"]["after"]["ramping_percent"], 50.0);
+    assert_eq!(ramped["verify"]["result"], "Hello, ship!");
+
+    // `status` reads both builds and their functions' logs.
+    let st = json(&rig.cli(
+        EXE,
+        &[
+            "status",
+            "--deployment-name",
+            "hello-app",
+            "--address",
+            &address,
+            "-o",
+            "json",
+        ],
+    ));
+    let row = |b: &str| {
+        st["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["build_id"] == b)
+            .unwrap_or_else(|| panic!("{b} missing: {st:#}"))
+            .clone()
+    };
+    assert_eq!(row("build-2")["state"], "ramping", "{st:#}");
+    assert_eq!(row("build-1")["state"], "current", "{st:#}");
+    let invoked = |b: &str| row(b)["logs"]["invocations"].as_u64().unwrap();
+    assert!(
+        invoked("build-1") + invoked("build-2") >= 1,
+        "the verify workflows' invocations are in the logs: {st:#}"
+    );
+    // `retire` refuses a ramping build and a current one.
+    for (b, role) in [("build-2", "ramping"), ("build-1", "current")] {
+        let o = rig.cli(
+            EXE,
+            &[
+                "retire",
+                "--deployment-name",
+                "hello-app",
+                "--build-id",
+                b,
+                "--address",
+                &address,
+            ],
+        );
+        assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("is the {role} version")),
+            "{}",
+            stderr(&o)
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
 use crate::emulator::Inner;
-use crate::logs::{function_log_dir, list_streams};
+use crate::logs::{function_log_dir, list_streams, stream_name_of_file};
 
 /// The `X-Amz-Target` prefix of CloudWatch Logs calls.
 pub(crate) const TARGET_PREFIX: &str = "Logs_20140328.";
@@ -133,7 +133,7 @@ pub(crate) fn handle(inner: &Arc<Inner>, headers: &HeaderMap, body: &Bytes) -> R
                 .iter()
                 .map(|s| {
                     let t = mtime(s);
-                    json!({"logStreamName": s.trim_end_matches(".log"), "lastEventTimestamp": t, "lastIngestionTime": t})
+                    json!({"logStreamName": stream_name_of_file(s), "lastEventTimestamp": t, "lastIngestionTime": t})
                 })
                 .collect();
             reply(StatusCode::OK, json!({ "logStreams": list }))
@@ -163,7 +163,7 @@ pub(crate) fn handle(inner: &Arc<Inner>, headers: &HeaderMap, body: &Bytes) -> R
                 for (i, line) in text.lines().enumerate() {
                     if matches(line, &all, &any) {
                         events.push(json!({
-                            "logStreamName": s.trim_end_matches(".log"),
+                            "logStreamName": stream_name_of_file(s),
                             "timestamp": t,
                             "ingestionTime": t,
                             "message": line,

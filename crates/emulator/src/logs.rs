@@ -70,6 +70,28 @@ pub(crate) fn stream_file_name(stream: &str) -> String {
     format!("{s}.log")
 }
 
+/// The CloudWatch stream name of a stream file: `2025-01-31-LATEST-0123….log` →
+/// `2025/01/31/[$LATEST]0123…` (the inverse of [`stream_file_name`]); a file not named so is
+/// returned without its `.log`.
+pub(crate) fn stream_name_of_file(file: &str) -> String {
+    let base = file.trim_end_matches(".log");
+    let mut parts = base.splitn(4, '-');
+    let (Some(y), Some(m), Some(d), Some(rest)) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return base.to_string();
+    };
+    let Some((version, id)) = rest.rsplit_once('-') else {
+        return base.to_string();
+    };
+    let version = if version == "LATEST" {
+        "$LATEST"
+    } else {
+        version
+    };
+    format!("{y}/{m}/{d}/[{version}]{id}")
+}
+
 enum Msg {
     Data(Vec<u8>),
     Flush(oneshot::Sender<()>),
@@ -220,6 +242,14 @@ pub(crate) fn list_streams(data_dir: &Path, function: &str) -> std::io::Result<V
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn stream_names_round_trip_through_file_names() {
+        for name in ["2025/01/31/[$LATEST]0123abcd", "2026/12/02/[7]ffee"] {
+            assert_eq!(stream_name_of_file(&stream_file_name(name)), name);
+        }
+        assert_eq!(stream_name_of_file("odd.log"), "odd");
+    }
 
     #[test]
     fn names_that_leave_the_logs_dir_are_refused() {

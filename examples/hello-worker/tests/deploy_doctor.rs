@@ -660,3 +660,80 @@ async fn doctor_code_is_another_build_and_function_missing_and_wrong_region() {
     );
     only_failure(&r, "function-exists", &["version-current"]);
 }
+
+/// `retire` takes a retired Lambda version out of the invocation role's stack when the stack
+/// lists it by version (moto's CloudFormation and IAM), and leaves the last one listed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retire_takes_a_listed_version_out_of_the_role_stack() {
+    let rig = AwsRig::start("retire-role").await;
+    let base = "arn:aws:lambda:us-east-1:123456789012:function:hello";
+    let (v1, v2) = (format!("{base}:1"), format!("{base}:2"));
+    iam::create_stack(
+        &rig.aws,
+        &StackOptions {
+            stack_name: "retire-role".into(),
+            trust: Trust::SelfHosted {
+                principal: SERVER_PRINCIPAL.into(),
+            },
+            external_id: EXTERNAL_ID.parse().unwrap(),
+            function_arns: vec![v1.clone(), v2.clone()],
+            role_name: None,
+        },
+        &|_| {},
+    )
+    .await
+    .unwrap();
+    let listed = || async {
+        let s = rig
+            .aws
+            .cloudformation
+            .describe_stacks()
+            .stack_name("retire-role")
+            .send()
+            .await
+            .unwrap();
+        let p = s.stacks()[0]
+            .parameters()
+            .iter()
+            .map(|p| {
+                (
+                    p.parameter_key().unwrap().to_string(),
+                    p.parameter_value().unwrap_or_default().to_string(),
+                )
+            })
+            .collect::<std::collections::BTreeMap<_, _>>();
+        p
+    };
+    let before = listed().await;
+    assert!(
+        iam::remove_function_arn(&rig.aws, "retire-role", &v1, &|_| {})
+            .await
+            .unwrap()
+    );
+    let after = listed().await;
+    assert_eq!(
+        after["LambdaFunctionARNs"].replace(['[', ']', '\'', ' '], ""),
+        v2
+    );
+    // Every other parameter kept its value.
+    for (k, v) in &before {
+        if k != "LambdaFunctionARNs" {
+            assert_eq!(&after[k], v, "{k} changed");
+        }
+    }
+    // Not listed (any more): nothing to do. The last one stays: the role must invoke something.
+    assert!(
+        !iam::remove_function_arn(&rig.aws, "retire-role", &v1, &|_| {})
+            .await
+            .unwrap()
+    );
+    assert!(
+        !iam::remove_function_arn(&rig.aws, "retire-role", &v2, &|_| {})
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        listed().await["LambdaFunctionARNs"].replace(['[', ']', '\'', ' '], ""),
+        v2
+    );
+}

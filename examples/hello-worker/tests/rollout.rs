@@ -2,69 +2,15 @@
 //! of the sample through `HELLO_BUILD_ID`): rollback to the previous build, a 50 % ramp split
 //! over 100 new workflows, rollback of a ramp, promote, status, idempotence and dry runs.
 
+mod common;
+
 use std::time::Duration;
 
-use hello_worker::HelloWorkflow;
+use common::run_workflows;
+
 use temporal_lambda_cli::connect::ConnectArgs;
 use temporal_lambda_cli::local::{self, FunctionOptions};
 use temporal_lambda_cli::rollout;
-use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
-
-/// The build a (pinned) workflow ran on, from `temporal workflow describe`.
-fn build_of(server: &temporal_dev_server::DevServer, workflow_id: &str) -> String {
-    let out = std::process::Command::new(server.binary())
-        .args([
-            "workflow",
-            "describe",
-            "--workflow-id",
-            workflow_id,
-            "--output",
-            "json",
-        ])
-        .args(["--address", &server.address(), "--namespace", "default"])
-        .output()
-        .expect("temporal CLI runs");
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "describe {workflow_id}: {e}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    let info = &v["workflowExecutionInfo"]["versioningInfo"];
-    info["deploymentVersion"]["buildId"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{workflow_id} has no deployment version: {info}"))
-        .to_string()
-}
-
-async fn run_workflows(rig: &local::Rig, task_queue: &str, prefix: &str, n: usize) -> Vec<String> {
-    let client = rig.server.client().await.unwrap();
-    for i in 0..n {
-        client
-            .start_workflow(
-                HelloWorkflow::run,
-                format!("{prefix}{i}"),
-                WorkflowStartOptions::new(task_queue, format!("{prefix}{i}")).build(),
-            )
-            .await
-            .unwrap();
-    }
-    let mut builds = Vec::new();
-    for i in 0..n {
-        let id = format!("{prefix}{i}");
-        let h = client.get_workflow_handle::<HelloWorkflow>(id.clone());
-        let r = tokio::time::timeout(
-            Duration::from_secs(180),
-            h.get_result(WorkflowGetResultOptions::default()),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("{id} did not complete"))
-        .unwrap();
-        assert_eq!(r, format!("Hello, {prefix}{i}!"));
-        builds.push(build_of(&rig.server, &id));
-    }
-    builds
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ramp_promote_and_roll_back_between_two_builds() {

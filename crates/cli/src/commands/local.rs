@@ -101,6 +101,10 @@ pub struct RigArgs {
     /// The functions' memory size in MB; with fidelity on, their CPU share follows it.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(128..=10240))]
     memory_mb: u32,
+    /// Let builds drain within seconds (the server checks drainage every second and forgets
+    /// pollers after 1 s, instead of every 3 and after 5 minutes), to try `retire` locally.
+    #[arg(long)]
+    fast_drainage: bool,
 }
 
 fn parse_fidelity(s: &str) -> Result<Fidelity, String> {
@@ -271,6 +275,11 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
         tls: args.tls,
         fidelity: args.fidelity,
         memory_mb: args.memory_mb,
+        dynamic_config: if args.fast_drainage {
+            local::FAST_DRAINAGE.iter().map(|s| s.to_string()).collect()
+        } else {
+            Vec::new()
+        },
         ..base
     };
     let pb = spinner(output, "starting the local serverless rig");

@@ -94,6 +94,8 @@ pub enum Command {
     Rollback(rollout::RollbackArgs),
     /// A deployment's versions: state, share of new workflows, drainage, Lambda function.
     Status(rollout::StatusArgs),
+    /// Retire a drained build: delete its deployment version and Lambda version.
+    Retire(rollout::RetireArgs),
     /// Start a workflow and wait for its result (end-to-end check of a serverless worker).
     Verify(verify::VerifyArgs),
 }
@@ -116,6 +118,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Promote(a) => rollout::run_promote(output, a).await?,
         Command::Rollback(a) => rollout::run_rollback(output, a).await?,
         Command::Status(a) => rollout::run_status(output, a).await?,
+        Command::Retire(a) => rollout::run_retire(output, a).await?,
         Command::Verify(a) => verify::run(output, a).await?,
     }
     Ok(ExitCode::SUCCESS)

@@ -46,6 +46,10 @@ pub struct ShipArgs {
     /// every version of the deployment that uses the role with it.
     #[arg(long, requires = "external_id")]
     rotate_external_id: bool,
+    /// Ramp the new build to this share (0–100 %) of new workflows instead of making it
+    /// current; `promote` makes it current later, `rollback` clears the ramp.
+    #[arg(long, value_name = "PERCENT")]
+    ramp: Option<f32>,
     /// Print every AWS and Temporal call it would make; make none.
     #[arg(long)]
     dry_run: bool,
@@ -64,6 +68,7 @@ impl ShipArgs {
             verify_timeout,
             state_file,
             rotate_external_id,
+            ramp,
             ..
         } = self;
         let function_dir = build
@@ -93,6 +98,7 @@ impl ShipArgs {
             },
             include: build.include.clone(),
             rotate_external_id,
+            ramp_percent: ramp,
             verify: verify_workflow.map(|w| VerifySpec {
                 workflow_type: w,
                 input: verify_input,
@@ -156,6 +162,12 @@ fn text(r: &ShipReport) -> String {
     ));
     if let Some(sc) = &r.register.set_current {
         s.push_str(&format!("current   {}\n", set_current_text(sc)));
+    }
+    if let Some(ramp) = &r.ramp {
+        s.push_str(&format!(
+            "rollout   {}\n",
+            crate::rollout::routing_text(ramp).replace('\n', "\n          ")
+        ));
     }
     if let Some(v) = &r.verify {
         s.push_str(&format!(
