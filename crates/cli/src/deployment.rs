@@ -255,15 +255,20 @@ pub async fn describe_version_raw(
         deployment_version: Some(version_ref(deployment_name, build_id)),
         ..Default::default()
     };
-    match conn
-        .workflow_service()
-        .describe_worker_deployment_version(Request::new(req))
-        .await
-    {
-        Ok(r) => Ok(Some(r.into_inner())),
-        Err(s) if s.code() == Code::NotFound => Ok(None),
-        Err(s) => Err(DeploymentError::rpc("DescribeWorkerDeploymentVersion", s)),
-    }
+    // A read: retried while the server throttles the deployment (it limits requests per
+    // deployment, and a rollout's steps come in bursts).
+    retry_throttled(|| async {
+        match conn
+            .workflow_service()
+            .describe_worker_deployment_version(Request::new(req.clone()))
+            .await
+        {
+            Ok(r) => Ok(Some(r.into_inner())),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(DeploymentError::rpc("DescribeWorkerDeploymentVersion", s)),
+        }
+    })
+    .await
 }
 
 pub(crate) async fn describe_deployment_raw(
@@ -275,15 +280,20 @@ pub(crate) async fn describe_deployment_raw(
         namespace: namespace.to_string(),
         deployment_name: deployment_name.to_string(),
     };
-    match conn
-        .workflow_service()
-        .describe_worker_deployment(Request::new(req))
-        .await
-    {
-        Ok(r) => Ok(Some(r.into_inner())),
-        Err(s) if s.code() == Code::NotFound => Ok(None),
-        Err(s) => Err(DeploymentError::rpc("DescribeWorkerDeployment", s)),
-    }
+    // A read: retried while the server throttles the deployment (it limits requests per
+    // deployment, and a rollout's steps come in bursts).
+    retry_throttled(|| async {
+        match conn
+            .workflow_service()
+            .describe_worker_deployment(Request::new(req.clone()))
+            .await
+        {
+            Ok(r) => Ok(Some(r.into_inner())),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(DeploymentError::rpc("DescribeWorkerDeployment", s)),
+        }
+    })
+    .await
 }
 
 /// How long [`await_routing_propagated`] waits by default.

@@ -154,6 +154,8 @@ pub const CHECKS: &[&str] = &[
     "version-current",
     "function-qualified",
     "aws-credentials",
+    "versions-invocable",
+    "ramping-healthy",
     "function-region",
     "function-exists",
     "function-timeout",

@@ -515,14 +515,28 @@ pub async fn remove_function_arn(
         ));
         return Ok(false);
     }
+    // The stack's own template, and every parameter by value (a NoEcho one, shown masked, by
+    // `UsePreviousValue`): `UsePreviousTemplate` is not supported everywhere CloudFormation is.
+    let template = aws
+        .cloudformation
+        .get_template()
+        .stack_name(stack)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("cloudformation:GetTemplate", e))?;
+    let Some(body) = template.template_body() else {
+        return Ok(false);
+    };
     let params = have
         .iter()
-        .map(|(k, _)| {
+        .map(|(k, v)| {
             let b = Parameter::builder().parameter_key(k);
             if k == "LambdaFunctionARNs" {
                 b.parameter_value(kept.join(",")).build()
-            } else {
+            } else if v.chars().all(|c| c == '*') && !v.is_empty() {
                 b.use_previous_value(true).build()
+            } else {
+                b.parameter_value(v).build()
             }
         })
         .collect();
@@ -530,7 +544,7 @@ pub async fn remove_function_arn(
     aws.cloudformation
         .update_stack()
         .stack_name(stack)
-        .use_previous_template(true)
+        .template_body(body)
         .set_parameters(Some(params))
         .capabilities(Capability::CapabilityNamedIam)
         .send()

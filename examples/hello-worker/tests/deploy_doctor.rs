@@ -658,7 +658,11 @@ async fn doctor_code_is_another_build_and_function_missing_and_wrong_region() {
         "does not exist",
         "temporal-lambda deploy",
     );
-    only_failure(&r, "function-exists", &["version-current"]);
+    only_failure(
+        &r,
+        "function-exists",
+        &["version-current", "versions-invocable"],
+    );
 }
 
 /// `retire` takes a retired Lambda version out of the invocation role's stack when the stack

@@ -84,6 +84,25 @@ async fn pinned_workflows_finish_on_build_1_and_retire_waits_for_them() {
     for id in pinned.iter().chain(&auto) {
         assert_eq!(wait_for_version(&rig.server, id).await, "build-1", "{id}");
     }
+    // `retire` (like the server's drainage check) counts pinned workflows through visibility,
+    // which records a workflow's version a moment after its first task: wait until it does.
+    {
+        let conn = rig.conn().connect().await.unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (open, _) = retire::open_pinned(&conn, ns, dep, "build-1", 0)
+                .await
+                .unwrap();
+            if open == 3 {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "visibility shows {open} of 3 pinned workflows"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
 
     // Build 2 becomes current (its own function).
     rig.deploy(
