@@ -255,18 +255,10 @@ pub async fn describe_version_raw(
         deployment_version: Some(version_ref(deployment_name, build_id)),
         ..Default::default()
     };
-    // A read: retried while the server throttles the deployment (it limits requests per
-    // deployment, and a rollout's steps come in bursts).
-    retry_throttled(|| async {
-        match conn
-            .workflow_service()
+    describe_or_none("DescribeWorkerDeploymentVersion", || async {
+        conn.workflow_service()
             .describe_worker_deployment_version(Request::new(req.clone()))
             .await
-        {
-            Ok(r) => Ok(Some(r.into_inner())),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(DeploymentError::rpc("DescribeWorkerDeploymentVersion", s)),
-        }
     })
     .await
 }
@@ -280,18 +272,10 @@ pub(crate) async fn describe_deployment_raw(
         namespace: namespace.to_string(),
         deployment_name: deployment_name.to_string(),
     };
-    // A read: retried while the server throttles the deployment (it limits requests per
-    // deployment, and a rollout's steps come in bursts).
-    retry_throttled(|| async {
-        match conn
-            .workflow_service()
+    describe_or_none("DescribeWorkerDeployment", || async {
+        conn.workflow_service()
             .describe_worker_deployment(Request::new(req.clone()))
             .await
-        {
-            Ok(r) => Ok(Some(r.into_inner())),
-            Err(s) if s.code() == Code::NotFound => Ok(None),
-            Err(s) => Err(DeploymentError::rpc("DescribeWorkerDeployment", s)),
-        }
     })
     .await
 }
@@ -430,6 +414,27 @@ pub async fn ensure_deployment(
         Err(s) if s.code() == Code::AlreadyExists => Ok(false),
         Err(s) => Err(DeploymentError::rpc("CreateWorkerDeployment", s)),
     }
+}
+
+/// A describe call: `None` when the server answers NotFound. A read, so it is retried while the
+/// server throttles the deployment (it limits requests per deployment, and a rollout's steps
+/// come in bursts).
+async fn describe_or_none<T, F, Fut>(
+    operation: &'static str,
+    call: F,
+) -> Result<Option<T>, DeploymentError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<temporalio_client::tonic::Response<T>, Status>>,
+{
+    retry_throttled(|| async {
+        match call().await {
+            Ok(r) => Ok(Some(r.into_inner())),
+            Err(s) if s.code() == Code::NotFound => Ok(None),
+            Err(s) => Err(DeploymentError::rpc(operation, s)),
+        }
+    })
+    .await
 }
 
 /// Retries `op` while the server answers `ResourceExhausted` (its per-deployment rate limit,
