@@ -15,7 +15,8 @@ use hello_worker::{Greetings, HelloWorkflow};
 use temporal_dev_server::{DevServer, DevServerOptions};
 use temporal_lambda_tls_front::{TlsFront, TlsFrontOptions};
 use temporal_lambda_worker::{
-    InvocationInfo, LambdaWorker, LambdaWorkerConfig, VersioningBehavior, WorkerDeploymentVersion,
+    invocation::InvocationInfo, LambdaWorker, LambdaWorkerConfig, VersioningBehavior,
+    WorkerDeploymentVersion,
 };
 
 const KEY: &str = "bench-api-key";

@@ -19,7 +19,8 @@ use temporalio_common::envconfig::{
     LoadClientConfigProfileOptions,
 };
 
-use crate::{secret::Secret, Error};
+pub use crate::secret::Secret;
+use crate::Error;
 
 /// Default Temporal address when none is configured.
 pub const DEFAULT_ADDRESS: &str = "localhost:7233";

@@ -1,13 +1,7 @@
 //! Shutdown hooks: async closures run in order after the worker has drained, each within its own
 //! time budget and all within what is left before the invocation deadline.
 
-use std::{
-    fmt,
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    time::{Duration, Instant},
-};
+use std::{fmt, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 /// Error type hooks may return.
 pub type HookError = Box<dyn std::error::Error + Send + Sync>;
@@ -95,11 +89,16 @@ impl HooksReport {
     }
 }
 
-/// Run `hooks` in order; each gets `min(its budget, until - now)`.
-pub async fn run_hooks(hooks: &[ShutdownHook], until: Instant) -> HooksReport {
+/// Run `hooks` in order; each gets `min(its budget, until - now)`. `until` is a
+/// `tokio::time::Instant` or a `std::time::Instant`.
+pub async fn run_hooks(
+    hooks: &[ShutdownHook],
+    until: impl Into<tokio::time::Instant>,
+) -> HooksReport {
+    let until = until.into();
     let mut report = HooksReport::default();
     for hook in hooks {
-        let now = Instant::now();
+        let now = tokio::time::Instant::now();
         let left = until.saturating_duration_since(now);
         if left.is_zero() {
             tracing::warn!(hook = %hook.name, "no time left before the invocation deadline; shutdown hook skipped");
@@ -133,6 +132,7 @@ pub async fn run_hooks(hooks: &[ShutdownHook], until: Instant) -> HooksReport {
 mod tests {
     use super::*;
     use std::sync::Mutex;
+    use tokio::time::Instant;
 
     fn recorder() -> Arc<Mutex<Vec<&'static str>>> {
         Arc::new(Mutex::new(Vec::new()))

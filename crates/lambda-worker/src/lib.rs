@@ -54,31 +54,31 @@
 mod api_key;
 pub mod config;
 mod error;
-mod handler;
 pub mod hooks;
-mod invocation;
-mod logging;
+pub mod invocation;
+mod lambda_worker;
+mod lifecycle;
+pub mod logging;
 pub mod routing;
 mod secret;
+pub mod serve;
 mod stats;
 /// OpenTelemetry traces and metrics over OTLP/gRPC, flushed every invocation (feature `otel`).
 #[cfg(feature = "otel")]
 pub mod telemetry;
 pub mod window;
-mod worker;
+mod worker_config;
 
-pub use config::{ConnectionConfig, ShutdownSettings, TlsConfig, TlsSource, WorkerTuning};
+/// The errors the worker raises in place of an activity that cannot run in what is left of the
+/// invocation; both are retryable, so the server runs the activity again in a fresh invocation.
+pub mod activity {
+    pub use crate::stats::{WindowClosed, WontFit};
+}
+
 pub use error::Error;
-pub use handler::{
-    ConnectionCheckResponse, DescribeResponse, CHECK_CONNECTION, DESCRIBE_REQUEST_KEY,
-};
-pub use hooks::{HookError, HookOutcome, ShutdownHook};
-pub use invocation::{InvocationInfo, InvocationReport, LambdaWorker, StopReason};
-pub use logging::init_logging;
-pub use secret::Secret;
-pub use stats::{ActivityCounters, WindowClosed, WontFit};
+pub use lambda_worker::LambdaWorker;
 pub use temporalio_common::worker::VersioningBehavior;
-pub use worker::{LambdaWorkerConfig, WorkerDeploymentVersion};
+pub use worker_config::{LambdaWorkerConfig, WorkerDeploymentVersion};
 
 /// Error type the `configure` closure may return.
 pub type ConfigureError = Box<dyn std::error::Error + Send + Sync>;
@@ -132,7 +132,7 @@ where
     }
     #[cfg(not(feature = "otel"))]
     {
-        init_logging();
+        logging::init_logging();
         rt.block_on(async move { build_worker(version, configure)?.serve().await })
     }
 }

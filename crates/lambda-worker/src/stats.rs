@@ -10,7 +10,7 @@ use temporalio_sdk::interceptors::{
 
 /// Counts of activity executions in one invocation.
 #[derive(Debug, Default)]
-pub struct ActivityCounters {
+pub(crate) struct ActivityCounters {
     started: AtomicU64,
     completed: AtomicU64,
     failed: AtomicU64,
@@ -167,31 +167,93 @@ impl ActivityInboundInterceptor for CountingInterceptor {
 }
 
 /// Tracks whether the worker is busy: tasks in flight (workflow activations and activities) and
-/// when the last task started or finished. Drives the idle exit.
+/// when the last task started or finished. Drives the idle exit, and records the idle gaps
+/// (from the moment nothing was in flight to the next task's start), which is the data an idle
+/// policy is chosen from.
 #[derive(Debug)]
 pub(crate) struct Busy {
     in_flight: std::sync::atomic::AtomicI64,
     events: tokio::sync::watch::Sender<u64>,
+    gaps: std::sync::Mutex<Gaps>,
 }
+
+#[derive(Debug)]
+struct Gaps {
+    created: tokio::time::Instant,
+    idle_since: Option<tokio::time::Instant>,
+    first_task: Option<std::time::Duration>,
+    gaps_ms: Vec<u64>,
+}
+
+/// At most this many gaps are kept per invocation.
+const MAX_GAPS: usize = 1_000;
 
 impl Default for Busy {
     fn default() -> Self {
         Self {
             in_flight: Default::default(),
             events: tokio::sync::watch::channel(0).0,
+            gaps: std::sync::Mutex::new(Gaps {
+                created: tokio::time::Instant::now(),
+                idle_since: None,
+                first_task: None,
+                gaps_ms: Vec::new(),
+            }),
         }
     }
 }
 
 impl Busy {
     pub(crate) fn begin(&self) {
-        self.in_flight.fetch_add(1, Ordering::SeqCst);
+        if self.in_flight.fetch_add(1, Ordering::SeqCst) == 0 {
+            if let Ok(mut g) = self.gaps.lock() {
+                let now = tokio::time::Instant::now();
+                match g.idle_since.take() {
+                    Some(since) if g.gaps_ms.len() < MAX_GAPS => {
+                        g.gaps_ms.push((now - since).as_millis() as u64)
+                    }
+                    Some(_) => {}
+                    None if g.first_task.is_none() => g.first_task = Some(now - g.created),
+                    None => {}
+                }
+            }
+        }
         self.events.send_modify(|g| *g += 1);
     }
 
     pub(crate) fn end(&self) {
-        self.in_flight.fetch_sub(1, Ordering::SeqCst);
+        if self.in_flight.fetch_sub(1, Ordering::SeqCst) == 1 {
+            if let Ok(mut g) = self.gaps.lock() {
+                g.idle_since = Some(tokio::time::Instant::now());
+            }
+        }
         self.events.send_modify(|g| *g += 1);
+    }
+
+    /// The idle gaps so far, ms: from nothing in flight to the next task's start.
+    pub(crate) fn idle_gaps_ms(&self) -> Vec<u64> {
+        self.gaps
+            .lock()
+            .map(|g| g.gaps_ms.clone())
+            .unwrap_or_default()
+    }
+
+    /// Time from the start of polling to the first task, if one came.
+    pub(crate) fn first_task_after(&self) -> Option<std::time::Duration> {
+        self.gaps.lock().ok().and_then(|g| g.first_task)
+    }
+
+    /// How long nothing has been in flight (zero while busy).
+    pub(crate) fn idle_tail(&self) -> std::time::Duration {
+        self.gaps
+            .lock()
+            .ok()
+            .map(|g| match (g.idle_since, g.first_task) {
+                (Some(since), _) => since.elapsed(),
+                (None, None) => g.created.elapsed(),
+                (None, Some(_)) => std::time::Duration::ZERO,
+            })
+            .unwrap_or_default()
     }
 
     /// Resolves once nothing has been in flight and no task has started or finished for
@@ -259,5 +321,28 @@ mod tests {
         busy.end();
         let elapsed = idle.await.unwrap();
         assert_eq!(elapsed, Duration::from_secs(12));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn idle_gaps_are_recorded_from_the_last_end_to_the_next_start() {
+        let busy = Busy::default();
+        let step = |ms| tokio::time::sleep(Duration::from_millis(ms));
+        step(300).await;
+        busy.begin(); // first task after 300 ms
+        step(50).await;
+        busy.begin(); // overlapping: no gap
+        busy.end();
+        step(10).await;
+        busy.end(); // idle from here
+        step(120).await;
+        busy.begin(); // gap 120 ms
+        busy.end();
+        step(2_000).await;
+        busy.begin(); // gap 2 s
+        busy.end();
+        step(700).await;
+        assert_eq!(busy.first_task_after(), Some(Duration::from_millis(300)));
+        assert_eq!(busy.idle_gaps_ms(), vec![120, 2_000]);
+        assert_eq!(busy.idle_tail(), Duration::from_millis(700));
     }
 }

@@ -1,10 +1,13 @@
 //! Deadline arithmetic: how much of an invocation is spent polling, draining and in hooks.
 
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::time::Instant;
 
 use crate::{config::ShutdownSettings, Error};
 
-/// The time plan of one invocation, on the monotonic clock.
+/// The time plan of one invocation, on Tokio's monotonic clock (so it can be tested with paused
+/// time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct WorkWindow {
     /// When the plan was made (start of the invocation).

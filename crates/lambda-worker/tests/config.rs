@@ -4,8 +4,8 @@ use std::collections::HashMap;
 use std::io::Write;
 
 use temporal_lambda_worker::{
-    ConnectionConfig, Error, LambdaWorkerConfig, Secret, TlsSource, VersioningBehavior,
-    WorkerDeploymentVersion,
+    config::{ConnectionConfig, Secret, TlsSource},
+    Error, LambdaWorkerConfig, VersioningBehavior, WorkerDeploymentVersion,
 };
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::{

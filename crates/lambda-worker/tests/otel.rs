@@ -425,7 +425,7 @@ fn metric_names(reqs: &[ExportMetricsServiceRequest]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_invocation_flushes_its_metrics_before_returning() {
     use temporal_lambda_worker::{
-        InvocationInfo, LambdaWorker, LambdaWorkerConfig, WorkerDeploymentVersion,
+        invocation::InvocationInfo, LambdaWorker, LambdaWorkerConfig, WorkerDeploymentVersion,
     };
     let (collector, addr) = start_collector().await;
     let server = temporal_dev_server::DevServer::start(Default::default())

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use proptest::prelude::*;
 use temporal_lambda_worker::{
-    config::parse_idle_exit, LambdaWorkerConfig, ShutdownSettings, WorkerDeploymentVersion,
+    config::{parse_idle_exit, ShutdownSettings},
+    LambdaWorkerConfig, WorkerDeploymentVersion,
 };
 
 const SECRET: &str = "SECRET-PROPTEST-9b1c";

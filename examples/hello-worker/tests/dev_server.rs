@@ -13,7 +13,7 @@ use hello_worker::{
 };
 use temporal_dev_server::{find_temporal_binary, DevServer, DevServerOptions};
 use temporal_lambda_worker::{
-    Error, InvocationInfo, LambdaWorker, LambdaWorkerConfig, VersioningBehavior,
+    invocation::InvocationInfo, Error, LambdaWorker, LambdaWorkerConfig, VersioningBehavior,
     WorkerDeploymentVersion,
 };
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
@@ -470,7 +470,7 @@ async fn an_activity_that_cannot_fit_in_what_is_left_is_handed_to_a_fresh_invoca
     let first = first.unwrap();
     assert_eq!(
         first.stopped_by,
-        temporal_lambda_worker::StopReason::Handoff,
+        temporal_lambda_worker::invocation::StopReason::Handoff,
         "{first:?}"
     );
     assert_eq!(

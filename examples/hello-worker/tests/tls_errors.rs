@@ -16,7 +16,8 @@ use temporal_dev_server::{DevServer, DevServerOptions};
 use temporal_lambda_cli::connect::ConnectArgs;
 use temporal_lambda_tls_front::{ServerCertValidity, TlsFront, TlsFrontOptions};
 use temporal_lambda_worker::{
-    InvocationInfo, LambdaWorker, LambdaWorkerConfig, VersioningBehavior, WorkerDeploymentVersion,
+    invocation::InvocationInfo, LambdaWorker, LambdaWorkerConfig, VersioningBehavior,
+    WorkerDeploymentVersion,
 };
 
 const KEY: &str = "tl-right-key-5d1e0c";

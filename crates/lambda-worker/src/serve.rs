@@ -1,4 +1,5 @@
-//! Glue to `lambda_runtime`: the invocation handler, the describe request, and the layer that
+//! Serving invocations with `lambda_runtime`: the handler, the describe and connection-check
+//! requests (their payloads and answers), and the layer that
 //! retires an execution environment after an overrun.
 
 use std::{
