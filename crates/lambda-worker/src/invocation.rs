@@ -83,7 +83,7 @@ pub struct InvocationReport {
 pub enum StopReason {
     /// The work window closed (`deadline − shutdown buffer`).
     Window,
-    /// Idle for [`ShutdownSettings::idle_exit`](crate::ShutdownSettings::idle_exit).
+    /// Idle for [`ShutdownSettings::idle_exit`](crate::config::ShutdownSettings::idle_exit).
     Idle,
     /// An activity arrived that could not fit in what was left; the invocation handed the rest of
     /// the work to a fresh invocation.
