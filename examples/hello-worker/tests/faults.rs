@@ -111,20 +111,34 @@ async fn rig(
 }
 
 /// Retries `f` through transient errors (the dev server restarting) until `deadline`.
-async fn with_retries<T, E: std::fmt::Debug, F, Fut>(deadline: Instant, what: &str, mut f: F) -> T
+async fn with_retries<T, E: std::fmt::Debug, F, Fut>(deadline: Instant, what: &str, f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, E>>,
+{
+    try_with_retries(deadline, f)
+        .await
+        .unwrap_or_else(|e| panic!("{what}: {e}"))
+}
+
+/// [`with_retries`], returning the last error (or "timed out") instead of panicking.
+async fn try_with_retries<T, E: std::fmt::Debug, F, Fut>(
+    deadline: Instant,
+    mut f: F,
+) -> Result<T, String>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, E>>,
 {
     loop {
         match tokio::time::timeout_at(deadline.into(), f()).await {
-            Ok(Ok(v)) => return v,
+            Ok(Ok(v)) => return Ok(v),
             Ok(Err(e)) if Instant::now() < deadline => {
                 let _ = e;
                 tokio::time::sleep(Duration::from_millis(500)).await;
             }
-            Ok(Err(e)) => panic!("{what}: {e:?}"),
-            Err(_) => panic!("{what}: timed out"),
+            Ok(Err(e)) => return Err(format!("{e:?}")),
+            Err(_) => return Err("timed out".into()),
         }
     }
 }
@@ -136,7 +150,9 @@ async fn workflows_complete_exactly_once_through_kills_failed_invocations_and_a_
         + if full() {
             Duration::from_secs(900)
         } else {
-            Duration::from_secs(240)
+            // 64 s alone; once 240 s was not enough while other test binaries shared the
+            // 2 cores.
+            Duration::from_secs(420)
         };
     let dir = tempfile::tempdir().unwrap();
     let mut env = secret_env();
@@ -229,11 +245,20 @@ async fn workflows_complete_exactly_once_through_kills_failed_invocations_and_a_
         let mut results = Vec::new();
         for i in 0..n {
             let h = client.get_workflow_handle::<ThreeStepWorkflow>(format!("ft-{i}"));
-            let r: String = with_retries(suite_deadline, &format!("result of ft-{i}"), || {
+            let r = try_with_retries(suite_deadline, || {
                 h.get_result(WorkflowGetResultOptions::default())
             })
             .await;
-            results.push(r);
+            match r {
+                Ok(r) => results.push(r),
+                // What the server and the emulator know of the stuck workflow, so a failure
+                // here says whether it was waiting on an invocation or on a task in one.
+                Err(e) => panic!(
+                    "result of ft-{i}: {e}\n{}\nlast invocations: {:#?}",
+                    temporal_cli(server, &["workflow", "describe", "-w", &format!("ft-{i}")]),
+                    emulator.invocations().iter().rev().take(5).collect::<Vec<_>>(),
+                ),
+            }
         }
         stop.store(true, Ordering::SeqCst);
         results
