@@ -8,31 +8,13 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{build_of, run_workflows, version_of};
-use hello_worker::{TimerHello, TimerHelloWorkflow};
-use temporal_lambda_cli::local::{self, FunctionOptions};
+use common::{
+    build_of, deploy_build, now_ms, run_workflows, split, start_timer_hello, timer_hello_result,
+    wait_for_open_pinned, wait_for_version,
+};
+use temporal_lambda_cli::local;
 use temporal_lambda_cli::retire::{self, RetireError, RetireOptions, RetireTarget};
 use temporal_lambda_cli::rollout;
-use temporalio_client::{VersioningOverride, WorkflowGetResultOptions, WorkflowStartOptions};
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as u64
-}
-
-/// Waits until the workflow's first workflow task completed (it then has a version).
-async fn wait_for_version(server: &temporal_dev_server::DevServer, id: &str) -> String {
-    let deadline = Instant::now() + Duration::from_secs(90);
-    loop {
-        if let Some(b) = version_of(server, id) {
-            return b;
-        }
-        assert!(Instant::now() < deadline, "{id} never ran a workflow task");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pinned_workflows_finish_on_build_1_and_retire_waits_for_them() {
@@ -53,74 +35,22 @@ async fn pinned_workflows_finish_on_build_1_and_retire_waits_for_them() {
 
     // On build 1: three pinned workflows (the sample's default behavior) and two auto-upgrade
     // ones, each waiting on a 12 s timer between its two activities.
-    let start = |id: String, auto: bool| {
-        let client = client.clone();
-        async move {
-            let mut o = WorkflowStartOptions::new("retire-tq", id.clone()).build();
-            if auto {
-                o.versioning_override = Some(VersioningOverride::AutoUpgrade);
-            }
-            client
-                .start_workflow(
-                    TimerHelloWorkflow::run,
-                    TimerHello {
-                        name: id.clone(),
-                        delay_ms: 12_000,
-                    },
-                    o,
-                )
-                .await
-                .unwrap();
-        }
-    };
+    let delay = Duration::from_secs(12);
     let pinned: Vec<String> = (0..3).map(|i| format!("pinned-{i}")).collect();
     let auto: Vec<String> = (0..2).map(|i| format!("auto-{i}")).collect();
     for id in &pinned {
-        start(id.clone(), false).await;
+        start_timer_hello(&client, "retire-tq", id, delay, false).await;
     }
     for id in &auto {
-        start(id.clone(), true).await;
+        start_timer_hello(&client, "retire-tq", id, delay, true).await;
     }
     for id in pinned.iter().chain(&auto) {
         assert_eq!(wait_for_version(&rig.server, id).await, "build-1", "{id}");
     }
-    // `retire` (like the server's drainage check) counts pinned workflows through visibility,
-    // which records a workflow's version a moment after its first task: wait until it does.
-    {
-        let conn = rig.conn().connect().await.unwrap();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let (open, _) = retire::open_pinned(&conn, ns, dep, "build-1", 0)
-                .await
-                .unwrap();
-            if open == 3 {
-                break;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "visibility shows {open} of 3 pinned workflows"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    wait_for_open_pinned(&rig.conn().connect().await.unwrap(), dep, "build-1", 3).await;
 
     // Build 2 becomes current (its own function).
-    rig.deploy(
-        &FunctionOptions {
-            function_name: "retire-b2".into(),
-            task_queue: Some("retire-tq".into()),
-            env: vec![
-                ("HELLO_DEPLOYMENT_NAME".into(), dep.into()),
-                ("HELLO_BUILD_ID".into(), "build-2".into()),
-            ],
-            timeout: Duration::from_secs(30),
-            concurrency: 4,
-        },
-        bootstrap,
-        &|_| {},
-    )
-    .await
-    .expect("build 2 deployed");
+    deploy_build(&mut rig, "retire-b2", "build-2").await;
     let build_2_current_at = now_ms();
     let conn = rig.conn().connect().await.unwrap();
     let aws = rig.aws().await;
@@ -190,20 +120,11 @@ async fn pinned_workflows_finish_on_build_1_and_retire_waits_for_them() {
 
     // New work goes to build 2 meanwhile.
     let builds = run_workflows(&rig, "retire-tq", "new-", 5).await;
-    assert!(builds.iter().all(|b| b == "build-2"), "{builds:?}");
+    split(&builds, &["build-2"]);
 
     // Pinned workflows finish on build 1, auto-upgrade ones on build 2.
     for id in pinned.iter().chain(&auto) {
-        let r = tokio::time::timeout(
-            Duration::from_secs(120),
-            client
-                .get_workflow_handle::<TimerHelloWorkflow>(id.clone())
-                .get_result(WorkflowGetResultOptions::default()),
-        )
-        .await
-        .unwrap_or_else(|_| panic!("{id} did not complete"))
-        .unwrap();
-        assert_eq!(r, format!("Hello, {id}! / Hello, {id}!"));
+        timer_hello_result(&client, id).await;
     }
     for id in &pinned {
         assert_eq!(build_of(&rig.server, id), "build-1", "{id}");
@@ -262,7 +183,7 @@ async fn pinned_workflows_finish_on_build_1_and_retire_waits_for_them() {
 
     // Afterwards the server never invokes build 1's function, and nothing is stuck.
     let builds = run_workflows(&rig, "retire-tq", "after-", 10).await;
-    assert!(builds.iter().all(|b| b == "build-2"), "{builds:?}");
+    split(&builds, &["build-2"]);
     let after: Vec<_> = rig
         .emulator
         .invocations()
