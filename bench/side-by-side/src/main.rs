@@ -50,9 +50,13 @@ struct Args {
     /// Workflows arriving one every `--billing-interval-ms` for the billing figure (0: skip).
     #[arg(long, default_value_t = 100)]
     billing: usize,
-    /// Arrival interval of the billing workload, ms.
+    /// Arrival interval of the billing workload, ms (0: all at once, a burst).
     #[arg(long, default_value_t = 2000)]
     billing_interval_ms: u64,
+    /// Add a row of our worker with the idle exit off (`TEMPORAL_LAMBDA_IDLE_EXIT=off`): it polls
+    /// until `deadline − 7 s` like the peers, the latency baseline of the idle policy.
+    #[arg(long)]
+    rust_always_polling: bool,
     /// Function concurrency limit (every row).
     #[arg(long, default_value_t = 2)]
     concurrency: u32,
@@ -138,6 +142,24 @@ struct Billing {
     /// Billed ms per invocation (`Duration` rounded up + `Init Duration` of cold starts).
     billed_ms: Vec<f64>,
     gb_s: f64,
+    /// Workflow start → completed, ms, per workflow of the workload.
+    latency_ms: Vec<f64>,
+}
+
+/// AWS Lambda's published x86 on-demand prices (us-east-1, first pricing tier).
+const PRICE_PER_GB_S: f64 = 0.000_016_666_7;
+/// Per request: $0.20 per million.
+const PRICE_PER_REQUEST: f64 = 0.20 / 1_000_000.0;
+
+impl Billing {
+    /// What the workload would cost on Lambda, per 1,000 workflows, in USD: GB-s × price +
+    /// invocations × request price, scaled from the workload's `n` workflows.
+    fn cost_per_1000(&self) -> Option<f64> {
+        (self.n > 0).then(|| {
+            let scale = 1000.0 / self.n as f64;
+            (self.gb_s * PRICE_PER_GB_S + self.invocations as f64 * PRICE_PER_REQUEST) * scale
+        })
+    }
 }
 
 /// Everything measured for one row.
@@ -497,9 +519,13 @@ impl<'a> RowBench<'a> {
         let tq = self.spec.task_queue();
         let mut tasks = Vec::new();
         // A fixed arrival schedule (the workload), not a wait standing in for an event.
-        let mut ticks = tokio::time::interval(Duration::from_millis(self.args.billing_interval_ms));
+        // Interval 0: a burst (all at once).
+        let mut ticks = (self.args.billing_interval_ms > 0)
+            .then(|| tokio::time::interval(Duration::from_millis(self.args.billing_interval_ms)));
         for i in 0..n {
-            ticks.tick().await;
+            if let Some(t) = ticks.as_mut() {
+                t.tick().await;
+            }
             let (conn, tq, tag) = (
                 conn.clone(),
                 tq.clone(),
@@ -510,8 +536,9 @@ impl<'a> RowBench<'a> {
                 wf::wait(&conn, &s, Duration::from_secs(300)).await
             }));
         }
+        let mut latency_ms = Vec::with_capacity(n);
         for t in tasks {
-            t.await.context("billing workflow task")??;
+            latency_ms.push(t.await.context("billing workflow task")??.elapsed_ms);
         }
         let recs = self
             .settle_within(before + 1, Duration::from_secs(1800))
@@ -520,6 +547,7 @@ impl<'a> RowBench<'a> {
         let reports = parse_reports(&self.rig.emulator.logs(&self.function)?);
         let mut b = Billing {
             n,
+            latency_ms,
             ..Default::default()
         };
         for r in &recs[before..] {
@@ -604,12 +632,22 @@ fn rows_of(args: &Args) -> Vec<RowSpec> {
         name: "rust".into(),
         label: "Rust (ours)".into(),
         code: args.rust.clone().unwrap_or_default(),
+        env: Vec::new(),
     }];
+    if args.rust_always_polling {
+        rows.push(RowSpec {
+            name: "rust-polling".into(),
+            label: "Rust, idle exit off".into(),
+            code: args.rust.clone().unwrap_or_default(),
+            env: vec![("TEMPORAL_LAMBDA_IDLE_EXIT".into(), "off".into())],
+        });
+    }
     if let Some(p) = &args.python {
         rows.push(RowSpec {
             name: "python".into(),
             label: "Python `temporalio` 1.35".into(),
             code: p.clone(),
+            env: Vec::new(),
         });
     }
     if let Some(t) = &args.typescript {
@@ -617,6 +655,7 @@ fn rows_of(args: &Args) -> Vec<RowSpec> {
             name: "typescript".into(),
             label: "TS `@temporalio/lambda-worker` 1.23".into(),
             code: t.clone(),
+            env: Vec::new(),
         });
     }
     rows
@@ -1027,6 +1066,23 @@ fn table(args: &Args, run: &RunInfo, rows: &[RowSpec], res: &[RowResult]) -> Tab
                     b.gb_s,
                     format!("{:.2} for {} ({}, {} cold)", b.gb_s, b.n, b.invocations, b.cold),
                 ))
+            }),
+        ),
+        (
+            "billing_latency",
+            "workflow start → completed during the billing workload, ms".into(),
+            "billing workload: workflow start → completed, ms",
+            true,
+            Box::new(|r| pcts(&r.billing.as_ref()?.latency_ms, 0)),
+        ),
+        (
+            "cost",
+            "**cost per 1,000 workflows**, USD (GB-s × $0.0000166667 + invocations × $0.20/M, Lambda x86 prices; from the billing workload)".into(),
+            "**cost per 1,000 workflows**, USD",
+            true,
+            Box::new(|r| {
+                let c = r.billing.as_ref()?.cost_per_1000()?;
+                Some((c, format!("${c:.4}")))
             }),
         ),
         (

@@ -27,6 +27,8 @@ pub struct RowSpec {
     pub label: String,
     /// `bootstrap` executable or a directory holding one.
     pub code: PathBuf,
+    /// Extra environment of the row's function.
+    pub env: Vec<(String, String)>,
 }
 
 impl RowSpec {
@@ -125,10 +127,13 @@ pub async fn start(
             row.code.display(),
             row.deployment()
         ));
+        let mut spec = FunctionSpec::new(row.function(), &row.code);
+        for (k, v) in &row.env {
+            spec = spec.env(k, v);
+        }
         emulator
             .create_function_from_path(
-                FunctionSpec::new(row.function(), &row.code)
-                    .timeout(fc.timeout)
+                spec.timeout(fc.timeout)
                     .memory_mb(fc.memory_mb)
                     .concurrency(fc.concurrency)
                     .env("TEMPORAL_ADDRESS", server.address())
