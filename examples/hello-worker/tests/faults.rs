@@ -256,7 +256,12 @@ async fn workflows_complete_exactly_once_through_kills_failed_invocations_and_a_
                 Err(e) => panic!(
                     "result of ft-{i}: {e}\n{}\nlast invocations: {:#?}",
                     temporal_cli(server, &["workflow", "describe", "-w", &format!("ft-{i}")]),
-                    emulator.invocations().iter().rev().take(5).collect::<Vec<_>>(),
+                    emulator
+                        .invocations()
+                        .iter()
+                        .rev()
+                        .take(5)
+                        .collect::<Vec<_>>(),
                 ),
             }
         }
