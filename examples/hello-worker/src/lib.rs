@@ -6,7 +6,8 @@ use std::time::Duration;
 use temporalio_macros::{activities, workflow, workflow_methods};
 use temporalio_sdk::{
     activities::{ActivityContext, ActivityError},
-    ActivityOptions, WorkflowContext, WorkflowResult,
+    workflows::join_all,
+    ActivityOptions, ChildWorkflowOptions, SyncWorkflowContext, WorkflowContext, WorkflowResult,
 };
 
 /// Task queue the sample polls unless `TEMPORAL_TASK_QUEUE` says otherwise.
@@ -235,5 +236,122 @@ impl ResumableCountWorkflow {
                 ActivityOptions::start_to_close_timeout(timeout),
             )
             .await?)
+    }
+}
+
+/// Which workflow shape [`GapShapesWorkflow`] runs (JSON: `"chain"`, `"timers"`, …).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ShapeKind {
+    /// `steps` activities in sequence: workflow task → activity → workflow task round trips.
+    Chain,
+    /// An activity, then `steps` times: a durable timer (cycling through `timer_ms`) and an
+    /// activity.
+    Timers,
+    /// `steps` child workflows ([`GapChildWorkflow`]) in sequence, each awaited.
+    Children,
+    /// Waits for `steps` `tick` signals, one workflow task per signal.
+    Signals,
+    /// `steps` activities at once, then one more.
+    Parallel,
+}
+
+/// Input of [`GapShapesWorkflow`].
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
+pub struct Shape {
+    /// The shape.
+    pub kind: ShapeKind,
+    /// Activities, timers, children or signals, by shape.
+    pub steps: u32,
+    /// Timer lengths for `timers`, ms, used in turn (empty: 1 s).
+    #[serde(default)]
+    pub timer_ms: Vec<u64>,
+}
+
+/// One workflow with many internal steps of one shape (see [`ShapeKind`]): every idle gap an
+/// invocation sees while running it belongs to that shape (`bench/task-gaps`).
+#[workflow]
+#[derive(Default)]
+pub struct GapShapesWorkflow {
+    signals: u32,
+}
+
+#[workflow_methods]
+impl GapShapesWorkflow {
+    /// Returns `<kind>: <steps> steps`.
+    #[run]
+    pub async fn run(ctx: &mut WorkflowContext<Self>, shape: Shape) -> WorkflowResult<String> {
+        let step = |i: u32| {
+            ctx.execute_activity(
+                Greetings::step,
+                ("gap".to_string(), i),
+                ActivityOptions::start_to_close_timeout(Duration::from_secs(10)),
+            )
+        };
+        match shape.kind {
+            ShapeKind::Chain => {
+                for i in 1..=shape.steps {
+                    step(i).await?;
+                }
+            }
+            ShapeKind::Timers => {
+                step(0).await?;
+                for i in 0..shape.steps {
+                    let ms = match shape.timer_ms.as_slice() {
+                        [] => 1_000,
+                        ts => ts[i as usize % ts.len()],
+                    };
+                    ctx.timer(Duration::from_millis(ms)).await;
+                    step(i + 1).await?;
+                }
+            }
+            ShapeKind::Children => {
+                for i in 0..shape.steps {
+                    let child = ctx
+                        .start_child_workflow(
+                            GapChildWorkflow::run,
+                            i,
+                            ChildWorkflowOptions::workflow_id(format!(
+                                "{}-child-{i}",
+                                ctx.workflow_id()
+                            )),
+                        )
+                        .await?;
+                    child.result().await?;
+                }
+            }
+            ShapeKind::Signals => {
+                for i in 1..=shape.steps {
+                    ctx.wait_condition(|s| s.signals >= i).await?;
+                }
+            }
+            ShapeKind::Parallel => {
+                for r in join_all((1..=shape.steps).map(step)).await {
+                    r?;
+                }
+                step(shape.steps + 1).await?;
+            }
+        }
+        Ok(format!("{:?}: {} steps", shape.kind, shape.steps).to_lowercase())
+    }
+
+    /// One more signal for the `signals` shape (the argument is the sender's count).
+    #[signal]
+    pub fn tick(&mut self, _ctx: &mut SyncWorkflowContext<Self>, _n: u32) {
+        self.signals += 1;
+    }
+}
+
+/// The trivial child of the `children` shape: returns its input.
+#[workflow]
+#[derive(Default)]
+pub struct GapChildWorkflow;
+
+#[workflow_methods]
+impl GapChildWorkflow {
+    /// Returns `i`.
+    #[run]
+    pub async fn run(_ctx: &mut WorkflowContext<Self>, i: u32) -> WorkflowResult<u32> {
+        Ok(i)
     }
 }

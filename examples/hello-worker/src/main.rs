@@ -5,8 +5,8 @@
 //! several versions of the same binary.
 
 use hello_worker::{
-    Greetings, HelloWorkflow, ResumableCountWorkflow, SlowHelloWorkflow, ThreeStepWorkflow,
-    TimerHelloWorkflow, DEFAULT_TASK_QUEUE,
+    GapChildWorkflow, GapShapesWorkflow, Greetings, HelloWorkflow, ResumableCountWorkflow,
+    SlowHelloWorkflow, ThreeStepWorkflow, TimerHelloWorkflow, DEFAULT_TASK_QUEUE,
 };
 use temporal_lambda_worker::{run_worker, VersioningBehavior, WorkerDeploymentVersion};
 
@@ -25,6 +25,8 @@ fn main() {
             config.register_workflow::<TimerHelloWorkflow>()?;
             config.register_workflow::<ThreeStepWorkflow>()?;
             config.register_workflow::<ResumableCountWorkflow>()?;
+            config.register_workflow::<GapShapesWorkflow>()?;
+            config.register_workflow::<GapChildWorkflow>()?;
             config.register_activities(Greetings);
             Ok(())
         },

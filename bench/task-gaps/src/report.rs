@@ -1,0 +1,625 @@
+//! The markdown report: gap distributions, timers, idle-policy what-ifs and the proposal.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use temporal_lambda_emulator::{Fidelity, InvocationRecord};
+
+use crate::logs;
+use crate::model::{
+    self, break_even_wait_ms, cost, gb_s, pcts, secs, usd, Cost, Inv, Policy, Wait,
+};
+use crate::{Args, Run};
+
+/// Everything the report is made of.
+pub struct Input<'a> {
+    pub args: &'a Args,
+    pub fidelity: Fidelity,
+    pub runs: &'a [Run],
+    pub logs: &'a HashMap<String, logs::Invocation>,
+    pub all_records: &'a [InvocationRecord],
+    pub wall: Duration,
+}
+
+/// One run's invocations, reduced and labelled.
+struct RunGaps {
+    kind: String,
+    elapsed_ms: f64,
+    invs: Vec<Inv>,
+    first_task_ms: Vec<f64>,
+    stopped_by: Vec<String>,
+    /// Overhead samples: Duration − polling time, ms.
+    overhead_ms: Vec<f64>,
+    /// (timer ms, worker gap ms) for matched timer gaps.
+    timer_gaps: Vec<(u64, f64)>,
+    /// Timer gaps that could not be matched to the workflow's timers.
+    timer_mismatch: Option<String>,
+    server_timers: Vec<(f64, f64)>,
+    cold: usize,
+}
+
+fn reduce(run: &Run, logs: &HashMap<String, logs::Invocation>) -> Result<RunGaps> {
+    let mut out = RunGaps {
+        kind: run.shape.kind.clone(),
+        elapsed_ms: run.elapsed_ms,
+        invs: Vec::new(),
+        first_task_ms: Vec::new(),
+        stopped_by: Vec::new(),
+        overhead_ms: Vec::new(),
+        timer_gaps: Vec::new(),
+        timer_mismatch: None,
+        server_timers: run.server_timers.clone(),
+        cold: 0,
+    };
+    let mut records: Vec<&InvocationRecord> = run.records.iter().collect();
+    records.sort_by_key(|r| r.started_at_ms.unwrap_or(r.received_at_ms));
+    let mut raw: Vec<(logs::Invocation, Vec<u64>)> = Vec::new();
+    for rec in records {
+        let Some(l) = logs.get(&rec.request_id) else {
+            bail!(
+                "invocation {} ({}) left no log lines",
+                rec.request_id,
+                run.shape.kind
+            );
+        };
+        let (Some(duration), true) = (l.duration_ms, l.finished) else {
+            bail!(
+                "invocation {} ({}) has no REPORT or `invocation finished` line (outcome {:?})",
+                rec.request_id,
+                run.shape.kind,
+                rec.outcome
+            );
+        };
+        out.cold += usize::from(rec.cold_start == Some(true));
+        if let Some(f) = l.first_task_ms {
+            out.first_task_ms.push(f as f64);
+        }
+        out.stopped_by
+            .push(l.stopped_by.clone().unwrap_or_else(|| "?".into()));
+        if let (Some(p), Some(s)) = (l.polling_at_ms, l.stopped_at_ms) {
+            out.overhead_ms.push(duration - (s - p));
+        }
+        raw.push((l.clone(), l.idle_gaps_ms.clone()));
+    }
+    // Label the gaps: the `timers` shape's long gaps are its timers, in order.
+    let timers = run.shape.timers();
+    let threshold = timers.iter().copied().min().unwrap_or(0) as f64 / 2.0;
+    let long: usize = raw
+        .iter()
+        .flat_map(|(_, g)| g)
+        .filter(|&&g| !timers.is_empty() && g as f64 >= threshold)
+        .count();
+    if !timers.is_empty() && long != timers.len() {
+        out.timer_mismatch = Some(format!(
+            "{} gaps ≥ {threshold:.0} ms for {} timers",
+            long,
+            timers.len()
+        ));
+    }
+    let mut next_timer = timers.iter();
+    for (l, gaps) in raw {
+        let labelled = gaps
+            .iter()
+            .map(|&g| {
+                let g_ms = g as f64;
+                let wait = match run.shape.kind.as_str() {
+                    "signals" => Wait::Signal,
+                    "timers" if g_ms >= threshold => match next_timer.next() {
+                        Some(&t) if out.timer_mismatch.is_none() => {
+                            out.timer_gaps.push((t, g_ms));
+                            Wait::Timer(t)
+                        }
+                        _ => Wait::Timer(0),
+                    },
+                    _ => Wait::FollowUp,
+                };
+                (g_ms, wait)
+            })
+            .collect();
+        out.invs.push(Inv {
+            duration_ms: l.duration_ms.unwrap_or_default(),
+            gaps: labelled,
+            tail_ms: l.idle_tail_ms.unwrap_or_default() as f64,
+        });
+    }
+    Ok(out)
+}
+
+fn fmt_pcts(p: Option<[f64; 4]>) -> String {
+    match p {
+        Some([a, b, c, d]) => format!("{a:.0} | {b:.0} | {c:.0} | {d:.0}"),
+        None => "– | – | – | –".into(),
+    }
+}
+
+fn median(v: &[f64]) -> Option<f64> {
+    pcts(v).map(|p| p[0])
+}
+
+/// Per shape: the sum over its runs of each policy's cost, and the number of runs.
+struct ShapeCosts {
+    runs: usize,
+    by_policy: Vec<Cost>,
+}
+
+pub fn render(inp: &Input) -> Result<String> {
+    let args = inp.args;
+    let mem = args.memory_mb;
+    let reduced = inp
+        .runs
+        .iter()
+        .map(|r| reduce(r, inp.logs))
+        .collect::<Result<Vec<_>>>()?;
+    let kinds: Vec<String> = {
+        let mut k: Vec<String> = Vec::new();
+        for r in &reduced {
+            if !k.contains(&r.kind) {
+                k.push(r.kind.clone());
+            }
+        }
+        k
+    };
+    let of = |kind: &str| -> Vec<&RunGaps> { reduced.iter().filter(|r| r.kind == kind).collect() };
+    let gaps_where = |pred: &dyn Fn(&str, Wait) -> bool| -> Vec<f64> {
+        reduced
+            .iter()
+            .flat_map(|r| {
+                r.invs
+                    .iter()
+                    .flat_map(move |i| i.gaps.iter().map(move |g| (r.kind.as_str(), *g)))
+            })
+            .filter(|(k, (_, w))| pred(k, *w))
+            .map(|(_, (g, _))| g)
+            .collect()
+    };
+    let follow_ups = gaps_where(&|_, w| w == Wait::FollowUp);
+    let overhead_all: Vec<f64> = reduced
+        .iter()
+        .flat_map(|r| r.overhead_ms.iter().copied())
+        .collect();
+    let overhead_ms = median(&overhead_all).unwrap_or(0.0);
+
+    // The grace: the smallest candidate that ≤ 1 % of the follow-ups exceed, here and with the
+    // network allowance added to each.
+    let mut candidates: Vec<f64> = args.what_if_ms.iter().map(|&m| m as f64).collect();
+    candidates.sort_by(f64::total_cmp);
+    let over = |e: f64, v: &[f64]| v.iter().filter(|&&g| g > e).count();
+    let smallest_catching = |v: &[f64]| {
+        candidates
+            .iter()
+            .copied()
+            .find(|&c| over(c, v) as f64 <= 0.01 * v.len() as f64)
+            .unwrap_or(*candidates.last().unwrap_or(&5000.0))
+    };
+    let local_grace = smallest_catching(&follow_ups);
+    let allowance = args.network_allowance_ms as f64;
+    let with_network: Vec<f64> = follow_ups.iter().map(|g| g + allowance).collect();
+    let grace = smallest_catching(&with_network);
+    let break_even = break_even_wait_ms(overhead_ms, mem);
+
+    let mut policies: Vec<Policy> = candidates.iter().map(|&e| Policy::Fixed(e)).collect();
+    let observed = Policy::Fixed(args.idle_exit_ms as f64);
+    policies.push(observed);
+    let mut timer_lengths: Vec<u64> = args.timer_ms.clone();
+    timer_lengths.sort_unstable();
+    timer_lengths.dedup();
+    policies.push(Policy::Grace {
+        grace_ms: grace,
+        keep_timer_ms: 0.0,
+    });
+    for &t in timer_lengths.iter().take(2) {
+        policies.push(Policy::Grace {
+            grace_ms: grace,
+            keep_timer_ms: t as f64,
+        });
+    }
+    let five = policies
+        .iter()
+        .position(|p| *p == Policy::Fixed(5000.0))
+        .unwrap_or(0);
+    let mut costs: BTreeMap<&str, ShapeCosts> = BTreeMap::new();
+    for r in &reduced {
+        let e = costs.entry(r.kind.as_str()).or_insert_with(|| ShapeCosts {
+            runs: 0,
+            by_policy: vec![Cost::default(); policies.len()],
+        });
+        e.runs += 1;
+        for (i, p) in policies.iter().enumerate() {
+            for inv in &r.invs {
+                e.by_policy[i] += cost(inv, *p, overhead_ms);
+            }
+        }
+    }
+    let per_1000 = |c: Cost, runs: usize| {
+        let f = 1000.0 / runs.max(1) as f64;
+        Cost {
+            billed_ms: c.billed_ms * f,
+            invocations: c.invocations * f,
+            splits: c.splits * f,
+        }
+    };
+
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "## task-gaps — {} (UTC)\n",
+        chrono::Utc::now().format("%Y-%m-%d %H:%M")
+    );
+    let _ = writeln!(
+        o,
+        "Release `bootstrap` of examples/hello-worker (`GapShapesWorkflow`) on the local rig (real \
+         Temporal dev server + lambda-emulator, 127.0.0.1), {} CPU(s), emulator fidelity `{}`, \
+         MemorySize {mem} MB, function timeout {} s, concurrency {}, \
+         `TEMPORAL_LAMBDA_IDLE_EXIT={}ms` (longer than the longest timer, so every gap of a \
+         workflow stays inside its invocation). {} run(s) per shape, one workflow each, one shape \
+         at a time; each run waits until its invocations have ended. A gap = from the moment the \
+         worker had nothing in flight (no workflow activation, no activity) to the next task's \
+         start (`idle_gaps_ms` of the worker's `invocation finished` line). Percentiles \
+         nearest-rank; ms.\n",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        inp.fidelity,
+        args.function_timeout_secs,
+        args.concurrency,
+        args.idle_exit_ms,
+        args.runs,
+    );
+    let _ = writeln!(
+        o,
+        "Shapes: `chain` {} activities in sequence; `timers` an activity then {} × (durable timer, \
+         activity), timers {:?} ms in turn; `children` {} child workflows in sequence; `signals` \
+         waits for {} signals sent every {} ms; `parallel` {} activities at once, then one more.\n",
+        args.chain_steps,
+        args.timer_steps,
+        args.timer_ms,
+        args.child_steps,
+        args.signal_steps,
+        args.signal_every_ms,
+        args.parallel_steps
+    );
+
+    // --- gap distribution ------------------------------------------------------------------
+    let _ = writeln!(o, "### Idle gaps per shape\n");
+    let _ = writeln!(
+        o,
+        "| shape | runs | invocations (cold) | gaps | p50 | p90 | p99 | max | first task p50 | idle tail p50 | workflow p50 | stopped by |"
+    );
+    let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for k in &kinds {
+        let rs = of(k);
+        let gaps: Vec<f64> = rs
+            .iter()
+            .flat_map(|r| r.invs.iter().flat_map(|i| i.gaps.iter().map(|g| g.0)))
+            .collect();
+        let invs: usize = rs.iter().map(|r| r.invs.len()).sum();
+        let cold: usize = rs.iter().map(|r| r.cold).sum();
+        let first: Vec<f64> = rs
+            .iter()
+            .flat_map(|r| r.first_task_ms.iter().copied())
+            .collect();
+        let tails: Vec<f64> = rs
+            .iter()
+            .flat_map(|r| r.invs.iter().map(|i| i.tail_ms))
+            .collect();
+        let wf: Vec<f64> = rs.iter().map(|r| r.elapsed_ms).collect();
+        let mut stops: BTreeMap<&str, usize> = BTreeMap::new();
+        for s in rs.iter().flat_map(|r| &r.stopped_by) {
+            *stops.entry(s.as_str()).or_default() += 1;
+        }
+        let stops: Vec<String> = stops.iter().map(|(k, v)| format!("{k} {v}")).collect();
+        let _ = writeln!(
+            o,
+            "| `{k}` | {} | {invs} ({cold}) | {} | {} | {} | {} | {} | {} |",
+            rs.len(),
+            gaps.len(),
+            fmt_pcts(pcts(&gaps)),
+            median(&first).map_or("–".into(), |v| format!("{v:.0}")),
+            median(&tails).map_or("–".into(), |v| format!("{v:.0}")),
+            median(&wf).map_or("–".into(), |v| format!("{v:.0}")),
+            stops.join(", ")
+        );
+    }
+    let timer_waits = gaps_where(&|_, w| matches!(w, Wait::Timer(_)));
+    let signal_waits = gaps_where(&|_, w| w == Wait::Signal);
+    let timers_follow = gaps_where(&|k, w| k == "timers" && w == Wait::FollowUp);
+    for (label, v) in [
+        (
+            "**server follow-ups**, all shapes (every gap but timer and signal waits)",
+            &follow_ups,
+        ),
+        (
+            "… of which inside `timers` (around the timers)",
+            &timers_follow,
+        ),
+        ("timer waits", &timer_waits),
+        ("signal waits", &signal_waits),
+    ] {
+        let _ = writeln!(
+            o,
+            "| {label} | | | {} | {} | | | | | |",
+            v.len(),
+            fmt_pcts(pcts(v))
+        );
+    }
+    let _ = writeln!(o);
+
+    // --- timers ----------------------------------------------------------------------------
+    let timer_rows: Vec<(u64, f64)> = reduced.iter().flat_map(|r| r.timer_gaps.clone()).collect();
+    if !timer_rows.is_empty() || reduced.iter().any(|r| r.timer_mismatch.is_some()) {
+        let _ = writeln!(o, "### Timer gaps vs their timers (`timers`)\n");
+        let _ = writeln!(
+            o,
+            "| timer | n | gap p50 | gap max | gap − timer p50 | p90 | max | server: fired − started − timer p50 | max |"
+        );
+        let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
+        for &t in &timer_lengths {
+            let g: Vec<f64> = timer_rows
+                .iter()
+                .filter(|r| r.0 == t)
+                .map(|r| r.1)
+                .collect();
+            let late: Vec<f64> = g.iter().map(|x| x - t as f64).collect();
+            let server: Vec<f64> = reduced
+                .iter()
+                .flat_map(|r| r.server_timers.iter())
+                .filter(|(ms, _)| (*ms - t as f64).abs() < 0.5)
+                .map(|(ms, d)| d - ms)
+                .collect();
+            let gp = pcts(&g);
+            let lp = pcts(&late);
+            let sp = pcts(&server);
+            let _ = writeln!(
+                o,
+                "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+                secs(t as f64),
+                g.len(),
+                gp.map_or("–".into(), |p| format!("{:.0}", p[0])),
+                gp.map_or("–".into(), |p| format!("{:.0}", p[3])),
+                lp.map_or("–".into(), |p| format!("{:.0}", p[0])),
+                lp.map_or("–".into(), |p| format!("{:.0}", p[1])),
+                lp.map_or("–".into(), |p| format!("{:.0}", p[3])),
+                sp.map_or("–".into(), |p| format!("{:.0}", p[0])),
+                sp.map_or("–".into(), |p| format!("{:.0}", p[3])),
+            );
+        }
+        for r in reduced.iter().filter_map(|r| r.timer_mismatch.as_ref()) {
+            let _ = writeln!(o, "\nnot matched to timers in one run: {r}");
+        }
+        let _ = writeln!(o);
+    }
+
+    // --- what-ifs ---------------------------------------------------------------------------
+    let _ = writeln!(o, "### Gaps that would end the invocation, per idle exit\n");
+    let _ = writeln!(
+        o,
+        "A gap longer than the idle exit ends the invocation; the next task then finds no poller \
+         and the server invokes again: one more invocation (+≈ {:.0} ms latency on a warm sandbox, \
+         crates/lambda-worker/README.md). Cell: gaps longer than the idle exit / all gaps \
+         (= re-invocations per workflow).\n",
+        model::REINVOKE_LATENCY_MS
+    );
+    let _ = write!(o, "| idle exit |");
+    for k in &kinds {
+        let _ = write!(o, " `{k}` |");
+    }
+    let _ = writeln!(o, " follow-ups, all shapes |");
+    let _ = writeln!(o, "|---|{}---|", "---|".repeat(kinds.len()));
+    let mut exits = candidates.clone();
+    exits.push(args.idle_exit_ms as f64);
+    for &e in &exits {
+        let _ = write!(o, "| {} |", secs(e));
+        for k in &kinds {
+            let rs = of(k);
+            let gaps: Vec<f64> = rs
+                .iter()
+                .flat_map(|r| r.invs.iter().flat_map(|i| i.gaps.iter().map(|g| g.0)))
+                .collect();
+            let n = over(e, &gaps);
+            let _ = write!(
+                o,
+                " {n}/{} ({:.1}) |",
+                gaps.len(),
+                n as f64 / rs.len().max(1) as f64
+            );
+        }
+        let n = over(e, &follow_ups);
+        let _ = writeln!(
+            o,
+            " {n}/{} ({:.1} %) |",
+            follow_ups.len(),
+            100.0 * n as f64 / follow_ups.len().max(1) as f64
+        );
+    }
+    let _ = writeln!(o);
+
+    let _ = writeln!(
+        o,
+        "### Billed GB-s per 1,000 workflows of each shape, per policy\n"
+    );
+    let _ = writeln!(
+        o,
+        "From the observed invocations (REPORT `Duration`, idle exit {}): each gap is billed up to \
+         where the policy stops polling; a longer one ends the invocation and the re-invocation \
+         bills the measured per-invocation overhead, **{overhead_ms:.0} ms** (median of REPORT \
+         `Duration` − (`polling stopped` − `worker polling`) over {} invocations: handler start, \
+         connect, drain, return); the workflow's last idle tail is billed up to the policy's exit. \
+         At {mem} MB. Cell: GB-s (Δ vs idle exit 5 s) · invocations. Last columns: all shapes \
+         together (1,000 of each): GB-s, USD at ${:.10}/GB-s + ${:.2}/1M requests (x86), \
+         re-invocations, latency added per workflow.\n",
+        secs(args.idle_exit_ms as f64),
+        overhead_all.len(),
+        model::USD_PER_GB_S,
+        model::USD_PER_REQUEST * 1e6
+    );
+    let _ = write!(o, "| policy |");
+    for k in &kinds {
+        let _ = write!(o, " `{k}` |");
+    }
+    let _ = writeln!(
+        o,
+        " all: GB-s (Δ vs 5 s) | all: USD | all: re-invocations | added latency / workflow |"
+    );
+    let _ = writeln!(o, "|---|{}---|---|---|---|", "---|".repeat(kinds.len()));
+    let total = |i: usize| {
+        let mut c = Cost::default();
+        for sc in costs.values() {
+            c += per_1000(sc.by_policy[i], sc.runs);
+        }
+        c
+    };
+    let workflows_total: f64 = 1000.0 * costs.len() as f64;
+    for (i, p) in policies.iter().enumerate() {
+        let _ = write!(o, "| {} |", p.label());
+        for k in &kinds {
+            let sc = &costs[k.as_str()];
+            let c = per_1000(sc.by_policy[i], sc.runs);
+            let base = per_1000(sc.by_policy[five], sc.runs);
+            let _ = write!(
+                o,
+                " {:.1} ({:+.1}) · {:.0} |",
+                gb_s(c.billed_ms, mem),
+                gb_s(c.billed_ms - base.billed_ms, mem),
+                c.invocations
+            );
+        }
+        let c = total(i);
+        let base = total(five);
+        let _ = writeln!(
+            o,
+            " {:.1} ({:+.1}) | {:.4} | {:.0} | {:.0} ms |",
+            gb_s(c.billed_ms, mem),
+            gb_s(c.billed_ms - base.billed_ms, mem),
+            usd(c, mem),
+            c.splits,
+            c.splits / workflows_total * model::REINVOKE_LATENCY_MS
+        );
+    }
+    let _ = writeln!(o);
+
+    // --- proposal ---------------------------------------------------------------------------
+    let fp = pcts(&follow_ups).unwrap_or([0.0; 4]);
+    let idx = |p: Policy| policies.iter().position(|q| *q == p);
+    let g0 = idx(Policy::Grace {
+        grace_ms: grace,
+        keep_timer_ms: 0.0,
+    })
+    .unwrap_or(0);
+    let c5 = total(five);
+    let cg = total(g0);
+    let cobs = total(idx(observed).unwrap_or(0));
+    let _ = writeln!(
+        o,
+        "### Proposed idle policy (computed from the tables above)\n"
+    );
+    let _ = writeln!(
+        o,
+        "1. **Grace after the last task: {}** (`TEMPORAL_LAMBDA_IDLE_EXIT` stays for a fixed \
+         value). The server's immediate follow-ups (activity → workflow task, workflow task → \
+         activity, child started/completed → parent) took p50 {:.0} / p90 {:.0} / p99 {:.0} / max \
+         {:.0} ms over {} gaps here; {} is the smallest candidate that at most 1 % of them exceed \
+         on this host ({} of {}), {} once each gets the {} ms allowance for the worker ↔ Temporal \
+         round trips the rig does not have ({} of {} exceed it). A grace that splits follow-ups \
+         would add ≈ {:.0} ms per step to chains (one re-invocation each), so it must clear their \
+         tail; a longer one is paid at every invocation's end. Timer waits ≥ {} and signal waits \
+         of a {} ms cadence are not follow-ups: they end the invocation under this grace.",
+        secs(grace),
+        fp[0],
+        fp[1],
+        fp[2],
+        fp[3],
+        follow_ups.len(),
+        secs(local_grace),
+        over(local_grace, &follow_ups),
+        follow_ups.len(),
+        secs(grace),
+        args.network_allowance_ms,
+        over(grace, &with_network),
+        follow_ups.len(),
+        model::REINVOKE_LATENCY_MS,
+        secs(timer_lengths.first().copied().unwrap_or(0) as f64),
+        args.signal_every_ms
+    );
+    let _ = writeln!(
+        o,
+        "2. **Timers: let the invocation exit.** Staying alive through a wait of *w* ms costs *w* \
+         billed ms; exiting costs one re-invocation = {overhead_ms:.0} ms billed overhead + one \
+         request (${:.2}/1M = {:.0} ms of billing at {mem} MB), so exiting is cheaper for any \
+         wait above **{break_even:.0} ms** — every timer here (shortest {}) is far above it. \
+         Keeping the invocation alive for cached timers ≤ 1 s would only buy latency (≈ {:.0} ms \
+         per timer on a warm sandbox, more on a cold one), not money: see the `stay for timers` \
+         rows.",
+        model::USD_PER_REQUEST * 1e6,
+        break_even - overhead_ms,
+        secs(timer_lengths.first().copied().unwrap_or(0) as f64),
+        model::REINVOKE_LATENCY_MS
+    );
+    let _ = writeln!(
+        o,
+        "3. **Effect, all shapes together (1,000 workflows of each):** idle exit 5 s bills {:.1} \
+         GB-s (${:.4}) with {:.0} re-invocations; grace {} bills {:.1} GB-s (${:.4}, {:+.0} %) \
+         with {:.0} re-invocations (+{:.0} ms per workflow on average); the observed {} bills \
+         {:.1} GB-s.",
+        gb_s(c5.billed_ms, mem),
+        usd(c5, mem),
+        c5.splits,
+        secs(grace),
+        gb_s(cg.billed_ms, mem),
+        usd(cg, mem),
+        100.0 * (cg.billed_ms - c5.billed_ms) / c5.billed_ms.max(1.0),
+        cg.splits,
+        cg.splits / workflows_total * model::REINVOKE_LATENCY_MS,
+        secs(args.idle_exit_ms as f64),
+        gb_s(cobs.billed_ms, mem),
+    );
+    let per_shape: Vec<String> = kinds
+        .iter()
+        .map(|k| {
+            let sc = &costs[k.as_str()];
+            let splits = sc.by_policy[g0].splits / sc.runs.max(1) as f64;
+            let added = splits * model::REINVOKE_LATENCY_MS;
+            let wf: Vec<f64> = of(k).iter().map(|r| r.elapsed_ms).collect();
+            let p50 = median(&wf).unwrap_or(0.0);
+            format!(
+                "`{k}` {splits:.1} (+{added:.0} ms on a {} workflow, {:+.1} %)",
+                secs(p50.round()),
+                100.0 * added / p50.max(1.0)
+            )
+        })
+        .collect();
+    let _ = writeln!(
+        o,
+        "4. **Latency under grace {}:** re-invocations per workflow, and the latency they add at \
+         ≈ {:.0} ms each: {}. Workloads that signal or update a workflow more often than every \
+         second and care about those tens of ms keep a fixed `TEMPORAL_LAMBDA_IDLE_EXIT` a bit \
+         above their cadence (e.g. `1s`: see its row).",
+        secs(grace),
+        model::REINVOKE_LATENCY_MS,
+        per_shape.join("; ")
+    );
+    let _ = writeln!(o);
+
+    // --- notes ------------------------------------------------------------------------------
+    let unattributed = inp
+        .all_records
+        .len()
+        .saturating_sub(inp.runs.iter().map(|r| r.records.len()).sum::<usize>());
+    let _ = writeln!(o, "### Notes\n");
+    let _ = writeln!(
+        o,
+        "- {} invocation records in all; {unattributed} not caused by a measured run (the \
+         rig's set-up invocation and the discarded warm-up run).",
+        inp.all_records.len()
+    );
+    let _ = writeln!(
+        o,
+        "- One host over 127.0.0.1: no network between worker and server. On AWS each follow-up \
+         gap grows by the worker ↔ Temporal round trip (a few ms in-region, tens of ms across \
+         regions): size the grace to that, not to these numbers alone."
+    );
+    for n in &args.notes {
+        let _ = writeln!(o, "- {n}");
+    }
+    let _ = writeln!(o, "- bench wall time {:.0} s", inp.wall.as_secs_f64());
+    Ok(o)
+}
