@@ -611,6 +611,25 @@ pub fn render(inp: &Input) -> Result<String> {
          rig's set-up invocation and the discarded warm-up run).",
         inp.all_records.len()
     );
+    let idle_invs: Vec<String> = kinds
+        .iter()
+        .filter_map(|k| {
+            let rs = of(k);
+            let all: usize = rs.iter().map(|r| r.invs.len()).sum();
+            let with_task: usize = rs.iter().map(|r| r.first_task_ms.len()).sum();
+            (all > with_task).then(|| format!("`{k}` {} of {all}", all - with_task))
+        })
+        .collect();
+    if !idle_invs.is_empty() {
+        let _ = writeln!(
+            o,
+            "- Invocations that got no task (the server invoked again while the first one was \
+             busy, e.g. on the backlog of parallel activities; with concurrency 1 the emulator \
+             queued them until it ended): {}. Each costs one request and an idle exit under \
+             every policy (they are in the tables).",
+            idle_invs.join(", ")
+        );
+    }
     let _ = writeln!(
         o,
         "- One host over 127.0.0.1: no network between worker and server. On AWS each follow-up \
