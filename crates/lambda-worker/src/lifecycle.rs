@@ -222,6 +222,25 @@ mod tests {
             }
         }
 
+        /// [`poll_and_drain`] with this worker's stop and interrupt.
+        async fn drive<T>(
+            &self,
+            plan: &Plan,
+            run: impl Future<Output = T>,
+            busy: &Busy,
+            handoff: &tokio::sync::Notify,
+        ) -> Ended<T> {
+            poll_and_drain(
+                plan,
+                run,
+                busy,
+                handoff,
+                self.stop_polling(),
+                self.interrupt(),
+            )
+            .await
+        }
+
         fn stop_polling(&self) -> impl FnOnce(StopReason) + '_ {
             move |_| {
                 self.log("stop_polling");
@@ -264,15 +283,9 @@ mod tests {
         let plan = plan_30s(None);
         let w = FakeWorker::new();
         let (busy, handoff) = (Busy::default(), tokio::sync::Notify::new());
-        let ended = poll_and_drain(
-            &plan,
-            w.run(Some(300 * MS), None),
-            &busy,
-            &handoff,
-            w.stop_polling(),
-            w.interrupt(),
-        )
-        .await;
+        let ended = w
+            .drive(&plan, w.run(Some(300 * MS), None), &busy, &handoff)
+            .await;
         assert_eq!(ended.stopped_by, StopReason::Window);
         assert_eq!(ended.outcome, Some("drained"));
         assert!(!ended.interrupted);
@@ -293,15 +306,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(2)).await;
             b.end();
         });
-        let ended = poll_and_drain(
-            &plan,
-            w.run(Some(MS), None),
-            &busy,
-            &handoff,
-            w.stop_polling(),
-            w.interrupt(),
-        )
-        .await;
+        let ended = w.drive(&plan, w.run(Some(MS), None), &busy, &handoff).await;
         assert_eq!(ended.stopped_by, StopReason::Idle);
         assert_eq!(w.events(), vec![("stop_polling", Duration::from_secs(9))]);
     }
@@ -320,15 +325,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(20)).await;
             b.end();
         });
-        let ended = poll_and_drain(
-            &plan,
-            w.run(Some(MS), None),
-            &busy,
-            &handoff,
-            w.stop_polling(),
-            w.interrupt(),
-        )
-        .await;
+        let ended = w.drive(&plan, w.run(Some(MS), None), &busy, &handoff).await;
         assert_eq!(ended.stopped_by, StopReason::Window);
         assert_eq!(w.events(), vec![("stop_polling", Duration::from_secs(23))]);
     }
@@ -343,15 +340,7 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(3_250)).await;
             h.notify_one();
         });
-        let ended = poll_and_drain(
-            &plan,
-            w.run(Some(MS), None),
-            &busy,
-            &handoff,
-            w.stop_polling(),
-            w.interrupt(),
-        )
-        .await;
+        let ended = w.drive(&plan, w.run(Some(MS), None), &busy, &handoff).await;
         assert_eq!(ended.stopped_by, StopReason::Handoff);
         assert_eq!(w.events(), vec![("stop_polling", 3_250 * MS)]);
     }
@@ -362,15 +351,14 @@ mod tests {
         let w = FakeWorker::new();
         let (busy, handoff) = (Busy::default(), tokio::sync::Notify::new());
         // Would drain in 10 s; ends 200 ms after being interrupted.
-        let ended = poll_and_drain(
-            &plan,
-            w.run(Some(Duration::from_secs(10)), Some(200 * MS)),
-            &busy,
-            &handoff,
-            w.stop_polling(),
-            w.interrupt(),
-        )
-        .await;
+        let ended = w
+            .drive(
+                &plan,
+                w.run(Some(Duration::from_secs(10)), Some(200 * MS)),
+                &busy,
+                &handoff,
+            )
+            .await;
         assert_eq!(ended.stopped_by, StopReason::Window);
         assert_eq!(ended.outcome, Some("interrupted"));
         assert!(ended.interrupted);
@@ -390,15 +378,7 @@ mod tests {
         let plan = plan_30s(None);
         let w = FakeWorker::new();
         let (busy, handoff) = (Busy::default(), tokio::sync::Notify::new());
-        let ended = poll_and_drain(
-            &plan,
-            w.run(None, None),
-            &busy,
-            &handoff,
-            w.stop_polling(),
-            w.interrupt(),
-        )
-        .await;
+        let ended = w.drive(&plan, w.run(None, None), &busy, &handoff).await;
         assert_eq!(ended.outcome, None, "the drain overran");
         assert!(ended.interrupted);
         assert_eq!(w.start.elapsed(), Duration::from_secs(28));
@@ -430,15 +410,9 @@ mod tests {
         let plan = plan_30s(Some(Duration::from_secs(2)));
         let w = FakeWorker::new();
         let (busy, handoff) = (Busy::default(), tokio::sync::Notify::new());
-        let ended = poll_and_drain(
-            &plan,
-            w.run(Some(50 * MS), None),
-            &busy,
-            &handoff,
-            w.stop_polling(),
-            w.interrupt(),
-        )
-        .await;
+        let ended = w
+            .drive(&plan, w.run(Some(50 * MS), None), &busy, &handoff)
+            .await;
         assert_eq!(ended.stopped_by, StopReason::Idle);
         assert_eq!(w.start.elapsed(), 2_050 * MS);
         let hook = ShutdownHook::new("flush", Duration::from_secs(3), || async {
@@ -459,8 +433,7 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(4)).await;
             "poll error"
         };
-        let ended =
-            poll_and_drain(&plan, run, &busy, &handoff, w.stop_polling(), w.interrupt()).await;
+        let ended = w.drive(&plan, run, &busy, &handoff).await;
         assert_eq!(ended.stopped_by, StopReason::WorkerStopped);
         assert_eq!(ended.outcome, Some("poll error"));
         assert!(w.events().is_empty());
