@@ -3,18 +3,19 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[path = "../../shared/history.rs"]
+mod shared_history;
+use shared_history::reconnecting;
+
 use anyhow::{bail, Context, Result};
 use temporal_lambda_cli::compute::{json_payload, payload_json};
-use temporalio_client::{
-    tonic::{Code, Request},
-    Connection,
-};
+use temporalio_client::{tonic::Request, Connection};
 use temporalio_common::protos::temporal::api::{
-    common::v1::{Payloads, WorkflowExecution, WorkflowType},
-    enums::v1::{HistoryEventFilterType, TaskQueueKind},
+    common::v1::{Payloads, WorkflowType},
+    enums::v1::TaskQueueKind,
     history::v1::{history_event::Attributes, HistoryEvent},
     taskqueue::v1::TaskQueue,
-    workflowservice::v1::{GetWorkflowExecutionHistoryRequest, StartWorkflowExecutionRequest},
+    workflowservice::v1::StartWorkflowExecutionRequest,
 };
 
 /// Epoch milliseconds now (host clock, shared by the server, the emulator and the bench).
@@ -51,12 +52,6 @@ pub struct Done {
 fn event_ms(ev: &HistoryEvent) -> Option<f64> {
     let t = ev.event_time.as_ref()?;
     Some(t.seconds as f64 * 1000.0 + f64::from(t.nanos) / 1e6)
-}
-
-/// A call that failed because the server closed the connection (it does so at the connection's
-/// max age); the channel reconnects and the call may be repeated.
-fn reconnecting(st: &temporalio_client::tonic::Status) -> bool {
-    matches!(st.code(), Code::Cancelled | Code::Unavailable)
 }
 
 /// Starts `HelloWorkflow(name)` on `task_queue`.
@@ -107,52 +102,14 @@ pub async fn start(conn: &Connection, task_queue: &str, tag: &str) -> Result<Sta
     })
 }
 
+/// The history (see [`shared_history::history`]); `None` when it has no events.
 async fn history(
     conn: &Connection,
     s: &Started,
     wait_for_close: bool,
 ) -> Result<Option<Vec<HistoryEvent>>> {
-    let mut events = Vec::new();
-    let mut page_token = Vec::new();
-    let mut retries = 0;
-    loop {
-        let req = GetWorkflowExecutionHistoryRequest {
-            namespace: "default".into(),
-            execution: Some(WorkflowExecution {
-                workflow_id: s.workflow_id.clone(),
-                run_id: s.run_id.clone(),
-            }),
-            wait_new_event: wait_for_close,
-            history_event_filter_type: if wait_for_close {
-                HistoryEventFilterType::CloseEvent as i32
-            } else {
-                HistoryEventFilterType::AllEvent as i32
-            },
-            next_page_token: page_token.clone(),
-            ..Default::default()
-        };
-        let resp = match conn
-            .workflow_service()
-            .get_workflow_execution_history(Request::new(req))
-            .await
-        {
-            Ok(r) => r.into_inner(),
-            Err(st) if wait_for_close && st.code() == Code::DeadlineExceeded => continue,
-            Err(st) if reconnecting(&st) && retries < 5 => {
-                retries += 1;
-                continue;
-            }
-            Err(st) => bail!("history of {}: {}", s.workflow_id, st.message()),
-        };
-        events.extend(resp.history.map(|h| h.events).unwrap_or_default());
-        if wait_for_close && !events.is_empty() {
-            return Ok(Some(events));
-        }
-        if resp.next_page_token.is_empty() {
-            return Ok((!events.is_empty()).then_some(events));
-        }
-        page_token = resp.next_page_token;
-    }
+    let events = shared_history::history(conn, &s.workflow_id, &s.run_id, wait_for_close).await?;
+    Ok((!events.is_empty()).then_some(events))
 }
 
 /// Waits (long poll on the close event) until the workflow closes; checks its result.

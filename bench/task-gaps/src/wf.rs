@@ -3,21 +3,19 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+#[path = "../../shared/history.rs"]
+mod shared_history;
+use shared_history::reconnecting;
+
 use anyhow::{bail, Context, Result};
 use temporal_lambda_cli::compute::{json_payload, payload_json};
-use temporalio_client::{
-    tonic::{Code, Request, Status},
-    Connection,
-};
+use temporalio_client::{tonic::Request, Connection};
 use temporalio_common::protos::temporal::api::{
     common::v1::{Payloads, WorkflowExecution, WorkflowType},
-    enums::v1::{HistoryEventFilterType, TaskQueueKind},
+    enums::v1::TaskQueueKind,
     history::v1::{history_event::Attributes, HistoryEvent},
     taskqueue::v1::TaskQueue,
-    workflowservice::v1::{
-        GetWorkflowExecutionHistoryRequest, SignalWorkflowExecutionRequest,
-        StartWorkflowExecutionRequest,
-    },
+    workflowservice::v1::{SignalWorkflowExecutionRequest, StartWorkflowExecutionRequest},
 };
 
 /// Epoch milliseconds now (host clock, shared by the server, the emulator and the bench).
@@ -39,10 +37,6 @@ pub struct Started {
 }
 
 /// The server closes connections at their max age; such a call may simply be repeated.
-fn reconnecting(st: &Status) -> bool {
-    matches!(st.code(), Code::Cancelled | Code::Unavailable)
-}
-
 /// Starts `GapShapesWorkflow(shape)` on `task_queue`.
 pub async fn start(
     conn: &Connection,
@@ -126,47 +120,7 @@ async fn history(
     s: &Started,
     wait_for_close: bool,
 ) -> Result<Vec<HistoryEvent>> {
-    let mut events = Vec::new();
-    let mut page_token = Vec::new();
-    let mut retries = 0;
-    loop {
-        let req = GetWorkflowExecutionHistoryRequest {
-            namespace: "default".into(),
-            execution: Some(WorkflowExecution {
-                workflow_id: s.workflow_id.clone(),
-                run_id: s.run_id.clone(),
-            }),
-            wait_new_event: wait_for_close,
-            history_event_filter_type: if wait_for_close {
-                HistoryEventFilterType::CloseEvent as i32
-            } else {
-                HistoryEventFilterType::AllEvent as i32
-            },
-            next_page_token: page_token.clone(),
-            ..Default::default()
-        };
-        let resp = match conn
-            .workflow_service()
-            .get_workflow_execution_history(Request::new(req))
-            .await
-        {
-            Ok(r) => r.into_inner(),
-            Err(st) if wait_for_close && st.code() == Code::DeadlineExceeded => continue,
-            Err(st) if reconnecting(&st) && retries < 5 => {
-                retries += 1;
-                continue;
-            }
-            Err(st) => bail!("history of {}: {}", s.workflow_id, st.message()),
-        };
-        events.extend(resp.history.map(|h| h.events).unwrap_or_default());
-        if wait_for_close && !events.is_empty() {
-            return Ok(events);
-        }
-        if resp.next_page_token.is_empty() {
-            return Ok(events);
-        }
-        page_token = resp.next_page_token;
-    }
+    shared_history::history(conn, &s.workflow_id, &s.run_id, wait_for_close).await
 }
 
 fn event_ms(ev: &HistoryEvent) -> Option<f64> {
