@@ -30,6 +30,8 @@ pub(crate) struct Plan {
     pub(crate) interrupt_at: Instant,
     /// Stop polling after this long with nothing in flight (`None`: only at the window's end).
     pub(crate) idle_exit: Option<Duration>,
+    /// Before the first task, the idle exit waits at least this long.
+    first_task_wait: Duration,
     /// The longest a connect may take.
     connect_timeout: Duration,
 }
@@ -45,6 +47,7 @@ impl Plan {
             window,
             interrupt_at,
             idle_exit: settings.idle_exit,
+            first_task_wait: settings.first_task_wait,
             connect_timeout: settings.connect_timeout,
         }
     }
@@ -96,7 +99,8 @@ pub(crate) struct Ended<T> {
 }
 
 /// Drive `run` (the worker's poll loop) through the plan: until it ends on its own, the window
-/// closes, `busy` has been idle for `plan.idle_exit`, or `handoff` fires. Then `stop_polling`
+/// closes, `busy` has been idle for `plan.idle_exit` (at least `first_task_wait` before the first
+/// task), or `handoff` fires. Then `stop_polling`
 /// (the worker's shutdown) is called once with the reason, the drain waits for `run` until
 /// `interrupt_at`, calls `interrupt`, and waits until `drain_until` at most.
 pub(crate) async fn poll_and_drain<T>(
@@ -110,7 +114,7 @@ pub(crate) async fn poll_and_drain<T>(
     tokio::pin!(run);
     let idle = async {
         match plan.idle_exit {
-            Some(period) => busy.idle_for(period).await,
+            Some(period) => busy.idle_for(period, plan.first_task_wait).await,
             None => std::future::pending().await,
         }
     };
@@ -309,6 +313,37 @@ mod tests {
         let ended = w.drive(&plan, w.run(Some(MS), None), &busy, &handoff).await;
         assert_eq!(ended.stopped_by, StopReason::Idle);
         assert_eq!(w.events(), vec![("stop_polling", Duration::from_secs(9))]);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn before_the_first_task_the_idle_exit_waits_first_task_wait() {
+        // The default settings: 250 ms grace, 1 s before the first task.
+        let plan = plan_30s(Some(crate::config::DEFAULT_IDLE_EXIT));
+        assert_eq!(plan.first_task_wait, Duration::from_secs(1));
+        // No task at all: polling stops after 1 s, not after 250 ms.
+        let w = FakeWorker::new();
+        let (busy, handoff) = (Busy::default(), tokio::sync::Notify::new());
+        let ended = w.drive(&plan, w.run(Some(MS), None), &busy, &handoff).await;
+        assert_eq!(ended.stopped_by, StopReason::Idle);
+        assert_eq!(w.events(), vec![("stop_polling", Duration::from_secs(1))]);
+
+        // A first task at 600 ms for 100 ms, a follow-up 200 ms later (within the grace) for
+        // 50 ms: polling stops 250 ms after the follow-up ends, at 950 + 250 = 1,200 ms.
+        let w = FakeWorker::new();
+        let (busy, handoff) = (Arc::new(Busy::default()), tokio::sync::Notify::new());
+        let b = busy.clone();
+        tokio::spawn(async move {
+            for (idle, task) in [(600, 100), (200, 50)] {
+                tokio::time::sleep(idle * MS).await;
+                b.begin();
+                tokio::time::sleep(task * MS).await;
+                b.end();
+            }
+        });
+        let ended = w.drive(&plan, w.run(Some(MS), None), &busy, &handoff).await;
+        assert_eq!(ended.stopped_by, StopReason::Idle);
+        assert_eq!(w.events(), vec![("stop_polling", 1_200 * MS)]);
+        assert_eq!(busy.idle_gaps_ms(), vec![200]);
     }
 
     #[tokio::test(start_paused = true)]

@@ -257,8 +257,12 @@ impl Busy {
     }
 
     /// Resolves once nothing has been in flight and no task has started or finished for
-    /// `period`.
-    pub(crate) async fn idle_for(&self, period: std::time::Duration) {
+    /// `period` — or for `before_first`, if longer, while no task has come yet.
+    pub(crate) async fn idle_for(
+        &self,
+        period: std::time::Duration,
+        before_first: std::time::Duration,
+    ) {
         let mut rx = self.events.subscribe();
         loop {
             rx.mark_unchanged();
@@ -269,8 +273,13 @@ impl Busy {
                 }
                 continue;
             }
+            let wait = if self.first_task_after().is_none() {
+                period.max(before_first)
+            } else {
+                period
+            };
             tokio::select! {
-                _ = tokio::time::sleep(period) => return,
+                _ = tokio::time::sleep(wait) => return,
                 r = rx.changed() => if r.is_err() { return std::future::pending().await },
             }
         }
@@ -313,7 +322,8 @@ mod tests {
         let b = busy.clone();
         let started = tokio::time::Instant::now();
         let idle = tokio::spawn(async move {
-            b.idle_for(Duration::from_secs(2)).await;
+            b.idle_for(Duration::from_secs(2), Duration::from_secs(5))
+                .await;
             started.elapsed()
         });
         tokio::time::sleep(Duration::from_secs(10)).await;

@@ -25,6 +25,16 @@ fn workspace_root() -> PathBuf {
 }
 
 fn worker(address: &str, task_queue: &str, build_id: &str) -> LambdaWorker {
+    worker_with(address, task_queue, build_id, |_| {})
+}
+
+/// [`worker`] with its config changed by `f` first.
+fn worker_with(
+    address: &str,
+    task_queue: &str,
+    build_id: &str,
+    f: impl FnOnce(&mut LambdaWorkerConfig),
+) -> LambdaWorker {
     let mut cfg = LambdaWorkerConfig::from_env(
         WorkerDeploymentVersion::new("hello-app", build_id),
         &Default::default(),
@@ -37,6 +47,7 @@ fn worker(address: &str, task_queue: &str, build_id: &str) -> LambdaWorker {
     cfg.register_workflow::<SlowHelloWorkflow>().unwrap();
     cfg.register_workflow::<ResumableCountWorkflow>().unwrap();
     cfg.register_activities(Greetings);
+    f(&mut cfg);
     LambdaWorker::new(cfg).unwrap()
 }
 
@@ -442,7 +453,10 @@ async fn an_activity_that_cannot_fit_in_what_is_left_is_handed_to_a_fresh_invoca
     let server = DevServer::start(DevServerOptions::default())
         .await
         .expect("dev server");
-    let w = worker(&server.address(), "fit-it", "build-fit");
+    // The workflow starts 3.5 s into the invocation: the idle exit (250 ms) would end it first.
+    let w = worker_with(&server.address(), "fit-it", "build-fit", |c| {
+        c.shutdown.idle_exit = None
+    });
     registered_current(&server, &w, "build-fit").await;
     let client = server.client().await.unwrap();
     // A 12 s invocation polls for 5 s and interrupts activities 9 s in: an activity with a 6 s
