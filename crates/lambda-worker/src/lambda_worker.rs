@@ -64,7 +64,7 @@ impl LambdaWorker {
     /// Validate `config` and prepare the SDK runtime. Must be called inside a Tokio runtime.
     pub fn new(config: LambdaWorkerConfig) -> Result<Self, Error> {
         config.validate()?;
-        let runtime = Runtime::from_current_tokio(Default::default())
+        let runtime = Runtime::from_current_tokio(config.runtime_options(Default::default())?)
             .map_err(|e| Error::Runtime(format!("cannot start the Temporal SDK runtime: {e}")))?;
         Ok(Self {
             config: Arc::new(config),
@@ -87,10 +87,7 @@ impl LambdaWorker {
         flush_budget: Duration,
     ) -> Result<Self, Error> {
         config.validate()?;
-        let options = temporalio_sdk::runtime::RuntimeOptions::builder()
-            .telemetry_options(telemetry.temporal_telemetry_options())
-            .build()
-            .map_err(|e| Error::Runtime(format!("invalid Temporal SDK runtime options: {e}")))?;
+        let options = config.runtime_options(telemetry.temporal_telemetry_options())?;
         let runtime = Runtime::from_current_tokio(options)
             .map_err(|e| Error::Runtime(format!("cannot start the Temporal SDK runtime: {e}")))?;
         config.hooks.push(telemetry.flush_hook(flush_budget));

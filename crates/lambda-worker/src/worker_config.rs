@@ -93,6 +93,12 @@ pub struct LambdaWorkerConfig {
     /// Versioning behavior for every workflow this worker runs. Serverless Workers require one:
     /// `Pinned` or `AutoUpgrade`. The Rust SDK has no per-workflow behavior yet, so this is it.
     pub default_versioning_behavior: Option<VersioningBehavior>,
+    /// Worker heartbeats (what `temporal worker list` shows), every this long (1–60 s); `None`
+    /// (the default) sends none. With heartbeats on, each invocation's SDK worker starts a
+    /// system-statistics thread that reads `/proc` before the first poll (≈ 1.3 ms of a cold
+    /// start, bench/results/2026-12-03-size.md) and, on servers with worker commands, a second
+    /// poller; an invocation is shorter than the SDK's 60 s default interval anyway.
+    pub worker_heartbeat_interval: Option<std::time::Duration>,
     pub(crate) options: WorkerOptions,
     pub(crate) hooks: Vec<ShutdownHook>,
     pub(crate) has_activities: bool,
@@ -110,6 +116,7 @@ impl fmt::Debug for LambdaWorkerConfig {
                 "default_versioning_behavior",
                 &self.default_versioning_behavior,
             )
+            .field("worker_heartbeat_interval", &self.worker_heartbeat_interval)
             .field("workflow_types", &self.workflow_types())
             .field("hooks", &self.hooks)
             .finish()
@@ -141,6 +148,7 @@ impl LambdaWorkerConfig {
             tuning: WorkerTuning::default(),
             shutdown: ShutdownSettings::from_env(env)?,
             default_versioning_behavior: None,
+            worker_heartbeat_interval: None,
             // Deployment options set here (replaced per invocation by `worker_options_for`):
             // left unset, the SDK's default hashes the whole running executable
             // (`build_id_from_current_exe`), ≈ 2.9 ms of a ≈ 8.7 ms init (bench/results/
@@ -240,9 +248,31 @@ impl LambdaWorkerConfig {
                 workflows: workflow_types.join(", "),
             });
         }
+        if let Some(i) = self.worker_heartbeat_interval {
+            if !(std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(60))
+                .contains(&i)
+            {
+                return Err(Error::InvalidClientConfig(format!(
+                    "worker_heartbeat_interval {i:?}: must be between 1 s and 60 s, or None for no \
+                     worker heartbeats"
+                )));
+            }
+        }
         self.connection.url()?;
         self.connection.tls_options()?;
         Ok(())
+    }
+
+    /// The SDK runtime's options: worker heartbeats as configured, and `telemetry`.
+    pub(crate) fn runtime_options(
+        &self,
+        telemetry: temporalio_common::telemetry::TelemetryOptions,
+    ) -> Result<temporalio_sdk::runtime::RuntimeOptions, Error> {
+        temporalio_sdk::runtime::RuntimeOptions::builder()
+            .telemetry_options(telemetry)
+            .heartbeat_interval(self.worker_heartbeat_interval)
+            .build()
+            .map_err(|e| Error::Runtime(format!("invalid Temporal SDK runtime options: {e}")))
     }
 
     /// Fresh SDK worker options for one invocation.

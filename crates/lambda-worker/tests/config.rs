@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::io::Write;
+use std::time::Duration;
 
 use temporal_lambda_worker::{
     config::{ConnectionConfig, Secret, TlsSource},
@@ -277,6 +278,20 @@ fn valid_config_passes() {
     let mut c = valid_config();
     c.default_versioning_behavior = Some(VersioningBehavior::AutoUpgrade);
     c.validate().unwrap();
+}
+
+#[test]
+fn worker_heartbeats_are_off_by_default_and_their_interval_is_checked() {
+    let mut c = valid_config();
+    assert_eq!(c.worker_heartbeat_interval, None);
+    c.worker_heartbeat_interval = Some(Duration::from_secs(30));
+    c.validate().unwrap();
+    c.worker_heartbeat_interval = Some(Duration::from_millis(500));
+    let msg = c.validate().unwrap_err().to_string();
+    assert!(
+        msg.contains("worker_heartbeat_interval") && msg.contains("between 1 s and 60 s"),
+        "{msg}"
+    );
 }
 
 #[test]

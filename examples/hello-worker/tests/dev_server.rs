@@ -245,7 +245,11 @@ async fn activities_running_at_the_end_of_the_window_are_cancelled_inside_the_dr
     let server = DevServer::start(DevServerOptions::default())
         .await
         .expect("dev server");
-    let w = worker(&server.address(), "slow-it", "build-slow");
+    // The retry comes after the server's retry backoff (≈ 1 s) into an invocation this test drives
+    // itself, where on Lambda the server would invoke a fresh one: keep it polling (no idle exit).
+    let w = worker_with(&server.address(), "slow-it", "build-slow", |c| {
+        c.shutdown.idle_exit = None
+    });
     registered_current(&server, &w, "build-slow").await;
     let client = server.client().await.unwrap();
 
@@ -390,7 +394,11 @@ async fn a_cut_off_activity_records_heartbeat_details_and_its_retry_resumes_from
     let server = DevServer::start(DevServerOptions::default())
         .await
         .expect("dev server");
-    let w = worker(&server.address(), "count-it", "build-count");
+    // The retry comes after the server's retry backoff (≈ 1 s) into an invocation this test drives
+    // itself, where on Lambda the server would invoke a fresh one: keep it polling (no idle exit).
+    let w = worker_with(&server.address(), "count-it", "build-count", |c| {
+        c.shutdown.idle_exit = None
+    });
     registered_current(&server, &w, "build-count").await;
     let client = server.client().await.unwrap();
     // 200 steps of 50 ms = 10 s: more than a 9.5 s invocation can run.
