@@ -11,6 +11,12 @@
 #                                         # target/side-by-side/smoke/
 #   bench/side-by-side.sh --configs off:256,lambda:1769   # <fidelity>:<MemorySize MB>, comma list
 #   bench/side-by-side.sh --no-typescript # skip a peer (also --no-python); other args go to the binary
+#   bench/side-by-side.sh --label sparse --billing-interval-ms 10000 ...   # names the reports
+#                                         # <date>-side-by-side-sparse-<config>.md (runs of other
+#                                         # workloads on the same day keep their own files)
+#   bench/side-by-side.sh --cost          # the cost table: sparse / moderate / burst runs at
+#                                         # off:256 with --rust-always-polling, combined into
+#                                         # bench/results/<date>-side-by-side-cost.md
 #
 # Each config is its own bench run with every row (own emulator with that fidelity, own dev
 # server), so a ratio always compares rows measured in the same run. `lambda` fidelity needs
@@ -30,10 +36,13 @@ target_dir=${CARGO_TARGET_DIR:-$root/target}
 cache=$target_dir/side-by-side
 mkdir -p "$cache"
 
-smoke=0 python=1 typescript=1 pass=() configs=
+smoke=0 python=1 typescript=1 pass=() configs= label= cost=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) smoke=1 typescript=0 ;;
+    --cost) cost=1 ;;
+    --label) label=${2:?--label needs a name, e.g. sparse}; shift ;;
+    --label=*) label=${1#--label=} ;;
     --no-python) python=0 ;;
     --no-typescript) typescript=0 ;;
     --configs) configs=${2:?--configs needs a list, e.g. off:256,lambda:256}; shift ;;
@@ -144,32 +153,51 @@ if [ "$smoke" = 1 ]; then
   set -- --runs 2 --throughput 10 --billing 3
 else
   out_dir=bench/results
-  name=$(date -u +%F)-side-by-side
+  name=$(date -u +%F)-side-by-side${label:+-$label}
   set --
 fi
 mkdir -p "$out_dir" "$cache/json"
+# One bench run per entry: "<tag suffix>|<fidelity>:<MB>|<extra args>".
+runs=()
+if [ "$cost" = 1 ]; then
+  # The cost table (issue 14's targets): 256 MB billed, our worker also with the idle exit off as
+  # the latency baseline; each workload is its own run. Fidelity off: the TypeScript worker does
+  # not complete under 256 MB's CPU share and memory limit (results of 2026-12-02), and billing
+  # here is set by the polling windows, not by CPU.
+  common="--rust-always-polling --timeout 30 --runs 5"
+  runs+=("sparse|off:256|$common --throughput 0 --billing 15 --billing-interval-ms 10000")
+  runs+=("moderate|off:256|$common --throughput 0 --billing 50 --billing-interval-ms 2000")
+  runs+=("burst|off:256|$common --throughput 500 --billing 200 --billing-interval-ms 0")
+  name=$name-cost
+else
+  for c in "${config_list[@]}"; do runs+=("|$c|"); done
+fi
 jsons=() failed=()
-for c in "${config_list[@]}"; do
+for r in "${runs[@]}"; do
+  IFS='|' read -r suffix c extra <<<"$r"
   fidelity=${c%%:*} memory=${c##*:}
-  tag=$name-${fidelity//,/-}-$memory
-  log "running the bench, config $c (report: $out_dir/$tag.md)"
+  tag=$name${suffix:+-$suffix}-${fidelity//,/-}-$memory
+  log "running the bench, config $c ${suffix:+($suffix) }(report: $out_dir/$tag.md)"
   t=$SECONDS
   rc=0
+  # shellcheck disable=SC2086 # $extra is a list of words
   "$bench" --repo-root "$root" --rust "$bootstrap" "${py_args[@]}" "${ts_args[@]}" \
     --fidelity "$fidelity" --memory-mb "$memory" \
     --out "$out_dir/$tag.md" --chart "$out_dir/$tag.svg" --chart-link "$tag.svg" \
-    --json "$cache/json/$tag.json" "${note_args[@]}" "$@" "${pass[@]}" || rc=$?
-  log "config $c: exit $rc after $((SECONDS - t)) s"
+    --json "$cache/json/$tag.json" "${note_args[@]}" "$@" $extra "${pass[@]}" || rc=$?
+  log "config $c ${suffix:+($suffix) }: exit $rc after $((SECONDS - t)) s"
   if [ -f "$cache/json/$tag.json" ] && [ "$cache/json/$tag.json" -nt "$bench" ]; then
     jsons+=("$cache/json/$tag.json")
   fi
-  [ "$rc" = 0 ] || failed+=("$c (exit $rc)")
+  [ "$rc" = 0 ] || failed+=("$c${suffix:+ $suffix} (exit $rc)")
   [ -f "$out_dir/$tag.md" ] && cat "$out_dir/$tag.md"
 done
 if [ ${#jsons[@]} -gt 0 ]; then
-  "$bench" --combine "${jsons[@]}" --out "$out_dir/$name-fidelity.md"
-  cat "$out_dir/$name-fidelity.md"
-  log "saved $out_dir/$name-<config>.{md,svg} and the combined $out_dir/$name-fidelity.md"
+  combined=$out_dir/$name.md
+  [ "$cost" = 1 ] || combined=$out_dir/$name-fidelity.md
+  "$bench" --combine "${jsons[@]}" --out "$combined"
+  cat "$combined"
+  log "saved $out_dir/$name-<config>.{md,svg} and the combined $combined"
 fi
 if [ ${#failed[@]} -gt 0 ]; then
   log "FAILED: ${failed[*]}"

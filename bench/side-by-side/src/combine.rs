@@ -33,13 +33,36 @@ fn config_names(c: &Value) -> (String, String) {
     (format!("{f}:{mem}"), head)
 }
 
+/// The billing workload of a run: `20 × 1 per 10 s` or `burst of 200`.
+fn workload_name(c: &Value) -> String {
+    let n = c["billing"].as_u64().unwrap_or(0);
+    match c["billing_interval_ms"].as_u64().unwrap_or(0) {
+        0 => format!("burst of {n}"),
+        ms if ms % 1000 == 0 => format!("{n} × 1 per {} s", ms / 1000),
+        ms => format!("{n} × 1 per {ms} ms"),
+    }
+}
+
 /// Reads the runs and renders the combined table.
 pub fn render(runs: &[Value]) -> Result<String> {
     let Some(first) = runs.first() else {
         bail!("--combine needs at least one JSON file");
     };
     let mut out = String::new();
-    let names: Vec<(String, String)> = runs.iter().map(|r| config_names(&r["config"])).collect();
+    let mut names: Vec<(String, String)> =
+        runs.iter().map(|r| config_names(&r["config"])).collect();
+    // Runs of different workloads (the cost table): the column says which.
+    let workload = |c: &Value| (c["billing"].clone(), c["billing_interval_ms"].clone());
+    if runs
+        .iter()
+        .any(|r| workload(&r["config"]) != workload(&first["config"]))
+    {
+        for (r, (key, head)) in runs.iter().zip(names.iter_mut()) {
+            let w = workload_name(&r["config"]);
+            key.push_str(&format!(" {w}"));
+            head.push_str(&format!(" — {w}"));
+        }
+    }
     let date = first["config"]["started_utc"]
         .as_str()
         .unwrap_or("?")
@@ -234,5 +257,23 @@ mod tests {
         );
         // Notes shared by the runs are printed once.
         assert_eq!(md.matches("python setup: 3 s").count(), 1);
+    }
+
+    #[test]
+    fn runs_of_different_workloads_name_theirs_in_the_column() {
+        let mut sparse = run_json("lambda", Some(0.145), ["40 / 50", "2000 / 2500 (×50.0)"]);
+        sparse["config"]["billing"] = 15.into();
+        sparse["config"]["billing_interval_ms"] = 10_000.into();
+        let mut burst = run_json("lambda", Some(0.145), ["41 / 51", "2001 / 2501 (×48.8)"]);
+        burst["config"]["billing"] = 200.into();
+        burst["config"]["billing_interval_ms"] = 0.into();
+        let md = render(&[sparse, burst]).unwrap();
+        assert!(
+            md.contains(
+                "| figure | worker | `lambda:256` (0.145 vCPU) — 15 × 1 per 10 s | `lambda:256` (0.145 vCPU) — burst of 200 |"
+            ),
+            "{md}"
+        );
+        assert!(md.contains("**`lambda:256 burst of 200`**"), "{md}");
     }
 }

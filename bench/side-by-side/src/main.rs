@@ -57,6 +57,10 @@ struct Args {
     /// until `deadline − 7 s` like the peers, the latency baseline of the idle policy.
     #[arg(long)]
     rust_always_polling: bool,
+    /// Add a row of our worker as a variant: `NAME[@BOOTSTRAP][:K=V,K=V…]` — another build (e.g.
+    /// with another allocator) and/or extra environment (e.g. `MALLOC_ARENA_MAX=2`). Repeatable.
+    #[arg(long = "rust-variant", value_parser = parse_variant)]
+    rust_variants: Vec<RowSpec>,
     /// Function concurrency limit (every row).
     #[arg(long, default_value_t = 2)]
     concurrency: u32,
@@ -627,6 +631,37 @@ impl<'a> RowBench<'a> {
     }
 }
 
+/// `NAME[@BOOTSTRAP][:K=V,K=V…]` of `--rust-variant`; an empty `code` means `--rust`'s.
+fn parse_variant(v: &str) -> Result<RowSpec, String> {
+    let (head, env) = v.split_once(':').unwrap_or((v, ""));
+    let (name, code) = head.split_once('@').unwrap_or((head, ""));
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        return Err(format!(
+            "variant name {name:?}: use letters, digits and '-' (e.g. arena2:MALLOC_ARENA_MAX=2)"
+        ));
+    }
+    let env = env
+        .split(',')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            kv.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| format!("{kv:?} is not K=V"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut label = format!("Rust, {name}");
+    if !env.is_empty() {
+        let kvs: Vec<String> = env.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        label.push_str(&format!(" (`{}`)", kvs.join(" ")));
+    }
+    Ok(RowSpec {
+        name: format!("rust-{name}"),
+        label,
+        code: code.into(),
+        env,
+    })
+}
+
 fn rows_of(args: &Args) -> Vec<RowSpec> {
     let mut rows = vec![RowSpec {
         name: "rust".into(),
@@ -641,6 +676,13 @@ fn rows_of(args: &Args) -> Vec<RowSpec> {
             code: args.rust.clone().unwrap_or_default(),
             env: vec![("TEMPORAL_LAMBDA_IDLE_EXIT".into(), "off".into())],
         });
+    }
+    for v in &args.rust_variants {
+        let mut v = v.clone();
+        if v.code.as_os_str().is_empty() {
+            v.code = args.rust.clone().unwrap_or_default();
+        }
+        rows.push(v);
     }
     if let Some(p) = &args.python {
         rows.push(RowSpec {
@@ -1205,6 +1247,28 @@ fn table(args: &Args, run: &RunInfo, rows: &[RowSpec], res: &[RowResult]) -> Tab
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn variants_name_their_build_and_environment() {
+        let v = parse_variant("arena2:MALLOC_ARENA_MAX=2,HELLO_MAX_CACHED_WORKFLOWS=5").unwrap();
+        assert_eq!(v.name, "rust-arena2");
+        assert_eq!(v.code, PathBuf::new());
+        assert_eq!(
+            v.env,
+            vec![
+                ("MALLOC_ARENA_MAX".into(), "2".into()),
+                ("HELLO_MAX_CACHED_WORKFLOWS".into(), "5".into())
+            ]
+        );
+        assert_eq!(
+            v.label,
+            "Rust, arena2 (`MALLOC_ARENA_MAX=2 HELLO_MAX_CACHED_WORKFLOWS=5`)"
+        );
+        let v = parse_variant("mimalloc@/tmp/bootstrap").unwrap();
+        assert_eq!((v.code, v.env.len()), (PathBuf::from("/tmp/bootstrap"), 0));
+        assert!(parse_variant("a b:X=1").is_err());
+        assert!(parse_variant("a:X").is_err());
+    }
 
     #[test]
     fn report_lines_with_and_without_init_duration() {

@@ -2,13 +2,18 @@
 //!
 //! The deployment version is part of the code (`hello-app` / `build-1`); this sample also lets
 //! `HELLO_DEPLOYMENT_NAME` / `HELLO_BUILD_ID` override it so tests and the local demo can run
-//! several versions of the same binary.
+//! several versions of the same binary. For the memory bench, `HELLO_MAX_CACHED_WORKFLOWS` /
+//! `HELLO_MAX_CONCURRENT_WORKFLOW_TASKS` override the worker's tuning.
 
 use hello_worker::{
     GapChildWorkflow, GapShapesWorkflow, Greetings, HelloWorkflow, ResumableCountWorkflow,
     SlowHelloWorkflow, ThreeStepWorkflow, TimerHelloWorkflow, DEFAULT_TASK_QUEUE,
 };
 use temporal_lambda_worker::{run_worker, VersioningBehavior, WorkerDeploymentVersion};
+
+#[cfg(feature = "mimalloc")]
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
     let deployment = std::env::var("HELLO_DEPLOYMENT_NAME").unwrap_or_else(|_| "hello-app".into());
@@ -20,6 +25,13 @@ fn main() {
                 config.task_queue = DEFAULT_TASK_QUEUE.into();
             }
             config.default_versioning_behavior = Some(VersioningBehavior::Pinned);
+            let knob = |name: &str| std::env::var(name).ok().and_then(|v| v.parse().ok());
+            if let Some(n) = knob("HELLO_MAX_CACHED_WORKFLOWS") {
+                config.tuning.max_cached_workflows = n;
+            }
+            if let Some(n) = knob("HELLO_MAX_CONCURRENT_WORKFLOW_TASKS") {
+                config.tuning.max_concurrent_workflow_tasks = n;
+            }
             config.register_workflow::<HelloWorkflow>()?;
             config.register_workflow::<SlowHelloWorkflow>()?;
             config.register_workflow::<TimerHelloWorkflow>()?;
