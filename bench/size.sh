@@ -3,6 +3,9 @@
 # profiles, measured side by side in one run:
 #
 #   bench/size.sh [--runs N] [--only a,b,...] [--extra] [--no-build]
+#   bench/size.sh --bins before=PATH,after=PATH [--label before-after] [--runs N]
+#       measures given binaries instead of building profiles (e.g. two commits' package builds);
+#       --label names the report bench/results/<date>-size-<label>.md
 #
 # Each variant is `cargo build --release -p hello-worker --bin bootstrap` with the profile passed as
 # `--config profile.release.*` (as crates/package does), copied to target/size/bootstrap-<variant>.
@@ -24,12 +27,16 @@ runs=20
 only=""
 build=1
 with_extra=0
+bins=""
+label=""
 while [ $# -gt 0 ]; do
   case $1 in
     --runs) runs=$2; shift 2 ;;
     --only) only=$2; shift 2 ;;
     --no-build) build=0; shift ;;
     --extra) with_extra=1; shift ;;
+    --bins) bins=$2; build=0; shift 2 ;;
+    --label) label=$2; shift 2 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
 done
@@ -48,6 +55,18 @@ extra=(
   'z-fat-cgu1-abort|"z"|"fat"|1|abort|NOT usable: kills in-flight tasks on a panic'
 )
 if [ "$with_extra" = 1 ]; then variants+=("${extra[@]}"); fi
+
+if [ -n "$bins" ]; then
+  # Given binaries: no profile columns; copied so the report reads them like built variants.
+  variants=()
+  IFS=, read -r -a given <<<"$bins"
+  for b in "${given[@]}"; do
+    name=${b%%=*} path=${b#*=}
+    [ -x "$path" ] || { echo "--bins: $path is not an executable" >&2; exit 2; }
+    cp "$path" "$out_dir/bootstrap-$name"
+    variants+=("$name|-|-|-|-|$path")
+  done
+fi
 
 selected=()
 for v in "${variants[@]}"; do
@@ -84,7 +103,7 @@ done
 echo "==> cold start: $runs samples per variant, interleaved" >&2
 cold=$(python3 bench/coldstart.py --runs "$runs" "${args[@]}")
 
-out="bench/results/$(date -u +%F)-size.md"
+out="bench/results/$(date -u +%F)-size${label:+-$label}.md"
 python3 - "$out" "$runs" "$cold" "${selected[@]}" <<'EOF'
 import io, json, os, sys, time, zipfile
 out, runs, cold = sys.argv[1], sys.argv[2], sys.argv[3]
