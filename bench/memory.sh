@@ -22,7 +22,7 @@ cargo build --release --quiet -p hello-worker --bin bootstrap --features mimallo
 cp "$target_dir/release/bootstrap" "$cache/bootstrap-mimalloc"
 # side-by-side.sh rebuilds the default release bootstrap (the `Rust (ours)` row).
 exec bash bench/side-by-side.sh --no-python --no-typescript --label memory --configs lambda:256 \
-  --runs 3 --throughput 500 --billing 0 --timeout 30 \
+  --runs 3 --throughput 500 --billing 0 --function-timeout-secs 30 \
   --rust-variant "mimalloc@$cache/bootstrap-mimalloc" \
   --rust-variant arena1:MALLOC_ARENA_MAX=1 \
   --rust-variant arena2:MALLOC_ARENA_MAX=2 \

@@ -164,7 +164,7 @@ if [ "$cost" = 1 ]; then
   # the latency baseline; each workload is its own run. Fidelity off: the TypeScript worker does
   # not complete under 256 MB's CPU share and memory limit (results of 2026-12-02), and billing
   # here is set by the polling windows, not by CPU.
-  common="--rust-always-polling --timeout 30 --runs 5"
+  common="--rust-always-polling --function-timeout-secs 30 --runs 5"
   runs+=("sparse|off:256|$common --throughput 0 --billing 15 --billing-interval-ms 10000")
   runs+=("moderate|off:256|$common --throughput 0 --billing 50 --billing-interval-ms 2000")
   runs+=("burst|off:256|$common --throughput 500 --billing 200 --billing-interval-ms 0")
