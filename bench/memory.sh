@@ -12,18 +12,25 @@
 #
 #   bench/memory.sh                # writes bench/results/<date>-side-by-side-memory-lambda-256.md
 #   bench/memory.sh --runs 2       # other args go to the side-by-side binary
+#   MIMALLOC=<bootstrap> BEFORE=<bootstrap> bench/memory.sh --rust-variant pkg@<bootstrap>
+#                                  # prebuilt variants (e.g. package-profile builds) instead of
+#                                  # building the mimalloc one here
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 target_dir=${CARGO_TARGET_DIR:-$(pwd)/target}
 cache=$target_dir/side-by-side
 mkdir -p "$cache"
-echo "==> building the mimalloc variant (cargo build --release -p hello-worker --features mimalloc)" >&2
-cargo build --release --quiet -p hello-worker --bin bootstrap --features mimalloc
-cp "$target_dir/release/bootstrap" "$cache/bootstrap-mimalloc"
+mimalloc=${MIMALLOC:-}
+if [ -z "$mimalloc" ]; then
+  echo "==> building the mimalloc variant (cargo build --release -p hello-worker --features mimalloc)" >&2
+  cargo build --release --quiet -p hello-worker --bin bootstrap --features mimalloc
+  cp "$target_dir/release/bootstrap" "$cache/bootstrap-mimalloc"
+  mimalloc=$cache/bootstrap-mimalloc
+fi
 # side-by-side.sh rebuilds the default release bootstrap (the `Rust (ours)` row).
 exec bash bench/side-by-side.sh --no-python --no-typescript --label memory --configs lambda:256 \
   --runs 3 --throughput 500 --billing 0 --function-timeout-secs 30 \
-  --rust-variant "mimalloc@$cache/bootstrap-mimalloc" \
+  --rust-variant "mimalloc@$mimalloc" \
   --rust-variant arena1:MALLOC_ARENA_MAX=1 \
   --rust-variant arena2:MALLOC_ARENA_MAX=2 \
   --rust-variant cache10:HELLO_MAX_CACHED_WORKFLOWS=10 \
