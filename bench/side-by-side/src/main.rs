@@ -371,7 +371,32 @@ impl<'a> RowBench<'a> {
     async fn measured_run(&self, tag: &str) -> Result<(wf::Done, Vec<InvocationRecord>)> {
         let before = self.records().len();
         let started = wf::start(&self.rig.conn, &self.spec.task_queue(), tag).await?;
-        let done = wf::wait(&self.rig.conn, &started, Duration::from_secs(120)).await?;
+        let done = match wf::wait(&self.rig.conn, &started, Duration::from_secs(120)).await {
+            Ok(d) => d,
+            Err(e) => {
+                // Which invocations the emulator saw since the start, and the last log lines.
+                let recs = self.records();
+                let since: Vec<String> = recs[before.min(recs.len())..]
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} received +{} ms, cold {:?}, outcome {:?}",
+                            r.request_id,
+                            r.received_at_ms as i64 - started.sent_at_ms as i64,
+                            r.cold_start,
+                            r.outcome
+                        )
+                    })
+                    .collect();
+                let logs = self.rig.emulator.logs(&self.function).unwrap_or_default();
+                let tail: Vec<&str> = logs.lines().rev().take(25).collect();
+                return Err(e.context(format!(
+                    "invocations since the start: [{}]; last log lines (newest first):\n{}",
+                    since.join("; "),
+                    tail.join("\n")
+                )));
+            }
+        };
         let recs = self.settle(before + 1).await?;
         Ok((done, recs[before..].to_vec()))
     }

@@ -114,15 +114,37 @@ async fn history(
 
 /// Waits (long poll on the close event) until the workflow closes; checks its result.
 pub async fn wait(conn: &Connection, s: &Started, timeout: Duration) -> Result<Done> {
-    let close = tokio::time::timeout(timeout, history(conn, s, true))
-        .await
-        .with_context(|| {
-            format!(
-                "workflow {} did not close within {timeout:?}",
-                s.workflow_id
-            )
-        })??
-        .unwrap_or_default();
+    let close = match tokio::time::timeout(timeout, history(conn, s, true)).await {
+        Ok(h) => h?.unwrap_or_default(),
+        Err(_) => {
+            // What the server recorded, so a stuck workflow says where it stopped.
+            let so_far = history(conn, s, false)
+                .await
+                .ok()
+                .flatten()
+                .unwrap_or_default();
+            let t0 = so_far
+                .first()
+                .and_then(|e| e.event_time)
+                .map(|t| t.seconds * 1000 + t.nanos as i64 / 1_000_000)
+                .unwrap_or(0);
+            let events: Vec<String> = so_far
+                .iter()
+                .map(|e| {
+                    let t = e
+                        .event_time
+                        .map(|t| t.seconds * 1000 + t.nanos as i64 / 1_000_000)
+                        .unwrap_or(0);
+                    format!("{:?}@+{}ms", e.event_type(), t - t0)
+                })
+                .collect();
+            anyhow::bail!(
+                "workflow {} did not close within {timeout:?}; its history so far: {}",
+                s.workflow_id,
+                events.join(", ")
+            );
+        }
+    };
     let elapsed_ms = now_ms() - s.sent_at_ms;
     let expected = serde_json::json!(format!("Hello, {}!", s.name));
     let close_ev = close.last().context("no close event")?;

@@ -317,8 +317,8 @@ mod tests {
 
     #[tokio::test(start_paused = true)]
     async fn before_the_first_task_the_idle_exit_waits_first_task_wait() {
-        // The default settings: 250 ms grace, 1 s before the first task.
-        let plan = plan_30s(Some(crate::config::DEFAULT_IDLE_EXIT));
+        // A 250 ms grace, and the default 1 s before the first task.
+        let plan = plan_30s(Some(250 * MS));
         assert_eq!(plan.first_task_wait, Duration::from_secs(1));
         // No task at all: polling stops after 1 s, not after 250 ms.
         let w = FakeWorker::new();
