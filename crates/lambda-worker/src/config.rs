@@ -505,10 +505,15 @@ pub struct ShutdownSettings {
 /// Default idle period after which an invocation ends early. The measured gaps between a
 /// workflow's tasks (`bench/task-gaps`, `bench/results/2026-12-03-task-gaps.md`: the server's
 /// follow-ups p50 11 / p99 90 / max 106 ms) would allow a grace of 250 ms and bill 87 % less, but
-/// with 250 ms the dev server (1.32) sometimes did not invoke the function at all for a workflow
-/// started just after such a short invocation ended (no invocation in 120 s; with both today's and
-/// the earlier binary; never at 5 s in the same runs). Until that is understood the default stays
-/// 5 s; set `TEMPORAL_LAMBDA_IDLE_EXIT` lower only with traffic that keeps arriving.
+/// the server wakes a serverless version at most once per 500 ms: its matching task hook
+/// (`go.temporal.io/auto-scaled-workers`, `storeTaskAddSignalResults`) sends a "no poller" task-add
+/// signal only if 500 ms have passed since its last one (dynamic config
+/// `WorkerControllerMinSignalIntervalNoSyncMatchMilliseconds`), and otherwise keeps it until the
+/// *next* task add, with no timer. A workflow
+/// started within 500 ms of the signal that woke an invocation which has already exited is
+/// therefore never invoked for (seen here: no invocation in 120 s, 1 in 5–15 runs at 250 ms).
+/// So an invocation must keep polling well past 500 ms after its last task arrived; the default
+/// stays 5 s (1 s would be the measured next step); do not set `TEMPORAL_LAMBDA_IDLE_EXIT` below 1 s.
 pub const DEFAULT_IDLE_EXIT: Duration = Duration::from_secs(5);
 
 /// Default [`ShutdownSettings::first_task_wait`].
