@@ -395,18 +395,28 @@ async fn api_key_from_secrets_manager_is_read_once_and_again_after_rotation() {
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", logs()));
     assert_eq!(r.result, Some(serde_json::json!("Hello, secret!")));
-    let fetched = |l: &str| l.matches("API key read from the secret").count();
-    assert_eq!(
-        fetched(&logs()),
-        1,
+    // The server may run more than one sandbox at once (e.g. a second invocation while the
+    // first still waits for routing), so the invariant is per execution environment: each log
+    // stream (one sandbox) reads the secret exactly once while the key works.
+    let reads_per_sandbox = |l: &str| -> Vec<usize> {
+        l.split("==> ")
+            .filter(|stream| stream.contains("worker polling"))
+            .map(|stream| stream.matches("API key read from the secret").count())
+            .collect()
+    };
+    let once_each = |l: &str| {
+        let reads = reads_per_sandbox(l);
+        !reads.is_empty() && reads.iter().all(|&n| n == 1) && !l.contains("refresh=true")
+    };
+    assert!(
+        once_each(&logs()),
         "read once per execution environment:\n{}",
         logs()
     );
     let r = hello(&client, &d.task_queue, "again").await.unwrap();
     assert_eq!(r.result, Some(serde_json::json!("Hello, again!")));
-    assert_eq!(
-        fetched(&logs()),
-        1,
+    assert!(
+        once_each(&logs()),
         "not read again while it works:\n{}",
         logs()
     );
