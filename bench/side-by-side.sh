@@ -17,6 +17,7 @@
 #   bench/side-by-side.sh --cost          # the cost table: sparse / moderate / burst runs at
 #                                         # off:256 with --rust-always-polling, combined into
 #                                         # bench/results/<date>-side-by-side-cost.md
+#                                         # (sizes: COST_RUNS, COST_SPARSE, COST_MODERATE, COST_BURST)
 #
 # Each config is its own bench run with every row (own emulator with that fidelity, own dev
 # server), so a ratio always compares rows measured in the same run. `lambda` fidelity needs
@@ -164,10 +165,12 @@ if [ "$cost" = 1 ]; then
   # the latency baseline; each workload is its own run. Fidelity off: the TypeScript worker does
   # not complete under 256 MB's CPU share and memory limit (results of 2026-12-02), and billing
   # here is set by the polling windows, not by CPU.
-  common="--rust-always-polling --function-timeout-secs 30 --runs 5"
-  runs+=("sparse|off:256|$common --throughput 0 --billing 15 --billing-interval-ms 10000")
-  runs+=("moderate|off:256|$common --throughput 0 --billing 50 --billing-interval-ms 2000")
-  runs+=("burst|off:256|$common --throughput 500 --billing 200 --billing-interval-ms 0")
+  # Sizes: COST_RUNS (cold/warm runs per row, 5), COST_SPARSE (15), COST_MODERATE (50),
+  # COST_BURST (200) workflows; smaller values give a quicker, noisier table.
+  common="--rust-always-polling --function-timeout-secs 30 --runs ${COST_RUNS:-5}"
+  runs+=("sparse|off:256|$common --throughput 0 --billing ${COST_SPARSE:-15} --billing-interval-ms 10000")
+  runs+=("moderate|off:256|$common --throughput 0 --billing ${COST_MODERATE:-50} --billing-interval-ms 2000")
+  runs+=("burst|off:256|$common --throughput 500 --billing ${COST_BURST:-200} --billing-interval-ms 0")
   name=$name-cost
 else
   for c in "${config_list[@]}"; do runs+=("|$c|"); done

@@ -502,19 +502,26 @@ pub struct ShutdownSettings {
     pub first_task_wait: Duration,
 }
 
-/// Default idle period after which an invocation ends early. The measured gaps between a
-/// workflow's tasks (`bench/task-gaps`, `bench/results/2026-12-03-task-gaps.md`: the server's
-/// follow-ups p50 11 / p99 90 / max 106 ms) would allow a grace of 250 ms and bill 87 % less, but
-/// the server wakes a serverless version at most once per 500 ms: its matching task hook
-/// (`go.temporal.io/auto-scaled-workers`, `storeTaskAddSignalResults`) sends a "no poller" task-add
-/// signal only if 500 ms have passed since its last one (dynamic config
-/// `WorkerControllerMinSignalIntervalNoSyncMatchMilliseconds`), and otherwise keeps it until the
-/// *next* task add, with no timer. A workflow
-/// started within 500 ms of the signal that woke an invocation which has already exited is
-/// therefore never invoked for (seen here: no invocation in 120 s, 1 in 5–15 runs at 250 ms).
-/// So an invocation must keep polling well past 500 ms after its last task arrived; the default
-/// stays 5 s (1 s would be the measured next step); do not set `TEMPORAL_LAMBDA_IDLE_EXIT` below 1 s.
-pub const DEFAULT_IDLE_EXIT: Duration = Duration::from_secs(5);
+/// Default idle period after which an invocation ends early: 1 s.
+///
+/// Chosen from two measurements. The gaps between a workflow's tasks (`bench/task-gaps`,
+/// `bench/results/2026-12-03-task-gaps.md`): the server's immediate follow-ups (activity →
+/// workflow task, child → parent) took p50 11 / p99 90 / max 106 ms, so any grace above ≈ 250 ms
+/// keeps a chain in one invocation. And the server wakes a serverless version at most once per
+/// 500 ms: its matching task hook (`go.temporal.io/auto-scaled-workers`,
+/// `storeTaskAddSignalResults`) sends a "no poller" task-add signal only if 500 ms have passed
+/// since its last one (dynamic config `WorkerControllerMinSignalIntervalNoSyncMatchMilliseconds`)
+/// and otherwise holds it until the *next* task add, with no timer. A workflow started within
+/// 500 ms of the signal that woke an invocation which has already exited is never invoked for
+/// (seen with 250 ms: no invocation in 120 s, 1 in 5–15 runs). An invocation must therefore keep
+/// polling well past 500 ms after the last task it saw; 1 s is twice that interval and bills
+/// 66 % less than 5 s on the measured workflow shapes (4,882 vs 14,382 GB-s per 1,000 of each).
+/// Values below [`MIN_SAFE_IDLE_EXIT`] are accepted with a warning.
+pub const DEFAULT_IDLE_EXIT: Duration = Duration::from_secs(1);
+
+/// Below this idle exit a workflow started right after an invocation ended can wait for the
+/// next task add on its queue instead of an invocation (see [`DEFAULT_IDLE_EXIT`]).
+pub const MIN_SAFE_IDLE_EXIT: Duration = Duration::from_secs(1);
 
 /// Default [`ShutdownSettings::first_task_wait`].
 pub const DEFAULT_FIRST_TASK_WAIT: Duration = Duration::from_secs(1);

@@ -248,6 +248,18 @@ impl LambdaWorkerConfig {
                 workflows: workflow_types.join(", "),
             });
         }
+        if let Some(idle) = self.shutdown.idle_exit {
+            if idle < crate::config::MIN_SAFE_IDLE_EXIT {
+                tracing::warn!(
+                    idle_exit_ms = idle.as_millis() as u64,
+                    "idle exit {idle:?} is below {:?}: Temporal wakes a serverless version at \
+                     most once per 500 ms, so a workflow started right after an invocation ends \
+                     can wait for the next task on its queue instead of an invocation. Set \
+                     TEMPORAL_LAMBDA_IDLE_EXIT to 1s or more (or leave it unset)",
+                    crate::config::MIN_SAFE_IDLE_EXIT
+                );
+            }
+        }
         if let Some(i) = self.worker_heartbeat_interval {
             if !(std::time::Duration::from_secs(1)..=std::time::Duration::from_secs(60))
                 .contains(&i)

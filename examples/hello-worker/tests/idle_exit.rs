@@ -162,3 +162,76 @@ async fn idle_invocations_end_early_and_later_work_still_runs_without_a_sticky_s
         "the task after the timer waited {stall:?}: sticky queue not released? records: {records:#?}"
     );
 }
+
+/// Workflows started one after another, each right after the previous invocation has idled out,
+/// with the library's DEFAULT idle exit. The server wakes a serverless version at most once per
+/// 500 ms and holds a sooner "no poller" task until the next task add (see
+/// `temporal_lambda_worker::config::DEFAULT_IDLE_EXIT`); with a 250 ms idle exit this stranded a
+/// workflow (no invocation at all) in 1 of 5–15 such starts. Every start here must be invoked for.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_started_right_after_an_idle_exit_is_always_invoked_for() {
+    const ROUNDS: usize = 15;
+    let mut builder = LocalRig::builder(env!("CARGO_BIN_EXE_bootstrap"))
+        .function_name("back-to-back")
+        .function_timeout(TIMEOUT)
+        .concurrency(1);
+    // Only to show the test can fail: `HELLO_TEST_IDLE_EXIT=250ms` runs it with a short idle exit.
+    if let Ok(v) = std::env::var("HELLO_TEST_IDLE_EXIT") {
+        builder = builder.env("TEMPORAL_LAMBDA_IDLE_EXIT", v);
+    }
+    let rig = builder.start().await.expect("local rig up");
+    let client = rig.server.client().await.unwrap();
+    let tq = rig.function().task_queue.clone();
+    let mut gaps_ms = Vec::new();
+    for i in 0..ROUNDS {
+        // Start the moment the previous invocation has ended (the emulator records its end).
+        let records = if i == 0 {
+            Vec::new()
+        } else {
+            all_finished(&rig).await
+        };
+        let since_end = records
+            .iter()
+            .filter_map(|r| r.ended_at_ms)
+            .max()
+            .map(|end| now_ms().saturating_sub(end));
+        let h = client
+            .start_workflow(
+                HelloWorkflow::run,
+                format!("b{i}"),
+                WorkflowStartOptions::new(&tq, format!("wf-back-to-back-{i}")).build(),
+            )
+            .await
+            .unwrap();
+        let r = tokio::time::timeout(
+            Duration::from_secs(20),
+            h.get_result(WorkflowGetResultOptions::default()),
+        )
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "round {i}: the workflow started {} ms after the last invocation ended \
+                 got no invocation in 20 s (stranded by the server's 500 ms wake-up interval?): \
+                 {:#?}",
+                since_end.map_or("(first round)".to_string(), |ms| ms.to_string()),
+                rig.emulator.invocations()
+            )
+        })
+        .unwrap();
+        assert_eq!(r, format!("Hello, b{i}!"));
+        gaps_ms.extend(since_end);
+    }
+    let records = all_finished(&rig).await;
+    assert!(
+        records.len() >= ROUNDS,
+        "each round needed its own invocation (the previous one had idled out): {records:#?}"
+    );
+    gaps_ms.sort();
+    eprintln!(
+        "BACK-TO-BACK: {ROUNDS} workflows, each started p50 {} ms (max {} ms) after the previous \
+         invocation ended; {} invocations, none stranded",
+        percentile(&gaps_ms, 50.0),
+        gaps_ms.last().copied().unwrap_or_default(),
+        records.len(),
+    );
+}
