@@ -12,8 +12,9 @@
 //! [`config::ShutdownSettings::idle_exit`] (default 1 s, `TEMPORAL_LAMBDA_IDLE_EXIT`; not below
 //! 1 s, see [`config::DEFAULT_IDLE_EXIT`]) stops early so billing stops — later work makes the
 //! server invoke again, measured at ≈ 40 ms more per re-invocation locally, so raise it for
-//! workflows whose tasks come seconds apart, or `off` for steady latency-critical traffic; each invocation checks in the background that the server
-//! routes to this build ID ([`routing`]) and logs an error with the fix if not; an activity that
+//! workflows whose tasks come seconds apart, or `off` for steady latency-critical traffic; each
+//! invocation checks in the background that the server routes to this build ID ([`routing`]) and
+//! logs an error with the fix if not; an activity that
 //! cannot fit in what is left is handed to a fresh invocation ([`activity::WontFit`]); and activities still
 //! running when polling stops are cancelled early enough to record heartbeat details.
 //!
