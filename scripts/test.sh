@@ -5,6 +5,17 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
+# Each stage prints how long the previous one took, so a slow CI run shows where its time went.
+stage_start=$SECONDS
+stage_name="install (Temporal CLI, moto + zigbuild, nginx)"
+stage() {
+  echo "==> [$((SECONDS / 60))m$((SECONDS % 60))s] ${stage_name} took $((SECONDS - stage_start)) s"
+  stage_start=$SECONDS
+  stage_name="$1"
+  echo "==> $1"
+}
+trap 'echo "==> [$((SECONDS / 60))m$((SECONDS % 60))s] stopped during: ${stage_name}"' ERR
+
 bash scripts/install-temporal.sh
 bash scripts/install-deploy-tools.sh
 bash scripts/install-nginx.sh
@@ -14,14 +25,15 @@ export TEMPORAL_LAMBDA_REQUIRE_CGROUPS=1
 export TEMPORAL_LAMBDA_NGINX="$(pwd)/.venv/nginx/usr/sbin/nginx"
 # `temporal-lambda package` (run by the ship test) finds cargo-zigbuild and zig here.
 export PATH="$(pwd)/.venv/bin:$PATH"
-echo "==> cargo fmt --check"
+stage "cargo fmt --check"
 cargo fmt --all -- --check
-echo "==> cargo clippy"
+stage "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "==> cargo test"
+stage "cargo test"
 cargo test --workspace "$@"
-echo "==> cargo test (worker library with the otel feature)"
+stage "cargo test (worker library with the otel feature)"
 cargo clippy -p temporal-lambda-worker --all-targets --features otel --quiet -- -D warnings
 cargo test -p temporal-lambda-worker --features otel "$@"
-echo "==> side-by-side bench smoke (debug build; Python peer skipped with a note if it cannot be installed)"
+stage "side-by-side bench smoke (debug build; Python peer skipped with a note if it cannot be installed)"
 bash bench/side-by-side.sh --smoke
+stage "done"

@@ -1,6 +1,6 @@
 //! Parsing of function names, partial and full ARNs, and qualifiers.
 
-use crate::error::ApiError;
+use crate::error::EmulatorError;
 
 /// A function reference resolved from a name or ARN: the plain name and an optional qualifier.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,8 +24,8 @@ fn valid_qualifier(s: &str) -> bool {
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
 }
 
-fn malformed(input: &str) -> ApiError {
-    ApiError::validation(format!(
+fn malformed(input: &str) -> EmulatorError {
+    EmulatorError::Validation(format!(
         "1 validation error detected: Value '{input}' at 'functionName' failed to satisfy constraint: Member must \
          be a function name (letters, digits, '-', '_'), optionally followed by ':<version>', or a function ARN \
          'arn:aws:lambda:<region>:<account-id>:function:<name>[:<version>]'"
@@ -38,7 +38,7 @@ pub(crate) fn parse_function_ref(
     input: &str,
     region: &str,
     account: &str,
-) -> Result<FunctionRef, ApiError> {
+) -> Result<FunctionRef, EmulatorError> {
     let parts: Vec<&str> = input.split(':').collect();
     let (name, qualifier, arn_region, arn_account) = match parts.as_slice() {
         [name] => (*name, None, None, None),
@@ -65,14 +65,14 @@ pub(crate) fn parse_function_ref(
             return Err(malformed(input));
         }
         if acct != account {
-            return Err(ApiError::not_found(format!(
+            return Err(EmulatorError::NotFound(format!(
                 "Function not found: {input} (this emulator serves account {account}; use that account id in the ARN)"
             )));
         }
     }
     if let Some(reg) = arn_region {
         if reg != region {
-            return Err(ApiError::not_found(format!(
+            return Err(EmulatorError::NotFound(format!(
                 "Function not found: {input} (this emulator serves region {region}; use that region in the ARN or \
                  start the emulator with --region {reg})"
             )));
@@ -88,14 +88,14 @@ pub(crate) fn parse_function_ref(
 pub(crate) fn merge_qualifier(
     r: FunctionRef,
     query: Option<&str>,
-) -> Result<FunctionRef, ApiError> {
+) -> Result<FunctionRef, EmulatorError> {
     match (r.qualifier.as_deref(), query) {
-        (Some(a), Some(b)) if a != b => Err(ApiError::invalid(format!(
+        (Some(a), Some(b)) if a != b => Err(EmulatorError::InvalidParameter(format!(
             "The derived qualifier from the function name ({a}) does not match the specified qualifier ({b})."
         ))),
         (None, Some(b)) => {
             if !valid_qualifier(b) {
-                return Err(ApiError::validation(format!("Invalid qualifier '{b}'")));
+                return Err(EmulatorError::Validation(format!("Invalid qualifier '{b}'")));
             }
             Ok(FunctionRef { name: r.name, qualifier: Some(b.to_string()) })
         }
@@ -142,22 +142,18 @@ mod tests {
                 .qualifier,
             None
         );
-        assert_eq!(
-            p("arn:aws:lambda:eu-west-1:123456789012:function:f")
-                .unwrap_err()
-                .status,
-            404
-        );
-        assert_eq!(
-            p("arn:aws:lambda:us-east-1:1234:function:f")
-                .unwrap_err()
-                .status,
-            400
-        );
-        assert_eq!(p("arn:aws:s3:::bucket").unwrap_err().status, 400);
-        assert_eq!(p("bad name").unwrap_err().status, 400);
-        assert_eq!(p("").unwrap_err().status, 400);
-        assert_eq!(p("a:b:c:d:e").unwrap_err().status, 400);
+        let not_found = |e: EmulatorError| matches!(e, EmulatorError::NotFound(_));
+        let invalid = |e: EmulatorError| matches!(e, EmulatorError::Validation(_));
+        assert!(not_found(
+            p("arn:aws:lambda:eu-west-1:123456789012:function:f").unwrap_err()
+        ));
+        assert!(invalid(
+            p("arn:aws:lambda:us-east-1:1234:function:f").unwrap_err()
+        ));
+        assert!(invalid(p("arn:aws:s3:::bucket").unwrap_err()));
+        assert!(invalid(p("bad name").unwrap_err()));
+        assert!(invalid(p("").unwrap_err()));
+        assert!(invalid(p("a:b:c:d:e").unwrap_err()));
     }
 
     #[test]

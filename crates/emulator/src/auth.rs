@@ -3,7 +3,7 @@
 
 use axum::http::{HeaderMap, StatusCode};
 
-use crate::error::ApiError;
+use crate::http_error::ApiError;
 
 /// Who signed a request, as read from the SigV4 `Authorization` header or presigned query.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,10 +14,10 @@ use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::arn::{merge_qualifier, parse_function_ref, FunctionRef};
+use crate::arn::FunctionRef;
 use crate::code;
 use crate::emulator::Inner;
-use crate::error::ApiError;
+use crate::http_error::ApiError;
 use crate::service;
 use crate::store::{
     event_invoke_key, AsyncSettings, ConfigPatch, EventInvokePatch, NewFunction,
@@ -116,8 +116,11 @@ pub(crate) fn function_ref(
     name: &str,
     query: &HashMap<String, String>,
 ) -> Result<FunctionRef, ApiError> {
-    let r = parse_function_ref(name, &inner.config.region, &inner.config.account_id)?;
-    merge_qualifier(r, query.get("Qualifier").map(String::as_str))
+    Ok(service::resolve(
+        inner,
+        name,
+        query.get("Qualifier").map(String::as_str),
+    )?)
 }
 
 fn unsupported_code(s3: bool, image: bool) -> Option<ApiError> {
@@ -149,7 +152,7 @@ pub(crate) async fn create_function(
     let name = req.function_name.ok_or_else(|| {
         ApiError::validation("1 validation error detected: Value null at 'functionName' failed to satisfy constraint: Member must not be null")
     })?;
-    let r = parse_function_ref(&name, &inner.config.region, &inner.config.account_id)?;
+    let r = service::resolve(&inner, &name, None)?;
     if r.qualifier.is_some() {
         return Err(ApiError::invalid(format!(
             "FunctionName '{name}' must not have a qualifier in CreateFunction"
@@ -234,7 +237,7 @@ pub(crate) async fn get_configuration(
 }
 
 fn unqualified(inner: &Inner, name: &str, op: &str) -> Result<String, ApiError> {
-    let r = parse_function_ref(name, &inner.config.region, &inner.config.account_id)?;
+    let r = service::resolve(inner, name, None)?;
     match r.qualifier.as_deref() {
         None | Some("$LATEST") => Ok(r.name),
         Some(q) => Err(ApiError::invalid(format!(
@@ -307,23 +310,13 @@ pub(crate) async fn list_versions(
     Ok(Json(json!({ "Versions": versions })).into_response())
 }
 
-/// Deletes a function or one version, stopping its sandboxes and failing its queued invocations.
-pub(crate) fn delete(
-    inner: &Arc<Inner>,
-    name: &str,
-    query_qualifier: Option<&str>,
-) -> Result<(), ApiError> {
-    let r = parse_function_ref(name, &inner.config.region, &inner.config.account_id)?;
-    let r = merge_qualifier(r, query_qualifier)?;
-    Ok(service::delete(inner, &r)?)
-}
-
 pub(crate) async fn delete_function(
     State(inner): State<Arc<Inner>>,
     Path(name): Path<String>,
     Query(q): Q,
 ) -> Result<Response, ApiError> {
-    delete(&inner, &name, q.get("Qualifier").map(String::as_str))?;
+    let r = service::resolve(&inner, &name, q.get("Qualifier").map(String::as_str))?;
+    service::delete(&inner, &r)?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 

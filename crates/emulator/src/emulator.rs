@@ -15,11 +15,12 @@ use axum::Router;
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
-use crate::arn::{function_arn, merge_qualifier, parse_function_ref};
+use crate::arn::function_arn;
 use crate::auth::{parse_caller, AuthFailure, Caller};
 use crate::code;
 use crate::config::EmulatorConfig;
-use crate::error::{ApiError, EmulatorError};
+use crate::error::EmulatorError;
+use crate::http_error::ApiError;
 use crate::model::{
     FunctionConfiguration, FunctionSpec, InvocationRecord, InvocationType, InvokeOutput,
     SandboxInfo, StsStats,
@@ -496,12 +497,7 @@ impl EmulatorHandle {
 
     /// Configuration of a function given by name, `name:qualifier` or (qualified) ARN.
     pub fn get_function(&self, name_or_arn: &str) -> Result<FunctionConfiguration, EmulatorError> {
-        let r = parse_function_ref(
-            name_or_arn,
-            &self.inner.config.region,
-            &self.inner.config.account_id,
-        )
-        .map_err(api_to_emulator)?;
+        let r = crate::service::resolve(&self.inner, name_or_arn, None)?;
         Ok(self
             .inner
             .store
@@ -519,7 +515,8 @@ impl EmulatorHandle {
 
     /// Deletes a function with all its versions; its sandboxes stop once idle.
     pub fn delete_function(&self, name: &str) -> Result<(), EmulatorError> {
-        control::delete(&self.inner, name, None).map_err(api_to_emulator)
+        let r = crate::service::resolve(&self.inner, name, None)?;
+        crate::service::delete(&self.inner, &r)
     }
 
     /// Invokes synchronously (`RequestResponse`) and waits for the result. Goes through the
@@ -555,9 +552,9 @@ impl EmulatorHandle {
         payload: &[u8],
     ) -> Result<scheduler::Submitted, EmulatorError> {
         let (fref, _) = self.resolve_ref(name_or_arn)?;
-        match invoke::accept(&self.inner, fref, Some(kind), payload).map_err(api_to_emulator)? {
-            invoke::Accepted::Queued(sub) => Ok(sub),
-            invoke::Accepted::DryRun { .. } => {
+        match crate::service::invoke(&self.inner, fref, Some(kind), payload)? {
+            crate::service::Accepted::Queued(sub) => Ok(sub),
+            crate::service::Accepted::DryRun { .. } => {
                 unreachable!("only a DryRun is answered without queueing")
             }
         }
@@ -567,14 +564,8 @@ impl EmulatorHandle {
         &self,
         name_or_arn: &str,
     ) -> Result<(crate::arn::FunctionRef, String), EmulatorError> {
-        let r = parse_function_ref(
-            name_or_arn,
-            &self.inner.config.region,
-            &self.inner.config.account_id,
-        )
-        .and_then(|r| merge_qualifier(r, None))
-        .map_err(api_to_emulator)?;
-        let arn = invoke::invoked_arn(&self.inner, &r);
+        let r = crate::service::resolve(&self.inner, name_or_arn, None)?;
+        let arn = crate::service::invoked_arn(&self.inner, &r);
         Ok((r, arn))
     }
 
@@ -722,16 +713,5 @@ impl Drop for EmulatorHandle {
                 let _ = stop.send(());
             }
         }
-    }
-}
-
-pub(crate) fn api_to_emulator(e: ApiError) -> EmulatorError {
-    match e.status.as_u16() {
-        404 => EmulatorError::NotFound(e.message),
-        409 => EmulatorError::Conflict(e.message),
-        429 => EmulatorError::Throttled(e.message),
-        500 => EmulatorError::Service(e.message),
-        400 if e.error_type == "ValidationException" => EmulatorError::Validation(e.message),
-        _ => EmulatorError::InvalidParameter(e.message),
     }
 }

@@ -26,7 +26,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::emulator::Inner;
-use crate::error::ApiError;
+use crate::http_error::ApiError;
 use crate::scheduler::sandboxes;
 
 pub(crate) fn routes() -> Router<Arc<Inner>> {

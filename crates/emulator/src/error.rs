@@ -1,11 +1,10 @@
-//! Error types: [`EmulatorError`] for the library API and [`ApiError`] for AWS-shaped HTTP errors.
+//! [`EmulatorError`]: the one error type of the emulator's service core (control plane, Invoke,
+//! scheduler, store), returned by the library API as well. It carries no HTTP types; the HTTP
+//! adapters turn it into an AWS-shaped answer with [`crate::ApiError`] (`http_error.rs`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
-
-use axum::http::{HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
 
 /// Errors returned by the library API ([`crate::Emulator`], [`crate::EmulatorHandle`]).
 ///
@@ -70,6 +69,12 @@ pub enum EmulatorError {
     /// retry it.
     #[error("{0}")]
     Service(String),
+    /// The Invoke payload is over Lambda's limit (6 MB synchronous, 1 MB `Event`).
+    #[error("{0}")]
+    RequestTooLarge(String),
+    /// The Invoke payload is not JSON.
+    #[error("{0}")]
+    InvalidRequestContent(String),
     /// `wait_for_invocations` gave up.
     #[error(
         "timed out after {timeout:?} waiting for the emulator's invocations/sandboxes to match the predicate \
@@ -97,80 +102,5 @@ impl EmulatorError {
             path: path.into(),
             source,
         }
-    }
-}
-
-/// An AWS-shaped HTTP error: status, `x-amzn-ErrorType` header and a JSON body
-/// `{"Type":"User","message":"..."}` as the real Lambda service sends them.
-#[derive(Debug, Clone)]
-pub struct ApiError {
-    /// HTTP status.
-    pub status: StatusCode,
-    /// AWS error code, e.g. `ResourceNotFoundException`.
-    pub error_type: String,
-    /// Human-readable message.
-    pub message: String,
-}
-
-impl ApiError {
-    /// Builds an error.
-    pub fn new(status: StatusCode, error_type: &str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            error_type: error_type.to_string(),
-            message: message.into(),
-        }
-    }
-    pub(crate) fn not_found(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "ResourceNotFoundException", message)
-    }
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidParameterValueException",
-            message,
-        )
-    }
-    pub(crate) fn validation(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::BAD_REQUEST, "ValidationException", message)
-    }
-    pub(crate) fn conflict(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::CONFLICT, "ResourceConflictException", message)
-    }
-    pub(crate) fn internal(message: impl Into<String>) -> Self {
-        Self::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ServiceException",
-            message,
-        )
-    }
-}
-
-impl From<EmulatorError> for ApiError {
-    fn from(e: EmulatorError) -> Self {
-        let msg = e.to_string();
-        match e {
-            EmulatorError::NotFound(_) => ApiError::not_found(msg),
-            EmulatorError::Conflict(_) => ApiError::conflict(msg),
-            EmulatorError::InvalidParameter(_) => ApiError::invalid(msg),
-            EmulatorError::Validation(_) => ApiError::validation(msg),
-            EmulatorError::Throttled(_) => ApiError::new(
-                StatusCode::TOO_MANY_REQUESTS,
-                "TooManyRequestsException",
-                msg,
-            ),
-            _ => ApiError::internal(msg),
-        }
-    }
-}
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = serde_json::json!({ "Type": "User", "message": self.message });
-        let mut resp = (self.status, axum::Json(body)).into_response();
-        if let Ok(v) = HeaderValue::from_str(&self.error_type) {
-            resp.headers_mut().insert("x-amzn-ErrorType", v);
-        }
-        resp
     }
 }

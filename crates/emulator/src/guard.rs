@@ -20,7 +20,7 @@ use axum::http::{header, HeaderMap, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use crate::error::ApiError;
+use crate::http_error::ApiError;
 
 /// Which checks a router gets and how it words refusals.
 #[derive(Debug, Clone, Copy)]

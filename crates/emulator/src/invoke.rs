@@ -1,4 +1,5 @@
-//! The Invoke API: `POST /2015-03-31/functions/{name}/invocations`.
+//! The Invoke API's HTTP adapter: `POST /2015-03-31/functions/{name}/invocations`. What the
+//! service does with the call is [`service::invoke`].
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -8,34 +9,11 @@ use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
-use crate::arn::FunctionRef;
 use crate::control::function_ref;
 use crate::emulator::Inner;
-use crate::error::{ApiError, EmulatorError};
+use crate::http_error::ApiError;
 use crate::model::InvocationType;
-use crate::scheduler;
-
-const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
-const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
-
-/// The ARN the runtime sees as `Lambda-Runtime-Invoked-Function-Arn` (qualified if the caller qualified it).
-pub(crate) fn invoked_arn(inner: &Inner, r: &FunctionRef) -> String {
-    match &r.qualifier {
-        Some(q) => format!("{}:{q}", inner.function_arn(&r.name)),
-        None => inner.function_arn(&r.name),
-    }
-}
-
-/// An empty payload becomes `{}` (as Lambda delivers it); anything else must be JSON.
-pub(crate) fn normalize_payload(body: &[u8]) -> Result<Bytes, EmulatorError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(Bytes::from_static(b"{}"));
-    }
-    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| {
-        EmulatorError::InvalidParameter(format!("Could not parse request body into json: {e}"))
-    })?;
-    Ok(Bytes::copy_from_slice(body))
-}
+use crate::service::{self, Accepted};
 
 fn header(h: &mut HeaderMap, k: &'static str, v: &str) {
     if let Ok(v) = HeaderValue::from_str(v) {
@@ -43,69 +21,9 @@ fn header(h: &mut HeaderMap, k: &'static str, v: &str) {
     }
 }
 
-/// One Invoke call as the Lambda service takes it, with no HTTP types: the fault knob, the
-/// payload limits (6 MB synchronous, 1 MB `Event`), the JSON check, then the queue. `kind`
-/// `None` is a `DryRun` (checks only; answers the version that would run). The HTTP handler
-/// and [`crate::EmulatorHandle::invoke`] both come through here.
-pub(crate) fn accept(
-    inner: &Arc<Inner>,
-    r: FunctionRef,
-    kind: Option<InvocationType>,
-    body: &[u8],
-) -> Result<Accepted, ApiError> {
-    if inner.faults.lock().expect("faults lock").reject_invoke() {
-        tracing::warn!(function = %r.name, "fault injected: Invoke refused with ServiceException");
-        return Err(ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "ServiceException",
-            "The AWS Lambda service encountered an internal error (injected by the emulator's fault settings)",
-        ));
-    }
-    let limit = if kind == Some(InvocationType::Event) {
-        MAX_ASYNC_PAYLOAD
-    } else {
-        MAX_SYNC_PAYLOAD
-    };
-    if body.len() > limit {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "RequestTooLargeException",
-            format!("Request must be smaller than {limit} bytes for the Invoke operation"),
-        ));
-    }
-    let payload = normalize_payload(body).map_err(|e| {
-        ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "InvalidRequestContentException",
-            e.to_string(),
-        )
-    })?;
-    let arn = invoked_arn(inner, &r);
-    let Some(kind) = kind else {
-        let version = inner
-            .store
-            .lock()
-            .expect("store lock")
-            .resolve(&r)?
-            .config
-            .version
-            .clone();
-        return Ok(Accepted::DryRun { version });
-    };
-    scheduler::submit(inner, r, arn, payload, kind).map(Accepted::Queued)
-}
-
-/// What [`accept`] did.
-pub(crate) enum Accepted {
-    /// Queued; a synchronous call has a reply channel.
-    Queued(scheduler::Submitted),
-    /// A `DryRun`: nothing queued.
-    DryRun {
-        /// The version that would run.
-        version: String,
-    },
-}
-
+/// The HTTP adapter of Invoke: reads the invocation type header, calls [`service::invoke`],
+/// and answers as Lambda does (202 for `Event`, 204 for `DryRun`, the payload for
+/// `RequestResponse`).
 pub(crate) async fn invoke(
     State(inner): State<Arc<Inner>>,
     Path(name): Path<String>,
@@ -127,7 +45,7 @@ pub(crate) async fn invoke(
             )))
         }
     };
-    let sub = match accept(&inner, r, kind, &body)? {
+    let sub = match service::invoke(&inner, r, kind, &body)? {
         Accepted::DryRun { version } => {
             let mut resp = StatusCode::NO_CONTENT.into_response();
             header(resp.headers_mut(), "x-amz-executed-version", &version);

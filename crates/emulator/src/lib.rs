@@ -62,6 +62,7 @@ mod error;
 mod faults;
 mod fidelity;
 mod guard;
+mod http_error;
 mod invoke;
 mod logs;
 mod model;
@@ -75,9 +76,10 @@ mod sts;
 
 pub use config::{EmulatorConfig, COMPRESSED_ASYNC_RETRY_DELAYS, DEFAULT_ASYNC_RETRY_DELAYS};
 pub use emulator::{Emulator, EmulatorHandle};
-pub use error::{ApiError, EmulatorError};
+pub use error::EmulatorError;
 pub use faults::{FaultStats, Faults};
 pub use fidelity::{cpu_millis, Fidelity, MB_PER_VCPU};
+pub use http_error::ApiError;
 pub use model::{
     AssumeRoleCall, EnvironmentResponse, EphemeralStorage, FunctionConfiguration, FunctionSpec,
     InvocationRecord, InvocationType, InvokeOutput, LoggingConfig, Outcome, SandboxInfo,

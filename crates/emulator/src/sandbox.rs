@@ -17,7 +17,7 @@ use crate::fidelity::SandboxCgroup;
 use crate::logs::LogStream;
 use crate::model::{Outcome, SandboxLimits};
 use crate::runtime_api::{Delivered, Delivery, RuntimeApi, RuntimeEvent};
-use crate::scheduler::{self, complete, fail, Invocation, SandboxCmd};
+use crate::scheduler::{self, Invocation, Reporter, SandboxCmd, Verdict};
 use crate::store::{now_ms, StoredVersion};
 
 /// A sandbox's process group; `bootstrap` is its leader (pgid = its pid).
@@ -489,19 +489,19 @@ pub(crate) async fn run(
     mut cmd_rx: mpsc::UnboundedReceiver<SandboxCmd>,
 ) {
     let function = first.function().to_string();
+    let report = Reporter::new(&inner, &function, &id);
     let version = first.version.clone();
     let mut shutdown_rx = inner.shutdown.subscribe();
 
     let (rt, mut events) = match RuntimeApi::start().await {
         Ok(x) => x,
         Err(e) => {
-            fail(
-                &inner,
+            report.failed(
                 first,
                 "Runtime.Unknown",
                 &format!("cannot start the Runtime API listener: {e}"),
             );
-            scheduler::sandbox_gone(&inner, &function, &id, &mut cmd_rx);
+            report.gone(&mut cmd_rx);
             return;
         }
     };
@@ -509,13 +509,12 @@ pub(crate) async fn run(
         match LogStream::open(&inner.config.data_dir, &function, &version.config.version).await {
             Ok(l) => l,
             Err(e) => {
-                fail(
-                    &inner,
+                report.failed(
                     first,
                     "Runtime.Unknown",
                     &format!("cannot open the log stream: {e}"),
                 );
-                scheduler::sandbox_gone(&inner, &function, &id, &mut cmd_rx);
+                report.gone(&mut cmd_rx);
                 return;
             }
         };
@@ -530,14 +529,14 @@ pub(crate) async fn run(
         Err(e) => {
             let msg = format!("RequestId: {} {e}", first.request_id);
             log.line(&msg);
-            fail(&inner, first, "Runtime.InvalidEntrypoint", &msg);
+            report.failed(first, "Runtime.InvalidEntrypoint", &msg);
             log.close().await;
             let _ = std::fs::remove_dir_all(&scratch);
-            scheduler::sandbox_gone(&inner, &function, &id, &mut cmd_rx);
+            report.gone(&mut cmd_rx);
             return;
         }
     };
-    scheduler::sandbox_started(&inner, &function, &id, proc.pid, &log.name);
+    report.started(proc.pid, &log.name);
     tracing::info!(sandbox = %id, function = %function, version = %version.config.version, pid = ?proc.pid,
         runtime_api = %rt.addr, stream = %log.name, cpu_millis = ?cgroup.cpu_millis,
         memory_limit_mb = ?cgroup.memory_limit_mb, freezer = freezer.method(), "sandbox started");
@@ -578,7 +577,7 @@ pub(crate) async fn run(
                             break None;
                         }
                         _ = tokio::time::sleep_until(idle_until) => {
-                            if scheduler::try_reap(&inner, &function, &id) {
+                            if report.idle_expired() == Verdict::Stop {
                                 tracing::debug!(sandbox = %id, "idle sandbox reaped");
                                 reclaim = true;
                                 break None;
@@ -634,7 +633,7 @@ pub(crate) async fn run(
                     Ok(d) => break d,
                     Err(_) => {
                         // Cannot happen (the offer is held by the runtime state); never lose it.
-                        scheduler::enqueue(&inner, inv, true);
+                        report.requeue(inv);
                         break 'outer;
                     }
                 },
@@ -645,11 +644,11 @@ pub(crate) async fn run(
                     if warm {
                         // The invocation never reached the process: run it elsewhere.
                         log.line(format!("sandbox process exited while idle ({why}); invocation {} requeued", inv.request_id));
-                        scheduler::enqueue(&inner, inv, true);
+                        report.requeue(inv);
                     } else {
                         let (error_type, msg) = exit_error(&cgroup, &inv.request_id, &why);
                         log.line(&msg);
-                        fail(&inner, inv, error_type, &msg);
+                        report.failed(inv, error_type, &msg);
                     }
                     break 'outer;
                 }
@@ -658,7 +657,7 @@ pub(crate) async fn run(
                     let (outcome, body) = error_outcome(&error_type, &body);
                     log.line(format!("INIT_REPORT Init Duration: {:.2} ms Phase: init Status: error Error Type: {error_type}",
                         proc.started.elapsed().as_secs_f64() * 1000.0));
-                    complete(&inner, inv, outcome, body);
+                    report.finished(inv, outcome, body);
                     break 'outer;
                 }
                 _ = tokio::time::sleep_until(init_deadline), if !warm => {
@@ -673,7 +672,7 @@ pub(crate) async fn run(
                             Ok(p) => {
                                 proc = p;
                                 exited = false;
-                                scheduler::sandbox_started(&inner, &function, &id, proc.pid, &log.name);
+                                report.started(proc.pid, &log.name);
                                 init_retry_deadline = Some((
                                     now_ms() + timeout.as_millis() as u64,
                                     tokio::time::Instant::now() + timeout,
@@ -683,7 +682,7 @@ pub(crate) async fn run(
                             Err(e) => {
                                 let msg = format!("RequestId: {} {e}", inv.request_id);
                                 log.line(&msg);
-                                fail(&inner, inv, "Runtime.InvalidEntrypoint", &msg);
+                                report.failed(inv, "Runtime.InvalidEntrypoint", &msg);
                                 break 'outer;
                             }
                         }
@@ -698,12 +697,12 @@ pub(crate) async fn run(
                         inv.request_id
                     ));
                     log.sync().await;
-                    complete(&inner, inv, Outcome::Timeout, scheduler::timeout_body(timeout_s));
+                    report.finished(inv, Outcome::Timeout, scheduler::timeout_body(timeout_s));
                     break 'outer;
                 }
                 _ = shutdown_requested(&mut shutdown_rx) => {
                     rt.withdraw();
-                    fail(&inner, inv, "Emulator.ShuttingDown", "the emulator shut down before the invocation ran");
+                    report.failed(inv, "Emulator.ShuttingDown", "the emulator shut down before the invocation ran");
                     reclaim = true;
                     break 'outer;
                 }
@@ -774,19 +773,19 @@ pub(crate) async fn run(
         match end {
             End::Done(RuntimeEvent::Response { body, .. }) => {
                 report_line(last_mem).write(&log).await;
-                complete(&inner, inv, Outcome::Success, body);
+                report.finished(inv, Outcome::Success, body);
             }
             End::Done(RuntimeEvent::Error {
                 error_type, body, ..
             }) => {
                 report_line(last_mem).write(&log).await;
                 let (outcome, body) = error_outcome(&error_type, &body);
-                complete(&inner, inv, outcome, body);
+                report.finished(inv, outcome, body);
             }
             End::Done(RuntimeEvent::InitError { error_type, body }) => {
                 report_line(last_mem).write(&log).await;
                 let (outcome, body) = error_outcome(&error_type, &body);
-                complete(&inner, inv, outcome, body);
+                report.finished(inv, outcome, body);
                 stop = true;
             }
             End::Timeout => {
@@ -797,12 +796,7 @@ pub(crate) async fn run(
                     chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ")
                 ));
                 report_line(last_mem).write(&log).await;
-                complete(
-                    &inner,
-                    inv,
-                    Outcome::Timeout,
-                    scheduler::timeout_body(timeout_s),
-                );
+                report.finished(inv, Outcome::Timeout, scheduler::timeout_body(timeout_s));
                 stop = true;
             }
             End::Exit(why) => {
@@ -817,13 +811,12 @@ pub(crate) async fn run(
                     last_mem
                 };
                 report_line(mem).write(&log).await;
-                fail(&inner, inv, error_type, &msg);
+                report.failed(inv, error_type, &msg);
                 stop = true;
             }
             End::Shutdown => {
                 group_kill_thawed(&mut freezer, &proc.group);
-                fail(
-                    &inner,
+                report.failed(
                     inv,
                     "Emulator.ShuttingDown",
                     "the emulator shut down during the invocation",
@@ -834,7 +827,7 @@ pub(crate) async fn run(
         if stop {
             break 'outer;
         }
-        if !scheduler::sandbox_idle(&inner, &function, &id) {
+        if report.idle() == Verdict::Stop {
             // Retired after this invocation (stale `$LATEST`, deleted, shutting down).
             reclaim = true;
             break 'outer;
@@ -861,7 +854,7 @@ pub(crate) async fn run(
     drop(cgroup);
     let _ = std::fs::remove_dir_all(&scratch);
     tracing::info!(sandbox = %id, function = %function, "sandbox stopped");
-    scheduler::sandbox_gone(&inner, &function, &id, &mut cmd_rx);
+    report.gone(&mut cmd_rx);
 }
 
 /// Lambda's shutdown phase: `SIGTERM` to the runtime, then (by the caller) `SIGKILL` once the

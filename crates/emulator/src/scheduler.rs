@@ -26,7 +26,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use crate::arn::FunctionRef;
 use crate::emulator::Inner;
-use crate::error::ApiError;
+use crate::error::EmulatorError;
 use crate::model::{InvocationRecord, InvocationType, Outcome};
 use crate::store::{now_ms, AsyncSettings, StoredVersion};
 
@@ -193,7 +193,7 @@ pub(crate) fn submit(
     invoked_arn: String,
     payload: Bytes,
     kind: InvocationType,
-) -> Result<Submitted, ApiError> {
+) -> Result<Submitted, EmulatorError> {
     let (version, reserved, latest_revision, settings) = {
         let store = inner.store.lock().expect("store lock");
         let v = store.resolve(&fref)?.clone();
@@ -218,21 +218,19 @@ pub(crate) fn submit(
     {
         let mut s = inner.sched.lock().expect("sched lock");
         if s.shutting_down {
-            return Err(ApiError::internal("the emulator is shutting down"));
+            return Err(EmulatorError::Service(
+                "the emulator is shutting down".into(),
+            ));
         }
         let f = s.functions.entry(fref.name.clone()).or_default();
         f.limit = limit;
         f.latest_revision = latest_revision;
         if kind == InvocationType::RequestResponse && f.busy() + f.queue.len() >= limit as usize {
-            return Err(ApiError::new(
-                    axum::http::StatusCode::TOO_MANY_REQUESTS,
-                    "TooManyRequestsException",
-                    format!(
-                        "Rate Exceeded. (ReservedFunctionConcurrentInvocationLimitExceeded: function {} is running \
-                         {limit} invocations, its concurrency limit; raise it with PutFunctionConcurrency or retry)",
-                        fref.name
-                    ),
-                ));
+            return Err(EmulatorError::Throttled(format!(
+                "Rate Exceeded. (ReservedFunctionConcurrentInvocationLimitExceeded: function {} is running \
+                 {limit} invocations, its concurrency limit; raise it with PutFunctionConcurrency or retry)",
+                fref.name
+            )));
         }
     }
     let received = now_ms();
@@ -452,8 +450,127 @@ pub(crate) fn shut_down(inner: &Arc<Inner>) {
     }
 }
 
+/// What a sandbox tells the scheduler. Sandboxes change scheduling state only through
+/// [`report`]: they never touch the queues or slots themselves.
+pub(crate) enum SandboxEvent<'a> {
+    /// Its process started (or was started again for an init retry at the invoke).
+    Started {
+        /// The process id, if known.
+        pid: Option<u32>,
+        /// Its log stream.
+        stream: &'a str,
+    },
+    /// An invocation ended with this outcome (the function's answer, a timeout, an error it
+    /// reported).
+    Finished(Invocation, Outcome, Bytes),
+    /// An invocation failed outside the function (process died, bad entrypoint, shutdown):
+    /// error type and message as Lambda reports them.
+    Failed(Invocation, &'a str, &'a str),
+    /// An invocation that never reached the process goes back to the front of the queue.
+    Requeue(Invocation),
+    /// Ready for the next invocation.
+    Idle,
+    /// Its idle TTL expired.
+    IdleExpired,
+    /// Its process is gone; what is still in its command channel is requeued.
+    Gone(&'a mut mpsc::UnboundedReceiver<SandboxCmd>),
+}
+
+/// The scheduler's answer to a [`SandboxEvent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Carry on (stay warm, or keep waiting for work).
+    Continue,
+    /// Stop: the sandbox is retired (stale `$LATEST`, deleted, reaped, shutting down).
+    Stop,
+}
+
+/// Takes a sandbox's event: the one entry point from `sandbox` into the scheduler.
+pub(crate) fn report(inner: &Arc<Inner>, function: &str, id: &str, ev: SandboxEvent) -> Verdict {
+    let go_on = |keep: bool| {
+        if keep {
+            Verdict::Continue
+        } else {
+            Verdict::Stop
+        }
+    };
+    match ev {
+        SandboxEvent::Started { pid, stream } => {
+            sandbox_started(inner, function, id, pid, stream);
+            Verdict::Continue
+        }
+        SandboxEvent::Finished(inv, outcome, payload) => {
+            complete(inner, inv, outcome, payload);
+            Verdict::Continue
+        }
+        SandboxEvent::Failed(inv, error_type, message) => {
+            fail(inner, inv, error_type, message);
+            Verdict::Continue
+        }
+        SandboxEvent::Requeue(inv) => {
+            enqueue(inner, inv, true);
+            Verdict::Continue
+        }
+        SandboxEvent::Idle => go_on(sandbox_idle(inner, function, id)),
+        SandboxEvent::IdleExpired => go_on(!try_reap(inner, function, id)),
+        SandboxEvent::Gone(cmd_rx) => {
+            sandbox_gone(inner, function, id, cmd_rx);
+            Verdict::Stop
+        }
+    }
+}
+
+/// One sandbox's side of [`report`]: the sandbox holds this, not the scheduler's state.
+pub(crate) struct Reporter<'a> {
+    inner: &'a Arc<Inner>,
+    function: &'a str,
+    id: &'a str,
+}
+
+impl<'a> Reporter<'a> {
+    /// For sandbox `id` of `function`.
+    pub(crate) fn new(inner: &'a Arc<Inner>, function: &'a str, id: &'a str) -> Self {
+        Self {
+            inner,
+            function,
+            id,
+        }
+    }
+    fn send(&self, ev: SandboxEvent) -> Verdict {
+        report(self.inner, self.function, self.id, ev)
+    }
+    /// [`SandboxEvent::Started`].
+    pub(crate) fn started(&self, pid: Option<u32>, stream: &str) {
+        self.send(SandboxEvent::Started { pid, stream });
+    }
+    /// [`SandboxEvent::Finished`].
+    pub(crate) fn finished(&self, inv: Invocation, outcome: Outcome, payload: Bytes) {
+        self.send(SandboxEvent::Finished(inv, outcome, payload));
+    }
+    /// [`SandboxEvent::Failed`].
+    pub(crate) fn failed(&self, inv: Invocation, error_type: &str, message: &str) {
+        self.send(SandboxEvent::Failed(inv, error_type, message));
+    }
+    /// [`SandboxEvent::Requeue`].
+    pub(crate) fn requeue(&self, inv: Invocation) {
+        self.send(SandboxEvent::Requeue(inv));
+    }
+    /// [`SandboxEvent::Idle`].
+    pub(crate) fn idle(&self) -> Verdict {
+        self.send(SandboxEvent::Idle)
+    }
+    /// [`SandboxEvent::IdleExpired`].
+    pub(crate) fn idle_expired(&self) -> Verdict {
+        self.send(SandboxEvent::IdleExpired)
+    }
+    /// [`SandboxEvent::Gone`].
+    pub(crate) fn gone(&self, cmd_rx: &mut mpsc::UnboundedReceiver<SandboxCmd>) {
+        self.send(SandboxEvent::Gone(cmd_rx));
+    }
+}
+
 /// A sandbox finished an invocation. Returns false if it should stop (stale, deleted, shutting down).
-pub(crate) fn sandbox_idle(inner: &Arc<Inner>, function: &str, id: &str) -> bool {
+fn sandbox_idle(inner: &Arc<Inner>, function: &str, id: &str) -> bool {
     let keep = {
         let mut s = inner.sched.lock().expect("sched lock");
         if s.shutting_down {
@@ -481,7 +598,7 @@ pub(crate) fn sandbox_idle(inner: &Arc<Inner>, function: &str, id: &str) -> bool
 }
 
 /// An idle sandbox's TTL expired: remove it unless work was just assigned to it.
-pub(crate) fn try_reap(inner: &Arc<Inner>, function: &str, id: &str) -> bool {
+fn try_reap(inner: &Arc<Inner>, function: &str, id: &str) -> bool {
     let mut s = inner.sched.lock().expect("sched lock");
     let Some(f) = s.functions.get_mut(function) else {
         return true;
@@ -496,13 +613,7 @@ pub(crate) fn try_reap(inner: &Arc<Inner>, function: &str, id: &str) -> bool {
 }
 
 /// Records the pid and log stream of a started sandbox.
-pub(crate) fn sandbox_started(
-    inner: &Arc<Inner>,
-    function: &str,
-    id: &str,
-    pid: Option<u32>,
-    stream: &str,
-) {
+fn sandbox_started(inner: &Arc<Inner>, function: &str, id: &str, pid: Option<u32>, stream: &str) {
     let mut s = inner.sched.lock().expect("sched lock");
     if let Some(sl) = s
         .functions
@@ -517,7 +628,7 @@ pub(crate) fn sandbox_started(
 }
 
 /// A sandbox ended: remove its slot, then requeue anything still in its command channel.
-pub(crate) fn sandbox_gone(
+fn sandbox_gone(
     inner: &Arc<Inner>,
     function: &str,
     id: &str,
@@ -750,7 +861,7 @@ mod sandbox_free_tests {
         }
     }
 
-    fn submit_one(f: &Fixture, kind: InvocationType, n: u32) -> Result<Submitted, ApiError> {
+    fn submit_one(f: &Fixture, kind: InvocationType, n: u32) -> Result<Submitted, EmulatorError> {
         let fref = FunctionRef {
             name: "f".into(),
             qualifier: None,
@@ -845,8 +956,10 @@ mod sandbox_free_tests {
         let e = submit_one(&f, InvocationType::RequestResponse, 2)
             .err()
             .unwrap();
-        assert_eq!(e.status.as_u16(), 429);
-        assert!(e.message.contains("concurrency limit"), "{}", e.message);
+        assert!(
+            matches!(&e, EmulatorError::Throttled(m) if m.contains("concurrency limit")),
+            "{e:?}"
+        );
         // Events are queued instead.
         submit_one(&f, InvocationType::Event, 3).unwrap();
         assert_eq!(f.inner.sched.lock().unwrap().functions["f"].queue.len(), 1);

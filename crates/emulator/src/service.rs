@@ -1,16 +1,31 @@
-//! The Lambda control plane as the service performs it, with no HTTP types: each operation
-//! changes the store and tells the scheduler, in one place. The HTTP adapter (`control`) and
-//! [`crate::EmulatorHandle`] both call these, so they cannot drift apart.
+//! The Lambda service as it performs each call, with no HTTP types: name resolution, the
+//! control plane (each operation changes the store and tells the scheduler, in one place) and
+//! Invoke (fault knob, payload limits, JSON check, then the scheduler's queue). Every failure is
+//! an [`EmulatorError`]. The HTTP adapters (`control`, `invoke`) and [`crate::EmulatorHandle`]
+//! both call these, so they cannot drift apart.
 
 use std::sync::Arc;
 
-use crate::arn::FunctionRef;
+use bytes::Bytes;
+
+use crate::arn::{merge_qualifier, parse_function_ref, FunctionRef};
 use crate::code::PreparedCode;
 use crate::emulator::Inner;
 use crate::error::EmulatorError;
-use crate::model::FunctionConfiguration;
+use crate::model::{FunctionConfiguration, InvocationType};
 use crate::scheduler;
 use crate::store::{ConfigPatch, NewFunction};
+
+/// A function name, `name:qualifier` or (qualified) ARN of this emulator's region and account,
+/// with an optional explicit `Qualifier` that must agree with the one in the name.
+pub(crate) fn resolve(
+    inner: &Inner,
+    name_or_arn: &str,
+    qualifier: Option<&str>,
+) -> Result<FunctionRef, EmulatorError> {
+    let r = parse_function_ref(name_or_arn, &inner.config.region, &inner.config.account_id)?;
+    merge_qualifier(r, qualifier)
+}
 
 /// CreateFunction: refuses an existing name; on failure the prepared code dir is removed.
 pub(crate) fn create_function(
@@ -165,4 +180,80 @@ pub(crate) fn delete(inner: &Arc<Inner>, r: &FunctionRef) -> Result<(), Emulator
     }
     tracing::info!(function = %r.name, qualifier = ?r.qualifier, "deleted");
     Ok(())
+}
+
+const MAX_SYNC_PAYLOAD: usize = 6 * 1024 * 1024;
+const MAX_ASYNC_PAYLOAD: usize = 1024 * 1024;
+
+/// The ARN the runtime sees as `Lambda-Runtime-Invoked-Function-Arn` (qualified if the caller
+/// qualified it).
+pub(crate) fn invoked_arn(inner: &Inner, r: &FunctionRef) -> String {
+    match &r.qualifier {
+        Some(q) => format!("{}:{q}", inner.function_arn(&r.name)),
+        None => inner.function_arn(&r.name),
+    }
+}
+
+/// An empty payload becomes `{}` (as Lambda delivers it); anything else must be JSON.
+pub(crate) fn normalize_payload(body: &[u8]) -> Result<Bytes, EmulatorError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Bytes::from_static(b"{}"));
+    }
+    serde_json::from_slice::<serde::de::IgnoredAny>(body).map_err(|e| {
+        EmulatorError::InvalidRequestContent(format!("Could not parse request body into json: {e}"))
+    })?;
+    Ok(Bytes::copy_from_slice(body))
+}
+
+/// Invoke as the Lambda service takes it: the fault knob, the payload limits (6 MB
+/// synchronous, 1 MB `Event`), the JSON check, then the queue. `kind` `None` is a `DryRun`
+/// (checks only; answers the version that would run).
+pub(crate) fn invoke(
+    inner: &Arc<Inner>,
+    r: FunctionRef,
+    kind: Option<InvocationType>,
+    body: &[u8],
+) -> Result<Accepted, EmulatorError> {
+    if inner.faults.lock().expect("faults lock").reject_invoke() {
+        tracing::warn!(function = %r.name, "fault injected: Invoke refused with ServiceException");
+        return Err(EmulatorError::Service(
+            "The AWS Lambda service encountered an internal error (injected by the emulator's fault settings)"
+                .into(),
+        ));
+    }
+    let limit = if kind == Some(InvocationType::Event) {
+        MAX_ASYNC_PAYLOAD
+    } else {
+        MAX_SYNC_PAYLOAD
+    };
+    if body.len() > limit {
+        return Err(EmulatorError::RequestTooLarge(format!(
+            "Request must be smaller than {limit} bytes for the Invoke operation"
+        )));
+    }
+    let payload = normalize_payload(body)?;
+    let arn = invoked_arn(inner, &r);
+    let Some(kind) = kind else {
+        let version = inner
+            .store
+            .lock()
+            .expect("store lock")
+            .resolve(&r)?
+            .config
+            .version
+            .clone();
+        return Ok(Accepted::DryRun { version });
+    };
+    scheduler::submit(inner, r, arn, payload, kind).map(Accepted::Queued)
+}
+
+/// What [`invoke`] did.
+pub(crate) enum Accepted {
+    /// Queued; a synchronous call has a reply channel.
+    Queued(scheduler::Submitted),
+    /// A `DryRun`: nothing queued.
+    DryRun {
+        /// The version that would run.
+        version: String,
+    },
 }

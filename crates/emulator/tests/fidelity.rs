@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use common::*;
 use serde_json::{json, Value};
 use temporal_lambda_emulator::{
-    Emulator, EmulatorConfig, EmulatorHandle, Fidelity, FunctionSpec, Outcome,
+    Emulator, EmulatorConfig, EmulatorError, EmulatorHandle, Fidelity, FunctionSpec, Outcome,
 };
 
 async fn start_with(dir: &std::path::Path, f: impl FnOnce(&mut EmulatorConfig)) -> EmulatorHandle {
@@ -342,23 +342,26 @@ async fn the_handle_invokes_through_the_same_checks_as_the_invoke_api() {
     // Payload limits: 1 MB for Event, 6 MB synchronous; JSON only.
     let big = format!("\"{}\"", "x".repeat(1024 * 1024));
     let e = emu.invoke_async("checked", big.as_bytes()).unwrap_err();
-    assert!(e.to_string().contains("smaller than 1048576 bytes"), "{e}");
+    assert!(
+        matches!(&e, EmulatorError::RequestTooLarge(m) if m.contains("smaller than 1048576 bytes")),
+        "{e:?}"
+    );
     let e = emu.invoke("checked", b"not json").await.unwrap_err();
     assert!(
-        e.to_string()
-            .contains("Could not parse request body into json"),
-        "{e}"
+        matches!(&e, EmulatorError::InvalidRequestContent(m)
+            if m.contains("Could not parse request body into json")),
+        "{e:?}"
     );
+    // Name rules too: another region's ARN is not found (HTTP callers get a 404 for it).
+    let e = emu.get_function("arn:aws:lambda:eu-west-1:123456789012:function:checked");
+    assert!(matches!(e, Err(EmulatorError::NotFound(_))), "{e:?}");
     // Fault settings apply to the handle as to HTTP callers.
     emu.set_faults(temporal_lambda_emulator::Faults {
         reject_invoke: 1.0,
         ..Default::default()
     });
     let e = emu.invoke("checked", b"{}").await.unwrap_err();
-    assert!(
-        matches!(e, temporal_lambda_emulator::EmulatorError::Service(_)),
-        "{e:?}"
-    );
+    assert!(matches!(e, EmulatorError::Service(_)), "{e:?}");
     assert_eq!(emu.fault_stats().invokes_rejected, 1);
     emu.set_faults(Default::default());
     let out = emu.invoke("checked", b"{}").await.unwrap();
