@@ -311,7 +311,8 @@ pub async fn await_routing_propagated(
             tracing::warn!(
                 deployment = deployment_name,
                 ?timeout,
-                "the routing change is made but still propagating to the task queues; new                  workflows may go to the previous build for a while. Check with `status`"
+                "the routing change is made but still propagating to the task queues; new \
+                 workflows may go to the previous build for a while. Check with `status`"
             );
             return Ok(false);
         }

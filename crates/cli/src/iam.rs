@@ -525,6 +525,11 @@ pub async fn remove_function_arn(
         .await
         .map_err(|e| AwsError::call("cloudformation:GetTemplate", e))?;
     let Some(body) = template.template_body() else {
+        progress(&format!(
+            "stack {stack}: CloudFormation returned no template body, so {function_arn} stays in \
+             LambdaFunctionARNs; remove it with `temporal-lambda iam create --stack-name {stack}` \
+             and the remaining --function-arn values"
+        ));
         return Ok(false);
     };
     let params = have
