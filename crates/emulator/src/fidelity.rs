@@ -12,7 +12,7 @@ use std::fmt;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
@@ -559,51 +559,41 @@ impl SandboxCgroup {
         self.freezer.is_some()
     }
 
-    /// Freezes the group and waits until the kernel reports it frozen (at most 1 s).
-    pub fn freeze(&self) -> bool {
-        self.set_frozen(true)
+    /// Asks the kernel to freeze the group; does not wait (see [`Self::is_frozen`]).
+    pub fn request_freeze(&self) -> bool {
+        self.write_freezer(true)
     }
 
-    /// Thaws the group.
+    /// Thaws the group (also undoes a freeze still in progress). The kernel thaws at once.
     pub fn thaw(&self) -> bool {
-        self.set_frozen(false)
+        self.write_freezer(false)
     }
 
-    fn set_frozen(&self, frozen: bool) -> bool {
-        let Some(f) = &self.freezer else {
-            return false;
-        };
-        let (file, value, done): (PathBuf, &str, Box<dyn Fn() -> bool>) = match f {
-            FreezerCtl::V1(state) => {
-                let want = if frozen { "FROZEN" } else { "THAWED" };
-                let s = state.clone();
-                (
-                    state.clone(),
-                    want,
-                    Box::new(move || read(&s).is_some_and(|v| v.trim() == want)),
-                )
+    /// True once the kernel reports every task of the group stopped. A group whose tasks are
+    /// exiting (killed) may never get there.
+    pub fn is_frozen(&self) -> bool {
+        match &self.freezer {
+            Some(FreezerCtl::V1(state)) => read(state).is_some_and(|v| v.trim() == "FROZEN"),
+            Some(FreezerCtl::V2(dir)) => {
+                read(&dir.join("cgroup.events")).and_then(|t| keyed(&t, "frozen")) == Some(1)
             }
-            FreezerCtl::V2(dir) => {
-                let events = dir.join("cgroup.events");
-                let want = u64::from(frozen);
-                (
-                    dir.join("cgroup.freeze"),
-                    if frozen { "1" } else { "0" },
-                    Box::new(move || read(&events).and_then(|t| keyed(&t, "frozen")) == Some(want)),
-                )
+            None => false,
+        }
+    }
+
+    fn write_freezer(&self, frozen: bool) -> bool {
+        let (file, value) = match &self.freezer {
+            Some(FreezerCtl::V1(state)) => {
+                (state.clone(), if frozen { "FROZEN" } else { "THAWED" })
             }
+            Some(FreezerCtl::V2(dir)) => {
+                (dir.join("cgroup.freeze"), if frozen { "1" } else { "0" })
+            }
+            None => return false,
         };
         if let Err(e) = write(&file, value) {
             tracing::warn!(file = %file.display(), "cannot {} the sandbox: {e}", if frozen { "freeze" } else { "thaw" });
             return false;
-        }
-        // The kernel moves FREEZING → FROZEN once every task has stopped (microseconds).
-        let t = Instant::now();
-        while !done() {
-            if t.elapsed() > Duration::from_secs(1) {
-                return false;
-            }
-            std::thread::sleep(Duration::from_micros(200));
         }
         true
     }

@@ -421,6 +421,9 @@ fn spawn_process<'a>(
 
 /// Freezing between invocations: the sandbox's freezer cgroup, else SIGSTOP/SIGCONT of its
 /// process group (if fidelity asks for freezing), else nothing.
+/// How long a freeze may take before it is undone.
+const FREEZE_WAIT: Duration = Duration::from_secs(1);
+
 struct Freezer<'c> {
     cgroup: &'c SandboxCgroup,
     by_signal: bool,
@@ -450,12 +453,16 @@ impl<'c> Freezer<'c> {
         }
     }
 
-    fn freeze(&mut self, pgid: Option<i32>) {
+    /// Freezes the sandbox. With the freezer cgroup it waits, without blocking a thread, until
+    /// the kernel reports every task stopped (microseconds for a runtime waiting on `next`); a
+    /// group that does not get there within [`FREEZE_WAIT`] (e.g. its tasks are exiting) is
+    /// thawed again, so a sandbox is never left frozen without the freezer knowing it.
+    async fn freeze(&mut self, pgid: Option<i32>) {
         if self.since.is_some() {
             return;
         }
         let ok = if self.cgroup.can_freeze() {
-            self.cgroup.freeze()
+            self.cgroup.request_freeze() && self.wait_frozen().await
         } else if let (true, Some(pgid)) = (self.by_signal, pgid) {
             signal_group(pgid, libc::SIGSTOP);
             true
@@ -465,6 +472,21 @@ impl<'c> Freezer<'c> {
         if ok {
             self.since = Some(Instant::now());
         }
+    }
+
+    async fn wait_frozen(&self) -> bool {
+        let t = Instant::now();
+        while !self.cgroup.is_frozen() {
+            if t.elapsed() > FREEZE_WAIT {
+                self.cgroup.thaw();
+                tracing::debug!(
+                    "sandbox did not freeze within {FREEZE_WAIT:?} (exiting?): left running"
+                );
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        true
     }
 
     /// Thaws; returns how long the sandbox was frozen.
@@ -596,7 +618,7 @@ pub(crate) async fn run(
                         // The runtime asked for the next event: Lambda freezes it until there is one.
                         _ = rt.idle(), if freezer.enabled() && !freeze_tried => {
                             freeze_tried = true;
-                            freezer.freeze(proc.group.pgid);
+                            freezer.freeze(proc.group.pgid).await;
                         }
                     }
                 };
