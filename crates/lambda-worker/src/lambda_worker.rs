@@ -171,6 +171,8 @@ impl LambdaWorker {
             info.request_id.clone(),
         ));
         let options = cfg.worker_options_for(&identity, tasks);
+        // The connection's set of registered workers: see `unregister` below.
+        let worker_set = client.connection().workers();
         let mut worker = Worker::new(&self.runtime, client, options).map_err(|e| {
             guard.armed = false;
             routing_check.abort();
@@ -180,6 +182,7 @@ impl LambdaWorker {
             }
         })?;
         let shutdown = worker.shutdown_handle();
+        let worker_key = worker.worker_instance_key();
         tracing::info!(
             request_id = %info.request_id,
             deployment_version = %cfg.version,
@@ -241,6 +244,15 @@ impl LambdaWorker {
         };
         // The run future is gone; drop the worker (and its connection) before the hooks run.
         drop(worker);
+        // The SDK's `Worker::run` shuts the core worker down but never finalizes it, so it
+        // stays registered in its connection's worker set while holding a clone of that
+        // connection: a cycle that kept every invocation's connection, channels and h2 buffers
+        // alive (≈ 84 kB per invocation of a warm sandbox, bench/results/2026-12-05-memory-profile.md).
+        // Unregistering breaks it; the first call fails harmlessly if shutdown already did it.
+        let _ = worker_set.unregister_slot_provider(worker_key);
+        let released = worker_set.finalize_unregister(worker_key).is_ok();
+        drop(worker_set);
+        tracing::debug!(request_id = %info.request_id, released, "worker unregistered from its connection");
 
         #[cfg(feature = "otel")]
         if let Some(t) = &self.telemetry {
