@@ -17,7 +17,9 @@
 #   bench/side-by-side.sh --cost          # the cost table: sparse / moderate / burst runs at
 #                                         # off:256 with --rust-always-polling, combined into
 #                                         # bench/results/<date>-side-by-side-cost.md
-#                                         # (sizes: COST_RUNS, COST_SPARSE, COST_MODERATE, COST_BURST)
+#                                         # (sizes: COST_RUNS, COST_SPARSE, COST_MODERATE, COST_BURST;
+#                                         # COST_WORKLOADS=burst runs only the burst, etc.;
+#                                         # COST_BURST_THROUGHPUT=0 drops its 500-workflow throughput phase)
 #
 # Each config is its own bench run with every row (own emulator with that fidelity, own dev
 # server), so a ratio always compares rows measured in the same run. `lambda` fidelity needs
@@ -168,9 +170,20 @@ if [ "$cost" = 1 ]; then
   # Sizes: COST_RUNS (cold/warm runs per row, 5), COST_SPARSE (15), COST_MODERATE (50),
   # COST_BURST (200) workflows; smaller values give a quicker, noisier table.
   common="--rust-always-polling --function-timeout-secs 30 --runs ${COST_RUNS:-5}"
-  runs+=("sparse|off:256|$common --throughput 0 --billing ${COST_SPARSE:-15} --billing-interval-ms 10000")
-  runs+=("moderate|off:256|$common --throughput 0 --billing ${COST_MODERATE:-50} --billing-interval-ms 2000")
-  runs+=("burst|off:256|$common --throughput 500 --billing ${COST_BURST:-200} --billing-interval-ms 0")
+  # COST_WORKLOADS (comma list, default sparse,moderate,burst) selects which of them run.
+  workloads=",${COST_WORKLOADS:-sparse,moderate,burst},"
+  if [[ $workloads == *,sparse,* ]]; then
+    runs+=("sparse|off:256|$common --throughput 0 --billing ${COST_SPARSE:-15} --billing-interval-ms 10000")
+  fi
+  if [[ $workloads == *,moderate,* ]]; then
+    runs+=("moderate|off:256|$common --throughput 0 --billing ${COST_MODERATE:-50} --billing-interval-ms 2000")
+  fi
+  if [[ $workloads == *,burst,* ]]; then
+    # COST_BURST_THROUGHPUT: the burst run's extra 500-workflow throughput phase (0 skips it; the
+    # cost figures come from the billing burst of COST_BURST workflows alone).
+    runs+=("burst|off:256|$common --throughput ${COST_BURST_THROUGHPUT:-500} --billing ${COST_BURST:-200} --billing-interval-ms 0")
+  fi
+  [ ${#runs[@]} -gt 0 ] || { echo "COST_WORKLOADS='${COST_WORKLOADS:-}': none of sparse, moderate, burst" >&2; exit 2; }
   name=$name-cost
 else
   for c in "${config_list[@]}"; do runs+=("|$c|"); done
