@@ -419,11 +419,11 @@ fn spawn_process<'a>(
     })
 }
 
-/// Freezing between invocations: the sandbox's freezer cgroup, else SIGSTOP/SIGCONT of its
-/// process group (if fidelity asks for freezing), else nothing.
 /// How long a freeze may take before it is undone.
 const FREEZE_WAIT: Duration = Duration::from_secs(1);
 
+/// Freezing between invocations: the sandbox's freezer cgroup, else SIGSTOP/SIGCONT of its
+/// process group (if fidelity asks for freezing), else nothing.
 struct Freezer<'c> {
     cgroup: &'c SandboxCgroup,
     by_signal: bool,

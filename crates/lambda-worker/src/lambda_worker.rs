@@ -171,7 +171,7 @@ impl LambdaWorker {
             info.request_id.clone(),
         ));
         let options = cfg.worker_options_for(&identity, tasks);
-        // The connection's set of registered workers: see `unregister` below.
+        // The connection's set of registered workers: the worker is taken out of it after its run.
         let worker_set = client.connection().workers();
         let mut worker = Worker::new(&self.runtime, client, options).map_err(|e| {
             guard.armed = false;
@@ -242,7 +242,7 @@ impl LambdaWorker {
                 None
             }
         };
-        // The run future is gone; drop the worker (and its connection) before the hooks run.
+        // The run future is gone; free the worker and its connection before the hooks run.
         drop(worker);
         // The SDK's `Worker::run` shuts the core worker down but never finalizes it, so it
         // stays registered in its connection's worker set while holding a clone of that
