@@ -2,10 +2,12 @@
 
 use std::collections::HashMap;
 
+use temporal_lambda_env::secret_arn::{SecretArn, SecretService, SECRET_ARN_FORMS};
+
 use crate::SecretError;
 
 /// The setting that names the secret: the worker reads the ARN from this environment variable.
-pub const ARN_SETTING: &str = "TEMPORAL_API_KEY_SECRET_ARN";
+pub const ARN_SETTING: &str = temporal_lambda_env::connection::API_KEY_SECRET_ARN;
 
 /// Where the Temporal API key is stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,91 +31,36 @@ pub enum SecretSource {
     },
 }
 
-/// The accepted forms, quoted in every ARN error.
-const ACCEPTED: &str = "use arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-xxxxxx \
-     (Secrets Manager) or arn:aws:ssm:REGION:ACCOUNT:parameter/NAME (SSM Parameter Store)";
+impl From<SecretArn> for SecretSource {
+    fn from(a: SecretArn) -> Self {
+        let (arn, region) = (a.as_str().to_string(), a.region().to_string());
+        match a.service() {
+            SecretService::SecretsManager => Self::SecretsManager { arn, region },
+            SecretService::SsmParameter => Self::SsmParameter {
+                arn,
+                name: a.name().to_string(),
+                region,
+            },
+        }
+    }
+}
 
 impl SecretSource {
     /// Parses the ARN of a Secrets Manager secret
     /// (`arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME-xxxxxx`) or of an SSM parameter
-    /// (`arn:aws:ssm:REGION:ACCOUNT:parameter/NAME`, whose name is `/NAME`).
+    /// (`arn:aws:ssm:REGION:ACCOUNT:parameter/NAME`, whose name is `/NAME`), by the rule the
+    /// CLI applies too ([`temporal_lambda_env::secret_arn::SecretArn`]).
     ///
     /// Surrounding whitespace is ignored; any partition starting with `aws` (`aws`, `aws-cn`,
     /// `aws-us-gov`, …) is accepted. Anything else is a [`SecretError::InvalidArn`] naming
     /// [`ARN_SETTING`] and the two accepted forms. A value that does not even start with `arn:`
     /// is not repeated in the error, in case it is the API key pasted into the wrong setting.
     pub fn parse_arn(arn: &str) -> Result<Self, SecretError> {
-        let arn = arn.trim();
-        let invalid = |reason: String| SecretError::InvalidArn {
-            reason,
-            accepted: ACCEPTED,
-        };
-        if arn.is_empty() {
-            return Err(invalid(format!("{ARN_SETTING} is empty")));
-        }
-        if !arn.starts_with("arn:") {
-            return Err(invalid(format!(
-                "the value of {ARN_SETTING} does not start with `arn:` (not shown, in case it is \
-                 a secret)"
-            )));
-        }
-        let bad = |why: &str| invalid(format!("`{arn}` {why}"));
-        // arn:PARTITION:SERVICE:REGION:ACCOUNT:RESOURCE (RESOURCE may not contain ':' for either
-        // service, except Secrets Manager's `secret:` prefix).
-        let parts: Vec<&str> = arn.splitn(6, ':').collect();
-        let [_, partition, service, region, account, resource] = parts[..] else {
-            return Err(bad("has fewer than six `:`-separated fields"));
-        };
-        if !partition.starts_with("aws") {
-            return Err(bad(
-                "has a partition that is not aws, aws-cn, aws-us-gov, …",
-            ));
-        }
-        if region.is_empty()
-            || !region
-                .bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        {
-            return Err(bad("has no valid region (e.g. us-east-1)"));
-        }
-        if account.len() != 12 || !account.bytes().all(|b| b.is_ascii_digit()) {
-            return Err(bad("has no valid 12-digit account id"));
-        }
-        let region = region.to_string();
-        match service {
-            "secretsmanager" => {
-                let Some(name) = resource.strip_prefix("secret:") else {
-                    return Err(bad(
-                        "is a Secrets Manager ARN but not of a secret (`secret:NAME`)",
-                    ));
-                };
-                if name.is_empty() || name.contains(':') {
-                    return Err(bad("has no valid secret name after `secret:`"));
-                }
-                Ok(Self::SecretsManager {
-                    arn: arn.to_string(),
-                    region,
-                })
-            }
-            "ssm" => {
-                let Some(name) = resource.strip_prefix("parameter/") else {
-                    return Err(bad(
-                        "is an SSM ARN but not of a parameter (`parameter/NAME`)",
-                    ));
-                };
-                if name.is_empty() || name.contains(':') || name.starts_with('/') {
-                    return Err(bad("has no valid parameter name after `parameter/`"));
-                }
-                Ok(Self::SsmParameter {
-                    arn: arn.to_string(),
-                    name: format!("/{name}"),
-                    region,
-                })
-            }
-            other => Err(bad(&format!(
-                "names the service `{other}`, which is neither secretsmanager nor ssm"
-            ))),
-        }
+        let parsed = SecretArn::parse(arn).map_err(|e| SecretError::InvalidArn {
+            reason: e.reason().to_string(),
+            accepted: SECRET_ARN_FORMS,
+        })?;
+        Ok(Self::from(parsed))
     }
 
     /// The ARN this source was parsed from.
