@@ -30,7 +30,7 @@ impl ApiKeyCache {
             return Ok(k.clone());
         }
         let fail = |reason: String| Error::ApiKeySecret {
-            arn: secret.arn.clone(),
+            arn: secret.shown_arn(),
             reason,
         };
         let source = SecretSource::parse_arn(&secret.arn).map_err(|e| fail(e.to_string()))?;
@@ -46,7 +46,7 @@ impl ApiKeyCache {
             .map_err(|e| fail(e.to_string()))?;
         let n = self.fetches.fetch_add(1, Ordering::Relaxed) + 1;
         tracing::info!(
-            secret_arn = %secret.arn,
+            secret_arn = %secret.shown_arn(),
             fetch_ms = started.elapsed().as_millis() as u64,
             fetches = n,
             refresh,
@@ -55,5 +55,47 @@ impl ApiKeyCache {
         let v = Secret::new(value.expose());
         *key = Some(v.clone());
         Ok(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A key pasted into `TEMPORAL_API_KEY_SECRET_ARN` is never echoed: not in the error's
+    /// message (returned from the invocation and logged), not in its `Debug`, not in the
+    /// configuration's `Debug`.
+    #[tokio::test]
+    async fn a_key_pasted_into_the_arn_setting_is_not_echoed() {
+        let pasted = "tmprl_PASTEDKEY.abc";
+        let secret = ApiKeySecret {
+            arn: pasted.into(),
+            aws_env: Default::default(),
+        };
+        let e = ApiKeyCache::default()
+            .get(&secret, false, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        for shown in [e.to_string(), format!("{e:?}"), format!("{secret:?}")] {
+            assert!(!shown.contains("PASTEDKEY"), "{shown}");
+        }
+        let msg = e.to_string();
+        assert!(
+            msg.contains("TEMPORAL_API_KEY_SECRET_ARN=<redacted: not an ARN>"),
+            "{msg}"
+        );
+        assert!(msg.contains("arn:aws:secretsmanager:REGION"), "{msg}");
+        // A real ARN is still named.
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:k-AbCdEf";
+        let real = ApiKeySecret {
+            arn: arn.into(),
+            aws_env: Default::default(),
+        };
+        assert!(format!("{real:?}").contains(arn));
+        let e = ApiKeyCache::default()
+            .get(&real, false, Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(e.to_string().contains(arn), "{e}");
     }
 }

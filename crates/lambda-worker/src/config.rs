@@ -118,10 +118,21 @@ pub struct ApiKeySecret {
     pub aws_env: HashMap<String, String>,
 }
 
+impl ApiKeySecret {
+    /// The ARN as it may be shown in errors, logs and `Debug`: by the shared rule, a value that
+    /// is not an ARN (e.g. the API key pasted into the wrong setting) is `<redacted: not an ARN>`.
+    pub fn shown_arn(&self) -> temporal_lambda_env::EnvValue {
+        temporal_lambda_env::EnvValue::new(
+            temporal_lambda_env::connection::API_KEY_SECRET_ARN,
+            self.arn.clone(),
+        )
+    }
+}
+
 impl fmt::Debug for ApiKeySecret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("ApiKeySecret")
-            .field("arn", &self.arn)
+            .field("arn", &self.shown_arn())
             .field("aws_env", &self.aws_env.keys().collect::<Vec<_>>())
             .finish()
     }

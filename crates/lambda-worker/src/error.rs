@@ -91,8 +91,10 @@ pub enum Error {
     /// The API key could not be read from its secret (`TEMPORAL_API_KEY_SECRET_ARN`).
     #[error("cannot read the Temporal API key from TEMPORAL_API_KEY_SECRET_ARN={arn}: {reason}")]
     ApiKeySecret {
-        /// The secret's ARN.
-        arn: String,
+        /// The setting's value, shown (`Display` and `Debug`) by the shared rule
+        /// ([`temporal_lambda_env::redacted_env_value`]): a value that is not an ARN, e.g. the
+        /// API key pasted into the wrong setting, shows as `<redacted: not an ARN>`.
+        arn: temporal_lambda_env::EnvValue,
         /// What went wrong and the fix (never the value).
         reason: String,
     },

@@ -372,7 +372,7 @@ impl LambdaWorker {
         match connect_with(&conn, identity.clone(), budget).await {
             Err(e) if is_unauthenticated(&e) => {
                 tracing::warn!(
-                    secret_arn = %secret.arn,
+                    secret_arn = %secret.shown_arn(),
                     "the server rejected the API key: reading it again from the secret (rotated?)"
                 );
                 let left = budget.saturating_sub(started.elapsed());
