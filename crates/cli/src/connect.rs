@@ -40,9 +40,15 @@ pub struct ConnectArgs {
     pub tls_server_name: Option<String>,
     /// For the function (`deploy`, `ship`): read the API key from this Secrets Manager secret
     /// or SSM SecureString parameter ARN instead of storing it in the function's environment.
-    /// The CLI's own calls still use `--api-key`.
-    #[arg(long, env = "TEMPORAL_API_KEY_SECRET_ARN")]
-    pub api_key_secret_arn: Option<String>,
+    /// The CLI's own calls still use `--api-key`. Must be such an ARN (checked before anything
+    /// is written; a value that is not an ARN is never repeated).
+    #[arg(
+        long,
+        env = "TEMPORAL_API_KEY_SECRET_ARN",
+        hide_env_values = true,
+        value_parser = crate::commands::args::quiet(crate::commands::args::parse_secret_arn)
+    )]
+    pub api_key_secret_arn: Option<temporal_lambda_env::secret_arn::SecretArn>,
 }
 
 impl std::fmt::Debug for ConnectArgs {

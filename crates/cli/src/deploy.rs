@@ -65,6 +65,24 @@ pub async fn check_function_connection(
 /// Prefix of the Lambda version description that records the build ID.
 pub const BUILD_ID_TAG: &str = "temporal-build-id=";
 
+/// Prefix of the Lambda version description that records the Worker Deployment name.
+pub const DEPLOYMENT_TAG: &str = "temporal-deployment=";
+
+/// The description this toolkit publishes a Lambda version with: the build ID and deployment
+/// name it runs ([`BUILD_ID_TAG`], [`DEPLOYMENT_TAG`]). `deploy` finds a build's version by it,
+/// and `retire` deletes only a version that carries it for the build retired.
+pub fn version_description(build_id: &str, deployment_name: &str) -> String {
+    format!("{BUILD_ID_TAG}{build_id} {DEPLOYMENT_TAG}{deployment_name} (temporal-lambda)")
+}
+
+/// Whether a Lambda version's description is [`version_description`]`(build_id,
+/// deployment_name)`'s: both tags present, with these values.
+pub fn describes_build(description: &str, build_id: &str, deployment_name: &str) -> bool {
+    let words: Vec<&str> = description.split_whitespace().collect();
+    words.contains(&format!("{BUILD_ID_TAG}{build_id}").as_str())
+        && words.contains(&format!("{DEPLOYMENT_TAG}{deployment_name}").as_str())
+}
+
 /// What a function built with `temporal-lambda-worker` says about itself (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Describe {
@@ -141,6 +159,10 @@ pub enum DeployError {
         /// From the code.
         actual: String,
     },
+    /// `TEMPORAL_API_KEY_SECRET_ARN` in the function's environment (`--api-key-secret-arn`, or
+    /// `--env`) is not the ARN of a secret; the value is not repeated unless it is an ARN.
+    #[error("{0}; nothing was changed. Fix: pass the secret's ARN with --api-key-secret-arn")]
+    SecretArn(#[from] temporal_lambda_env::secret_arn::SecretArnError),
     /// Different code under a used build ID.
     #[error(
         "build ID {build_id} is already published as Lambda version {version} of {function} with \
@@ -243,12 +265,28 @@ pub fn plan(opts: &DeployOptions) -> Vec<String> {
         .env
         .get(temporal_lambda_env::connection::API_KEY_SECRET_ARN)
     {
+        let secret = temporal_lambda_env::redacted_env_value(
+            temporal_lambda_env::connection::API_KEY_SECRET_ARN,
+            secret,
+        );
         calls.insert(
             2,
             format!("iam:PutRolePolicy on the function's execution role ({SECRET_POLICY_NAME}: read {secret})"),
         );
     }
     calls
+}
+
+/// The secret the function reads its API key from, checked by the one ARN rule before anything
+/// is written (the argument parser already checked `--api-key-secret-arn`; this also covers
+/// `--env` and callers of the library).
+fn secret_arn(
+    env: &BTreeMap<String, String>,
+) -> Result<Option<temporal_lambda_env::secret_arn::SecretArn>, DeployError> {
+    Ok(env
+        .get(temporal_lambda_env::connection::API_KEY_SECRET_ARN)
+        .map(|v| temporal_lambda_env::secret_arn::SecretArn::parse(v))
+        .transpose()?)
 }
 
 fn env_differs(
@@ -397,6 +435,7 @@ pub async fn deploy(
     opts: &DeployOptions,
     progress: &dyn Fn(&str),
 ) -> Result<DeployReport, DeployError> {
+    let secret = secret_arn(&opts.env)?;
     temporal_lambda_package::check_zip(&opts.zip).map_err(DeployError::BadPackage)?;
     let mut bytes = std::fs::read(&opts.zip)
         .map_err(|e| DeployError::BadPackage(format!("cannot read {}: {e}", opts.zip.display())))?;
@@ -495,10 +534,7 @@ pub async fn deploy(
             }
         }
     }
-    let secret_grant = match opts
-        .env
-        .get(temporal_lambda_env::connection::API_KEY_SECRET_ARN)
-    {
+    let secret_grant = match &secret {
         Some(secret) => {
             let role = aws
                 .lambda
@@ -581,34 +617,26 @@ pub async fn deploy(
 /// Name of the inline policy `deploy` puts on the execution role to read the API key's secret.
 pub const SECRET_POLICY_NAME: &str = "temporal-lambda-api-key-secret";
 
-/// The policy that lets a role read `secret_arn`: `secretsmanager:GetSecretValue` on the secret,
+/// The policy that lets a role read `secret`: `secretsmanager:GetSecretValue` on the secret,
 /// or `ssm:GetParameter` on the parameter plus `kms:Decrypt` through SSM (SecureString).
-pub fn secret_read_policy(secret_arn: &str) -> Result<serde_json::Value, DeployError> {
-    let parts: Vec<&str> = secret_arn.splitn(6, ':').collect();
-    let bad = || {
-        DeployError::BadPackage(format!(
-            "--api-key-secret-arn {secret_arn} is not a Secrets Manager secret ARN \
-             (arn:aws:secretsmanager:REGION:ACCOUNT:secret:NAME) or an SSM parameter ARN \
-             (arn:aws:ssm:REGION:ACCOUNT:parameter/NAME)"
-        ))
-    };
-    if parts.len() != 6 || parts[0] != "arn" {
-        return Err(bad());
-    }
-    let statements = match parts[2] {
-        "secretsmanager" if parts[5].starts_with("secret:") => serde_json::json!([{
+pub fn secret_read_policy(
+    secret: &temporal_lambda_env::secret_arn::SecretArn,
+) -> serde_json::Value {
+    use temporal_lambda_env::secret_arn::SecretService;
+    let arn = secret.as_str();
+    let statements = match secret.service() {
+        SecretService::SecretsManager => serde_json::json!([{
             "Effect": "Allow",
             "Action": "secretsmanager:GetSecretValue",
-            "Resource": secret_arn,
+            "Resource": arn,
         }]),
-        "ssm" if parts[5].starts_with("parameter/") => serde_json::json!([
-            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": secret_arn},
+        SecretService::SsmParameter => serde_json::json!([
+            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn},
             {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
-             "Condition": {"StringEquals": {"kms:ViaService": format!("ssm.{}.amazonaws.com", parts[3])}}},
+             "Condition": {"StringEquals": {"kms:ViaService": format!("ssm.{}.amazonaws.com", secret.region())}}},
         ]),
-        _ => return Err(bad()),
     };
-    Ok(serde_json::json!({"Version": "2012-10-17", "Statement": statements}))
+    serde_json::json!({"Version": "2012-10-17", "Statement": statements})
 }
 
 /// Puts [`SECRET_POLICY_NAME`] on the execution role `role_arn` so the function can read
@@ -616,9 +644,9 @@ pub fn secret_read_policy(secret_arn: &str) -> Result<serde_json::Value, DeployE
 pub async fn grant_secret_read(
     aws: &Aws,
     role_arn: &str,
-    secret_arn: &str,
+    secret_arn: &temporal_lambda_env::secret_arn::SecretArn,
 ) -> Result<String, DeployError> {
-    let doc = secret_read_policy(secret_arn)?;
+    let doc = secret_read_policy(secret_arn);
     let role_name = role_arn.rsplit('/').next().unwrap_or(role_arn);
     aws.iam
         .put_role_policy()
@@ -648,10 +676,7 @@ async fn publish(
         .publish_version()
         .function_name(name)
         .code_sha256(sha)
-        .description(format!(
-            "{BUILD_ID_TAG}{} temporal-deployment={} (temporal-lambda)",
-            d.build_id, d.deployment_name
-        ))
+        .description(version_description(&d.build_id, &d.deployment_name))
         .send()
         .await
         .map_err(|e| AwsError::call("lambda:PublishVersion", e))?;
@@ -674,7 +699,7 @@ pub fn temporal_env(
     env.insert(c::NAMESPACE.to_string(), conn.namespace.clone());
     match &conn.api_key_secret_arn {
         Some(arn) => {
-            env.insert(c::API_KEY_SECRET_ARN.to_string(), arn.clone());
+            env.insert(c::API_KEY_SECRET_ARN.to_string(), arn.as_str().to_string());
         }
         None => {
             if let Some(k) = &conn.api_key {
@@ -734,4 +759,59 @@ pub fn connection_files(conn: &crate::connect::ConnectArgs) -> Vec<(String, Path
 /// out-of-range value is refused by Lambda rather than silently turned into another one.
 fn lambda_timeout_secs(t: Duration) -> i32 {
     i32::try_from(t.as_secs()).unwrap_or(i32::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn opts(secret: &str) -> DeployOptions {
+        DeployOptions {
+            function_name: "f".into(),
+            zip: "function.zip".into(),
+            execution_role: None,
+            timeout: Duration::from_secs(60),
+            memory_mb: 256,
+            arch: temporal_lambda_package::Arch::X86_64,
+            env: BTreeMap::from([(
+                temporal_lambda_env::connection::API_KEY_SECRET_ARN.to_string(),
+                secret.to_string(),
+            )]),
+            build_id: None,
+            files: Vec::new(),
+        }
+    }
+
+    /// A key in `TEMPORAL_API_KEY_SECRET_ARN` (e.g. through `--env`) is refused before any
+    /// call, and neither that error nor the `--dry-run` plan repeats it.
+    #[test]
+    fn a_pasted_key_is_refused_before_any_write_and_not_shown() {
+        let o = opts("tmprl_PASTEDKEY.abc");
+        let e = secret_arn(&o.env).unwrap_err();
+        assert!(!e.to_string().contains("PASTEDKEY"), "{e}");
+        assert!(e.to_string().contains("--api-key-secret-arn"), "{e}");
+        let plan = plan(&o).join("\n");
+        assert!(!plan.contains("PASTEDKEY"), "{plan}");
+        assert!(plan.contains("<redacted: not an ARN>"), "{plan}");
+        let arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/temporal/key";
+        let parsed = secret_arn(&opts(arn).env).unwrap().unwrap();
+        assert!(plan_contains(&opts(arn), arn));
+        let policy = secret_read_policy(&parsed).to_string();
+        assert!(
+            policy.contains("ssm:GetParameter") && policy.contains("ssm.eu-west-1.amazonaws.com")
+        );
+    }
+
+    fn plan_contains(o: &DeployOptions, s: &str) -> bool {
+        plan(o).iter().any(|c| c.contains(s))
+    }
+
+    #[test]
+    fn version_descriptions_name_build_and_deployment() {
+        let d = version_description("b-1", "app");
+        assert!(describes_build(&d, "b-1", "app"));
+        assert!(!describes_build(&d, "b-1", "other"));
+        assert!(!describes_build(&d, "b-11", "app"));
+        assert!(!describes_build("b-1", "b-1", "app"));
+    }
 }

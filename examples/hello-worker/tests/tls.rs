@@ -362,7 +362,7 @@ async fn api_key_from_secrets_manager_is_read_once_and_again_after_rotation() {
     );
     // The function gets the secret's ARN, not the key (the CLI itself still uses --api-key).
     let mut conn = conn_for(&front, Some(API_KEY), false);
-    conn.api_key_secret_arn = Some(arn.clone());
+    conn.api_key_secret_arn = Some(arn.parse().unwrap());
     let name = "tlssecret";
     // The execution role must exist in IAM (moto) for deploy's grant.
     boto3(

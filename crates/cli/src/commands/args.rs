@@ -9,6 +9,7 @@ use crate::connect::ConnectArgs;
 use crate::deploy::{self, DeployOptions};
 use crate::iam::Trust;
 use crate::validate::{ExternalId, RoleArn};
+use temporal_lambda_env::secret_arn::SecretArn;
 
 /// Output format of every command.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -91,7 +92,7 @@ pub struct FunctionArgs {
     #[arg(long)]
     pub task_queue: Option<String>,
     /// Extra environment variable KEY=VALUE for the function; repeatable.
-    #[arg(long = "env", value_parser = parse_kv)]
+    #[arg(long = "env", value_parser = quiet(parse_kv))]
     pub env: Vec<(String, String)>,
     /// Expected build ID (checked against what the code reports).
     #[arg(long)]
@@ -158,11 +159,74 @@ pub fn parse_arch(s: &str) -> Result<temporal_lambda_package::Arch, String> {
         .ok_or_else(|| format!("unknown architecture `{s}` (use x86_64 or arm64)"))
 }
 
-/// `KEY=VALUE`.
+/// `KEY=VALUE` (`--env`). The value is never repeated in an error (it may be secret), and a
+/// `TEMPORAL_API_KEY_SECRET_ARN` value must pass the same ARN rule as `--api-key-secret-arn`.
 pub fn parse_kv(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
-        Some((k, v)) if !k.is_empty() => Ok((k.to_string(), v.to_string())),
-        _ => Err(format!("expected KEY=VALUE, got `{s}`")),
+        Some((k, v)) if !k.is_empty() => {
+            if k == temporal_lambda_env::connection::API_KEY_SECRET_ARN {
+                check_secret_arn("--env TEMPORAL_API_KEY_SECRET_ARN=…", v)?;
+            }
+            Ok((k.to_string(), v.to_string()))
+        }
+        _ => Err(
+            "--env expects KEY=VALUE, e.g. --env RUST_LOG=info (the value given is not shown: it \
+             may be secret)"
+                .to_string(),
+        ),
+    }
+}
+
+/// `--api-key-secret-arn` / `TEMPORAL_API_KEY_SECRET_ARN`: the ARN of a Secrets Manager secret
+/// or SSM parameter, by the one rule the worker applies too
+/// ([`temporal_lambda_env::secret_arn::SecretArn`]). Checked here, at the argument parser, so
+/// nothing is written anywhere before it passes; a value that is not an ARN is not repeated.
+pub fn parse_secret_arn(s: &str) -> Result<SecretArn, String> {
+    check_secret_arn("--api-key-secret-arn", s)
+}
+
+fn check_secret_arn(flag: &str, s: &str) -> Result<SecretArn, String> {
+    SecretArn::parse(s).map_err(|e| {
+        let mut msg = format!("{flag}: {e}");
+        if e.is_not_an_arn() {
+            msg.push_str(
+                ". To keep the key itself out of the function's configuration, store it in a \
+                 secret (`aws secretsmanager create-secret --name temporal/api-key \
+                 --secret-string \"$TEMPORAL_API_KEY\"`) and pass the ARN that prints",
+            );
+        }
+        msg
+    })
+}
+
+/// A value parser around `parse` whose error is `parse`'s message only: clap's own format
+/// (`invalid value '<value>' for '--flag'`) would repeat the value, which may be a secret put
+/// into the wrong flag or variable.
+pub fn quiet<T>(parse: fn(&str) -> Result<T, String>) -> Quiet<T> {
+    Quiet(parse)
+}
+
+/// See [`quiet`].
+#[derive(Clone, Copy)]
+pub struct Quiet<T>(fn(&str) -> Result<T, String>);
+
+impl<T: Clone + Send + Sync + 'static> clap::builder::TypedValueParser for Quiet<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        _arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<T, clap::Error> {
+        let fail = |msg: String| {
+            clap::Error::raw(clap::error::ErrorKind::ValueValidation, format!("{msg}\n"))
+                .with_cmd(cmd)
+        };
+        let s = value
+            .to_str()
+            .ok_or_else(|| fail("the value is not valid UTF-8".into()))?;
+        (self.0)(s).map_err(fail)
     }
 }
 
@@ -233,6 +297,44 @@ mod tests {
     fn key_values() {
         assert_eq!(parse_kv("A=b=c").unwrap(), ("A".into(), "b=c".into()));
         assert!(parse_kv("=x").is_err());
-        assert!(parse_kv("novalue").is_err());
+        let e = parse_kv("TEMPORAL_API_KEY tmprl_PASTEDKEY.abc").unwrap_err();
+        assert!(!e.contains("PASTEDKEY"), "{e}");
+        let e = parse_kv("TEMPORAL_API_KEY_SECRET_ARN=tmprl_PASTEDKEY.abc").unwrap_err();
+        assert!(!e.contains("PASTEDKEY"), "{e}");
+    }
+
+    /// `--api-key-secret-arn tmprl_PASTEDKEY.abc` (or the variable) is refused by the argument
+    /// parser — before `deploy` writes anything — and the value is not repeated, not even by
+    /// clap's own error format or `--help`'s `[env: …]`.
+    #[test]
+    fn the_parser_refuses_a_key_pasted_as_the_secret_arn() {
+        use clap::Parser;
+        let pasted = "tmprl_PASTEDKEY.abc";
+        let base = [
+            "temporal-lambda",
+            "deploy",
+            "--function-name",
+            "f",
+            "--api-key-secret-arn",
+        ];
+        let e =
+            crate::commands::Cli::try_parse_from(base.iter().copied().chain([pasted])).unwrap_err();
+        assert_eq!(e.kind(), clap::error::ErrorKind::ValueValidation);
+        let shown = e.render().to_string();
+        assert!(!shown.contains("PASTEDKEY"), "{shown}");
+        assert!(shown.contains("--api-key-secret-arn"), "{shown}");
+        assert!(shown.contains("TEMPORAL_API_KEY"), "{shown}");
+        let arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:temporal/key-AbCdEf";
+        let ok = crate::commands::Cli::try_parse_from(base.iter().copied().chain([arn]));
+        assert!(ok.is_ok(), "{:?}", ok.err());
+        // The same rule for --env.
+        let e = crate::commands::Cli::try_parse_from(
+            base[..4]
+                .iter()
+                .copied()
+                .chain(["--env", "TEMPORAL_API_KEY_SECRET_ARN=tmprl_PASTEDKEY.abc"]),
+        )
+        .unwrap_err();
+        assert!(!e.render().to_string().contains("PASTEDKEY"), "{e}");
     }
 }
