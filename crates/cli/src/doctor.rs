@@ -574,6 +574,7 @@ fn function_env(c: &mut Ctx, cfg: &FunctionConfig) {
     let has_file = env.contains_key("TEMPORAL_CONFIG_FILE") || env.contains_key("TEMPORAL_PROFILE");
     let address = env.get("TEMPORAL_ADDRESS");
     let auth = env.contains_key("TEMPORAL_API_KEY")
+        || env.contains_key(temporal_lambda_env::connection::API_KEY_SECRET_ARN)
         || env.contains_key("TEMPORAL_TLS_CLIENT_CERT_PATH")
         || env.contains_key("TEMPORAL_TLS_CLIENT_CERT_DATA");
     let shown: Vec<String> = env
@@ -777,39 +778,6 @@ async fn function_identity(c: &mut Ctx, aws: &Aws, arn: &FunctionArn, opts: &Doc
     }
 }
 
-/// Whether `policies` allow `action` on `resource` (exact ARN, a `*` suffix wildcard, or `*`).
-fn policies_allow(policies: &[serde_json::Value], action: &str, resource: &str) -> bool {
-    let list = |v: &serde_json::Value| -> Vec<String> {
-        match v {
-            serde_json::Value::String(s) => vec![s.clone()],
-            serde_json::Value::Array(a) => a
-                .iter()
-                .filter_map(|x| x.as_str().map(str::to_string))
-                .collect(),
-            _ => vec![],
-        }
-    };
-    let matches = |pattern: &str, value: &str| {
-        pattern == "*"
-            || pattern == value
-            || pattern
-                .strip_suffix('*')
-                .is_some_and(|prefix| value.starts_with(prefix))
-    };
-    policies.iter().any(|p| {
-        let stmts = match &p["Statement"] {
-            serde_json::Value::Array(a) => a.clone(),
-            o @ serde_json::Value::Object(_) => vec![o.clone()],
-            _ => vec![],
-        };
-        stmts.iter().any(|st| {
-            st["Effect"] == "Allow"
-                && list(&st["Action"]).iter().any(|a| matches(a, action))
-                && list(&st["Resource"]).iter().any(|r| matches(r, resource))
-        })
-    })
-}
-
 /// `secret-grant`: when the function reads its API key from a secret, its execution role may
 /// read it (`secretsmanager:GetSecretValue`, or `ssm:GetParameter`).
 async fn secret_grant(c: &mut Ctx, aws: &Aws, cfg: &FunctionConfig) {
@@ -823,26 +791,74 @@ async fn secret_grant(c: &mut Ctx, aws: &Aws, cfg: &FunctionConfig) {
         return;
     };
     let role = cfg.role().unwrap_or_default();
-    let action = if secret.starts_with("arn:aws:ssm:") {
-        "ssm:GetParameter"
-    } else {
-        "secretsmanager:GetSecretValue"
-    };
-    match crate::iam::role_facts(aws, role).await {
-        Ok(Some(f)) if policies_allow(&f.policies, action, secret) => {
-            c.ok(id, format!("execution role {role} may {action} {secret}"))
+    let facts = match crate::iam::role_facts(aws, role).await {
+        Ok(f) => f,
+        Err(e) => {
+            return c.warn(
+                id,
+                format!("cannot read execution role {role}: {e}"),
+                "grant iam:GetRole / iam:GetRolePolicy to whoever runs doctor",
+            )
         }
-        Ok(Some(_)) => c.fail(
-            id,
-            format!("execution role {role} has no policy allowing {action} on {secret}: the function cannot read its API key"),
-            format!("temporal-lambda deploy --api-key-secret-arn {secret} (it puts the {} inline policy on the role), or grant {action} yourself", crate::deploy::SECRET_POLICY_NAME),
-        ),
-        Ok(None) => c.fail(
-            id,
+    };
+    let (status, detail, fix) = secret_grant_verdict(role, secret, facts.as_ref());
+    c.push(id, status, detail, fix);
+}
+
+/// The `secret-grant` verdict for the execution role `role` (its facts; `None` when it does not
+/// exist) and the function's `TEMPORAL_API_KEY_SECRET_ARN` value `secret`, decided by the one
+/// policy evaluator ([`RoleFacts::allows`]: Deny wins, wildcards, case-insensitive actions).
+/// The value is shown by the shared rule: one that is not an ARN is never printed.
+fn secret_grant_verdict(
+    role: &str,
+    secret: &str,
+    facts: Option<&RoleFacts>,
+) -> (Status, String, Option<String>) {
+    use temporal_lambda_env::secret_arn::{SecretArn, SecretService};
+    let arn =
+        match SecretArn::parse(secret) {
+            Ok(a) => a,
+            Err(e) => return (
+                Status::Fail,
+                format!("the function's {e}: the worker cannot read its API key"),
+                Some(
+                    "temporal-lambda deploy --api-key-secret-arn <the secret's ARN> (the API key \
+                     itself belongs in a Secrets Manager secret or SSM SecureString, not in this \
+                     variable)"
+                        .into(),
+                ),
+            ),
+        };
+    let action = match arn.service() {
+        SecretService::SsmParameter => "ssm:GetParameter",
+        SecretService::SecretsManager => "secretsmanager:GetSecretValue",
+    };
+    let Some(f) = facts else {
+        return (
+            Status::Fail,
             format!("execution role {role} does not exist"),
-            "deploy with --execution-role <an existing role>",
-        ),
-        Err(e) => c.warn(id, format!("cannot read execution role {role}: {e}"), "grant iam:GetRole / iam:GetRolePolicy to whoever runs doctor"),
+            Some("deploy with --execution-role <an existing role>".into()),
+        );
+    };
+    if f.allows(action, arn.as_str()) {
+        (
+            Status::Ok,
+            format!("execution role {role} may {action} {arn}"),
+            None,
+        )
+    } else {
+        (
+            Status::Fail,
+            format!(
+                "execution role {role} is not allowed {action} on {arn} (no policy allows it, or \
+                 one denies it): the function cannot read its API key"
+            ),
+            Some(format!(
+                "temporal-lambda deploy --api-key-secret-arn {arn} (it puts the {} inline policy \
+                 on the role), or grant {action} yourself; remove any Deny that matches it",
+                crate::deploy::SECRET_POLICY_NAME
+            )),
+        )
     }
 }
 
@@ -1070,5 +1086,78 @@ fn finish(version: String, c: Ctx) -> DoctorReport {
         checks: c.checks,
         failures,
         warnings,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROLE: &str = "arn:aws:iam::123456789012:role/exec";
+    const SECRET: &str = "arn:aws:secretsmanager:us-east-1:123456789012:secret:temporal/key-AbCdEf";
+
+    fn facts(statements: serde_json::Value) -> RoleFacts {
+        RoleFacts {
+            policies: vec![serde_json::json!({ "Statement": statements })],
+            ..Default::default()
+        }
+    }
+
+    /// An explicit Deny beats the Allow `deploy` puts on the role (the old evaluator here
+    /// ignored Deny and passed).
+    #[test]
+    fn secret_grant_fails_when_a_deny_applies() {
+        let allow = serde_json::json!({"Effect": "Allow", "Action": "secretsmanager:GetSecretValue", "Resource": SECRET});
+        let deny =
+            serde_json::json!({"Effect": "Deny", "Action": "secretsmanager:*", "Resource": "*"});
+        let (status, _, _) = secret_grant_verdict(
+            ROLE,
+            SECRET,
+            Some(&facts(serde_json::json!([allow.clone()]))),
+        );
+        assert_eq!(status, Status::Ok);
+        let (status, detail, fix) =
+            secret_grant_verdict(ROLE, SECRET, Some(&facts(serde_json::json!([allow, deny]))));
+        assert_eq!(status, Status::Fail, "{detail}");
+        assert!(fix.unwrap().contains("Deny"));
+        // Wildcards in the middle and any case of the action, as IAM matches them.
+        let mid = serde_json::json!({"Effect": "Allow", "Action": "SecretsManager:Get*Value",
+            "Resource": "arn:aws:secretsmanager:*:123456789012:secret:temporal/*"});
+        let (status, detail, _) =
+            secret_grant_verdict(ROLE, SECRET, Some(&facts(serde_json::json!([mid]))));
+        assert_eq!(status, Status::Ok, "{detail}");
+        assert_eq!(secret_grant_verdict(ROLE, SECRET, None).0, Status::Fail);
+    }
+
+    /// A key pasted into the function's `TEMPORAL_API_KEY_SECRET_ARN` fails the check without
+    /// being printed.
+    #[test]
+    fn secret_grant_never_prints_a_pasted_key() {
+        let (status, detail, fix) = secret_grant_verdict(ROLE, "tmprl_PASTEDKEY.abc", None);
+        assert_eq!(status, Status::Fail);
+        assert!(
+            !detail.contains("PASTEDKEY") && !fix.unwrap().contains("PASTEDKEY"),
+            "{detail}"
+        );
+        assert!(detail.contains("TEMPORAL_API_KEY_SECRET_ARN"), "{detail}");
+        // Nor by `function-env`, which lists the function's TEMPORAL_* settings.
+        let cfg = FunctionConfig::builder()
+            .environment(
+                aws_sdk_lambda::types::EnvironmentResponse::builder()
+                    .variables("TEMPORAL_ADDRESS", "ns.acct.tmprl.cloud:7233")
+                    .variables("TEMPORAL_NAMESPACE", "ns.acct")
+                    .variables("TEMPORAL_API_KEY_SECRET_ARN", "tmprl_PASTEDKEY.abc")
+                    .build(),
+            )
+            .build();
+        let mut c = Ctx { checks: Vec::new() };
+        function_env(&mut c, &cfg);
+        let shown = serde_json::to_string(&c.checks).unwrap();
+        assert!(!shown.contains("PASTEDKEY"), "{shown}");
+        assert!(
+            shown.contains("TEMPORAL_API_KEY_SECRET_ARN=<redacted: not an ARN>"),
+            "{shown}"
+        );
+        assert_eq!(c.checks[0].status, Status::Ok, "{shown}");
     }
 }
