@@ -8,7 +8,13 @@
 //! something that is gone:
 //! 1. `DeleteWorkerDeploymentVersion` (the server stops invoking the version);
 //! 2. the Lambda function version (`DeleteFunction` with its qualifier), unless kept or still
-//!    used by another version of the deployment;
+//!    used by another version of the deployment — and only when Lambda confirms it is what the
+//!    compute config claims: the version read back (`GetFunctionConfiguration` with the
+//!    qualifier) is that function's, in the account and region in use, and carries the
+//!    description `deploy` publishes for this build of this deployment
+//!    ([`crate::deploy::version_description`]). Anyone who may write the namespace may write a
+//!    compute config; without this check they could make `retire` delete a version of an
+//!    unrelated function ([`lambda_delete_refusal`]);
 //! 3. the qualified ARN is taken out of the invocation role's stack (`LambdaFunctionARNs`) if it
 //!    was listed there by version.
 
@@ -403,22 +409,31 @@ async fn retire_one(
             function: arn.clone(),
         })?;
         let (name, qualifier) = split_function_arn(&arn).expect("checked by lambda_keep_reason");
-        progress(&format!("deleting Lambda version {arn}"));
-        match aws
-            .lambda
-            .delete_function()
-            .function_name(name)
-            .set_qualifier(qualifier.map(str::to_string))
-            .send()
-            .await
-        {
-            Ok(_) => out.lambda_version_deleted = true,
-            Err(e)
-                if crate::aws::error_code(&e).as_deref() == Some("ResourceNotFoundException") =>
+        let qualifier = qualifier.expect("checked by lambda_keep_reason");
+        progress(&format!("reading Lambda version {arn}"));
+        out.lambda_kept_because = match read_lambda_version(aws, name, qualifier).await? {
+            None => Some("it was already deleted".into()),
+            Some(facts) => lambda_delete_refusal(&arn, &o.deployment_name, build_id, &facts),
+        };
+        if out.lambda_kept_because.is_none() {
+            progress(&format!("deleting Lambda version {arn}"));
+            match aws
+                .lambda
+                .delete_function()
+                .function_name(name)
+                .qualifier(qualifier)
+                .send()
+                .await
             {
-                out.lambda_kept_because = Some("it was already deleted".into());
+                Ok(_) => out.lambda_version_deleted = true,
+                Err(e)
+                    if crate::aws::error_code(&e).as_deref()
+                        == Some("ResourceNotFoundException") =>
+                {
+                    out.lambda_kept_because = Some("it was already deleted".into());
+                }
+                Err(e) => return Err(AwsError::call("lambda:DeleteFunction", e).into()),
             }
-            Err(e) => return Err(AwsError::call("lambda:DeleteFunction", e).into()),
         }
     }
     if let (Some(stack), Some(aws)) = (&o.iam_stack, aws) {
@@ -429,6 +444,94 @@ async fn retire_one(
             crate::iam::remove_function_arn(aws, stack, &arn, &|m| progress(m)).await?;
     }
     Ok(out)
+}
+
+/// What Lambda says about one published version (`GetFunctionConfiguration` with its
+/// qualifier): what [`lambda_delete_refusal`] decides on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LambdaVersionFacts {
+    /// `FunctionArn` (qualified with the version).
+    pub function_arn: String,
+    /// `FunctionName`.
+    pub function_name: String,
+    /// `Version`.
+    pub version: String,
+    /// `Description`.
+    pub description: String,
+}
+
+/// Reads the version `qualifier` of function `name` in the account and region in use, with the
+/// same identifiers `DeleteFunction` would get; `None` when it does not exist.
+async fn read_lambda_version(
+    aws: &Aws,
+    name: &str,
+    qualifier: &str,
+) -> Result<Option<LambdaVersionFacts>, RetireError> {
+    match aws
+        .lambda
+        .get_function_configuration()
+        .function_name(name)
+        .qualifier(qualifier)
+        .send()
+        .await
+    {
+        Ok(c) => Ok(Some(LambdaVersionFacts {
+            function_arn: c.function_arn().unwrap_or_default().to_string(),
+            function_name: c.function_name().unwrap_or_default().to_string(),
+            version: c.version().unwrap_or_default().to_string(),
+            description: c.description().unwrap_or_default().to_string(),
+        })),
+        Err(e) if crate::aws::error_code(&e).as_deref() == Some("ResourceNotFoundException") => {
+            Ok(None)
+        }
+        Err(e) => Err(AwsError::call("lambda:GetFunctionConfiguration", e).into()),
+    }
+}
+
+/// Whether `retire` may delete the Lambda version `arn` that the compute config of build
+/// `build_id` of `deployment` names, given what Lambda says about it: `None` to delete it, else
+/// why it stays. It is deleted only when
+/// * it is the version of the function the ARN names (`FunctionName`, `Version`), and the ARN
+///   Lambda reports is the compute config's (same account and region: the delete goes to the
+///   account and region in use);
+/// * its description is the one `deploy` publishes for this build of this deployment
+///   ([`crate::deploy::version_description`]).
+///
+/// The compute config is written by anyone who may write the namespace; Lambda's answer is
+/// what this toolkit wrote when it published the version.
+pub fn lambda_delete_refusal(
+    arn: &str,
+    deployment: &str,
+    build_id: &str,
+    facts: &LambdaVersionFacts,
+) -> Option<String> {
+    let Some((name, Some(qualifier))) = split_function_arn(arn) else {
+        return Some("the ARN does not name a published version".into());
+    };
+    if facts.function_name != name || facts.version != qualifier {
+        return Some(format!(
+            "Lambda answered for version {} of {}, not version {qualifier} of {name}",
+            facts.version, facts.function_name
+        ));
+    }
+    if facts.function_arn != arn {
+        return Some(format!(
+            "the compute config names {arn}, but the AWS account and region in use have {}: \
+             pass the AWS settings of the function's account and region",
+            facts.function_arn
+        ));
+    }
+    if !crate::deploy::describes_build(&facts.description, build_id, deployment) {
+        let shown: String = facts.description.chars().take(120).collect();
+        return Some(format!(
+            "its description (`{shown}`) is not the one temporal-lambda deploy publishes for \
+             build {build_id} of {deployment} (`{}`), so it may be another function's version: \
+             delete it yourself (aws lambda delete-function --function-name {name} --qualifier \
+             {qualifier}) if it is this build's",
+            crate::deploy::version_description(build_id, deployment)
+        ));
+    }
+    None
 }
 
 /// Why the Lambda version stays, or `None` to delete it.
@@ -664,6 +767,77 @@ mod tests {
             Some(("f", None))
         );
         assert_eq!(split_function_arn("nope"), None);
+    }
+
+    /// `retire` deletes a Lambda version only when Lambda confirms it is this build's: a
+    /// compute config that names a version of an unrelated function (anyone who may write
+    /// the namespace can register one) keeps it.
+    #[test]
+    fn a_version_is_deleted_only_when_lambda_confirms_it_is_this_builds() {
+        let arn = "arn:aws:lambda:us-east-1:123456789012:function:hello:3";
+        let ours = LambdaVersionFacts {
+            function_arn: arn.into(),
+            function_name: "hello".into(),
+            version: "3".into(),
+            description: crate::deploy::version_description("b1", "app"),
+        };
+        assert_eq!(lambda_delete_refusal(arn, "app", "b1", &ours), None);
+        let refused = |f: LambdaVersionFacts, arn: &str| {
+            lambda_delete_refusal(arn, "app", "b1", &f).expect("must be kept")
+        };
+        // An unrelated function's version (no description, or another build's).
+        let why = refused(
+            LambdaVersionFacts {
+                description: String::new(),
+                ..ours.clone()
+            },
+            arn,
+        );
+        assert!(why.contains("description"), "{why}");
+        refused(
+            LambdaVersionFacts {
+                description: crate::deploy::version_description("b2", "app"),
+                ..ours.clone()
+            },
+            arn,
+        );
+        refused(
+            LambdaVersionFacts {
+                description: crate::deploy::version_description("b1", "other-app"),
+                ..ours.clone()
+            },
+            arn,
+        );
+        // The rig's old bare build-ID description is not the toolkit's.
+        refused(
+            LambdaVersionFacts {
+                description: "b1".into(),
+                ..ours.clone()
+            },
+            arn,
+        );
+        // Lambda answered for another function or version.
+        refused(
+            LambdaVersionFacts {
+                function_name: "payroll".into(),
+                ..ours.clone()
+            },
+            arn,
+        );
+        refused(
+            LambdaVersionFacts {
+                version: "4".into(),
+                ..ours.clone()
+            },
+            arn,
+        );
+        // The ARN is in another account: the delete would hit the same-named function here.
+        let why = refused(
+            ours.clone(),
+            "arn:aws:lambda:us-east-1:999999999999:function:hello:3",
+        );
+        assert!(why.contains("account and region"), "{why}");
+        refused(ours, "arn:aws:lambda:us-east-1:123456789012:function:hello");
     }
 
     #[test]
