@@ -30,48 +30,12 @@ use std::process::{Command, Stdio};
 
 use sha2::{Digest, Sha256};
 
-/// Creates `path` for writing, readable by its owner only (0600), never through a symlink:
-/// a stale file (or symlink) at `path` is removed first and the new one is created exclusively
-/// (`O_CREAT | O_EXCL`, which does not follow symlinks). For temp files and anything that may
-/// hold credentials.
-pub fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    use std::os::unix::fs::OpenOptionsExt;
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(e),
-    }
-    std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .open(path)
-}
-
-/// Writes `bytes` to `path` atomically (a private temp file beside it, then a rename), mode
-/// 0600; missing parent directories are created 0700.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        create_private_dir_all(dir)?;
-    }
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(".partial");
-    let tmp = path.with_file_name(name);
-    let mut f = create_private_file(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    drop(f);
-    std::fs::rename(&tmp, path)
-}
-
-/// `create_dir_all` whose newly created directories are 0700 (existing ones are left alone).
-pub fn create_private_dir_all(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
+/// The project's one writer of files that may hold credentials (0600, created with `O_EXCL`,
+/// never through a symlink; directories 0700), shared with the TLS front and the CLI: it lives in
+/// [`temporal_lambda_env::private_file`] and is re-exported here for this crate's users.
+pub use temporal_lambda_env::private_file::{
+    create_private_dir_all, create_private_file, write_private,
+};
 
 /// Errors from building and packaging; each message names what to change.
 #[derive(Debug, thiserror::Error)]

@@ -27,8 +27,7 @@
 #![warn(missing_docs)]
 
 use std::fmt;
-use std::io::{self, Write};
-use std::os::unix::fs::OpenOptionsExt;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -67,6 +66,45 @@ pub enum TlsFrontError {
         /// The I/O error.
         source: io::Error,
     },
+    /// The API key has a character nginx would interpret or that is not valid in a header.
+    #[error(
+        "the TLS front's API key may contain only {API_KEY_CHARSET_RULE}: nginx would read `$` \
+         as a variable in its config, and the key must be a plain header value; {reason} (the \
+         key is not shown). Use a key of those characters, e.g. base64url or hex"
+    )]
+    InvalidApiKey {
+        /// Which character class was found, never the key.
+        reason: &'static str,
+    },
+    /// The upstream is not `host:port`.
+    #[error(
+        "the TLS front's upstream `{upstream}` is not host:port ({reason}): use e.g. \
+         127.0.0.1:7233 (a host name, IPv4 address or [IPv6] address, and a port 1-65535)"
+    )]
+    InvalidUpstream {
+        /// The value given (an address, not a secret).
+        upstream: String,
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The front's directory holds characters nginx would interpret in its config.
+    #[error(
+        "the TLS front's directory {dir} contains `$`, `{{`, `}}`, `;` or a control character, \
+         which nginx would interpret in its config: use another directory"
+    )]
+    InvalidDir {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The front's directory is a shared one (sticky bit, like `/tmp`).
+    #[error(
+        "the TLS front's directory {dir} is shared (sticky, like /tmp): the front keeps its keys \
+         and config in a directory of its own, made 0700; use e.g. {dir}/tls-front"
+    )]
+    SharedDir {
+        /// The directory.
+        dir: PathBuf,
+    },
     /// nginx exited or did not listen in time.
     #[error("nginx did not start ({reason}); its error log {log}:\n{tail}")]
     NotStarted {
@@ -101,7 +139,8 @@ pub enum ServerCertValidity {
 pub struct TlsFrontOptions {
     /// The plaintext gRPC server behind the front (`host:port`).
     pub upstream: String,
-    /// Where certificates, config and logs go (created; certificates' keys are 0600).
+    /// Where certificates, config and logs go: the front's own directory, created or tightened
+    /// to 0700; every file in it is 0600.
     pub dir: PathBuf,
     /// Require `authorization: Bearer <key>`.
     pub api_key: Option<String>,
@@ -172,17 +211,99 @@ pub struct Pki {
     pub other_ca_cert_path: PathBuf,
 }
 
-fn write_file(path: &Path, contents: &str, secret: bool) -> Result<(), TlsFrontError> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    if secret {
-        o.mode(0o600);
-    }
-    let mut f = o
-        .open(path)
-        .map_err(io_err(format!("writing {}", path.display())))?;
-    f.write_all(contents.as_bytes())
+/// Writes every file of the front through the project's one private-file writer
+/// ([`temporal_lambda_env::private_file::write_private`]): 0600, a fresh file created with
+/// `O_EXCL` (never through a planted symlink, never keeping an older file's mode), renamed into
+/// place. Certificates are not secret but gain nothing from being readable by others.
+fn write_file(path: &Path, contents: &str) -> Result<(), TlsFrontError> {
+    temporal_lambda_env::private_file::write_private(path, contents.as_bytes())
         .map_err(io_err(format!("writing {}", path.display())))
+}
+
+/// The characters an API key of the front may contain, as the error states them.
+pub const API_KEY_CHARSET_RULE: &str = "[A-Za-z0-9._~+/=-] (letters, digits and . _ ~ + / = -)";
+
+/// Checks the API key against [`API_KEY_CHARSET_RULE`]: nginx interpolates `$name` inside
+/// strings (a key `k$http_x_k` would accept any `Bearer k…` plus a matching `X-K` header), and
+/// quotes, backslashes, spaces or control characters do not belong in a header value. The
+/// error names the rule, never the key.
+pub fn check_api_key(key: &str) -> Result<(), TlsFrontError> {
+    let reason = if key.is_empty() {
+        "it is empty"
+    } else if key.contains('$') {
+        "it contains `$`"
+    } else if key.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        "it contains whitespace or a control character"
+    } else if !key
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._~+/=-".contains(&b))
+    {
+        "it contains another character"
+    } else {
+        return Ok(());
+    };
+    Err(TlsFrontError::InvalidApiKey { reason })
+}
+
+/// Checks that `upstream` is `host:port`: a host name or IPv4 address (letters, digits, `.`,
+/// `-`) or a bracketed IPv6 address, and a port 1-65535; nothing nginx could read as more
+/// config.
+pub fn check_upstream(upstream: &str) -> Result<(), TlsFrontError> {
+    let bad = |reason| {
+        Err(TlsFrontError::InvalidUpstream {
+            upstream: upstream.to_string(),
+            reason,
+        })
+    };
+    let Some((host, port)) = upstream.rsplit_once(':') else {
+        return bad("no `:port`");
+    };
+    match port.parse::<u16>() {
+        Ok(p) if p > 0 && port.bytes().all(|b| b.is_ascii_digit()) => {}
+        _ => return bad("the port is not a number 1-65535"),
+    }
+    let host_ok = match host.strip_prefix('[').and_then(|h| h.strip_suffix(']')) {
+        Some(v6) => v6.parse::<std::net::Ipv6Addr>().is_ok(),
+        None => {
+            !host.is_empty()
+                && !host.starts_with(['-', '.'])
+                && host
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+        }
+    };
+    if !host_ok {
+        return bad("the host is not a host name, IPv4 address or [IPv6] address");
+    }
+    Ok(())
+}
+
+/// Makes `dir` the front's own: created or tightened to 0700; a shared sticky directory such as
+/// `/tmp` is refused rather than tightened.
+fn own_dir(dir: &Path) -> Result<(), TlsFrontError> {
+    use std::os::unix::fs::PermissionsExt;
+    if let Ok(m) = std::fs::metadata(dir) {
+        if m.permissions().mode() & 0o1000 != 0 {
+            return Err(TlsFrontError::SharedDir {
+                dir: dir.to_path_buf(),
+            });
+        }
+    }
+    temporal_lambda_env::private_file::ensure_private_dir(dir)
+        .map_err(io_err(format!("creating {} (0700)", dir.display())))
+}
+
+/// Refuses a directory nginx would read as more than a path inside a quoted string.
+fn check_dir(dir: &Path) -> Result<(), TlsFrontError> {
+    let s = dir.to_string_lossy();
+    if s.chars()
+        .any(|c| matches!(c, '$' | '{' | '}' | ';') || c.is_control())
+    {
+        return Err(TlsFrontError::InvalidDir {
+            dir: dir.to_path_buf(),
+        });
+    }
+    Ok(())
 }
 
 fn cert_err(what: &'static str) -> impl FnOnce(rcgen::Error) -> TlsFrontError {
@@ -240,9 +361,11 @@ fn leaf(
 }
 
 impl Pki {
-    /// Generates a CA, a server certificate and client certificates into `dir`.
+    /// Generates a CA, a server certificate and client certificates into `dir` (made 0700;
+    /// every file 0600, keys included).
     pub fn generate(dir: &Path, opts: &TlsFrontOptions) -> Result<Pki, TlsFrontError> {
-        std::fs::create_dir_all(dir).map_err(io_err(format!("creating {}", dir.display())))?;
+        temporal_lambda_env::private_file::ensure_private_dir(dir)
+            .map_err(io_err(format!("creating {} (0700)", dir.display())))?;
         let (ca_cert, ca_key) = ca("temporal-lambda test CA")?;
         let (other_cert, other_key) = ca("temporal-lambda untrusted CA")?;
         let mut names = Vec::new();
@@ -287,14 +410,14 @@ impl Pki {
             untrusted_client_key_path: dir.join("untrusted-client.key"),
             other_ca_cert_path: dir.join("other-ca.pem"),
         };
-        write_file(&pki.ca_cert_path, &ca_cert.pem(), false)?;
-        write_file(&pki.other_ca_cert_path, &other_cert.pem(), false)?;
-        write_file(&pki.server_cert_path, &server_cert, false)?;
-        write_file(&pki.server_key_path, &server_key, true)?;
-        write_file(&pki.client_cert_path, &client_cert, false)?;
-        write_file(&pki.client_key_path, &client_key, true)?;
-        write_file(&pki.untrusted_client_cert_path, &bad_cert, false)?;
-        write_file(&pki.untrusted_client_key_path, &bad_key, true)?;
+        write_file(&pki.ca_cert_path, &ca_cert.pem())?;
+        write_file(&pki.other_ca_cert_path, &other_cert.pem())?;
+        write_file(&pki.server_cert_path, &server_cert)?;
+        write_file(&pki.server_key_path, &server_key)?;
+        write_file(&pki.client_cert_path, &client_cert)?;
+        write_file(&pki.client_key_path, &client_key)?;
+        write_file(&pki.untrusted_client_cert_path, &bad_cert)?;
+        write_file(&pki.untrusted_client_key_path, &bad_key)?;
         Ok(pki)
     }
 }
@@ -339,20 +462,29 @@ impl fmt::Debug for TlsFront {
     }
 }
 
-/// An nginx string literal: the value in double quotes, `"` and `\` escaped.
+/// An nginx string literal: the value in double quotes, `"` and `\` escaped. nginx still
+/// interpolates `$name` inside it, so values are checked first ([`check_api_key`], the
+/// directory).
 fn nginx_quote(s: &str) -> String {
     format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""))
 }
 
 impl TlsFront {
     /// Generates the certificates and starts nginx; returns once it accepts connections.
+    /// Refuses an API key outside [`API_KEY_CHARSET_RULE`] and an upstream that is not
+    /// `host:port` before writing anything. `dir` is the front's own: created or tightened to
+    /// 0700 (a shared sticky directory such as `/tmp` itself is refused), as are `pki/`, `tmp/`
+    /// and `logs/` in it; every file the front writes is 0600.
     pub fn start(opts: TlsFrontOptions) -> Result<TlsFront, TlsFrontError> {
+        Self::check(&opts)?;
         let nginx = find_nginx()?;
         let dir = &opts.dir;
+        own_dir(dir)?;
         let pki = Pki::generate(&dir.join("pki"), &opts)?;
         for sub in ["tmp", "logs"] {
-            std::fs::create_dir_all(dir.join(sub))
-                .map_err(io_err(format!("creating {}", dir.join(sub).display())))?;
+            temporal_lambda_env::private_file::ensure_private_dir(&dir.join(sub)).map_err(
+                io_err(format!("creating {} (0700)", dir.join(sub).display())),
+            )?;
         }
         let port = match opts.port {
             Some(p) => p,
@@ -373,10 +505,22 @@ impl TlsFront {
     /// Requires another API key from now on (a key rotation): nginx is restarted on the same
     /// port with the same certificates; connections made before are closed.
     pub fn set_api_key(&mut self, api_key: Option<String>) -> Result<(), TlsFrontError> {
+        if let Some(k) = &api_key {
+            check_api_key(k)?;
+        }
         let nginx = find_nginx()?;
         self.stop();
         self.opts.api_key = api_key;
         self.launch(&nginx)
+    }
+
+    /// What [`TlsFront::start`] refuses before writing anything.
+    fn check(opts: &TlsFrontOptions) -> Result<(), TlsFrontError> {
+        if let Some(k) = &opts.api_key {
+            check_api_key(k)?;
+        }
+        check_upstream(&opts.upstream)?;
+        check_dir(&opts.dir)
     }
 
     fn launch(&mut self, nginx: &Path) -> Result<(), TlsFrontError> {
@@ -386,7 +530,7 @@ impl TlsFront {
         let conf_path = dir.join("nginx.conf");
         let error_log = self.error_log.clone();
         // The config holds the API key: owner-only.
-        write_file(&conf_path, &conf, true)?;
+        write_file(&conf_path, &conf)?;
         let child = Command::new(nginx)
             .arg("-p")
             .arg(dir)
@@ -397,8 +541,10 @@ impl TlsFront {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(
-                std::fs::File::create(dir.join("logs/stderr.log"))
-                    .map_err(io_err("creating nginx's stderr log"))?,
+                temporal_lambda_env::private_file::create_private_file(
+                    &dir.join("logs/stderr.log"),
+                )
+                .map_err(io_err("creating nginx's stderr log"))?,
             )
             .spawn()
             .map_err(io_err(format!("starting {}", nginx.display())))?;
@@ -561,5 +707,126 @@ http {{
 impl Drop for TlsFront {
     fn drop(&mut self) {
         self.stop();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(p: &Path) -> u32 {
+        std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o777
+    }
+
+    /// nginx interpolates `$` in the config's strings: such a key is refused, by a message that
+    /// names the rule and not the key, before anything is written.
+    #[test]
+    fn api_keys_outside_the_rule_are_refused_without_being_shown() {
+        for bad in [
+            "k$http_x_k",
+            "a b",
+            "q\"uote",
+            "back\\slash",
+            "semi;colon",
+            "{x}",
+            "",
+        ] {
+            let e = check_api_key(bad).unwrap_err();
+            let msg = e.to_string();
+            assert!(msg.contains(API_KEY_CHARSET_RULE), "{msg}");
+            if bad.len() > 3 {
+                assert!(!msg.contains(bad), "{msg}");
+            }
+        }
+        for good in [
+            "rig-0123456789abcdef0123456789abcdef",
+            "tmprl_AbC.dEf~1+2/3==",
+            "local-api-key",
+        ] {
+            check_api_key(good).unwrap();
+        }
+        let dir = std::env::temp_dir().join(format!("tl-front-refused-{}", std::process::id()));
+        let e = TlsFront::start(TlsFrontOptions {
+            api_key: Some("k$http_x_k".into()),
+            ..TlsFrontOptions::new("127.0.0.1:7233", &dir)
+        })
+        .unwrap_err();
+        assert!(matches!(e, TlsFrontError::InvalidApiKey { .. }), "{e}");
+        assert!(!dir.exists(), "nothing is written before the checks pass");
+    }
+
+    #[test]
+    fn the_upstream_must_be_host_port() {
+        for good in [
+            "127.0.0.1:7233",
+            "localhost:1",
+            "[::1]:7233",
+            "temporal-frontend.ns:7233",
+        ] {
+            check_upstream(good).unwrap();
+        }
+        for bad in [
+            "127.0.0.1",
+            "h:0",
+            "h:70000",
+            "h:x",
+            ":7233",
+            "h:7233; return 200",
+            "h;x:7233",
+            "$host:7233",
+            "[nope]:7233",
+            "unix:/x",
+        ] {
+            let e = check_upstream(bad).unwrap_err();
+            assert!(e.to_string().contains("host:port"), "{bad}: {e}");
+        }
+    }
+
+    /// Keys and certificates go through the private-file writer (0600, never through a planted
+    /// symlink, an older file's mode not kept), in 0700 directories.
+    #[test]
+    fn keys_are_written_privately_in_private_directories() {
+        let dir = std::env::temp_dir().join(format!("tl-front-pki-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let pki_dir = dir.join("pki");
+        std::fs::create_dir_all(&pki_dir).unwrap();
+        std::fs::set_permissions(&pki_dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let victim = dir.join("victim");
+        std::fs::write(&victim, "untouched").unwrap();
+        std::os::unix::fs::symlink(&victim, pki_dir.join("server.key")).unwrap();
+        std::fs::write(pki_dir.join("client.key"), "old").unwrap();
+        std::fs::set_permissions(
+            pki_dir.join("client.key"),
+            std::fs::Permissions::from_mode(0o644),
+        )
+        .unwrap();
+        let pki = Pki::generate(&pki_dir, &TlsFrontOptions::new("127.0.0.1:1", &dir)).unwrap();
+        assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched");
+        assert_eq!(mode(&pki_dir), 0o700);
+        for p in [
+            &pki.server_key_path,
+            &pki.client_key_path,
+            &pki.untrusted_client_key_path,
+            &pki.ca_cert_path,
+        ] {
+            assert_eq!(mode(p), 0o600, "{}", p.display());
+            assert!(std::fs::symlink_metadata(p).unwrap().is_file());
+        }
+        assert!(std::fs::read_to_string(&pki.server_key_path)
+            .unwrap()
+            .contains("PRIVATE KEY"));
+        // The front's own directory is made private; a shared sticky one is refused.
+        std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755)).unwrap();
+        own_dir(&dir).unwrap();
+        assert_eq!(mode(&dir), 0o700);
+        let sticky = dir.join("sticky");
+        std::fs::create_dir(&sticky).unwrap();
+        std::fs::set_permissions(&sticky, std::fs::Permissions::from_mode(0o1777)).unwrap();
+        assert!(matches!(
+            own_dir(&sticky),
+            Err(TlsFrontError::SharedDir { .. })
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
