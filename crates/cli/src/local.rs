@@ -82,10 +82,6 @@ pub struct RigOptions {
     pub dynamic_config: Vec<String>,
 }
 
-/// The emulator accepts any credentials; the rig's tools use these (not secrets).
-const RIG_ACCESS_KEY_ID: &str = "AKIALOCALRIG";
-const RIG_SECRET_ACCESS_KEY: &str = "local-rig-dummy-secret";
-
 /// Dev server dynamic config under which a build drains and can be retired within seconds: the
 /// server checks drainage 1 s after a version stops being routed to and then every second
 /// (production: 3 min each), and forgets pollers after 1 s (production: 5 min).
@@ -325,8 +321,8 @@ impl Rig {
     /// The environment other tools need to talk to this rig, as `NAME=value` pairs:
     /// `TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE` (with `--tls`: the CA paths under this CLI's and
     /// the `temporal` CLI's names; the API key is in [`RigTls::api_key_file`], never printed),
-    /// `AWS_ENDPOINT_URL` and the emulator's dummy credentials (any key is accepted; they are
-    /// not secrets).
+    /// `AWS_ENDPOINT_URL` and the emulator's credentials for this run (it verifies SigV4
+    /// signatures against them; they open nothing but this rig's emulator).
     pub fn tool_env(&self) -> Vec<(String, String)> {
         let mut tls = Vec::new();
         if let Some(t) = &self.tls {
@@ -340,21 +336,28 @@ impl Rig {
             ("TEMPORAL_NAMESPACE".into(), "default".into()),
             ("AWS_ENDPOINT_URL".into(), self.emulator.endpoint()),
             ("AWS_REGION".into(), "us-east-1".into()),
-            ("AWS_ACCESS_KEY_ID".into(), RIG_ACCESS_KEY_ID.into()),
-            ("AWS_SECRET_ACCESS_KEY".into(), RIG_SECRET_ACCESS_KEY.into()),
+            (
+                "AWS_ACCESS_KEY_ID".into(),
+                self.emulator.credentials().access_key_id.clone(),
+            ),
+            (
+                "AWS_SECRET_ACCESS_KEY".into(),
+                self.emulator.credentials().secret_access_key.clone(),
+            ),
         ];
         env.splice(2..2, tls);
         env
     }
 
-    /// AWS clients for the rig's emulator (Lambda, STS, CloudWatch Logs), with its dummy
-    /// credentials; IAM and CloudFormation point at it too, and it serves neither.
+    /// AWS clients for the rig's emulator (Lambda, STS, CloudWatch Logs), with its credentials;
+    /// IAM and CloudFormation point at it too, and it serves neither.
     pub async fn aws(&self) -> crate::aws::Aws {
         let e = self.emulator.endpoint();
+        let creds = self.emulator.credentials();
         crate::aws::Aws::with_endpoints(
             "us-east-1",
-            RIG_ACCESS_KEY_ID,
-            RIG_SECRET_ACCESS_KEY,
+            &creds.access_key_id,
+            &creds.secret_access_key,
             &crate::aws::Endpoints {
                 lambda: e.clone(),
                 iam: e.clone(),
@@ -397,17 +400,21 @@ impl Rig {
             .memory_mb(self.memory_mb)
             .concurrency(f.concurrency);
         // The function's connection, from the shared model (with --tls: the front, its CA and
-        // the API key; the CA path is local, as the emulator runs the code on this machine).
+        // the API key). The CA goes into the function's code, as `package` puts it into the zip:
+        // the sandbox runs as an unprivileged user that cannot read the rig's state dir.
         let conn = self.conn();
         for (k, v) in crate::deploy::temporal_env(&conn, None, &[]) {
-            let v = match (k.as_str(), &conn.tls_ca_path) {
-                ("HOME", _) => continue,
-                (temporal_lambda_env::connection::TLS_SERVER_CA_CERT_PATH, Some(ca)) => {
-                    ca.display().to_string()
-                }
-                _ => v,
-            };
+            if k == "HOME" {
+                continue;
+            }
             spec = spec.env(&k, &v);
+        }
+        if let Some(ca) = &conn.tls_ca_path {
+            let pem = std::fs::read(ca).map_err(step("reading the rig's CA certificate"))?;
+            spec = spec.file(
+                temporal_lambda_env::connection::zip_paths::SERVER_CA_CERT,
+                pem,
+            );
         }
         if let Some(tq) = f.task_queue.as_deref().filter(|t| !t.is_empty()) {
             spec = spec.env("TEMPORAL_TASK_QUEUE", tq);
@@ -514,7 +521,13 @@ impl Rig {
     fn publish(&self, name: &str, d: Describe) -> Result<RigFunction, LocalError> {
         let published = self
             .emulator
-            .publish_version(name, Some(&d.build_id))
+            .publish_version(
+                name,
+                Some(&crate::deploy::version_description(
+                    &d.build_id,
+                    &d.deployment_name,
+                )),
+            )
             .map_err(step("publishing the function version"))?;
         Ok(RigFunction {
             function_name: name.to_string(),
@@ -971,6 +984,10 @@ pub async fn start_rig(
     progress("starting the Temporal dev server (worker controller on, AWS endpoint = emulator)");
     let server = DevServer::start(DevServerOptions {
         aws_endpoint: Some(emulator.endpoint()),
+        aws_credentials: Some(temporal_dev_server::AwsCredentials {
+            access_key_id: emulator.credentials().access_key_id.clone(),
+            secret_access_key: emulator.credentials().secret_access_key.clone(),
+        }),
         port: opts.temporal_port,
         temporal_binary: Some(temporal),
         log_dir: Some(opts.state_dir.join("temporal")),

@@ -120,9 +120,13 @@ pub enum DevServerError {
 #[derive(Debug, Clone)]
 pub struct DevServerOptions {
     /// Local AWS endpoint (Lambda + STS) the server's Worker Controller should call, e.g.
-    /// `http://127.0.0.1:9001`. Sets `AWS_ENDPOINT_URL`, `AWS_REGION=us-east-1`, dummy credentials
-    /// and `AWS_EC2_METADATA_DISABLED=true` in the server's environment.
+    /// `http://127.0.0.1:9001`. Sets `AWS_ENDPOINT_URL`, `AWS_REGION=us-east-1`, the
+    /// [`aws_credentials`](Self::aws_credentials) and `AWS_EC2_METADATA_DISABLED=true` in the
+    /// server's environment.
     pub aws_endpoint: Option<String>,
+    /// The access key pair the server signs its AWS calls to `aws_endpoint` with (the local
+    /// emulator's credentials: it verifies signatures). Required with `aws_endpoint`.
+    pub aws_credentials: Option<AwsCredentials>,
     /// Namespace that must be usable before `start` returns. Created at launch when it is not
     /// `default` (which always exists).
     pub namespace: String,
@@ -158,6 +162,7 @@ impl Default for DevServerOptions {
     fn default() -> Self {
         Self {
             aws_endpoint: None,
+            aws_credentials: None,
             namespace: "default".to_string(),
             worker_controller: true,
             extra_dynamic_config: Vec::new(),
@@ -292,8 +297,16 @@ impl DevServer {
             cmd.env("AWS_ENDPOINT_URL", endpoint)
                 .env("AWS_REGION", "us-east-1")
                 .env("AWS_DEFAULT_REGION", "us-east-1")
-                .env("AWS_ACCESS_KEY_ID", "AKIDLOCALTEMPORALDEV")
-                .env("AWS_SECRET_ACCESS_KEY", "local-temporal-dev-secret")
+                .env(
+                    "AWS_ACCESS_KEY_ID",
+                    o.aws_credentials.as_ref().map_or("", |c| &c.access_key_id),
+                )
+                .env(
+                    "AWS_SECRET_ACCESS_KEY",
+                    o.aws_credentials
+                        .as_ref()
+                        .map_or("", |c| &c.secret_access_key),
+                )
                 .env("AWS_EC2_METADATA_DISABLED", "true")
                 .env_remove("AWS_PROFILE")
                 .env_remove("AWS_SESSION_TOKEN");
@@ -754,5 +767,23 @@ mod tests {
         let a = free_port().unwrap();
         let b = free_port_except(&[a]).unwrap();
         assert_ne!(a, b);
+    }
+}
+
+/// An AWS access key pair for [`DevServerOptions::aws_credentials`]. `Debug` hides the secret.
+#[derive(Clone, PartialEq, Eq)]
+pub struct AwsCredentials {
+    /// `AWS_ACCESS_KEY_ID`.
+    pub access_key_id: String,
+    /// `AWS_SECRET_ACCESS_KEY`. Secret.
+    pub secret_access_key: String,
+}
+
+impl std::fmt::Debug for AwsCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AwsCredentials")
+            .field("access_key_id", &self.access_key_id)
+            .field("secret_access_key", &"<redacted>")
+            .finish()
     }
 }

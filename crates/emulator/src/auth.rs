@@ -1,5 +1,5 @@
-//! SigV4 request credentials: parsed (never verified cryptographically) and checked against the
-//! temporary credentials issued by our STS.
+//! SigV4 request credentials: parsed here, verified cryptographically by [`crate::sigv4`] against
+//! the emulator's own key pair or the temporary credentials its STS issued.
 
 use axum::http::{HeaderMap, StatusCode};
 
@@ -10,6 +10,21 @@ use crate::http_error::ApiError;
 pub(crate) struct Caller {
     pub access_key_id: String,
     pub session_token: Option<String>,
+    /// What the signature covers, for [`crate::sigv4::verify`].
+    pub signed: Signed,
+}
+
+/// The parts of a SigV4 authorization a verifier needs.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub(crate) struct Signed {
+    /// `yyyymmdd/region/service/aws4_request`.
+    pub scope: String,
+    /// `host;x-amz-date;…` as the client listed them.
+    pub signed_headers: String,
+    /// The hex HMAC the client sent.
+    pub signature: String,
+    /// Presigned URL: `(X-Amz-Date, X-Amz-Expires)`; `None` for the `Authorization` header form.
+    pub presigned: Option<(String, Option<u64>)>,
 }
 
 /// Why a request's credentials were refused.
@@ -23,6 +38,10 @@ pub(crate) enum AuthFailure {
     UnknownToken,
     /// Temporary key past its expiration.
     Expired,
+    /// The HMAC does not match the request (wrong secret, or the request changed after signing).
+    BadSignature,
+    /// The signature's date is too far from now (15 minutes), or a presigned URL has expired.
+    SignatureExpired(String),
 }
 
 impl AuthFailure {
@@ -32,8 +51,8 @@ impl AuthFailure {
             AuthFailure::Missing => ApiError::new(
                 StatusCode::FORBIDDEN,
                 "MissingAuthenticationTokenException",
-                "Missing Authentication Token: sign the request with AWS SigV4 (any access key works with the \
-                 emulator; set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY)",
+                "Missing Authentication Token: sign the request with AWS SigV4 using the emulator's credentials \
+                 (the AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY it printed at start, or its --credentials-file)",
             ),
             AuthFailure::Malformed(m) => ApiError::new(StatusCode::BAD_REQUEST, "IncompleteSignatureException", m.clone()),
             AuthFailure::UnknownToken => ApiError::new(
@@ -46,6 +65,14 @@ impl AuthFailure {
                 "ExpiredTokenException",
                 "The security token included in the request is expired",
             ),
+            AuthFailure::BadSignature => ApiError::new(
+                StatusCode::FORBIDDEN,
+                "InvalidSignatureException",
+                BAD_SIGNATURE_MESSAGE,
+            ),
+            AuthFailure::SignatureExpired(m) => {
+                ApiError::new(StatusCode::FORBIDDEN, "InvalidSignatureException", m.clone())
+            }
         }
     }
 
@@ -70,9 +97,22 @@ impl AuthFailure {
                 "ExpiredToken",
                 "The security token included in the request is expired".to_string(),
             ),
+            AuthFailure::BadSignature => (
+                StatusCode::FORBIDDEN,
+                "SignatureDoesNotMatch",
+                BAD_SIGNATURE_MESSAGE.to_string(),
+            ),
+            AuthFailure::SignatureExpired(m) => {
+                (StatusCode::FORBIDDEN, "SignatureDoesNotMatch", m.clone())
+            }
         }
     }
 }
+
+/// AWS's words for a signature that does not match, plus where the emulator's credentials are.
+const BAD_SIGNATURE_MESSAGE: &str = "The request signature we calculated does not match the signature you \
+     provided. Check your AWS Secret Access Key and signing method: the emulator accepts only its own \
+     credentials (printed at start, or its --credentials-file) and the session credentials its STS issued.";
 
 fn is_hex64(s: &str, lowercase_only: bool) -> bool {
     s.len() == 64
@@ -123,7 +163,7 @@ pub(crate) fn parse_caller(
         let credential = credential
             .filter(|v| !v.is_empty())
             .ok_or_else(|| missing_param("Credential"))?;
-        signed_headers
+        let signed_headers = signed_headers
             .filter(|v| !v.is_empty())
             .ok_or_else(|| missing_param("SignedHeaders"))?;
         let signature = signature.ok_or_else(|| missing_param("Signature"))?;
@@ -134,9 +174,15 @@ pub(crate) fn parse_caller(
                 "64 lowercase hex characters",
             ));
         }
-        return parse_credential_scope(credential).map(|akid| Caller {
+        return parse_credential_scope(credential).map(|(akid, scope)| Caller {
             access_key_id: akid,
             session_token: header_token,
+            signed: Signed {
+                scope,
+                signed_headers: signed_headers.to_string(),
+                signature: signature.to_string(),
+                presigned: None,
+            },
         });
     }
     if let Some(q) = query {
@@ -148,12 +194,14 @@ pub(crate) fn parse_caller(
             "X-Amz-Signature",
         ];
         let mut found: [Option<String>; 5] = Default::default();
-        let mut token = None;
+        let (mut token, mut expires) = (None, None);
         for (k, v) in form_urlencoded::parse(q.as_bytes()) {
             if let Some(i) = PARAMS.iter().position(|p| *p == k) {
                 found[i] = Some(v.into_owned());
             } else if k == "X-Amz-Security-Token" {
                 token = Some(v.into_owned());
+            } else if k == "X-Amz-Expires" {
+                expires = v.parse::<u64>().ok();
             }
         }
         if found.iter().any(Option::is_some) {
@@ -166,7 +214,8 @@ pub(crate) fn parse_caller(
                     )));
                 }
             }
-            let [algorithm, credential, _, _, signature] = found.map(Option::unwrap_or_default);
+            let [algorithm, credential, date, signed_headers, signature] =
+                found.map(Option::unwrap_or_default);
             if algorithm != "AWS4-HMAC-SHA256" {
                 return Err(AuthFailure::Malformed(format!(
                     "X-Amz-Algorithm must be AWS4-HMAC-SHA256 (got '{algorithm}')"
@@ -179,9 +228,15 @@ pub(crate) fn parse_caller(
                     "64 hex characters",
                 ));
             }
-            return parse_credential_scope(&credential).map(|akid| Caller {
+            return parse_credential_scope(&credential).map(|(akid, scope)| Caller {
                 access_key_id: akid,
                 session_token: token,
+                signed: Signed {
+                    scope,
+                    signed_headers,
+                    signature: signature.to_ascii_lowercase(),
+                    presigned: Some((date, expires)),
+                },
             });
         }
     }
@@ -203,12 +258,14 @@ fn bad_signature(param: &str, value: &str, expected: &str) -> AuthFailure {
     ))
 }
 
-fn parse_credential_scope(credential: &str) -> Result<String, AuthFailure> {
+/// `AKID/yyyymmdd/region/service/aws4_request` → (AKID, the scope after it).
+fn parse_credential_scope(credential: &str) -> Result<(String, String), AuthFailure> {
     let fields: Vec<&str> = credential.split('/').collect();
     match fields.as_slice() {
-        [akid, _date, _region, _service, "aws4_request"] if !akid.is_empty() => {
-            Ok(akid.to_string())
-        }
+        [akid, date, region, service, "aws4_request"] if !akid.is_empty() => Ok((
+            akid.to_string(),
+            format!("{date}/{region}/{service}/aws4_request"),
+        )),
         _ => Err(AuthFailure::Malformed(format!(
             "Credential should be scoped to a valid region / service: expected \
              'AKID/yyyymmdd/region/service/aws4_request', got '{credential}'"

@@ -177,6 +177,7 @@ pub(crate) fn from_path(
     data_dir: &Path,
     function: &str,
     path: &Path,
+    files: &[(String, Vec<u8>)],
 ) -> Result<PreparedCode, EmulatorError> {
     let meta = std::fs::metadata(path).map_err(|e| {
         EmulatorError::io(format!("code path of function {function} is not readable (give a bootstrap executable or a directory containing one)"), path, e)
@@ -187,6 +188,13 @@ pub(crate) fn from_path(
             return Err(EmulatorError::InvalidParameter(format!(
                 "directory {} (code of function {function}) has no 'bootstrap' file; put the executable there as \
                  'bootstrap' or pass the executable's path instead",
+                path.display()
+            )));
+        }
+        if !files.is_empty() {
+            return Err(EmulatorError::InvalidParameter(format!(
+                "function {function}: extra files can only be added to a copied bootstrap, not to the \
+                 directory {} used in place: put them in that directory",
                 path.display()
             )));
         }
@@ -207,6 +215,24 @@ pub(crate) fn from_path(
     std::fs::copy(path, &target)
         .map_err(|e| EmulatorError::io("copying bootstrap executable", path, e))?;
     make_executable(&target)?;
+    for (rel, bytes) in files {
+        let rel_path = Path::new(rel);
+        let safe = rel_path
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if !safe || rel.is_empty() {
+            return Err(EmulatorError::InvalidParameter(format!(
+                "function {function}: extra file path '{rel}' must be relative, inside the code (no '..')"
+            )));
+        }
+        let file = dir.join(rel_path);
+        if let Some(parent) = file.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| EmulatorError::io("creating a directory in the code", parent, e))?;
+        }
+        std::fs::write(&file, bytes)
+            .map_err(|e| EmulatorError::io("writing a file into the code", &file, e))?;
+    }
     let (sha256, size) = hash_file(&target)?;
     Ok(PreparedCode {
         code_dir: dir,

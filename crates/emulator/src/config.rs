@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::credentials::Credentials;
 use crate::fidelity::Fidelity;
 
 /// Configuration of an emulator instance. Build it with [`EmulatorConfig::new`] and adjust the public fields.
@@ -50,12 +51,21 @@ pub struct EmulatorConfig {
     /// runtime gets `SIGTERM`, then `SIGKILL` after this long if it has not exited. Default 500 ms
     /// (Lambda gives 500 ms with an internal extension, up to 2 s with external ones).
     pub shutdown_grace: Duration,
+    /// The one long-term key pair whose SigV4 signatures the Lambda, STS and Logs APIs accept
+    /// (besides the session credentials its STS issues). [`EmulatorConfig::new`] generates a
+    /// fresh pair; give it to your AWS clients (and to the Temporal server) from
+    /// [`crate::EmulatorHandle::credentials`].
+    pub credentials: Credentials,
+    /// Who sandboxes run as when the emulator runs as root: `(uid, gid)`. `None` (default):
+    /// `SUDO_UID`/`SUDO_GID` when set, else `nobody` (65534/65534). Ignored when not root
+    /// (sandboxes then run as the emulator's own user). Never root.
+    pub sandbox_user: Option<(u32, u32)>,
 }
 
 impl EmulatorConfig {
     /// Defaults: `127.0.0.1:0`, `us-east-1`, account `123456789012`, concurrency 10,
     /// async retry delays 60 s then 120 s (as Lambda), event-age unit 1 s, idle TTL 10 min,
-    /// init timeout 10 s, fidelity off, shutdown grace 500 ms.
+    /// init timeout 10 s, fidelity off, shutdown grace 500 ms, freshly generated credentials.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -71,6 +81,8 @@ impl EmulatorConfig {
             iam_endpoint: None,
             fidelity: Fidelity::OFF,
             shutdown_grace: Duration::from_millis(500),
+            credentials: Credentials::generate(),
+            sandbox_user: None,
         }
     }
 
@@ -80,6 +92,12 @@ impl EmulatorConfig {
     /// `MaximumEventAgeInSeconds` (6 hours) events do not expire in a test run.
     pub fn with_compressed_async_retries(mut self) -> Self {
         self.async_retry_delays = COMPRESSED_ASYNC_RETRY_DELAYS.to_vec();
+        self
+    }
+
+    /// Sets the credentials the emulator accepts (builder style).
+    pub fn with_credentials(mut self, credentials: Credentials) -> Self {
+        self.credentials = credentials;
         self
     }
 

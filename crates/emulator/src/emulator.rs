@@ -19,6 +19,7 @@ use crate::arn::function_arn;
 use crate::auth::{parse_caller, AuthFailure, Caller};
 use crate::code;
 use crate::config::EmulatorConfig;
+use crate::credentials::ApiToken;
 use crate::error::EmulatorError;
 use crate::http_error::ApiError;
 use crate::model::{
@@ -46,6 +47,10 @@ pub(crate) struct Inner {
     pub faults: Mutex<crate::faults::FaultState>,
     /// Per-sandbox CPU/memory limits and freezing (what the host allows of `config.fidelity`).
     pub cgroups: crate::fidelity::CgroupHost,
+    /// Who sandboxes run as and what they see (privilege drop when the emulator is root).
+    pub isolation: crate::isolation::Isolation,
+    /// The bearer token `/_emulator` requires.
+    pub api_token: ApiToken,
     launcher: Launcher,
     sandbox_counter: AtomicU64,
 }
@@ -63,8 +68,10 @@ pub(crate) enum Launcher {
 impl Inner {
     pub fn new(config: EmulatorConfig, store: Store, endpoint: String, launcher: Launcher) -> Self {
         let cgroups = crate::fidelity::CgroupHost::setup(config.fidelity);
+        let isolation = crate::isolation::Isolation::setup(config.sandbox_user);
         Inner {
             cgroups,
+            isolation,
             endpoint,
             config,
             store: Mutex::new(store),
@@ -75,6 +82,7 @@ impl Inner {
             tasks: Mutex::new(JoinSet::new()),
             pgids: Mutex::new(HashMap::new()),
             faults: Mutex::new(Default::default()),
+            api_token: ApiToken::generate(),
             launcher,
             sandbox_counter: AtomicU64::new(0),
         }
@@ -110,11 +118,20 @@ impl Inner {
         t.spawn(fut);
     }
 
-    /// Accepts long-term keys; temporary (`ASIA…`) keys must be ones our STS issued, unexpired,
-    /// presented with their session token.
-    pub fn check_caller(&self, caller: &Caller) -> Result<(), AuthFailure> {
-        if !caller.access_key_id.starts_with("ASIA") {
-            return Ok(());
+    /// Authenticates a request as AWS does: parses its SigV4 authorization, finds the secret of
+    /// its access key (the emulator's own key pair, or session credentials our STS issued,
+    /// unexpired and presented with their session token) and verifies the signature.
+    pub fn authenticate(&self, req: &crate::sigv4::Request<'_>) -> Result<Caller, AuthFailure> {
+        let caller = parse_caller(req.headers, req.query)?;
+        let secret = self.secret_of(&caller)?;
+        crate::sigv4::verify(req, &caller.signed, &secret, std::time::SystemTime::now())?;
+        Ok(caller)
+    }
+
+    fn secret_of(&self, caller: &Caller) -> Result<String, AuthFailure> {
+        let own = &self.config.credentials;
+        if caller.access_key_id == own.access_key_id {
+            return Ok(own.secret_access_key.clone());
         }
         let store = self.store.lock().expect("store lock");
         let cred = store
@@ -128,7 +145,7 @@ impl Inner {
         if cred.expiration_ms <= now_ms() {
             return Err(AuthFailure::Expired);
         }
-        Ok(())
+        Ok(cred.secret_access_key.clone())
     }
 
     pub fn function_arn(&self, name: &str) -> String {
@@ -190,6 +207,7 @@ impl Emulator {
             format!("http://{addr}"),
             Launcher::Processes,
         ));
+        inner.api_token.write_file(&inner.config.data_dir)?;
         let app = router(inner.clone(), addr.port());
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let server = tokio::spawn(async move {
@@ -248,6 +266,7 @@ fn prepare_data_dir(dir: &std::path::Path) -> Result<(), EmulatorError> {
 /// `POST /`: CloudWatch Logs (JSON, `X-Amz-Target: Logs_20140328.*`) or STS (query protocol).
 async fn root_post(
     State(inner): State<Arc<Inner>>,
+    caller: Option<axum::Extension<Caller>>,
     uri: axum::http::Uri,
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
@@ -259,7 +278,7 @@ async fn root_post(
     if is_logs {
         crate::cwlogs::handle(&inner, &headers, &body)
     } else {
-        sts::handle(State(inner), uri, headers, body).await
+        sts::handle(State(inner), caller, uri, body).await
     }
 }
 
@@ -312,11 +331,13 @@ fn router(inner: Arc<Inner>, port: u16) -> Router {
             "/2019-09-25/functions/{name}/event-invoke-config/list",
             get(control::list_event_invoke_configs),
         )
-        .route_layer(middleware::from_fn_with_state(inner.clone(), lambda_auth));
+        .route("/", post(root_post).get(sts::handle))
+        .route_layer(middleware::from_fn_with_state(inner.clone(), aws_auth));
+    let emulator_api = emulator_api::routes()
+        .route_layer(middleware::from_fn_with_state(inner.clone(), bearer_auth));
     Router::new()
         .merge(lambda)
-        .merge(emulator_api::routes())
-        .route("/", post(root_post).get(sts::handle))
+        .merge(emulator_api)
         .fallback(|req: Request| async move {
             ApiError::new(
                 axum::http::StatusCode::NOT_FOUND,
@@ -346,12 +367,72 @@ async fn trace_requests(req: Request, next: Next) -> Response {
     resp
 }
 
-async fn lambda_auth(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> Response {
-    let caller = parse_caller(req.headers(), req.uri().query());
-    match caller.and_then(|c| inner.check_caller(&c)) {
-        Ok(()) => next.run(req).await,
+/// Every AWS API route (Lambda, STS, CloudWatch Logs): the request must carry a valid SigV4
+/// signature by credentials the emulator knows; the handler finds the [`Caller`] in the
+/// request's extensions.
+async fn aws_auth(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> Response {
+    let (mut parts, body) = req.into_parts();
+    let sts_shaped = parts.uri.path() == "/"
+        && !parts
+            .headers
+            .get("x-amz-target")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.starts_with(crate::cwlogs::TARGET_PREFIX));
+    let body = match axum::body::to_bytes(body, 96 * 1024 * 1024).await {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                "RequestEntityTooLargeException",
+                format!("could not read the request body: {e}"),
+            )
+            .into_response()
+        }
+    };
+    let checked = inner.authenticate(&crate::sigv4::Request {
+        method: parts.method.as_str(),
+        path: parts.uri.path(),
+        query: parts.uri.query(),
+        headers: &parts.headers,
+        body: &body,
+    });
+    match checked {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            next.run(Request::from_parts(parts, axum::body::Body::from(body)))
+                .await
+        }
+        Err(f) if sts_shaped => {
+            let (status, code, msg) = f.to_sts_error();
+            sts::error(status, code, &msg)
+        }
         Err(f) => f.to_lambda_error().into_response(),
     }
+}
+
+/// `/_emulator/*`: `Authorization: Bearer <token>` with this run's token, else 401.
+async fn bearer_auth(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> Response {
+    let presented = req
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if presented.is_some_and(|t| inner.api_token.matches(t.trim())) {
+        return next.run(req).await;
+    }
+    ApiError::new(
+        axum::http::StatusCode::UNAUTHORIZED,
+        "UnauthorizedException",
+        format!(
+            "the /_emulator API requires `Authorization: Bearer <token>`: the token of this run is in {}",
+            inner
+                .config
+                .data_dir
+                .join(crate::credentials::API_TOKEN_FILE)
+                .display()
+        ),
+    )
+    .into_response()
 }
 
 /// A running emulator. Dropping it kills all sandboxes and stops the server (prefer
@@ -380,6 +461,18 @@ impl EmulatorHandle {
     /// The bound socket address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
+    }
+
+    /// The long-term credentials the emulator accepts (configured, or generated for this run):
+    /// sign AWS requests with them, and give them to the Temporal server.
+    pub fn credentials(&self) -> &crate::Credentials {
+        &self.inner.config.credentials
+    }
+
+    /// The bearer token the `/_emulator` HTTP API requires (`Authorization: Bearer <token>`);
+    /// also in `<data dir>/api-token` (0600).
+    pub fn api_token(&self) -> &str {
+        self.inner.api_token.value()
     }
 
     /// The configuration the emulator runs with.
@@ -413,9 +506,13 @@ impl EmulatorHandle {
         spec: FunctionSpec,
     ) -> Result<FunctionConfiguration, EmulatorError> {
         let data_dir = self.inner.config.data_dir.clone();
-        let (name, path) = (spec.name.clone(), spec.code_path.clone());
+        let (name, path, files) = (
+            spec.name.clone(),
+            spec.code_path.clone(),
+            spec.files.clone(),
+        );
         let prepared =
-            tokio::task::spawn_blocking(move || code::from_path(&data_dir, &name, &path))
+            tokio::task::spawn_blocking(move || code::from_path(&data_dir, &name, &path, &files))
                 .await
                 .map_err(|e| {
                     EmulatorError::InvalidParameter(format!("code preparation panicked: {e}"))
@@ -467,7 +564,7 @@ impl EmulatorHandle {
     ) -> Result<FunctionConfiguration, EmulatorError> {
         let data_dir = self.inner.config.data_dir.clone();
         let (n, p) = (name.to_string(), path.into());
-        let prepared = tokio::task::spawn_blocking(move || code::from_path(&data_dir, &n, &p))
+        let prepared = tokio::task::spawn_blocking(move || code::from_path(&data_dir, &n, &p, &[]))
             .await
             .map_err(|e| {
                 EmulatorError::InvalidParameter(format!("code preparation panicked: {e}"))

@@ -138,6 +138,9 @@ enum Layout {
 #[derive(Debug)]
 pub(crate) struct CgroupHost {
     layout: Option<Layout>,
+    /// cgroup v2: the root's `cgroup.subtree_control` and the controllers this emulator enabled
+    /// there (they were off): disabled again at drop, so the host is left as found.
+    restore_root: Option<(PathBuf, Vec<String>)>,
     /// What is actually enforced (the configured fidelity minus what the host cannot do;
     /// freezing falls back to signals, so it is always possible).
     pub effective: Fidelity,
@@ -284,7 +287,9 @@ impl CgroupHost {
         let off = Self {
             layout: None,
             effective: Fidelity::OFF,
+            restore_root: None,
         };
+        let mut restore_root = None;
         if wanted.is_off() {
             return off;
         }
@@ -319,14 +324,20 @@ impl CgroupHost {
             let has = |c: &str| controllers.split_whitespace().any(|x| x == c);
             match make_parent(&root) {
                 Ok(dir) => {
+                    let root_control = root.join("cgroup.subtree_control");
+                    let before = read(&root_control).unwrap_or_default();
+                    let mut added = Vec::new();
                     let mut enable = |c: &str, want: bool| -> bool {
                         if !want || !has(c) {
                             return false;
                         }
-                        let ok = write(&root.join("cgroup.subtree_control"), &format!("+{c}"))
-                            .and_then(|_| {
-                                write(&dir.join("cgroup.subtree_control"), &format!("+{c}"))
-                            });
+                        let was_on = before.split_whitespace().any(|x| x == c);
+                        let ok = write(&root_control, &format!("+{c}")).and_then(|_| {
+                            if !was_on {
+                                added.push(c.to_string());
+                            }
+                            write(&dir.join("cgroup.subtree_control"), &format!("+{c}"))
+                        });
                         if let Err(e) = &ok {
                             problems.push(format!("enabling the {c} controller: {e}"));
                         }
@@ -334,6 +345,7 @@ impl CgroupHost {
                     };
                     let cpu = enable("cpu", wanted.cpu);
                     let memory = enable("memory", wanted.memory);
+                    restore_root = Some((root_control, added));
                     Layout::V2 { dir, cpu, memory }
                 }
                 Err(e) => {
@@ -395,6 +407,7 @@ impl CgroupHost {
         Self {
             layout: Some(layout),
             effective,
+            restore_root,
         }
     }
 
@@ -509,6 +522,15 @@ impl Drop for CgroupHost {
     fn drop(&mut self) {
         for dir in self.parents() {
             remove_tree(dir);
+        }
+        if let Some((control, added)) = &self.restore_root {
+            for c in added {
+                // Fails (EBUSY) only while another group still uses the controller: then it
+                // stays on, as it is in use.
+                if let Err(e) = write(control, &format!("-{c}")) {
+                    tracing::debug!(controller = %c, "could not disable the controller again: {e}");
+                }
+            }
         }
     }
 }

@@ -11,8 +11,8 @@
 //! * **Invoke** (`POST …/invocations`): `RequestResponse`, `Event` (queued; after an error
 //!   retried `MaximumRetryAttempts` times, default 2, after about 1 and 2 minutes as Lambda
 //!   does — [`EmulatorConfig::async_retry_delays`] compresses that for tests; dropped once older
-//!   than `MaximumEventAgeInSeconds`) and `DryRun`; requests must carry a SigV4 `Authorization` header (not verified);
-//!   temporary `ASIA…` keys must come from our STS.
+//!   than `MaximumEventAgeInSeconds`) and `DryRun`; requests must be SigV4-signed (verified) with the emulator's credentials
+//!   ([`EmulatorConfig::credentials`], new each run unless set) or session credentials its STS issued.
 //! * **Sandboxes**: each execution environment is a `bootstrap` process in its own process group
 //!   with its own Runtime API port (`AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>`), the Lambda
 //!   environment variables, a real epoch-ms `Lambda-Runtime-Deadline-Ms`, a kill at the timeout
@@ -21,7 +21,9 @@
 //! * **Logs** in `<data-dir>/logs/<function>/<stream>.log` with START/END/REPORT lines, readable
 //!   through CloudWatch Logs `FilterLogEvents` / `DescribeLogStreams` (group `/aws/lambda/<name>`).
 //! * **Observability**: [`EmulatorHandle::invocations`], [`EmulatorHandle::wait_for_invocations`],
-//!   and the `/_emulator/…` HTTP routes (see the `emulator_api` module docs in the README).
+//!   and the `/_emulator/…` HTTP routes (see the `emulator_api` module docs in the README), which
+//!   require `Authorization: Bearer <token>` ([`EmulatorHandle::api_token`], also in
+//!   `<data-dir>/api-token`, 0600).
 //!
 //! State (functions, versions, roles, issued credentials) persists in the data dir.
 //!
@@ -55,6 +57,7 @@ mod auth;
 mod code;
 mod config;
 mod control;
+mod credentials;
 mod cwlogs;
 mod emulator;
 mod emulator_api;
@@ -64,6 +67,7 @@ mod fidelity;
 mod guard;
 mod http_error;
 mod invoke;
+mod isolation;
 mod logs;
 mod model;
 mod records;
@@ -71,10 +75,12 @@ mod runtime_api;
 mod sandbox;
 mod scheduler;
 mod service;
+mod sigv4;
 mod store;
 mod sts;
 
 pub use config::{EmulatorConfig, COMPRESSED_ASYNC_RETRY_DELAYS, DEFAULT_ASYNC_RETRY_DELAYS};
+pub use credentials::{Credentials, API_TOKEN_FILE};
 pub use emulator::{Emulator, EmulatorHandle};
 pub use error::EmulatorError;
 pub use faults::{FaultStats, Faults};

@@ -138,6 +138,10 @@ pub struct FunctionSpec {
     pub handler: String,
     /// Execution role ARN. Default `arn:aws:iam::<account>:role/lambda-emulator-execution`.
     pub role: Option<String>,
+    /// Extra files put next to a copied `bootstrap` (path relative to the code root, contents),
+    /// as a zip would carry them: e.g. a CA certificate the function reads through
+    /// `LAMBDA_TASK_ROOT`. Only with a `bootstrap` file as `code_path`, not a directory.
+    pub files: Vec<(String, Vec<u8>)>,
 }
 
 impl FunctionSpec {
@@ -154,7 +158,13 @@ impl FunctionSpec {
             runtime: "provided.al2023".to_string(),
             handler: "bootstrap".to_string(),
             role: None,
+            files: Vec::new(),
         }
+    }
+    /// Adds a file to the code (path relative to the code root; see [`FunctionSpec::files`]).
+    pub fn file(mut self, path: impl Into<String>, contents: impl Into<Vec<u8>>) -> Self {
+        self.files.push((path.into(), contents.into()));
+        self
     }
     /// Sets the timeout (rounded up to whole seconds).
     pub fn timeout(mut self, timeout: Duration) -> Self {

@@ -3,7 +3,6 @@
 //! at a time, stays warm between invocations, is killed at the deadline, and is reaped when idle.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::Path;
 use std::process::{ExitStatus, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -216,10 +215,11 @@ fn lambda_env(
     v: &StoredVersion,
     runtime_api: &str,
     stream: &str,
-    scratch: &Path,
+    fs: &crate::isolation::SandboxFs,
 ) -> BTreeMap<String, String> {
     let c = &v.config;
-    let code = v.code_dir.to_string_lossy().into_owned();
+    let code = fs.task_root.to_string_lossy().into_owned();
+    let scratch = &fs.tmp;
     let mut env = BTreeMap::new();
     let mut set = |k: &str, val: String| {
         env.insert(k.to_string(), val);
@@ -367,8 +367,9 @@ fn spawn_process<'a>(
     env: &BTreeMap<String, String>,
     log: &LogStream,
     cgroup: &SandboxCgroup,
+    fs: &crate::isolation::SandboxFs,
 ) -> Result<Proc<'a>, String> {
-    let bootstrap = version.code_dir.join("bootstrap");
+    let bootstrap = fs.task_root.join("bootstrap");
     let mut cmd = tokio::process::Command::new(&bootstrap);
     cmd.current_dir(&version.code_dir)
         .env_clear()
@@ -380,14 +381,21 @@ fn spawn_process<'a>(
         .process_group(0);
     let procs_files = cgroup.procs_files();
     let fds = crate::fidelity::raw_fds(&procs_files);
-    // If the emulator itself is SIGKILLed, the kernel kills the bootstrap too. The child joins
-    // the sandbox's cgroups before exec, so it never runs without its limits.
-    // SAFETY: prctl and write(2) are async-signal-safe; `fds` is owned by the closure and the
-    // descriptors stay open (held by `procs_files`) until `spawn` returns.
+    let bind = fs.bind.clone();
+    let user = inner.isolation.user;
+    // The child joins the sandbox's cgroups before exec (so it never runs without its limits),
+    // then, when the emulator is root, gets its own view of the code and drops to the sandbox
+    // user (crate::isolation). Then, as the credential change cleared it: if the emulator itself
+    // is SIGKILLed, the kernel kills the bootstrap too.
+    // SAFETY: prctl, write(2) and the calls of enter_in_child are async-signal-safe; `fds` and
+    // `bind` are owned by the closure and the descriptors stay open (held by `procs_files`)
+    // until `spawn` returns.
     unsafe {
         cmd.pre_exec(move || {
+            crate::fidelity::join_in_child(&fds)?;
+            crate::isolation::enter_in_child(bind.as_ref(), user)?;
             libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-            crate::fidelity::join_in_child(&fds)
+            Ok(())
         });
     }
     let started = Instant::now();
@@ -540,20 +548,33 @@ pub(crate) async fn run(
                 return;
             }
         };
-    let scratch = inner.config.data_dir.join("sandboxes").join(&id);
-    let _ = std::fs::create_dir_all(&scratch);
-    let env = lambda_env(&inner, &version, &rt.addr.to_string(), &log.name, &scratch);
+    let fs = match inner
+        .isolation
+        .sandbox(&id, &version.code_dir, &inner.config.data_dir)
+    {
+        Ok(fs) => fs,
+        Err(e) => {
+            report.failed(
+                first,
+                "Runtime.Unknown",
+                &format!("cannot create the sandbox's scratch dir: {e}"),
+            );
+            log.close().await;
+            report.gone(&mut cmd_rx);
+            return;
+        }
+    };
+    let env = lambda_env(&inner, &version, &rt.addr.to_string(), &log.name, &fs);
     // Declared before the process: dropped (thawed, emptied, removed) after it is reaped.
     let cgroup = inner.cgroups.sandbox(&id, version.config.memory_size);
     let mut freezer = Freezer::new(&inner, &cgroup);
-    let mut proc = match spawn_process(&inner, &id, &version, &env, &log, &cgroup) {
+    let mut proc = match spawn_process(&inner, &id, &version, &env, &log, &cgroup, &fs) {
         Ok(p) => p,
         Err(e) => {
             let msg = format!("RequestId: {} {e}", first.request_id);
             log.line(&msg);
             report.failed(first, "Runtime.InvalidEntrypoint", &msg);
             log.close().await;
-            let _ = std::fs::remove_dir_all(&scratch);
             report.gone(&mut cmd_rx);
             return;
         }
@@ -690,7 +711,7 @@ pub(crate) async fn run(
                         let secs = inner.config.init_timeout.as_secs_f64();
                         log.line(format!("INIT_REPORT Init Duration: {:.2} ms Phase: init Status: timeout", secs * 1000.0));
                         // Retried at the invoke: a new process, under the function timeout.
-                        match spawn_process(&inner, &id, &version, &env, &log, &cgroup) {
+                        match spawn_process(&inner, &id, &version, &env, &log, &cgroup, &fs) {
                             Ok(p) => {
                                 proc = p;
                                 exited = false;
@@ -874,7 +895,7 @@ pub(crate) async fn run(
     log.close().await;
     drop(proc);
     drop(cgroup);
-    let _ = std::fs::remove_dir_all(&scratch);
+    drop(fs);
     tracing::info!(sandbox = %id, function = %function, "sandbox stopped");
     report.gone(&mut cmd_rx);
 }

@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri};
+use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
-use crate::auth::parse_caller;
+use crate::auth::{AuthFailure, Caller};
 use crate::emulator::Inner;
 use crate::model::AssumeRoleCall;
 use crate::store::{now_ms, IssuedCredential};
@@ -31,7 +31,7 @@ fn xml(status: StatusCode, body: String) -> Response {
     resp
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     let kind = if status.is_server_error() {
         "Receiver"
     } else {
@@ -75,10 +75,11 @@ fn iso8601(ms: u64) -> String {
 /// `POST /` (or `GET /?Action=…`).
 pub(crate) async fn handle(
     State(inner): State<Arc<Inner>>,
+    caller: Option<axum::Extension<Caller>>,
     uri: Uri,
-    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    let caller = caller.map(|axum::Extension(c)| c);
     let mut params: HashMap<String, String> = HashMap::new();
     if let Some(q) = uri.query() {
         params.extend(form_urlencoded::parse(q.as_bytes()).into_owned());
@@ -91,14 +92,10 @@ pub(crate) async fn handle(
             "Missing Action: send a form-encoded STS request (Action=AssumeRole&Version=2011-06-15&…)",
         );
     };
-    let caller = match parse_caller(&headers, uri.query())
-        .and_then(|c| inner.check_caller(&c).map(|()| c))
-    {
-        Ok(c) => c,
-        Err(f) => {
-            let (status, code, msg) = f.to_sts_error();
-            return error(status, code, &msg);
-        }
+    // Authenticated by the router's SigV4 layer, which put the caller here.
+    let Some(caller) = caller else {
+        let (status, code, msg) = AuthFailure::Missing.to_sts_error();
+        return error(status, code, &msg);
     };
     let account = inner.config.account_id.clone();
     let caller_arn = {

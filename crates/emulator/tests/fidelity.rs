@@ -20,7 +20,7 @@ async fn start_with(dir: &std::path::Path, f: impl FnOnce(&mut EmulatorConfig)) 
     let mut c = config(dir);
     c.fidelity = Fidelity::LAMBDA;
     f(&mut c);
-    Emulator::start(c).await.expect("emulator starts")
+    common::started(Emulator::start(c).await.expect("emulator starts"))
 }
 
 /// False (and a note) if the host cannot enforce what the test needs.
@@ -291,7 +291,8 @@ async fn a_retried_init_longer_than_the_timeout_times_out() {
 #[tokio::test]
 async fn sigterm_reaches_the_runtime_when_a_sandbox_is_reclaimed() {
     let dir = tempfile::tempdir().unwrap();
-    let marks = tempfile::tempdir().unwrap();
+    // The sandbox writes its marks here; as root the emulator runs it as an unprivileged user.
+    let marks = common::shared_tempdir();
     let emu = start_with(dir.path(), |c| {
         c.idle_sandbox_ttl = Duration::from_millis(300);
         c.shutdown_grace = Duration::from_secs(2);

@@ -86,9 +86,7 @@ async fn create_from_zip_invoke_and_inspect_env() {
     assert_eq!(env["TZ"], ":UTC");
     let task_root = env["LAMBDA_TASK_ROOT"].as_str().unwrap();
     assert_eq!(out["cwd"].as_str().unwrap(), task_root);
-    assert!(std::path::Path::new(task_root)
-        .join("data/readme.txt")
-        .is_file());
+    let task_root = task_root.to_string();
     let runtime_api = env["AWS_LAMBDA_RUNTIME_API"].as_str().unwrap();
     assert!(
         runtime_api.starts_with("127.0.0.1:") && !runtime_api.contains('/'),
@@ -100,7 +98,8 @@ async fn create_from_zip_invoke_and_inspect_env() {
         .contains("[$LATEST]"));
     let home = env["HOME"].as_str().unwrap();
     assert_eq!(env["TMPDIR"].as_str().unwrap(), home);
-    assert!(home.starts_with(dir.path().canonicalize().unwrap().to_str().unwrap()));
+    // The sandbox's own scratch dir (under the data dir; as root, in the emulator's run dir).
+    assert!(home.contains("/sb-"), "{home}");
     // The emulator's own environment does not leak in (cargo sets CARGO_* for test processes).
     if std::env::var("CARGO_MANIFEST_DIR").is_ok() {
         assert!(
@@ -164,6 +163,17 @@ async fn create_from_zip_invoke_and_inspect_env() {
         .await
         .json();
     assert_eq!(http_recs[0]["request_id"], rec.request_id.as_str());
+    // The code as the sandbox sees it (as root the emulator gives it its own view of the code).
+    let readme = format!("{task_root}/data/readme.txt");
+    let probe = invoke(
+        &ep,
+        "zipped",
+        "RequestResponse",
+        json!({"action": "probe", "paths": [readme.clone()]}),
+    )
+    .await
+    .json();
+    assert_eq!(probe["readable"][&readme], true, "{probe}");
     emu.shutdown().await;
 }
 
@@ -260,7 +270,9 @@ async fn timeout_kills_the_process_group() {
     )
     .await
     .unwrap();
-    let child_file = dir.path().join("child.pid");
+    // Written by the sandbox (an unprivileged user when the emulator is root).
+    let shared = shared_tempdir();
+    let child_file = shared.path().join("child.pid");
     let t0 = std::time::Instant::now();
     let r = invoke(
         &emu.endpoint(),
@@ -819,9 +831,11 @@ async fn shutdown_kills_all_sandboxes_and_idle_ones_are_reaped() {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = config(dir.path());
     cfg.idle_sandbox_ttl = Duration::from_millis(300);
-    let emu = temporal_lambda_emulator::Emulator::start(cfg)
-        .await
-        .unwrap();
+    let emu = common::started(
+        temporal_lambda_emulator::Emulator::start(cfg)
+            .await
+            .unwrap(),
+    );
     emu.create_function_from_path(FunctionSpec::new("reap", test_function()))
         .await
         .unwrap();
@@ -1124,9 +1138,11 @@ async fn events_older_than_maximum_event_age_are_dropped_with_a_record() {
     // than the first retry delay.
     cfg.event_age_unit = Duration::from_millis(1);
     cfg.async_retry_delays = vec![Duration::from_millis(150)];
-    let emu = temporal_lambda_emulator::Emulator::start(cfg)
-        .await
-        .unwrap();
+    let emu = common::started(
+        temporal_lambda_emulator::Emulator::start(cfg)
+            .await
+            .unwrap(),
+    );
     emu.create_function_from_path(FunctionSpec::new("aging", test_function()).concurrency(1))
         .await
         .unwrap();

@@ -312,6 +312,44 @@ proptest! {
     }
 }
 
+/// Credentials that must not get a request through: none, a forged signature of the emulator's
+/// own key, a valid signature by a key it does not know, a bearer token that is not this run's.
+fn bad_credentials() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("NOAUTH".to_owned()),
+        Just(common::forged_sigv4(common::ACCESS_KEY, "lambda")),
+        Just(common::forged_sigv4(common::ACCESS_KEY, "sts")),
+        Just(common::sigv4("AKIANOTTHEEMULATORS")),
+        Just(common::sigv4_for("ASIANOTISSUED0000000", "sts")),
+        Just("Bearer 0000000000000000000000000000000000000000000000000000000000000000".to_owned()),
+        "Bearer [a-f0-9]{0,64}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    #[test]
+    fn requests_without_valid_credentials_change_nothing(
+        (method, path, body) in mutating_request(),
+        auth in bad_credentials(),
+    ) {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let (emu, _dir) = emulator(&GUARDED);
+        let endpoint = emu.endpoint();
+        rt.block_on(async {
+            let before = snapshot(&endpoint).await;
+            let hs = [("authorization", auth.as_str())];
+            let r = common::http(method, &format!("{endpoint}{path}"), &hs, body).await;
+            assert!(
+                [400, 401, 403].contains(&r.status),
+                "{method} {path} with {auth:?} got {}: {}", r.status, r.text()
+            );
+            assert_eq!(snapshot(&endpoint).await, before, "{method} {path} {auth:?} changed state");
+        });
+    }
+}
+
 static MAIN: EmulatorSlot = OnceLock::new();
 /// A separate emulator for `refused_requests_change_nothing`, so the other property's
 /// (accepted) requests cannot change its state concurrently.

@@ -268,7 +268,7 @@ async fn signatures_must_be_well_formed() {
             "64 lowercase hex",
         ),
         (
-            format!("AWS4-HMAC-SHA256 {cred}, Signature={SIGNATURE}"),
+            format!("AWS4-HMAC-SHA256 {cred}, Signature={}", "0".repeat(64)),
             "'SignedHeaders'",
         ),
         (
@@ -302,7 +302,10 @@ async fn signatures_must_be_well_formed() {
              &X-Amz-Date=20250101T000000Z&X-Amz-SignedHeaders=host&X-Amz-Signature={sig}"
         )
     };
-    assert_eq!(http("GET", &q(SIGNATURE), &[], "").await.status, 200);
+    // Well-formed but not the HMAC of this request: refused as AWS refuses it.
+    let r = http("GET", &q(&"0".repeat(64)), &[], "").await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(r.text().contains("SignatureDoesNotMatch"), "{}", r.text());
     let r = http("GET", &q("1"), &[], "").await;
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(r.text().contains("IncompleteSignature"), "{}", r.text());
@@ -316,7 +319,7 @@ async fn signatures_must_be_well_formed() {
     )
     .await;
     assert_eq!(r.status, 400, "{}", r.text());
-    // The test helper's signature is well-formed.
+    // The test helper's signature is valid.
     assert_eq!(
         lambda("GET", &format!("{ep}/2015-03-31/functions/"), "")
             .await
@@ -586,4 +589,203 @@ async fn sts_call_log_keeps_the_last_1000_calls() {
     assert_eq!(stats.calls[0].role_session_name, "s5");
     assert_eq!(stats.calls[999].role_session_name, format!("s{}", n - 1));
     emu.shutdown().await;
+}
+
+fn running_as_root() -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata("/proc/self").map(|m| m.uid()).ok() == Some(0)
+}
+
+/// Review item 1: with the emulator running as root (Lambda fidelity needs it), a sandbox runs
+/// as an unprivileged user, reads its own code and writes its own `/tmp`, and cannot read the
+/// emulator's state or another function's code.
+#[tokio::test]
+async fn sandboxes_never_run_as_root_and_see_only_their_own_code() {
+    if !running_as_root() {
+        assert!(
+            std::env::var("TEMPORAL_LAMBDA_REQUIRE_CGROUPS").as_deref() != Ok("1"),
+            "TEMPORAL_LAMBDA_REQUIRE_CGROUPS=1 but the tests do not run as root"
+        );
+        eprintln!("skipped: the privilege drop happens only when the emulator runs as root");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let ep = emu.endpoint();
+    for name in ["other", "probe"] {
+        let zip = zip(&[
+            ("bootstrap", &bootstrap_script(), 0o755),
+            ("secret.txt", name.as_bytes(), 0o644),
+        ]);
+        let body = json!({"FunctionName": name, "Role": "arn:aws:iam::123456789012:role/exec",
+            "Code": {"ZipFile": b64(&zip)}});
+        let r = lambda(
+            "POST",
+            &format!("{ep}/2015-03-31/functions"),
+            body.to_string(),
+        )
+        .await;
+        assert_eq!(r.status, 201, "{}", r.text());
+    }
+    // The other function's code, found as root in the data dir.
+    let mut other_secret = None;
+    let mut stack = vec![dir.path().join("functions")];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.ends_with("secret.txt") && std::fs::read(&p).unwrap() == b"other" {
+                other_secret = Some(p);
+            }
+        }
+    }
+    let other_secret = other_secret.expect("the other function's code is in the data dir");
+    let other_dir = other_secret.parent().unwrap().to_path_buf();
+    let state = dir.path().join("state.json");
+    let paths = [
+        state.display().to_string(),
+        other_secret.display().to_string(),
+        other_dir.display().to_string(),
+        dir.path().display().to_string(),
+        "secret.txt".to_string(),
+        "bootstrap".to_string(),
+    ];
+    let r = invoke(
+        &ep,
+        "probe",
+        "RequestResponse",
+        json!({"action": "probe", "paths": paths}),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v = r.json();
+    let uid = v["uid"].as_u64().unwrap();
+    assert_ne!(uid, 0, "the sandbox ran as root: {v}");
+    let expected = std::env::var("SUDO_UID")
+        .ok()
+        .and_then(|u| u.parse().ok())
+        .unwrap_or(65534);
+    assert_eq!(uid, expected, "{v}");
+    let readable = &v["readable"];
+    for denied in &paths[..4] {
+        assert_eq!(
+            readable[denied], false,
+            "the sandbox could read {denied}: {v}"
+        );
+    }
+    assert_eq!(readable["secret.txt"], true, "its own code: {v}");
+    assert_eq!(readable["bootstrap"], true, "its own code: {v}");
+    assert_eq!(v["tmp_writable"], true, "its own /tmp: {v}");
+    // Its code is read-only, as /var/task is on Lambda.
+    let env = invoke(&ep, "probe", "RequestResponse", json!({"action": "env"}))
+        .await
+        .json();
+    let task_root = env["env"]["LAMBDA_TASK_ROOT"].as_str().unwrap().to_string();
+    assert!(
+        !task_root.starts_with(&dir.path().display().to_string()),
+        "{task_root}"
+    );
+    emu.shutdown().await;
+    // Nothing of the sandbox's own view is left behind.
+    assert!(
+        !std::path::Path::new(&task_root).exists(),
+        "{task_root} left behind"
+    );
+}
+
+/// Review item 1: the emulator verifies SigV4 signatures against credentials it knows, and the
+/// `/_emulator` API wants this run's bearer token.
+#[tokio::test]
+async fn only_the_runs_credentials_and_token_are_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let ep = emu.endpoint();
+    // The right key with the wrong secret: AWS's SignatureDoesNotMatch / InvalidSignatureException.
+    remember_secret("AKIAWRONGSECRET00000", "wrong");
+    let forged = forged_sigv4(ACCESS_KEY, "sts");
+    let r = http(
+        "POST",
+        &format!("{ep}/"),
+        &[("authorization", &forged), ("x-amz-date", &chrono_now())],
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert!(
+        r.text().contains("<Code>SignatureDoesNotMatch</Code>"),
+        "{}",
+        r.text()
+    );
+    let forged = forged_sigv4(ACCESS_KEY, "lambda");
+    let r = http(
+        "GET",
+        &format!("{ep}/2015-03-31/functions/"),
+        &[("authorization", &forged), ("x-amz-date", &chrono_now())],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.header("x-amzn-errortype").as_deref(),
+        Some("InvalidSignatureException")
+    );
+    // A key the emulator does not know, validly signed.
+    let r = http(
+        "GET",
+        &format!("{ep}/2015-03-31/functions/"),
+        &[("authorization", &sigv4("AKIAWRONGSECRET00000"))],
+        "",
+    )
+    .await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        r.header("x-amzn-errortype").as_deref(),
+        Some("UnrecognizedClientException")
+    );
+    // Unsigned.
+    let r = http("GET", &format!("{ep}/2015-03-31/functions/"), &[], "").await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    // Properly signed: accepted.
+    assert_eq!(
+        lambda("GET", &format!("{ep}/2015-03-31/functions/"), "")
+            .await
+            .status,
+        200
+    );
+    // `/_emulator` without the token, with another, with this run's (also in the 0600 file).
+    let url = format!("{ep}/_emulator/invocations");
+    let r = http("GET", &url, &[("authorization", "NOAUTH")], "").await;
+    assert_eq!(r.status, 401, "{}", r.text());
+    assert!(
+        r.text().contains("api-token"),
+        "the error says where the token is: {}",
+        r.text()
+    );
+    let wrong = format!("Bearer {}", "0".repeat(64));
+    assert_eq!(
+        http("GET", &url, &[("authorization", &wrong)], "")
+            .await
+            .status,
+        401
+    );
+    let file = dir.path().join(temporal_lambda_emulator::API_TOKEN_FILE);
+    let token = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(token, emu.api_token());
+    assert_eq!(
+        std::fs::metadata(&file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    let right = format!("Bearer {token}");
+    assert_eq!(
+        http("GET", &url, &[("authorization", &right)], "")
+            .await
+            .status,
+        200
+    );
+    emu.shutdown().await;
+}
+
+fn chrono_now() -> String {
+    chrono::Utc::now().format("%Y%m%dT%H%M%SZ").to_string()
 }

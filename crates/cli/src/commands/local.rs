@@ -415,15 +415,38 @@ async fn demo(output: Output, args: RigArgs, workflows: usize) -> anyhow::Result
 }
 
 async fn up(output: Output, args: RigArgs) -> anyhow::Result<()> {
-    let Started { rig, .. } = start(output, &args, true).await?;
+    // Registered before anything starts: SIGTERM (a service manager, `kill`) stops the rig as
+    // Ctrl-C does, so sandboxes, cgroups and the dev server are cleaned up either way.
+    let mut stop_requested = Box::pin(stop_signal()?);
+    let Started { rig, .. } = tokio::select! {
+        started = start(output, &args, true) => started?,
+        _ = &mut stop_requested => {
+            // Dropping the half-started rig stops what it had started.
+            say(output, "stopped before the rig was up");
+            return Ok(());
+        }
+    };
     if output == Output::Json {
         emit(output, &rig_json(&rig), String::new);
     }
-    say(output, "running; Ctrl-C stops everything");
-    tokio::signal::ctrl_c().await.ok();
+    say(output, "running; Ctrl-C (or SIGTERM) stops everything");
+    stop_requested.await;
     say(output, "stopping");
     stop(rig).await;
     Ok(())
+}
+
+/// Resolves at the first SIGINT or SIGTERM (handlers installed when this is called).
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut sigint = signal(SignalKind::interrupt())?;
+    let mut sigterm = signal(SignalKind::terminate())?;
+    Ok(async move {
+        tokio::select! {
+            _ = sigint.recv() => {}
+            _ = sigterm.recv() => {}
+        }
+    })
 }
 
 impl RigArgs {

@@ -120,11 +120,21 @@ impl AwsRig {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
         let moto = Moto::start(&dir.join("moto.log"));
-        let mut cfg = EmulatorConfig::new(dir.join("emu")).with_compressed_async_retries();
+        // The emulator verifies signatures: it accepts the key pair the tests sign with
+        // (moto accepts any).
+        let mut cfg = EmulatorConfig::new(dir.join("emu"))
+            .with_compressed_async_retries()
+            .with_credentials(temporal_lambda_emulator::Credentials::new(
+                ACCESS_KEY, SECRET_KEY,
+            ));
         cfg.iam_endpoint = Some(moto.url.clone());
         let emu = Emulator::start(cfg).await.unwrap();
         let server = DevServer::start(DevServerOptions {
             aws_endpoint: Some(emu.endpoint()),
+            aws_credentials: Some(temporal_dev_server::AwsCredentials {
+                access_key_id: ACCESS_KEY.into(),
+                secret_access_key: SECRET_KEY.into(),
+            }),
             log_dir: Some(dir.join("server")),
             ..Default::default()
         })

@@ -10,6 +10,8 @@
 //! * `spin` with `iters`: CPU-bound work; returns `elapsed_ms` (wall) and `cpu_ms` (thread CPU)
 //! * `alloc` with `mb`: allocates and touches that many MB, keeps them, returns `allocated_mb`
 //! * `ticker`: starts (once per process) a thread that counts ticks every 10 ms; returns `ticks`
+//! * `probe` with `paths`: returns `uid` (the process's), `readable` (path → whether it can be
+//!   read: a file's bytes or a directory's entries) and `tmp_writable` (a file in `$TMPDIR`)
 //!
 //! With `TEST_FUNCTION_SIGTERM_FILE=<path>` the process appends `SIGTERM` to that file when it
 //! receives SIGTERM, then exits 0.
@@ -98,6 +100,24 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, TestError> {
             out["elapsed_ms"] = json!(t.elapsed().as_secs_f64() * 1000.0);
             out["cpu_ms"] = json!(thread_cpu_ms() - cpu0);
             out["result"] = json!(x);
+        }
+        "probe" => {
+            use std::os::unix::fs::MetadataExt;
+            out["uid"] = json!(std::fs::metadata("/proc/self").map(|m| m.uid()).ok());
+            let mut readable = serde_json::Map::new();
+            for p in payload
+                .get("paths")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+                .filter_map(Value::as_str)
+            {
+                let ok = std::fs::read(p).is_ok() || std::fs::read_dir(p).is_ok();
+                readable.insert(p.to_string(), json!(ok));
+            }
+            out["readable"] = Value::Object(readable);
+            let tmp = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into());
+            out["tmp_writable"] = json!(std::fs::write(format!("{tmp}/probe"), b"x").is_ok());
         }
         "alloc" => {
             let mb = payload.get("mb").and_then(Value::as_u64).unwrap_or(64);

@@ -20,31 +20,133 @@ pub fn test_function() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_emulator-test-function"))
 }
 
+/// The key pair the test emulators accept (set in [`config`]).
+pub const ACCESS_KEY: &str = "AKIAEMULATORTEST";
+pub const SECRET_KEY: &str = "emulator-test-secret-key";
+
 pub fn config(dir: &Path) -> EmulatorConfig {
-    let mut c = EmulatorConfig::new(dir);
+    let mut c = EmulatorConfig::new(dir).with_credentials(
+        temporal_lambda_emulator::Credentials::new(ACCESS_KEY, SECRET_KEY),
+    );
     c.async_retry_delays = vec![Duration::from_millis(50), Duration::from_millis(100)];
     c
 }
 
 pub async fn start(dir: &Path) -> EmulatorHandle {
-    Emulator::start(config(dir)).await.expect("emulator starts")
+    started(Emulator::start(config(dir)).await.expect("emulator starts"))
 }
 
-/// A well-formed (never verified) SigV4 signature: 64 lowercase hex characters.
-pub const SIGNATURE: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+/// `/_emulator` bearer tokens by endpoint, so [`http`] can authenticate those calls.
+static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
 
-/// A well-formed SigV4 `Authorization` header for the Lambda service (the emulator checks its
-/// shape — Credential scope, SignedHeaders, a 64-hex Signature — never the HMAC).
+/// Registers a started emulator's `/_emulator` token with [`http`]; returns the handle.
+pub fn started(emu: EmulatorHandle) -> EmulatorHandle {
+    TOKENS
+        .lock()
+        .unwrap()
+        .push((emu.endpoint(), emu.api_token().to_string()));
+    emu
+}
+
+fn token_for(url: &str) -> Option<String> {
+    TOKENS
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(ep, _)| url.starts_with(ep.as_str()))
+        .map(|(_, t)| t.clone())
+}
+
+/// Secrets of access keys other than [`ACCESS_KEY`] (session credentials a test got from
+/// AssumeRole), so [`http`] can sign with them.
+static SECRETS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Lets [`http`] sign requests of `akid` with `secret`.
+pub fn remember_secret(akid: &str, secret: &str) {
+    SECRETS
+        .lock()
+        .unwrap()
+        .push((akid.to_string(), secret.to_string()));
+}
+
+fn secret_of(akid: &str) -> String {
+    if akid == ACCESS_KEY {
+        return SECRET_KEY.to_string();
+    }
+    SECRETS
+        .lock()
+        .unwrap()
+        .iter()
+        .rev()
+        .find(|(a, _)| a == akid)
+        .map(|(_, s)| s.clone())
+        .unwrap_or_else(|| "not-a-known-secret".to_string())
+}
+
+/// An `Authorization` value that [`http`] replaces with a real SigV4 signature of the request
+/// for the Lambda service by `akid` (its secret: [`SECRET_KEY`] or [`remember_secret`]).
 pub fn sigv4(akid: &str) -> String {
     sigv4_for(akid, "lambda")
 }
 
 /// [`sigv4`] for another service's credential scope (`sts`, `logs`).
 pub fn sigv4_for(akid: &str, service: &str) -> String {
+    format!("SIGN {service} {akid}")
+}
+
+/// A SigV4 header that is well-formed but not a valid signature (for tests of refusals).
+pub fn forged_sigv4(akid: &str, service: &str) -> String {
     format!(
         "AWS4-HMAC-SHA256 Credential={akid}/20250101/us-east-1/{service}/aws4_request, \
-         SignedHeaders=host;x-amz-date, Signature={SIGNATURE}"
+         SignedHeaders=host;x-amz-date, Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
     )
+}
+
+/// Signs `req` in place with aws-sigv4 (as an AWS SDK does): all of its headers and its body.
+fn sign(req: &mut hyper::Request<Full<Bytes>>, body: &[u8], service: &str, akid: &str) {
+    use aws_sigv4::http_request::{sign, SignableBody, SignableRequest, SigningSettings};
+    let token = req
+        .headers()
+        .get("x-amz-security-token")
+        .map(|v| v.to_str().unwrap().to_string());
+    req.headers_mut().remove("x-amz-security-token");
+    let identity =
+        aws_credential_types::Credentials::new(akid, secret_of(akid), token, None, "test").into();
+    let params = aws_sigv4::sign::v4::SigningParams::builder()
+        .identity(&identity)
+        .region("us-east-1")
+        .name(service)
+        .time(std::time::SystemTime::now())
+        .settings(SigningSettings::default())
+        .build()
+        .unwrap()
+        .into();
+    let uri = req.uri().to_string();
+    let headers: Vec<(String, String)> = req
+        .headers()
+        .iter()
+        .map(|(k, v)| {
+            (
+                k.as_str().to_string(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect();
+    let signable = SignableRequest::new(
+        req.method().as_str(),
+        uri,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(body),
+    )
+    .unwrap();
+    let (instructions, _) = sign(signable, &params).unwrap().into_parts();
+    for (name, value) in instructions.headers() {
+        req.headers_mut().insert(
+            hyper::header::HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            value.parse().unwrap(),
+        );
+    }
 }
 
 pub struct Resp {
@@ -68,7 +170,8 @@ impl Resp {
     }
 }
 
-/// One HTTP request; `auth` = Some(access key) adds a SigV4-looking Authorization header.
+/// One HTTP request. An `authorization` header made by [`sigv4`] / [`sigv4_for`] is replaced by
+/// a real signature of the request.
 pub async fn http(
     method: &str,
     url: &str,
@@ -77,10 +180,34 @@ pub async fn http(
 ) -> Resp {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
     let mut req = hyper::Request::builder().method(method).uri(url);
-    for (k, v) in headers {
-        req = req.header(*k, *v);
+    let mut signer = None;
+    // `/_emulator` calls carry the emulator's bearer token unless the test sets its own
+    // `authorization` (or `NOAUTH` to send none).
+    let own_auth = headers
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("authorization"));
+    if url.contains("/_emulator/") && !own_auth {
+        if let Some(t) = token_for(url) {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
     }
-    let req = req.body(Full::new(body.into())).unwrap();
+    for (k, v) in headers {
+        if k.eq_ignore_ascii_case("authorization") && *v == "NOAUTH" {
+            continue;
+        }
+        match v.strip_prefix("SIGN ") {
+            Some(rest) if k.eq_ignore_ascii_case("authorization") => {
+                let (service, akid) = rest.split_once(' ').unwrap();
+                signer = Some((service.to_string(), akid.to_string()));
+            }
+            _ => req = req.header(*k, *v),
+        }
+    }
+    let body: Bytes = body.into();
+    let mut req = req.body(Full::new(body.clone())).unwrap();
+    if let Some((service, akid)) = signer {
+        sign(&mut req, &body, &service, &akid);
+    }
     let resp = tokio::time::timeout(TIMEOUT, client.request(req))
         .await
         .expect("HTTP timeout")
@@ -95,9 +222,9 @@ pub async fn http(
     }
 }
 
-/// A signed Lambda API call with a long-term dummy key.
+/// A Lambda API call signed with the test emulators' key pair.
 pub async fn lambda(method: &str, url: &str, body: impl Into<Bytes>) -> Resp {
-    let auth = sigv4("AKIAEMULATORTEST");
+    let auth = sigv4(ACCESS_KEY);
     http(method, url, &[("authorization", &auth)], body).await
 }
 
@@ -107,7 +234,7 @@ pub async fn invoke(
     kind: &str,
     payload: serde_json::Value,
 ) -> Resp {
-    let auth = sigv4("AKIAEMULATORTEST");
+    let auth = sigv4(ACCESS_KEY);
     http(
         "POST",
         &format!("{endpoint}/2015-03-31/functions/{function}/invocations"),
@@ -160,4 +287,16 @@ pub fn now_ms() -> u64 {
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_millis() as u64
+}
+
+/// A temporary directory any user may write to (mode 1777, like `/tmp`): for files a sandbox
+/// writes, as sandboxes of an emulator running as root run as an unprivileged user.
+pub fn shared_tempdir() -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::Builder::new()
+        .permissions(std::fs::Permissions::from_mode(0o1777))
+        .tempdir()
+        .unwrap();
+    std::fs::set_permissions(d.path(), std::fs::Permissions::from_mode(0o1777)).unwrap();
+    d
 }
