@@ -7,7 +7,6 @@
 
 use std::fmt;
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::error::EmulatorError;
@@ -128,17 +127,7 @@ impl ApiToken {
     pub(crate) fn write_file(&self, data_dir: &Path) -> Result<PathBuf, EmulatorError> {
         let token = self;
         let path = data_dir.join(API_TOKEN_FILE);
-        match std::fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(EmulatorError::io("replacing the API token file", &path, e)),
-        }
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(&path)
+        let mut f = temporal_lambda_env::private_file::create_private_file(&path)
             .map_err(|e| EmulatorError::io("creating the API token file", &path, e))?;
         f.write_all(token.0.as_bytes())
             .map_err(|e| EmulatorError::io("writing the API token file", &path, e))?;
@@ -153,6 +142,28 @@ impl ApiToken {
     /// True if `presented` is this token (compared in constant time).
     pub(crate) fn matches(&self, presented: &str) -> bool {
         constant_time_eq(self.0.as_bytes(), presented.as_bytes())
+    }
+}
+
+/// Issued session credentials that no longer authenticate (their sandbox is gone). A leaf lock:
+/// never held while taking another.
+pub(crate) type Revoked = std::sync::Arc<std::sync::Mutex<std::collections::HashSet<String>>>;
+
+/// Revokes a sandbox's session credentials when dropped: held by the scheduler's slot of the
+/// sandbox, so they stop working the moment the sandbox is no longer listed.
+pub(crate) struct Revocation {
+    /// The access key id of the credentials.
+    pub access_key_id: String,
+    /// Where revoked keys are recorded.
+    pub revoked: Revoked,
+}
+
+impl Drop for Revocation {
+    fn drop(&mut self) {
+        self.revoked
+            .lock()
+            .expect("revoked lock")
+            .insert(std::mem::take(&mut self.access_key_id));
     }
 }
 

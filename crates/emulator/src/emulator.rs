@@ -51,6 +51,8 @@ pub(crate) struct Inner {
     pub isolation: crate::isolation::Isolation,
     /// The bearer token `/_emulator` requires.
     pub api_token: ApiToken,
+    /// Sandbox credentials revoked since their sandbox went (see `scheduler::credentials_issued`).
+    pub revoked: crate::credentials::Revoked,
     launcher: Launcher,
     sandbox_counter: AtomicU64,
 }
@@ -83,6 +85,7 @@ impl Inner {
             pgids: Mutex::new(HashMap::new()),
             faults: Mutex::new(Default::default()),
             api_token: ApiToken::generate(),
+            revoked: Default::default(),
             launcher,
             sandbox_counter: AtomicU64::new(0),
         }
@@ -132,6 +135,14 @@ impl Inner {
         let own = &self.config.credentials;
         if caller.access_key_id == own.access_key_id {
             return Ok(own.secret_access_key.clone());
+        }
+        if self
+            .revoked
+            .lock()
+            .expect("revoked lock")
+            .contains(&caller.access_key_id)
+        {
+            return Err(AuthFailure::UnknownToken);
         }
         let store = self.store.lock().expect("store lock");
         let cred = store

@@ -78,6 +78,7 @@ mod service;
 mod sigv4;
 mod store;
 mod sts;
+mod trust;
 
 pub use config::{EmulatorConfig, COMPRESSED_ASYNC_RETRY_DELAYS, DEFAULT_ASYNC_RETRY_DELAYS};
 pub use credentials::{Credentials, API_TOKEN_FILE};

@@ -216,6 +216,7 @@ fn lambda_env(
     runtime_api: &str,
     stream: &str,
     fs: &crate::isolation::SandboxFs,
+    creds: Option<&(String, String, String)>,
 ) -> BTreeMap<String, String> {
     let c = &v.config;
     let code = fs.task_root.to_string_lossy().into_owned();
@@ -258,14 +259,10 @@ fn lambda_env(
     set("HOME", scratch.to_string_lossy().into_owned());
     set("TMPDIR", scratch.to_string_lossy().into_owned());
     // The execution role's session credentials, as Lambda puts them in every sandbox.
-    if !c.role.is_empty() {
-        if let Some((akid, secret, token)) =
-            crate::sts::sandbox_credentials(inner, &c.role, &c.function_name)
-        {
-            set("AWS_ACCESS_KEY_ID", akid);
-            set("AWS_SECRET_ACCESS_KEY", secret);
-            set("AWS_SESSION_TOKEN", token);
-        }
+    if let Some((akid, secret, token)) = creds {
+        set("AWS_ACCESS_KEY_ID", akid.clone());
+        set("AWS_SECRET_ACCESS_KEY", secret.clone());
+        set("AWS_SESSION_TOKEN", token.clone());
     }
     for (k, val) in c.env_vars() {
         env.insert(k, val);
@@ -564,7 +561,36 @@ pub(crate) async fn run(
             return;
         }
     };
-    let env = lambda_env(&inner, &version, &rt.addr.to_string(), &log.name, &fs);
+    // Session credentials of the execution role, if Lambda could assume it; revoked at the end.
+    let creds = if version.config.role.is_empty() {
+        None
+    } else {
+        match crate::sts::sandbox_credentials(&inner, &version.config.role, &function).await {
+            Ok(c) => {
+                crate::scheduler::credentials_issued(&inner, &function, &id, &c.0);
+                Some(c)
+            }
+            Err(why) => {
+                log.line(format!(
+                    "no execution role credentials in this sandbox (AWS_ACCESS_KEY_ID unset): {why}"
+                ));
+                None
+            }
+        }
+    };
+    let revoke_creds = || {
+        if let Some((akid, _, _)) = &creds {
+            crate::sts::revoke(&inner, akid);
+        }
+    };
+    let env = lambda_env(
+        &inner,
+        &version,
+        &rt.addr.to_string(),
+        &log.name,
+        &fs,
+        creds.as_ref(),
+    );
     // Declared before the process: dropped (thawed, emptied, removed) after it is reaped.
     let cgroup = inner.cgroups.sandbox(&id, version.config.memory_size);
     let mut freezer = Freezer::new(&inner, &cgroup);
@@ -575,6 +601,7 @@ pub(crate) async fn run(
             log.line(&msg);
             report.failed(first, "Runtime.InvalidEntrypoint", &msg);
             log.close().await;
+            revoke_creds();
             report.gone(&mut cmd_rx);
             return;
         }
@@ -896,6 +923,7 @@ pub(crate) async fn run(
     drop(proc);
     drop(cgroup);
     drop(fs);
+    revoke_creds();
     tracing::info!(sandbox = %id, function = %function, "sandbox stopped");
     report.gone(&mut cmd_rx);
 }

@@ -153,6 +153,8 @@ pub(crate) struct Slot {
     cmd: mpsc::UnboundedSender<SandboxCmd>,
     pid: Option<u32>,
     log_stream: String,
+    /// The sandbox's session credentials, revoked when the slot goes.
+    _credentials: Option<crate::credentials::Revocation>,
 }
 
 #[derive(Default)]
@@ -379,6 +381,7 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
                         cmd: tx,
                         pid: None,
                         log_stream: String::new(),
+                        _credentials: None,
                     },
                 );
                 f.note_peak();
@@ -610,6 +613,29 @@ fn try_reap(inner: &Arc<Inner>, function: &str, id: &str) -> bool {
             true
         }
     }
+}
+
+/// Sandbox `id` of `function` got session credentials `access_key_id`: they live as long as its
+/// slot (revoked at once if the slot is already gone).
+pub(crate) fn credentials_issued(
+    inner: &Arc<Inner>,
+    function: &str,
+    id: &str,
+    access_key_id: &str,
+) {
+    let revocation = crate::credentials::Revocation {
+        access_key_id: access_key_id.to_string(),
+        revoked: inner.revoked.clone(),
+    };
+    let mut s = inner.sched.lock().expect("sched lock");
+    if let Some(sl) = s
+        .functions
+        .get_mut(function)
+        .and_then(|f| f.sandboxes.get_mut(id))
+    {
+        sl._credentials = Some(revocation);
+    }
+    // Otherwise `revocation` drops here: revoked.
 }
 
 /// Records the pid and log stream of a started sandbox.

@@ -157,8 +157,18 @@ fn assumed_role_arn(account: &str, role_arn: &str, session: &str) -> String {
 /// trust policy requires (empty: none required).
 type IamTrust = Option<Vec<String>>;
 
-/// Reads `role_arn`'s trust policy from an IAM query endpoint (`GetRole`).
 async fn iam_role_trust(endpoint: &str, role_arn: &str) -> Result<IamTrust, String> {
+    Ok(iam_trust_policy(endpoint, role_arn)
+        .await?
+        .map(|doc| crate::trust::external_ids_of(&doc)))
+}
+
+/// Reads `role_arn`'s trust policy from an IAM query endpoint (`GetRole`): `None` if the role
+/// does not exist.
+pub(crate) async fn iam_trust_policy(
+    endpoint: &str,
+    role_arn: &str,
+) -> Result<Option<serde_json::Value>, String> {
     use http_body_util::{BodyExt, Full};
     let name = role_arn.rsplit('/').next().unwrap_or(role_arn);
     let body = form_urlencoded::Serializer::new(String::new())
@@ -207,50 +217,13 @@ async fn iam_role_trust(endpoint: &str, role_arn: &str) -> Result<IamTrust, Stri
         "</AssumeRolePolicyDocument>",
     )
     .ok_or("no AssumeRolePolicyDocument in GetRole response")?;
-    Ok(Some(external_ids_of(doc)))
+    Ok(Some(crate::trust::parse_policy(doc)))
 }
 
 fn between<'a>(s: &'a str, start: &str, end: &str) -> Option<&'a str> {
     let i = s.find(start)? + start.len();
     let j = s[i..].find(end)? + i;
     Some(&s[i..j])
-}
-
-/// External IDs required (`StringEquals` / `sts:ExternalId`) by a trust policy, given as IAM
-/// returns it (XML-escaped, possibly URL-encoded JSON).
-fn external_ids_of(doc: &str) -> Vec<String> {
-    let unescaped = doc
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&");
-    let json: serde_json::Value = serde_json::from_str(&unescaped)
-        .or_else(|_| {
-            let decoded: String =
-                form_urlencoded::parse(format!("d={}", unescaped.replace('+', "%2B")).as_bytes())
-                    .next()
-                    .map(|(_, v)| v.into_owned())
-                    .unwrap_or_default();
-            serde_json::from_str(&decoded)
-        })
-        .unwrap_or(serde_json::Value::Null);
-    let statements = match json.get("Statement") {
-        Some(serde_json::Value::Array(a)) => a.clone(),
-        Some(o) => vec![o.clone()],
-        None => vec![],
-    };
-    let mut out = Vec::new();
-    for st in statements {
-        match st.pointer("/Condition/StringEquals/sts:ExternalId") {
-            Some(serde_json::Value::String(s)) => out.push(s.clone()),
-            Some(serde_json::Value::Array(a)) => {
-                out.extend(a.iter().filter_map(|v| v.as_str().map(str::to_string)))
-            }
-            _ => {}
-        }
-    }
-    out
 }
 
 /// Mints temporary (`ASIA…`) credentials for `role_arn`, recorded so the emulator's APIs accept
@@ -281,17 +254,51 @@ fn issue(
 }
 
 /// Credentials for a sandbox, as Lambda gives one: the execution role's, in
-/// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` (12 h, Lambda's maximum
-/// session for a function). `None` when the state cannot be saved.
-pub(crate) fn sandbox_credentials(
+/// `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` / `AWS_SESSION_TOKEN` (at most 12 h, Lambda's
+/// maximum session for a function; revoked with [`revoke`] when the sandbox ends), and only for
+/// a role Lambda could assume ([`crate::trust::sandbox_role_refusal`]). `Err` says why none
+/// were issued.
+pub(crate) async fn sandbox_credentials(
     inner: &Inner,
     role_arn: &str,
     function_name: &str,
-) -> Option<(String, String, String)> {
+) -> Result<(String, String, String), String> {
+    let policy = match &inner.config.iam_endpoint {
+        Some(ep) => Some(
+            iam_trust_policy(ep, role_arn)
+                .await
+                .map_err(|e| format!("reading role {role_arn} from the IAM endpoint {ep}: {e}"))?,
+        ),
+        None => None,
+    };
+    if let Some(why) =
+        crate::trust::sandbox_role_refusal(role_arn, &inner.config.account_id, policy.as_ref())
+    {
+        return Err(why);
+    }
     let mut store = inner.store.lock().expect("store lock");
     let (akid, secret, token, _) = issue(&mut store.state, role_arn, function_name, 12 * 3600);
-    store.save().ok()?;
-    Some((akid, secret, token))
+    store
+        .save()
+        .map_err(|e| format!("saving the issued credentials: {e}"))?;
+    Ok((akid, secret, token))
+}
+
+/// Forgets issued credentials (a sandbox's, when it has ended; the scheduler revoked them
+/// already when the sandbox stopped being listed).
+pub(crate) fn revoke(inner: &Inner, access_key_id: &str) {
+    let mut store = inner.store.lock().expect("store lock");
+    if store.state.credentials.remove(access_key_id).is_some() {
+        if let Err(e) = store.save() {
+            tracing::warn!("could not save the state after revoking sandbox credentials: {e}");
+        }
+    }
+    drop(store);
+    inner
+        .revoked
+        .lock()
+        .expect("revoked lock")
+        .remove(access_key_id);
 }
 
 fn assume_role(
@@ -398,23 +405,4 @@ fn assume_role(
             uuid::Uuid::new_v4()
         ),
     )
-}
-
-#[cfg(test)]
-mod iam_tests {
-    use super::external_ids_of;
-
-    #[test]
-    fn trust_policy_external_ids() {
-        let doc = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::1:root"},"Action":"sts:AssumeRole","Condition":{"StringEquals":{"sts:ExternalId":["abc+12"]}}}]}"#;
-        assert_eq!(external_ids_of(doc), vec!["abc+12"]);
-        let encoded: String = form_urlencoded::byte_serialize(doc.as_bytes()).collect();
-        assert_eq!(external_ids_of(&encoded), vec!["abc+12"]);
-        let escaped = doc.replace('"', "&quot;");
-        assert_eq!(external_ids_of(&escaped), vec!["abc+12"]);
-        assert!(
-            external_ids_of(r#"{"Statement":{"Effect":"Allow","Action":"sts:AssumeRole"}}"#)
-                .is_empty()
-        );
-    }
 }

@@ -203,3 +203,116 @@ async fn roles_can_be_registered_over_http() {
     assert_eq!(r.status, 400);
     emu.shutdown().await;
 }
+
+/// GetCallerIdentity signed with session credentials `(akid, secret, token)`.
+async fn whoami(ep: &str, akid: &str, secret: &str, token: &str) -> Resp {
+    remember_secret(akid, secret);
+    let auth = sigv4_for(akid, "sts");
+    http(
+        "POST",
+        &format!("{ep}/"),
+        &[
+            ("authorization", &auth),
+            ("x-amz-security-token", token),
+            ("content-type", "application/x-www-form-urlencoded"),
+        ],
+        "Action=GetCallerIdentity&Version=2011-06-15",
+    )
+    .await
+}
+
+/// Review item 7: a sandbox gets execution-role credentials only for a role Lambda could assume
+/// (here: one of the emulator's account), and they stop working when the sandbox ends.
+#[tokio::test]
+async fn sandbox_credentials_only_for_assumable_roles_and_only_while_it_lives() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let ep = emu.endpoint();
+    let mut own = FunctionSpec::new("own-role", test_function());
+    own.role = Some("arn:aws:iam::123456789012:role/exec".into());
+    let mut foreign = FunctionSpec::new("foreign-role", test_function());
+    foreign.role = Some("arn:aws:iam::999999999999:role/someone-elses".into());
+    emu.create_function_from_path(own).await.unwrap();
+    emu.create_function_from_path(foreign).await.unwrap();
+
+    let env = invoke(
+        &ep,
+        "foreign-role",
+        "RequestResponse",
+        json!({"action": "env"}),
+    )
+    .await
+    .json();
+    assert!(env["env"].get("AWS_ACCESS_KEY_ID").is_none(), "{env}");
+    let logs = emu.logs("foreign-role").unwrap();
+    assert!(logs.contains("not the emulator's 123456789012"), "{logs}");
+
+    let env = invoke(&ep, "own-role", "RequestResponse", json!({"action": "env"}))
+        .await
+        .json();
+    let v = |k: &str| env["env"][k].as_str().unwrap().to_string();
+    let (akid, secret, token) = (
+        v("AWS_ACCESS_KEY_ID"),
+        v("AWS_SECRET_ACCESS_KEY"),
+        v("AWS_SESSION_TOKEN"),
+    );
+    let r = whoami(&ep, &akid, &secret, &token).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert!(
+        r.text().contains("assumed-role/exec/own-role"),
+        "{}",
+        r.text()
+    );
+    // The sandbox goes (function deleted): its credentials are revoked.
+    emu.delete_function("own-role").unwrap();
+    emu.wait_for_sandboxes(TIMEOUT, |s| s.iter().all(|s| s.function_name != "own-role"))
+        .await
+        .unwrap();
+    let r = whoami(&ep, &akid, &secret, &token).await;
+    assert_eq!(r.status, 403, "{}", r.text());
+    assert_eq!(
+        xml_field(&r.text(), "Code").as_deref(),
+        Some("InvalidClientTokenId")
+    );
+    emu.shutdown().await;
+}
+
+/// Review item 7: Lambda's reserved variables cannot be set, on any path.
+#[tokio::test]
+async fn reserved_environment_variables_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let ep = emu.endpoint();
+    for key in [
+        "AWS_ACCESS_KEY_ID",
+        "AWS_SESSION_TOKEN",
+        "AWS_LAMBDA_RUNTIME_API",
+        "_HANDLER",
+        "LAMBDA_TASK_ROOT",
+    ] {
+        let err = emu
+            .create_function_from_path(FunctionSpec::new("r", test_function()).env(key, "x"))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains(key), "{key}: {err}");
+    }
+    emu.create_function_from_path(FunctionSpec::new("r", test_function()))
+        .await
+        .unwrap();
+    let err = emu
+        .set_function_env("r", &[("AWS_SECRET_ACCESS_KEY".into(), "x".into())])
+        .unwrap_err();
+    assert!(err.to_string().contains("reserved"), "{err}");
+    let r = lambda(
+        "PUT",
+        &format!("{ep}/2015-03-31/functions/r/configuration"),
+        json!({"Environment": {"Variables": {"AWS_LAMBDA_FUNCTION_NAME": "other"}}}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(
+        r.header("x-amzn-errortype").as_deref(),
+        Some("InvalidParameterValueException")
+    );
+    emu.shutdown().await;
+}
