@@ -162,3 +162,142 @@ fn a_port_in_use_is_one_clear_error() {
     }
     drop(held);
 }
+
+/// The emulator cgroups and sandbox run dirs of the process `pid` (`temporal-lambda-emulator.<pid>.<n>`).
+fn leftovers_of(pid: u32) -> Vec<std::path::PathBuf> {
+    let prefix = format!("temporal-lambda-emulator.{pid}.");
+    let mut out = Vec::new();
+    for root in [
+        "/sys/fs/cgroup/cpu",
+        "/sys/fs/cgroup/memory",
+        "/sys/fs/cgroup/freezer",
+        "/sys/fs/cgroup",
+    ]
+    .iter()
+    .map(std::path::PathBuf::from)
+    .chain([std::env::temp_dir()])
+    {
+        for e in std::fs::read_dir(&root).into_iter().flatten().flatten() {
+            if e.file_name().to_string_lossy().starts_with(&prefix) {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// Starts `local up` (Lambda fidelity) and returns it once it says it is running.
+fn local_up(dir: &Path) -> std::process::Child {
+    use std::io::BufRead;
+    let state = dir.join("state");
+    let mut child = Command::new(EXE)
+        .current_dir(dir)
+        .args([
+            "local",
+            "up",
+            "--manifest-path",
+            &sample_manifest(),
+            "--state-dir",
+        ])
+        .arg(&state)
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                venv_bin().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .env("TEMPORAL_LAMBDA_FIDELITY", "lambda")
+        .env_remove("RUST_LOG")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("running;") => break,
+            Some(Ok(l)) => seen.push(l),
+            _ => panic!("local up ended before it was running:\n{}", seen.join("\n")),
+        }
+    }
+    // Keep draining stderr so the rig never blocks on a full pipe.
+    std::thread::spawn(move || lines.for_each(drop));
+    child
+}
+
+/// Security review item 1: the host is left as found. `local up` stopped by SIGTERM removes its
+/// cgroups and sandbox run dir; one killed by SIGKILL leaves them, and the next emulator start
+/// removes them; cgroup v2's root subtree_control is as before.
+#[tokio::test]
+async fn local_up_leaves_the_host_as_found() {
+    let root_v1 = Path::new("/sys/fs/cgroup/cpu/cgroup.procs");
+    let root_v2 = Path::new("/sys/fs/cgroup/cgroup.subtree_control");
+    let writable = std::fs::OpenOptions::new()
+        .write(true)
+        .open(root_v1)
+        .is_ok()
+        || std::fs::OpenOptions::new()
+            .write(true)
+            .open(root_v2)
+            .is_ok();
+    if !writable {
+        assert!(
+            std::env::var("TEMPORAL_LAMBDA_REQUIRE_CGROUPS").as_deref() != Ok("1"),
+            "TEMPORAL_LAMBDA_REQUIRE_CGROUPS=1 but the cgroups are not writable"
+        );
+        eprintln!("skipped: needs writable cgroups (root)");
+        return;
+    }
+    let subtree_before = std::fs::read_to_string(root_v2).ok();
+    let dir = TempDir::new("local-up-cleanup");
+
+    let up = local_up(&dir.0);
+    let pid = up.id();
+    assert!(
+        !leftovers_of(pid).is_empty(),
+        "a running rig has its cgroups"
+    );
+    let term = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(term.success());
+    let status = wait_child(up);
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        leftovers_of(pid),
+        Vec::<std::path::PathBuf>::new(),
+        "left behind after SIGTERM"
+    );
+    assert_eq!(std::fs::read_to_string(root_v2).ok(), subtree_before);
+
+    let mut up = local_up(&dir.0);
+    let pid = up.id();
+    up.kill().unwrap();
+    up.wait().unwrap();
+    assert!(!leftovers_of(pid).is_empty(), "SIGKILL cannot clean up");
+    // The next start (any emulator with fidelity on, as root) removes the killed run's.
+    let mut cfg = temporal_lambda_emulator::EmulatorConfig::new(dir.0.join("next"));
+    cfg.fidelity = temporal_lambda_emulator::Fidelity::LAMBDA;
+    let next = temporal_lambda_emulator::Emulator::start(cfg)
+        .await
+        .unwrap();
+    assert_eq!(
+        leftovers_of(pid),
+        Vec::<std::path::PathBuf>::new(),
+        "not removed by the next start"
+    );
+    next.shutdown().await;
+    assert_eq!(std::fs::read_to_string(root_v2).ok(), subtree_before);
+}
+
+/// Waits for `c` to exit (at most 60 s).
+fn wait_child(mut c: std::process::Child) -> std::process::ExitStatus {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(c.wait().unwrap()));
+    rx.recv_timeout(std::time::Duration::from_secs(60))
+        .expect("local up did not stop within 60 s of SIGTERM")
+}

@@ -124,8 +124,9 @@ pub struct DevServerOptions {
     /// [`aws_credentials`](Self::aws_credentials) and `AWS_EC2_METADATA_DISABLED=true` in the
     /// server's environment.
     pub aws_endpoint: Option<String>,
-    /// The access key pair the server signs its AWS calls to `aws_endpoint` with (the local
-    /// emulator's credentials: it verifies signatures). Required with `aws_endpoint`.
+    /// The access key pair the server signs its AWS calls to `aws_endpoint` with: the local
+    /// emulator's credentials (it verifies signatures). `None`: a placeholder pair that only an
+    /// endpoint which does not check signatures accepts.
     pub aws_credentials: Option<AwsCredentials>,
     /// Namespace that must be usable before `start` returns. Created at launch when it is not
     /// `default` (which always exists).
@@ -299,13 +300,15 @@ impl DevServer {
                 .env("AWS_DEFAULT_REGION", "us-east-1")
                 .env(
                     "AWS_ACCESS_KEY_ID",
-                    o.aws_credentials.as_ref().map_or("", |c| &c.access_key_id),
+                    o.aws_credentials
+                        .as_ref()
+                        .map_or(PLACEHOLDER_ACCESS_KEY_ID, |c| &c.access_key_id),
                 )
                 .env(
                     "AWS_SECRET_ACCESS_KEY",
                     o.aws_credentials
                         .as_ref()
-                        .map_or("", |c| &c.secret_access_key),
+                        .map_or(PLACEHOLDER_SECRET, |c| &c.secret_access_key),
                 )
                 .env("AWS_EC2_METADATA_DISABLED", "true")
                 .env_remove("AWS_PROFILE")
@@ -769,6 +772,10 @@ mod tests {
         assert_ne!(a, b);
     }
 }
+
+/// The key pair the server gets when [`DevServerOptions::aws_credentials`] is `None`.
+const PLACEHOLDER_ACCESS_KEY_ID: &str = "AKIDLOCALTEMPORALDEV";
+const PLACEHOLDER_SECRET: &str = "placeholder-not-accepted-by-the-emulator";
 
 /// An AWS access key pair for [`DevServerOptions::aws_credentials`]. `Debug` hides the secret.
 #[derive(Clone, PartialEq, Eq)]

@@ -125,8 +125,8 @@ fn is_hex64(s: &str, lowercase_only: bool) -> bool {
 
 /// Reads the access key id from `Authorization: AWS4-HMAC-SHA256 Credential=AKID/date/region/service/aws4_request,
 /// SignedHeaders=…, Signature=<64 hex>` or from a presigned URL's query (`X-Amz-Algorithm=AWS4-HMAC-SHA256`,
-/// `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-SignedHeaders`, `X-Amz-Signature`). The signature must be
-/// well-formed but is never verified.
+/// `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-SignedHeaders`, `X-Amz-Signature`). Only the shape is
+/// checked here; [`crate::sigv4::verify`] checks the HMAC.
 pub(crate) fn parse_caller(
     headers: &HeaderMap,
     query: Option<&str>,

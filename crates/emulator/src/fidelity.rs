@@ -195,10 +195,9 @@ fn mounts(mountinfo: &str) -> (Vec<(String, PathBuf)>, Option<PathBuf>) {
 }
 
 /// Creates `<root>/temporal-lambda-emulator.<pid>.<n>` (one per emulator, several may run in one
-/// process) after removing stale ones of dead emulator processes.
+/// process). Stale ones of dead emulator processes are removed first by `setup`.
 fn make_parent(root: &Path) -> std::io::Result<PathBuf> {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    clean_stale(root);
     let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let dir = root.join(format!("{PARENT_PREFIX}{}.{n}", std::process::id()));
     std::fs::create_dir(&dir)?;
@@ -268,9 +267,11 @@ fn kill_members(dir: &Path) {
     }
 }
 
-/// rmdir fails with EBUSY while exiting members are still being removed: retry briefly.
+/// rmdir fails with EBUSY while exiting members are still being removed: retry for up to 2 s
+/// (a killed process leaves its groups when the kernel has torn it down; cgroup v1 signals
+/// nothing then, so this polls).
 fn rmdir_retry(dir: &Path) {
-    for _ in 0..50 {
+    for _ in 0..1000 {
         match std::fs::remove_dir(dir) {
             Ok(()) => return,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return,
@@ -296,6 +297,14 @@ impl CgroupHost {
         let mountinfo = read(Path::new("/proc/self/mountinfo")).unwrap_or_default();
         let (v1, v2) = mounts(&mountinfo);
         let find = |c: &str| v1.iter().find(|(n, _)| n == c).map(|(_, p)| p.clone());
+        // Groups left by emulators that were killed: freezer first, as a frozen process cannot
+        // die (and leave its cpu and memory groups) until it is thawed.
+        for root in [find("freezer"), find("cpu"), find("memory"), v2.clone()]
+            .into_iter()
+            .flatten()
+        {
+            clean_stale(&root);
+        }
         let mut problems = Vec::new();
         let mut parent = |want: bool, name: &str, root: Option<PathBuf>| -> Option<PathBuf> {
             if !want {
@@ -507,7 +516,9 @@ impl CgroupHost {
                 cpu,
                 memory,
                 freezer,
-            }) => [cpu, memory, freezer]
+                // Freezer first: a frozen process cannot die (and leave its other groups) until
+                // its freezer group is thawed.
+            }) => [freezer, cpu, memory]
                 .into_iter()
                 .flatten()
                 .map(PathBuf::as_path)

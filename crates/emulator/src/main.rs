@@ -17,10 +17,13 @@ enum LogFormat {
 /// Local AWS Lambda (control plane, Invoke, Runtime API) + STS on one endpoint.
 /// Point clients at it with AWS_ENDPOINT_URL=http://127.0.0.1:PORT.
 ///
-/// Security: it listens on 127.0.0.1 only and trusts every local process (signatures are
-/// checked for shape, never verified). Web pages are kept out by request checks: a Host other
-/// than 127.0.0.1/localhost/[::1] (with this port), any Origin or Sec-Fetch-* header, and form or
-/// text/plain bodies without a SigV4 Authorization header are refused. See SECURITY.md.
+/// Security: it listens on 127.0.0.1 only and verifies SigV4 signatures against this run's key
+/// pair (printed at start as `export` lines, or read from --credentials-file) and the session
+/// credentials its STS issues; the /_emulator API wants the bearer token in
+/// <data-dir>/api-token. Run as root (for cgroups), sandboxes run as an unprivileged user. Web
+/// pages are kept out by request checks: a Host other than 127.0.0.1/localhost/[::1] (with this
+/// port), any Origin or Sec-Fetch-* header, and form or text/plain bodies without a SigV4
+/// Authorization header are refused. See SECURITY.md.
 #[derive(Parser, Debug)]
 #[command(name = "lambda-emulator", version)]
 struct Args {
@@ -66,9 +69,27 @@ struct Args {
     /// Milliseconds between SIGTERM and SIGKILL when a sandbox is reclaimed (shutdown phase).
     #[arg(long, default_value_t = 500)]
     shutdown_grace_ms: u64,
+    /// The key pair the emulator accepts, from a file (`aws_access_key_id = …` /
+    /// `aws_secret_access_key = …`, or AWS_ACCESS_KEY_ID=… / AWS_SECRET_ACCESS_KEY=… lines).
+    /// Default: a new pair each run, printed at start.
+    #[arg(long, value_name = "FILE")]
+    credentials_file: Option<PathBuf>,
+    /// When run as root: the user sandboxes run as, UID:GID (default SUDO_UID:SUDO_GID when set,
+    /// else 65534:65534, nobody). Never 0.
+    #[arg(long, value_name = "UID:GID", value_parser = parse_user)]
+    sandbox_user: Option<(u32, u32)>,
     /// Log format on stderr (filter with RUST_LOG, default info).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     log_format: LogFormat,
+}
+
+fn parse_user(s: &str) -> Result<(u32, u32), String> {
+    let (u, g) = s.split_once(':').unwrap_or((s, s));
+    match (u.parse::<u32>(), g.parse::<u32>()) {
+        (Ok(u), Ok(g)) if u != 0 && g != 0 => Ok((u, g)),
+        (Ok(_), Ok(_)) => Err("sandboxes never run as root: give a non-zero UID:GID".into()),
+        _ => Err(format!("'{s}' is not UID:GID (numbers, e.g. 65534:65534)")),
+    }
 }
 
 fn parse_fidelity(s: &str) -> Result<Fidelity, String> {
@@ -156,6 +177,16 @@ async fn main() -> ExitCode {
     config.iam_endpoint = args.iam_endpoint.clone();
     config.fidelity = args.fidelity;
     config.shutdown_grace = std::time::Duration::from_millis(args.shutdown_grace_ms);
+    config.sandbox_user = args.sandbox_user;
+    if let Some(file) = &args.credentials_file {
+        match temporal_lambda_emulator::Credentials::from_file(file) {
+            Ok(c) => config.credentials = c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
     for r in &args.roles {
         match parse_role(r) {
             Ok(role) => config.roles.push(role),
@@ -172,9 +203,31 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    println!("listening on {}", handle.endpoint());
-    use std::io::Write;
-    let _ = std::io::stdout().flush();
+    // One write: the address first (scripts read that line), then what clients need; the
+    // secret only when this run made it up (else it is in your file).
+    let creds = handle.credentials();
+    let secret = match &args.credentials_file {
+        Some(f) => format!("# AWS_SECRET_ACCESS_KEY: the one in {}", f.display()),
+        None => format!("export AWS_SECRET_ACCESS_KEY={}", creds.secret_access_key),
+    };
+    let banner = format!(
+        "listening on {ep}\nexport AWS_ENDPOINT_URL={ep}\nexport AWS_ACCESS_KEY_ID={id}\n{secret}\n\
+         # /_emulator API: Authorization: Bearer $(cat {token})\n",
+        ep = handle.endpoint(),
+        id = creds.access_key_id,
+        token = handle
+            .config()
+            .data_dir
+            .join(temporal_lambda_emulator::API_TOKEN_FILE)
+            .display()
+    );
+    {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        // A reader that went away (EPIPE) must not stop the emulator.
+        let _ = out.write_all(banner.as_bytes());
+        let _ = out.flush();
+    }
 
     tokio::select! {
         _ = int.recv() => {}

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -260,24 +260,9 @@ fn validate_env(env: &BTreeMap<String, String>) -> Result<(), EmulatorError> {
     Ok(())
 }
 
-/// Creates `dir` (and any missing parents) with mode 0700.
-pub(crate) fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
-}
-
-/// Creates `dir` as 0700, or tightens an existing one to 0700: for directories the emulator owns
-/// (`functions/`, `logs/`, `sandboxes/` in the data dir).
-pub(crate) fn ensure_private_dir(dir: &Path) -> std::io::Result<()> {
-    create_private_dir(dir)?;
-    let mode = std::fs::metadata(dir)?.permissions().mode();
-    if mode & 0o777 != 0o700 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
+pub(crate) use temporal_lambda_env::private_file::{
+    create_private_dir_all as create_private_dir, ensure_private_dir,
+};
 
 impl Store {
     /// Loads `<data_dir>/state.json` (or starts empty).
