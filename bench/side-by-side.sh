@@ -85,11 +85,19 @@ cp "$target_dir/debug/side-by-side" "$bench"
 # --- Python peer -------------------------------------------------------------------------------
 setup_python() {
   local fn=$cache/python-fn venv=$cache/py-venv py
-  py=$(command -v python3.11 || true)
+  # The sandboxes of an emulator running as root run as an unprivileged user (SECURITY.md), who
+  # must be able to read the interpreter, as Lambda's runtime user reads the image's: prefer the
+  # system's python3.11 over one under a private home (pyenv in /root).
+  py=/usr/bin/python3.11
+  [ -x "$py" ] || py=$(command -v python3.11 || true)
   [ -n "$py" ] || { echo "python3.11 not found"; return 1; }
-  [ -x "$venv/bin/python" ] || "$py" -m venv "$venv" || return 1
+  [ "$(cat "$venv/.interpreter" 2>/dev/null)" = "$py" ] || rm -rf "$venv"
+  if [ ! -x "$venv/bin/python" ]; then
+    "$py" -m venv "$venv" || return 1
+    echo "$py" >"$venv/.interpreter"
+  fi
   local stamp
-  stamp=$(sha256sum bench/peers/python/requirements.txt | cut -c1-16)
+  stamp=$( (cat bench/peers/python/requirements.txt; echo "$py") | sha256sum | cut -c1-16)
   if [ "$(cat "$fn/.stamp" 2>/dev/null)" != "$stamp" ]; then
     rm -rf "$fn" && mkdir -p "$fn"
     "$venv/bin/pip" install --quiet --disable-pip-version-check --target "$fn" \
