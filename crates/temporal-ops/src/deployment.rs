@@ -263,7 +263,9 @@ pub async fn describe_version_raw(
     .await
 }
 
-pub(crate) async fn describe_deployment_raw(
+/// The Worker Deployment `deployment_name` as the server describes it (`None`: it does not
+/// exist).
+pub async fn describe_deployment_raw(
     conn: &Connection,
     namespace: &str,
     deployment_name: &str,
@@ -440,7 +442,7 @@ where
 
 /// Retries `op` while the server answers `ResourceExhausted` (its per-deployment rate limit,
 /// e.g. "too many requests issued to Worker Deployment"), backing off up to ~10 s in total.
-pub(crate) async fn retry_throttled<T, F, Fut>(mut op: F) -> Result<T, DeploymentError>
+pub async fn retry_throttled<T, F, Fut>(mut op: F) -> Result<T, DeploymentError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = Result<T, DeploymentError>>,
@@ -744,7 +746,7 @@ async fn set_current_once(
 
 /// Whether a described version is serverless (has a compute config) and has polled no task
 /// queue yet (was never invoked).
-pub(crate) fn serverless_never_polled(d: &DescribeWorkerDeploymentVersionResponse) -> bool {
+pub fn serverless_never_polled(d: &DescribeWorkerDeploymentVersionResponse) -> bool {
     d.version_task_queues.is_empty()
         && d.worker_deployment_version_info
             .as_ref()
