@@ -1,7 +1,7 @@
 //! `rig-latency`: latency and memory benchmark of the local Serverless Workers rig.
 //!
 //! Brings up the real Temporal dev server and the Lambda + STS emulator with a (release)
-//! `bootstrap` of `examples/hello-worker` through `temporal_lambda_cli::local::start_rig`, starts
+//! `bootstrap` of `examples/hello-worker` through `temporal_lambda_rig::start_rig`, starts
 //! `HelloWorkflow`s with no worker running (the server invokes the function) and measures:
 //!
 //! * cold and warm workflow start → completion,
@@ -24,12 +24,10 @@ use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use temporal_lambda_cli::{
-    connect::ConnectArgs,
-    local::{self, Rig, RigOptions},
-    verify::{self, VerifyOptions},
-};
 use temporal_lambda_emulator::{InvocationRecord, SandboxInfo};
+use temporal_lambda_rig::{self as local, Rig, RigOptions};
+use temporal_lambda_temporal::connect::ConnectArgs;
+use temporal_lambda_temporal::verify::{self, VerifyOptions};
 use temporalio_client::Connection;
 
 use crate::stats::{summarize, Summary};

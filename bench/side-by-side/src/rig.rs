@@ -6,12 +6,10 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use temporal_dev_server::{ensure_installed, DevServer, DevServerOptions};
-use temporal_lambda_cli::{
-    compute::LambdaTarget,
-    connect::ConnectArgs,
-    deployment::{self, RegisterOptions},
-};
 use temporal_lambda_emulator::{Emulator, EmulatorConfig, EmulatorHandle, Fidelity, FunctionSpec};
+use temporal_lambda_temporal::compute::LambdaTarget;
+use temporal_lambda_temporal::connect::ConnectArgs;
+use temporal_lambda_temporal::deployment::{self, RegisterOptions};
 use temporalio_client::Connection;
 
 /// Role the rig registers in the emulator's STS.

@@ -8,7 +8,7 @@ mod shared_history;
 use shared_history::reconnecting;
 
 use anyhow::{bail, Context, Result};
-use temporal_lambda_cli::compute::{json_payload, payload_json};
+use temporal_lambda_temporal::compute::{json_payload, payload_json};
 use temporalio_client::{tonic::Request, Connection};
 use temporalio_common::protos::temporal::api::{
     common::v1::{Payloads, WorkflowType},

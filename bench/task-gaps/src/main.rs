@@ -1,7 +1,7 @@
 //! `task-gaps`: the idle gaps a Lambda invocation of our worker sees inside typical workflow
 //! shapes, and what each idle policy would bill for them.
 //!
-//! Brings up the local rig (`temporal_lambda_cli::local::start_rig`: the real Temporal dev server
+//! Brings up the local rig (`temporal_lambda_rig::start_rig`: the real Temporal dev server
 //! with the worker controller on, the Lambda + STS emulator, the release `bootstrap` of
 //! `examples/hello-worker`) with an idle exit longer than the longest timer
 //! (`TEMPORAL_LAMBDA_IDLE_EXIT=15s`), so every gap inside a workflow stays inside one
@@ -23,11 +23,9 @@ use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::Parser;
-use temporal_lambda_cli::{
-    connect::ConnectArgs,
-    local::{self, Rig, RigOptions},
-};
 use temporal_lambda_emulator::{Fidelity, InvocationRecord};
+use temporal_lambda_rig::{self as local, Rig, RigOptions};
+use temporal_lambda_temporal::connect::ConnectArgs;
 use temporalio_client::Connection;
 
 /// Command-line options.

@@ -7,46 +7,15 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{Architecture, Environment, InvocationType, Runtime};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::aws::{error_code, Aws, AwsError};
 
-/// Payload the worker library answers with its [`Describe`] (see `temporal-lambda-worker`).
-pub const DESCRIBE_PAYLOAD: &str = r#"{"temporal_lambda":"describe"}"#;
-
-/// Payload that makes the worker connect with its own settings and report the outcome.
-pub const CHECK_CONNECTION_PAYLOAD: &str = r#"{"temporal_lambda":"check_connection"}"#;
-
-/// What the worker answers to [`CHECK_CONNECTION_PAYLOAD`] (no secrets).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ConnectionCheck {
-    /// Connected and the server accepted the credentials.
-    pub ok: bool,
-    /// Address.
-    #[serde(default)]
-    pub address: String,
-    /// TLS on.
-    #[serde(default)]
-    pub tls: bool,
-    /// A server CA is configured.
-    #[serde(default)]
-    pub server_ca_cert: bool,
-    /// Server-name override.
-    #[serde(default)]
-    pub server_name: Option<String>,
-    /// mTLS client certificate configured.
-    #[serde(default)]
-    pub client_cert: bool,
-    /// `none`, `environment` or `secret`.
-    #[serde(default)]
-    pub api_key: String,
-    /// Connect time, ms.
-    #[serde(default)]
-    pub connect_ms: u64,
-    /// The failure and its fix.
-    #[serde(default)]
-    pub error: Option<String>,
-}
+pub use temporal_lambda_env::protocol::{
+    describes_build, version_description, ConnectionCheck, Describe, BUILD_ID_TAG,
+    CHECK_CONNECTION_PAYLOAD, DEPLOYMENT_TAG, DESCRIBE_PAYLOAD,
+};
+pub use temporal_lambda_temporal::connect::{connection_files, temporal_env};
 
 /// Asks the function to connect with its own settings ([`CHECK_CONNECTION_PAYLOAD`]).
 pub async fn check_function_connection(
@@ -60,57 +29,6 @@ pub async fn check_function_connection(
             body.chars().take(200).collect::<String>()
         ))
     })
-}
-
-/// Prefix of the Lambda version description that records the build ID.
-pub const BUILD_ID_TAG: &str = "temporal-build-id=";
-
-/// Prefix of the Lambda version description that records the Worker Deployment name.
-pub const DEPLOYMENT_TAG: &str = "temporal-deployment=";
-
-/// The description this toolkit publishes a Lambda version with: the build ID and deployment
-/// name it runs ([`BUILD_ID_TAG`], [`DEPLOYMENT_TAG`]). `deploy` finds a build's version by it,
-/// and `retire` deletes only a version that carries it for the build retired.
-pub fn version_description(build_id: &str, deployment_name: &str) -> String {
-    format!("{BUILD_ID_TAG}{build_id} {DEPLOYMENT_TAG}{deployment_name} (temporal-lambda)")
-}
-
-/// Whether a Lambda version's description is [`version_description`]`(build_id,
-/// deployment_name)`'s: both tags present, with these values.
-pub fn describes_build(description: &str, build_id: &str, deployment_name: &str) -> bool {
-    let words: Vec<&str> = description.split_whitespace().collect();
-    words.contains(&format!("{BUILD_ID_TAG}{build_id}").as_str())
-        && words.contains(&format!("{DEPLOYMENT_TAG}{deployment_name}").as_str())
-}
-
-/// What a function built with `temporal-lambda-worker` says about itself (no secrets).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Describe {
-    /// Library name.
-    #[serde(default)]
-    pub library: String,
-    /// Library version.
-    #[serde(default)]
-    pub library_version: String,
-    /// Deployment name compiled in.
-    pub deployment_name: String,
-    /// Build ID compiled in.
-    pub build_id: String,
-    /// Task queue.
-    #[serde(default)]
-    pub task_queue: String,
-    /// Namespace.
-    #[serde(default)]
-    pub namespace: String,
-    /// Address.
-    #[serde(default)]
-    pub address: String,
-    /// Shutdown buffer, ms.
-    #[serde(default)]
-    pub shutdown_deadline_buffer_ms: u64,
-    /// Workflow types the code registers.
-    #[serde(default)]
-    pub workflow_types: Vec<String>,
 }
 
 /// Errors from `deploy`.
@@ -686,75 +604,6 @@ async fn publish(
     ))
 }
 
-/// Env for the function from Temporal connection settings (values may be secret: print keys only).
-pub fn temporal_env(
-    conn: &crate::connect::ConnectArgs,
-    task_queue: Option<&str>,
-    extra: &[(String, String)],
-) -> BTreeMap<String, String> {
-    use temporal_lambda_env::connection::{self as c, zip_paths};
-    let mut env = BTreeMap::new();
-    env.insert("HOME".to_string(), "/tmp".to_string());
-    env.insert(c::ADDRESS.to_string(), conn.address.clone());
-    env.insert(c::NAMESPACE.to_string(), conn.namespace.clone());
-    match &conn.api_key_secret_arn {
-        Some(arn) => {
-            env.insert(c::API_KEY_SECRET_ARN.to_string(), arn.as_str().to_string());
-        }
-        None => {
-            if let Some(k) = &conn.api_key {
-                env.insert(c::API_KEY.to_string(), k.clone());
-            }
-        }
-    }
-    if conn.tls.is_some() || conn.tls_enabled() {
-        env.insert(c::TLS.to_string(), conn.tls_enabled().to_string());
-    }
-    if let Some(n) = &conn.tls_server_name {
-        env.insert(c::TLS_SERVER_NAME.to_string(), n.clone());
-    }
-    // The files themselves are packaged at these paths by `deploy` (see `connection_files`).
-    if conn.tls_ca_path.is_some() {
-        env.insert(
-            c::TLS_SERVER_CA_CERT_PATH.to_string(),
-            zip_paths::SERVER_CA_CERT.to_string(),
-        );
-    }
-    if conn.tls_cert_path.is_some() {
-        env.insert(
-            c::TLS_CLIENT_CERT_PATH.to_string(),
-            zip_paths::CLIENT_CERT.to_string(),
-        );
-    }
-    if conn.tls_key_path.is_some() {
-        env.insert(
-            c::TLS_CLIENT_KEY_PATH.to_string(),
-            zip_paths::CLIENT_KEY.to_string(),
-        );
-    }
-    if let Some(q) = task_queue {
-        env.insert(c::TASK_QUEUE.to_string(), q.to_string());
-    }
-    for (k, v) in extra {
-        env.insert(k.clone(), v.clone());
-    }
-    env
-}
-
-/// The connection's TLS files to package into the function's zip, at the fixed paths
-/// [`temporal_env`] points the function's environment at.
-pub fn connection_files(conn: &crate::connect::ConnectArgs) -> Vec<(String, PathBuf)> {
-    use temporal_lambda_env::connection::zip_paths;
-    [
-        (zip_paths::SERVER_CA_CERT, &conn.tls_ca_path),
-        (zip_paths::CLIENT_CERT, &conn.tls_cert_path),
-        (zip_paths::CLIENT_KEY, &conn.tls_key_path),
-    ]
-    .into_iter()
-    .filter_map(|(name, p)| p.as_ref().map(|p| (name.to_string(), p.clone())))
-    .collect()
-}
-
 /// A timeout in Lambda's `Timeout` field (seconds, `i32`): saturates instead of wrapping, so an
 /// out-of-range value is refused by Lambda rather than silently turned into another one.
 fn lambda_timeout_secs(t: Duration) -> i32 {
@@ -804,14 +653,5 @@ mod tests {
 
     fn plan_contains(o: &DeployOptions, s: &str) -> bool {
         plan(o).iter().any(|c| c.contains(s))
-    }
-
-    #[test]
-    fn version_descriptions_name_build_and_deployment() {
-        let d = version_description("b-1", "app");
-        assert!(describes_build(&d, "b-1", "app"));
-        assert!(!describes_build(&d, "b-1", "other"));
-        assert!(!describes_build(&d, "b-11", "app"));
-        assert!(!describes_build("b-1", "b-1", "app"));
     }
 }

@@ -1,5 +1,7 @@
-//! Library behind the `temporal-lambda` CLI: the Temporal-side operations for Temporal Serverless
-//! Workers on AWS Lambda, over Temporal's gRPC API (no `temporal` CLI needed).
+//! Library behind the `temporal-lambda` CLI. The Temporal-side operations for Temporal Serverless
+//! Workers on AWS Lambda, over Temporal's gRPC API (no `temporal` CLI needed), live in
+//! `temporal-lambda-temporal` and are re-exported here ([`compute`], [`connect`], [`deployment`],
+//! [`validate`], [`verify`]); the local rig lives in `temporal-lambda-rig` ([`local`]).
 //!
 //! * [`deployment::register`]: create the Worker Deployment (if missing) and a version whose
 //!   compute config makes the server invoke a Lambda function: byte-for-byte the payload the
@@ -31,10 +33,7 @@
 
 pub mod aws;
 pub mod commands;
-pub mod compute;
-pub mod connect;
 pub mod deploy;
-pub mod deployment;
 pub mod doctor;
 pub mod iam;
 pub mod local;
@@ -43,5 +42,5 @@ pub mod retire;
 pub mod rollout;
 pub mod scaffold;
 pub mod ship;
-pub mod validate;
-pub mod verify;
+
+pub use temporal_lambda_temporal::{compute, connect, deployment, validate, verify};

@@ -23,8 +23,9 @@
 //! ```
 //!
 //! Also here, because the worker, the CLI, the TLS front and the packager share them:
-//! [`secret_arn`] (the one parser of `TEMPORAL_API_KEY_SECRET_ARN`) and [`private_file`] (the
-//! one writer of files that may hold credentials).
+//! [`secret_arn`] (the one parser of `TEMPORAL_API_KEY_SECRET_ARN`), [`private_file`] (the
+//! one writer of files that may hold credentials) and [`protocol`] (the describe and
+//! check-connection requests a function answers, and the description its Lambda versions carry).
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -34,6 +35,7 @@ use std::fmt;
 pub mod connection;
 #[cfg(unix)]
 pub mod private_file;
+pub mod protocol;
 pub mod secret_arn;
 
 /// What a redacted value is shown as.

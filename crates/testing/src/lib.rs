@@ -25,12 +25,13 @@
 
 #![warn(missing_docs)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use temporal_lambda_cli::local::{self, Rig, RigOptions};
-use temporal_lambda_cli::verify::{self, VerifyOptions};
-pub use temporal_lambda_emulator::{InvocationRecord, Outcome};
+pub use temporal_dev_server::DevServer;
+pub use temporal_lambda_emulator::{EmulatorHandle, InvocationRecord, Outcome};
+use temporal_lambda_rig::{self as local, Rig, RigOptions};
+use temporal_lambda_temporal::verify::{self, VerifyOptions};
 
 /// What went wrong, with what to do.
 #[derive(Debug, thiserror::Error)]
@@ -152,14 +153,6 @@ impl std::fmt::Debug for LocalRig {
     }
 }
 
-/// The rig's parts (`server`, `emulator`, `function()`) for what the methods below do not cover.
-impl std::ops::Deref for LocalRig {
-    type Target = Rig;
-    fn deref(&self) -> &Rig {
-        &self.rig
-    }
-}
-
 impl LocalRig {
     /// Settings for a rig running `bootstrap` (in an integration test of the worker crate:
     /// `env!("CARGO_BIN_EXE_bootstrap")`).
@@ -276,8 +269,41 @@ impl LocalRig {
         p
     }
 
-    /// The underlying rig (dev server, emulator handle) for anything else.
-    pub fn rig(&self) -> &Rig {
-        &self.rig
+    /// The emulator (Lambda + STS) the function runs on: its invocations, logs, sandboxes,
+    /// faults, for what the methods above do not cover.
+    pub fn emulator(&self) -> &EmulatorHandle {
+        &self.rig.emulator
+    }
+
+    /// The Temporal dev server (`client()`, `address()`, `pid()`).
+    pub fn server(&self) -> &DevServer {
+        &self.rig.server
+    }
+
+    /// The deployed function's name.
+    pub fn function_name(&self) -> &str {
+        &self.rig.function().function_name
+    }
+
+    /// The environment other tools need to reach this rig, as `NAME=value` pairs
+    /// (`TEMPORAL_ADDRESS`, `TEMPORAL_NAMESPACE`, `AWS_ENDPOINT_URL`, the emulator's credentials;
+    /// with [`LocalRigBuilder::tls`] the CA path; never the API key).
+    pub fn tool_env(&self) -> Vec<(String, String)> {
+        self.rig.tool_env()
+    }
+
+    /// With [`LocalRigBuilder::tls`]: the CA certificate (PEM) the TLS front's certificate is
+    /// issued by.
+    pub fn tls_ca_cert_path(&self) -> Option<PathBuf> {
+        self.rig
+            .tls
+            .as_ref()
+            .map(|t| t.front.pki().ca_cert_path.clone())
+    }
+
+    /// With [`LocalRigBuilder::tls`]: the file (owner-only) holding the API key the front
+    /// requires.
+    pub fn api_key_file(&self) -> Option<&Path> {
+        self.rig.tls.as_ref().map(|t| t.api_key_file.as_path())
     }
 }

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use temporal_lambda_cli::local;
+use temporal_lambda_rig as local;
 use temporal_lambda_testing::LocalRig;
 
 fn sample_bootstrap() -> PathBuf {

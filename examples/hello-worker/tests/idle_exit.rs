@@ -7,7 +7,6 @@
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use hello_worker::{HelloWorkflow, TimerHello, TimerHelloWorkflow};
-use temporal_lambda_cli::local;
 use temporal_lambda_emulator::InvocationRecord;
 use temporal_lambda_testing::LocalRig;
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
@@ -22,8 +21,8 @@ fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
-async fn all_finished(rig: &local::Rig) -> Vec<InvocationRecord> {
-    rig.emulator
+async fn all_finished(rig: &LocalRig) -> Vec<InvocationRecord> {
+    rig.emulator()
         .wait_for_invocations(TIMEOUT * 2, |rs| {
             !rs.is_empty() && rs.iter().all(|r| r.is_finished())
         })
@@ -49,10 +48,10 @@ async fn idle_invocations_end_early_and_later_work_still_runs_without_a_sticky_s
         .start()
         .await
         .expect("local rig up");
-    let client = rig.server.client().await.unwrap();
+    let client = rig.server().client().await.unwrap();
     let run = |id: String, name: String| {
         let client = client.clone();
-        let tq = rig.function().task_queue.clone();
+        let tq = rig.task_queue().to_string();
         async move {
             let started = Instant::now();
             let h = client
@@ -99,7 +98,7 @@ async fn idle_invocations_end_early_and_later_work_still_runs_without_a_sticky_s
     }
     invoked.sort();
     polling.sort();
-    let records = rig.emulator.invocations();
+    let records = rig.emulator().invocations();
     let billed: Vec<u64> = records
         .iter()
         .map(|r| r.ended_at_ms.unwrap() - r.started_at_ms.unwrap_or(r.received_at_ms))
@@ -132,7 +131,7 @@ async fn idle_invocations_end_early_and_later_work_still_runs_without_a_sticky_s
                 name: "timer".into(),
                 delay_ms: delay.as_millis() as u64,
             },
-            WorkflowStartOptions::new(&rig.function().task_queue, "wf-idle-timer").build(),
+            WorkflowStartOptions::new(rig.task_queue(), "wf-idle-timer").build(),
         )
         .await
         .unwrap();
@@ -180,8 +179,8 @@ async fn a_workflow_started_right_after_an_idle_exit_is_always_invoked_for() {
         builder = builder.env("TEMPORAL_LAMBDA_IDLE_EXIT", v);
     }
     let rig = builder.start().await.expect("local rig up");
-    let client = rig.server.client().await.unwrap();
-    let tq = rig.function().task_queue.clone();
+    let client = rig.server().client().await.unwrap();
+    let tq = rig.task_queue().to_string();
     let mut gaps_ms = Vec::new();
     for i in 0..ROUNDS {
         // Start the moment the previous invocation has ended (the emulator records its end).
@@ -214,7 +213,7 @@ async fn a_workflow_started_right_after_an_idle_exit_is_always_invoked_for() {
                  got no invocation in 20 s (stranded by the server's 500 ms wake-up interval?): \
                  {:#?}",
                 since_end.map_or("(first round)".to_string(), |ms| ms.to_string()),
-                rig.emulator.invocations()
+                rig.emulator().invocations()
             )
         })
         .unwrap();

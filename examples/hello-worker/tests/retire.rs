@@ -53,7 +53,7 @@ async fn pinned_workflows_finish_on_build_1_and_retire_waits_for_them() {
     deploy_build(&mut rig, "retire-b2", "build-2").await;
     let build_2_current_at = now_ms();
     let conn = rig.conn().connect().await.unwrap();
-    let aws = rig.aws().await;
+    let aws = local::aws(&rig).await;
     let retire_opts = |wait: Option<Duration>| RetireOptions {
         namespace: ns.into(),
         deployment_name: dep.into(),

@@ -341,7 +341,7 @@ async fn ramp_promote_roll_back_and_retire_across_three_builds() {
     phase("build 3's ramp rolled back");
 
     // Retire build 1 (drained now) while builds 2 and 3 stay live.
-    let aws = rig.aws().await;
+    let aws = local::aws(&rig).await;
     let t = Instant::now();
     let r = retire::retire(
         &conn,

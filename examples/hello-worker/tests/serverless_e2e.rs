@@ -36,12 +36,12 @@ fn assert_deadlines_kept(records: &[InvocationRecord]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_workflow_started_with_zero_workers_completes_because_the_server_invoked_the_function() {
     let rig = rig("zero", Duration::from_secs(10), 2).await;
-    let client = rig.server.client().await.unwrap();
+    let client = rig.server().client().await.unwrap();
     let handle = client
         .start_workflow(
             HelloWorkflow::run,
             "Serverless".to_string(),
-            WorkflowStartOptions::new(&rig.function().task_queue, "wf-zero").build(),
+            WorkflowStartOptions::new(rig.task_queue(), "wf-zero").build(),
         )
         .await
         .unwrap();
@@ -54,7 +54,7 @@ async fn a_workflow_started_with_zero_workers_completes_because_the_server_invok
     .unwrap();
     assert_eq!(result, "Hello, Serverless!");
     let records = rig
-        .emulator
+        .emulator()
         .wait_for_invocations(Duration::from_secs(30), |rs| {
             !rs.is_empty() && rs.iter().all(|r| r.is_finished())
         })
@@ -66,14 +66,14 @@ async fn a_workflow_started_with_zero_workers_completes_because_the_server_invok
             .any(|r| r.invocation_type == InvocationType::Event),
         "the server must have invoked the function asynchronously: {records:?}"
     );
-    assert!(rig.emulator.sts_stats().assume_role_granted > 0);
+    assert!(rig.emulator().sts_stats().assume_role_granted > 0);
     assert_deadlines_kept(&records);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fifty_workflows_at_once_complete_with_a_concurrency_limit_of_three() {
     let rig = rig("fifty", Duration::from_secs(10), 3).await;
-    let client = rig.server.client().await.unwrap();
+    let client = rig.server().client().await.unwrap();
     let mut handles = Vec::new();
     for i in 0..50 {
         handles.push(
@@ -81,8 +81,7 @@ async fn fifty_workflows_at_once_complete_with_a_concurrency_limit_of_three() {
                 .start_workflow(
                     HelloWorkflow::run,
                     format!("n{i}"),
-                    WorkflowStartOptions::new(&rig.function().task_queue, format!("wf-fifty-{i}"))
-                        .build(),
+                    WorkflowStartOptions::new(rig.task_queue(), format!("wf-fifty-{i}")).build(),
                 )
                 .await
                 .unwrap(),
@@ -98,9 +97,9 @@ async fn fifty_workflows_at_once_complete_with_a_concurrency_limit_of_three() {
         .unwrap();
         assert_eq!(r, format!("Hello, n{i}!"));
     }
-    assert!(rig.emulator.peak_concurrency("fifty") <= 3);
+    assert!(rig.emulator().peak_concurrency("fifty") <= 3);
     let records = rig
-        .emulator
+        .emulator()
         .wait_for_invocations(Duration::from_secs(30), |rs| {
             rs.iter().all(|r| r.is_finished())
         })
@@ -114,7 +113,7 @@ async fn an_activity_cut_off_by_the_invocation_window_is_retried_in_a_new_invoca
     // 10 s timeout: 3 s of polling, then the drain; the first attempt needs 20 s, so it is
     // interrupted, and the retry runs in a later invocation that the server triggers.
     let rig = rig("cutoff", Duration::from_secs(10), 2).await;
-    let client = rig.server.client().await.unwrap();
+    let client = rig.server().client().await.unwrap();
     let handle = client
         .start_workflow(
             SlowHelloWorkflow::run,
@@ -125,7 +124,7 @@ async fn an_activity_cut_off_by_the_invocation_window_is_retried_in_a_new_invoca
                 // not from the server timing it out.
                 start_to_close_ms: 0,
             },
-            WorkflowStartOptions::new(&rig.function().task_queue, "wf-cutoff").build(),
+            WorkflowStartOptions::new(rig.task_queue(), "wf-cutoff").build(),
         )
         .await
         .unwrap();
@@ -137,13 +136,13 @@ async fn an_activity_cut_off_by_the_invocation_window_is_retried_in_a_new_invoca
     let Ok(result) = result else {
         panic!(
             "workflow did not finish; invocations: {:#?}\nlogs:\n{}",
-            rig.emulator.invocations(),
-            rig.emulator.logs("cutoff").unwrap_or_default()
+            rig.emulator().invocations(),
+            rig.emulator().logs("cutoff").unwrap_or_default()
         );
     };
     assert_eq!(result.unwrap(), "Hello, retry!");
     let records = rig
-        .emulator
+        .emulator()
         .wait_for_invocations(Duration::from_secs(30), |rs| {
             rs.iter().all(|r| r.is_finished())
         })
@@ -170,24 +169,24 @@ fn rss_anon_kb(pid: u32) -> u64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_warm_sandbox_frees_each_invocations_connection() {
     let rig = rig("warm-mem", Duration::from_secs(10), 1).await;
-    let arn = rig.function().function_arn.clone();
+    let arn = rig.function_arn().to_string();
     let all_finished = |rs: &[InvocationRecord]| rs.iter().all(|r| r.is_finished());
     // (sandbox pid, its RssAnon after the invocation) per invocation.
     let mut samples: Vec<(u32, u64)> = Vec::new();
     while samples.len() < 30 {
         // The server may invoke too (e.g. after the registration): run ours one at a time.
-        rig.emulator
+        rig.emulator()
             .wait_for_invocations(Duration::from_secs(30), all_finished)
             .await
             .unwrap();
         // No task is waiting: the invocation connects, polls, and idles out.
-        let out = match rig.emulator.invoke(&arn, b"{}").await {
+        let out = match rig.emulator().invoke(&arn, b"{}").await {
             Err(temporal_lambda_emulator::EmulatorError::Throttled(_)) => continue,
             r => r.unwrap(),
         };
         assert_eq!(out.function_error, None, "{out:?}");
         let pid = rig
-            .emulator
+            .emulator()
             .invocations()
             .iter()
             .find(|r| r.request_id == out.request_id)

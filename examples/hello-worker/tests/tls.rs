@@ -276,11 +276,12 @@ async fn local_rig_with_tls_runs_server_driven_workflows_through_the_front() {
         .start()
         .await
         .expect("rig with a TLS front up");
-    let tls = rig.tls.as_ref().expect("the rig has a TLS front");
-    assert_eq!(rig.temporal_address(), tls.front.address());
-    let key = std::fs::read_to_string(&tls.api_key_file).unwrap();
+    let api_key_file = rig.api_key_file().expect("the rig has a TLS front");
+    let ca = rig.tls_ca_cert_path().expect("the rig has a TLS front");
+    assert_ne!(rig.temporal_address(), rig.server().address());
+    let key = std::fs::read_to_string(api_key_file).unwrap();
     let mode = std::os::unix::fs::PermissionsExt::mode(
-        &std::fs::metadata(&tls.api_key_file).unwrap().permissions(),
+        &std::fs::metadata(api_key_file).unwrap().permissions(),
     );
     assert_eq!(mode & 0o777, 0o600, "the API key file is owner-only");
     let result = rig
@@ -296,12 +297,13 @@ async fn local_rig_with_tls_runs_server_driven_workflows_through_the_front() {
         "the API key leaked into the function logs"
     );
     let env = format!("{:?}", rig.tool_env());
-    assert!(env.contains(&tls.front.address()), "{env}");
+    assert!(env.contains(&rig.temporal_address()), "{env}");
     assert!(!env.contains(&key), "the API key is printed by local up");
     assert!(!format!("{:?}", rig.invocations()).contains(&key));
     // The front refuses a client without the key: nothing could have bypassed it.
-    let mut no_key = rig.conn();
-    no_key.api_key = None;
+    let mut no_key = ConnectArgs::local(rig.temporal_address(), "default");
+    no_key.tls = Some(true);
+    no_key.tls_ca_path = Some(ca);
     let e = no_key.connect().await.unwrap_err().to_string();
     assert!(e.contains("API key"), "{e}");
 }

