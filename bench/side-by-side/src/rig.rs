@@ -108,10 +108,7 @@ pub async fn start(
     progress("starting the Temporal dev server (worker controller on)");
     let server = DevServer::start(DevServerOptions {
         aws_endpoint: Some(emulator.endpoint()),
-        aws_credentials: Some(temporal_dev_server::AwsCredentials {
-            access_key_id: emulator.credentials().access_key_id.clone(),
-            secret_access_key: emulator.credentials().secret_access_key.clone(),
-        }),
+        aws_credentials: Some(temporal_lambda_rig::server_credentials(&emulator)),
         temporal_binary: Some(temporal),
         log_dir: Some(state.path().join("temporal")),
         ..Default::default()

@@ -64,10 +64,7 @@ async fn rig(name: &str) -> Rig {
         .function_arn;
     let server = DevServer::start(DevServerOptions {
         aws_endpoint: Some(emu.endpoint()),
-        aws_credentials: Some(temporal_dev_server::AwsCredentials {
-            access_key_id: emu.credentials().access_key_id.clone(),
-            secret_access_key: emu.credentials().secret_access_key.clone(),
-        }),
+        aws_credentials: Some(temporal_lambda_rig::server_credentials(&emu)),
         ..Default::default()
     })
     .await

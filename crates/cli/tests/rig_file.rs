@@ -12,9 +12,10 @@ use support::{repo_root, stderr, stdout, venv_bin, TempDir};
 
 const EXE: &str = env!("CARGO_BIN_EXE_temporal-lambda");
 
-fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(EXE)
-        .current_dir(dir)
+/// The CLI in `dir` with the pinned Temporal CLI on `PATH`.
+fn cli_command(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(EXE);
+    c.current_dir(dir)
         .args(args)
         .env(
             "PATH",
@@ -24,9 +25,12 @@ fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
                 std::env::var("PATH").unwrap_or_default()
             ),
         )
-        .env_remove("RUST_LOG")
-        .output()
-        .unwrap()
+        .env_remove("RUST_LOG");
+    c
+}
+
+fn cli(dir: &Path, args: &[&str]) -> std::process::Output {
+    cli_command(dir, args).output().unwrap()
 }
 
 fn sample_manifest() -> String {
@@ -190,30 +194,17 @@ fn leftovers_of(pid: u32) -> Vec<std::path::PathBuf> {
 fn local_up(dir: &Path) -> std::process::Child {
     use std::io::BufRead;
     let state = dir.join("state");
-    let mut child = Command::new(EXE)
-        .current_dir(dir)
-        .args([
-            "local",
-            "up",
-            "--manifest-path",
-            &sample_manifest(),
-            "--state-dir",
-        ])
-        .arg(&state)
-        .env(
-            "PATH",
-            format!(
-                "{}:{}",
-                venv_bin().display(),
-                std::env::var("PATH").unwrap_or_default()
-            ),
-        )
-        .env("TEMPORAL_LAMBDA_FIDELITY", "lambda")
-        .env_remove("RUST_LOG")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
+    let manifest = sample_manifest();
+    let mut child = cli_command(
+        dir,
+        &["local", "up", "--manifest-path", &manifest, "--state-dir"],
+    )
+    .arg(&state)
+    .env("TEMPORAL_LAMBDA_FIDELITY", "lambda")
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .unwrap();
     let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
     loop {

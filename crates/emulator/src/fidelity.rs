@@ -146,7 +146,7 @@ pub(crate) struct CgroupHost {
     pub effective: Fidelity,
 }
 
-const PARENT_PREFIX: &str = "temporal-lambda-emulator.";
+use crate::isolation::RUN_DIR_PREFIX as PARENT_PREFIX;
 
 fn write(path: &Path, value: &str) -> std::io::Result<()> {
     std::fs::write(path, value)
@@ -212,17 +212,7 @@ fn clean_stale(root: &Path) {
     };
     for e in entries.flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(PARENT_PREFIX)
-            .and_then(|rest| rest.split('.').next())
-        else {
-            continue;
-        };
-        let alive = pid
-            .parse::<u32>()
-            .map(|p| Path::new(&format!("/proc/{p}")).exists())
-            .unwrap_or(false);
-        if !alive {
+        if crate::isolation::left_by_a_gone_emulator(&name) == Some(true) {
             remove_tree(&e.path());
         }
     }

@@ -22,7 +22,21 @@ use std::path::{Path, PathBuf};
 /// `nobody` / `nogroup` on Debian and most distributions.
 pub const NOBODY: (u32, u32) = (65534, 65534);
 
-const RUN_DIR_PREFIX: &str = "temporal-lambda-emulator.";
+/// Names of what an emulator process leaves on the host (its cgroups and its run dir):
+/// `temporal-lambda-emulator.<pid>.<n>`.
+pub(crate) const RUN_DIR_PREFIX: &str = "temporal-lambda-emulator.";
+
+/// For a name `temporal-lambda-emulator.<pid>.<n>`: true when that emulator process is gone
+/// (then what carries the name is stale). `None` for other names.
+pub(crate) fn left_by_a_gone_emulator(name: &str) -> Option<bool> {
+    let pid = name
+        .strip_prefix(RUN_DIR_PREFIX)?
+        .split('.')
+        .next()?
+        .parse::<u32>()
+        .ok()?;
+    Some(!Path::new(&format!("/proc/{pid}")).exists())
+}
 
 /// Who sandboxes run as: `None` when the emulator is not root (they run as its user). Root is
 /// never chosen: a configured or `SUDO_UID` of 0 falls back to `nobody`.
@@ -168,16 +182,9 @@ fn remove_stale_run_dirs(tmp: &Path) {
         return;
     };
     for e in entries.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(RUN_DIR_PREFIX)
-            .and_then(|r| r.split('.').next())
-            .and_then(|p| p.parse::<u32>().ok())
-        else {
-            continue;
-        };
+        let gone = left_by_a_gone_emulator(&e.file_name().to_string_lossy());
         let ours = e.metadata().is_ok_and(|m| m.uid() == 0 && m.is_dir());
-        if ours && !Path::new(&format!("/proc/{pid}")).exists() {
+        if ours && gone == Some(true) {
             let _ = std::fs::remove_dir_all(e.path());
         }
     }

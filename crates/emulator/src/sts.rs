@@ -49,18 +49,7 @@ pub(crate) fn error(status: StatusCode, code: &str, message: &str) -> Response {
     )
 }
 
-fn random_string(len: usize, alphabet: &[u8]) -> String {
-    // uuid v4 draws from the OS RNG; good enough for fake credentials.
-    let mut out = String::with_capacity(len);
-    while out.len() < len {
-        for b in uuid::Uuid::new_v4().as_bytes() {
-            if out.len() < len {
-                out.push(alphabet[*b as usize % alphabet.len()] as char);
-            }
-        }
-    }
-    out
-}
+use crate::credentials::random_string;
 
 const UPPER: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 const B64: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";

@@ -42,7 +42,7 @@ pub use deploy::Redeployed;
 pub use options::{
     default_fidelity, FunctionOptions, RigOptions, FAST_DRAINAGE, RIG_DEFAULT_FIDELITY,
 };
-pub use rig::{start_rig, Rig, RigFunction, RigTls};
+pub use rig::{server_credentials, start_rig, Rig, RigFunction, RigTls};
 pub use rig_file::{RigFile, RigFileFunction};
 pub use worker::{
     build_sample, build_worker, find_repo_root, function_name_for, resolve_worker, tool_root,

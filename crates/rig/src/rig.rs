@@ -202,10 +202,7 @@ pub async fn start_rig(
     progress("starting the Temporal dev server (worker controller on, AWS endpoint = emulator)");
     let server = DevServer::start(DevServerOptions {
         aws_endpoint: Some(emulator.endpoint()),
-        aws_credentials: Some(temporal_dev_server::AwsCredentials {
-            access_key_id: emulator.credentials().access_key_id.clone(),
-            secret_access_key: emulator.credentials().secret_access_key.clone(),
-        }),
+        aws_credentials: Some(server_credentials(&emulator)),
         port: opts.temporal_port,
         temporal_binary: Some(temporal),
         log_dir: Some(opts.state_dir.join("temporal")),
@@ -238,4 +235,14 @@ pub async fn start_rig(
     rig.deploy(&opts.function_options(), bootstrap, progress)
         .await?;
     Ok(rig)
+}
+
+/// The key pair a Temporal dev server signs its AWS calls to `emulator` with: the emulator's
+/// own (it verifies SigV4 signatures), for [`temporal_dev_server::DevServerOptions::aws_credentials`].
+pub fn server_credentials(emulator: &EmulatorHandle) -> temporal_dev_server::AwsCredentials {
+    let c = emulator.credentials();
+    temporal_dev_server::AwsCredentials {
+        access_key_id: c.access_key_id.clone(),
+        secret_access_key: c.secret_access_key.clone(),
+    }
 }
