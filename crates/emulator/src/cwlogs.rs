@@ -19,6 +19,15 @@ use crate::logs::{function_log_dir, list_streams, stream_name_of_file};
 /// The `X-Amz-Target` prefix of CloudWatch Logs calls.
 pub(crate) const TARGET_PREFIX: &str = "Logs_20140328.";
 
+/// True for a CloudWatch Logs call (`X-Amz-Target: Logs_20140328.*`); on `POST /` anything else
+/// is STS.
+pub(crate) fn is_logs_call(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with(TARGET_PREFIX))
+}
+
 fn reply(status: StatusCode, v: Value) -> Response {
     let mut r = (status, v.to_string()).into_response();
     r.headers_mut().insert(

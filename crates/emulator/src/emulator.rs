@@ -9,14 +9,14 @@ use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
 use tokio::sync::{oneshot, watch};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::arn::function_arn;
-use crate::auth::{parse_caller, AuthFailure, Caller};
+use crate::auth::Caller;
 use crate::code;
 use crate::config::EmulatorConfig;
 use crate::credentials::ApiToken;
@@ -28,7 +28,7 @@ use crate::model::{
 };
 use crate::records::Records;
 use crate::scheduler::{self, Scheduler};
-use crate::store::{now_ms, NewFunction, Store};
+use crate::store::{NewFunction, Store};
 use crate::{control, emulator_api, invoke, sts};
 
 /// State shared by the HTTP handlers, sandboxes and the handle.
@@ -119,44 +119,6 @@ impl Inner {
         let mut t = self.tasks.lock().expect("tasks lock");
         while t.try_join_next().is_some() {}
         t.spawn(fut);
-    }
-
-    /// Authenticates a request as AWS does: parses its SigV4 authorization, finds the secret of
-    /// its access key (the emulator's own key pair, or session credentials our STS issued,
-    /// unexpired and presented with their session token) and verifies the signature.
-    pub fn authenticate(&self, req: &crate::sigv4::Request<'_>) -> Result<Caller, AuthFailure> {
-        let caller = parse_caller(req.headers, req.query)?;
-        let secret = self.secret_of(&caller)?;
-        crate::sigv4::verify(req, &caller.signed, &secret, std::time::SystemTime::now())?;
-        Ok(caller)
-    }
-
-    fn secret_of(&self, caller: &Caller) -> Result<String, AuthFailure> {
-        let own = &self.config.credentials;
-        if caller.access_key_id == own.access_key_id {
-            return Ok(own.secret_access_key.clone());
-        }
-        if self
-            .revoked
-            .lock()
-            .expect("revoked lock")
-            .contains(&caller.access_key_id)
-        {
-            return Err(AuthFailure::UnknownToken);
-        }
-        let store = self.store.lock().expect("store lock");
-        let cred = store
-            .state
-            .credentials
-            .get(&caller.access_key_id)
-            .ok_or(AuthFailure::UnknownToken)?;
-        if caller.session_token.as_deref() != Some(cred.session_token.as_str()) {
-            return Err(AuthFailure::UnknownToken);
-        }
-        if cred.expiration_ms <= now_ms() {
-            return Err(AuthFailure::Expired);
-        }
-        Ok(cred.secret_access_key.clone())
     }
 
     pub fn function_arn(&self, name: &str) -> String {
@@ -282,11 +244,7 @@ async fn root_post(
     headers: axum::http::HeaderMap,
     body: axum::body::Bytes,
 ) -> axum::response::Response {
-    let is_logs = headers
-        .get("x-amz-target")
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with(crate::cwlogs::TARGET_PREFIX));
-    if is_logs {
+    if crate::cwlogs::is_logs_call(&headers) {
         crate::cwlogs::handle(&inner, &headers, &body)
     } else {
         sts::handle(State(inner), caller, uri, body).await
@@ -343,9 +301,14 @@ fn router(inner: Arc<Inner>, port: u16) -> Router {
             get(control::list_event_invoke_configs),
         )
         .route("/", post(root_post).get(sts::handle))
-        .route_layer(middleware::from_fn_with_state(inner.clone(), aws_auth));
-    let emulator_api = emulator_api::routes()
-        .route_layer(middleware::from_fn_with_state(inner.clone(), bearer_auth));
+        .route_layer(middleware::from_fn_with_state(
+            inner.clone(),
+            crate::request_auth::aws_auth,
+        ));
+    let emulator_api = emulator_api::routes().route_layer(middleware::from_fn_with_state(
+        inner.clone(),
+        crate::request_auth::bearer_auth,
+    ));
     Router::new()
         .merge(lambda)
         .merge(emulator_api)
@@ -360,7 +323,7 @@ fn router(inner: Arc<Inner>, port: u16) -> Router {
                 ),
             )
         })
-        .layer(DefaultBodyLimit::max(96 * 1024 * 1024))
+        .layer(DefaultBodyLimit::max(crate::request_auth::MAX_BODY))
         // Every route, the fallback included: no browser-shaped or foreign-Host request gets in.
         .layer(middleware::from_fn_with_state(
             crate::guard::Guard::api(port),
@@ -376,74 +339,6 @@ async fn trace_requests(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     tracing::debug!(%method, %path, status = resp.status().as_u16(), "request");
     resp
-}
-
-/// Every AWS API route (Lambda, STS, CloudWatch Logs): the request must carry a valid SigV4
-/// signature by credentials the emulator knows; the handler finds the [`Caller`] in the
-/// request's extensions.
-async fn aws_auth(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> Response {
-    let (mut parts, body) = req.into_parts();
-    let sts_shaped = parts.uri.path() == "/"
-        && !parts
-            .headers
-            .get("x-amz-target")
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|t| t.starts_with(crate::cwlogs::TARGET_PREFIX));
-    let body = match axum::body::to_bytes(body, 96 * 1024 * 1024).await {
-        Ok(b) => b,
-        Err(e) => {
-            return ApiError::new(
-                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-                "RequestEntityTooLargeException",
-                format!("could not read the request body: {e}"),
-            )
-            .into_response()
-        }
-    };
-    let checked = inner.authenticate(&crate::sigv4::Request {
-        method: parts.method.as_str(),
-        path: parts.uri.path(),
-        query: parts.uri.query(),
-        headers: &parts.headers,
-        body: &body,
-    });
-    match checked {
-        Ok(caller) => {
-            parts.extensions.insert(caller);
-            next.run(Request::from_parts(parts, axum::body::Body::from(body)))
-                .await
-        }
-        Err(f) if sts_shaped => {
-            let (status, code, msg) = f.to_sts_error();
-            sts::error(status, code, &msg)
-        }
-        Err(f) => f.to_lambda_error().into_response(),
-    }
-}
-
-/// `/_emulator/*`: `Authorization: Bearer <token>` with this run's token, else 401.
-async fn bearer_auth(State(inner): State<Arc<Inner>>, req: Request, next: Next) -> Response {
-    let presented = req
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    if presented.is_some_and(|t| inner.api_token.matches(t.trim())) {
-        return next.run(req).await;
-    }
-    ApiError::new(
-        axum::http::StatusCode::UNAUTHORIZED,
-        "UnauthorizedException",
-        format!(
-            "the /_emulator API requires `Authorization: Bearer <token>`: the token of this run is in {}",
-            inner
-                .config
-                .data_dir
-                .join(crate::credentials::API_TOKEN_FILE)
-                .display()
-        ),
-    )
-    .into_response()
 }
 
 /// A running emulator. Dropping it kills all sandboxes and stops the server (prefer

@@ -71,6 +71,7 @@ mod isolation;
 mod logs;
 mod model;
 mod records;
+mod request_auth;
 mod runtime_api;
 mod sandbox;
 mod scheduler;
