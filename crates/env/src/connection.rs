@@ -24,6 +24,20 @@ pub const TLS_CLIENT_CERT_PATH: &str = "TEMPORAL_TLS_CLIENT_CERT_PATH";
 pub const TLS_CLIENT_KEY_PATH: &str = "TEMPORAL_TLS_CLIENT_KEY_PATH";
 /// Task queue the worker polls.
 pub const TASK_QUEUE: &str = "TEMPORAL_TASK_QUEUE";
+/// PEM client certificate for mTLS, inline (instead of [`TLS_CLIENT_CERT_PATH`]).
+pub const TLS_CLIENT_CERT_DATA: &str = "TEMPORAL_TLS_CLIENT_CERT_DATA";
+/// Another name for [`TLS_SERVER_CA_CERT_PATH`] (the Temporal CLI's).
+pub const TLS_CA_PATH: &str = "TEMPORAL_TLS_CA_PATH";
+/// Path of a Temporal client config file (TOML profiles).
+pub const CONFIG_FILE: &str = "TEMPORAL_CONFIG_FILE";
+/// Profile of the config file to use.
+pub const PROFILE: &str = "TEMPORAL_PROFILE";
+/// Worker Deployment name the function's worker registers under.
+pub const DEPLOYMENT_NAME: &str = "TEMPORAL_DEPLOYMENT_NAME";
+/// Build ID of the function's worker (its Worker Deployment Version).
+pub const BUILD_ID: &str = "TEMPORAL_BUILD_ID";
+/// The role-assumption external ID the server presents (the CLI's `iam` / `register`).
+pub const EXTERNAL_ID: &str = "TEMPORAL_LAMBDA_EXTERNAL_ID";
 
 /// Where `deploy` packages the connection's files inside the function's zip (relative to the
 /// task root, `/var/task` on Lambda); the function's environment points at these paths and the
@@ -75,7 +89,7 @@ pub fn connect_failure_hint(message: &str) -> Option<&'static str> {
             || has("status: 16")
             || has("Request unauthenticated")
         {
-            "the server rejected the credentials: check the API key (TEMPORAL_API_KEY / --api-key, or the secret named by TEMPORAL_API_KEY_SECRET_ARN) — it may be wrong, expired or rotated"
+            REJECTED_CREDENTIALS_FIX
         } else if has("InvalidContentType")
             || has("corrupt message")
             || has("wrong version number")
@@ -97,6 +111,10 @@ pub fn connect_failure_hint(message: &str) -> Option<&'static str> {
         },
     )
 }
+
+/// What it means when the server answers `UNAUTHENTICATED` (gRPC status 16), and the fix: the
+/// hint for a typed rejection, and for one recognised in an error's text.
+pub const REJECTED_CREDENTIALS_FIX: &str = "the server rejected the credentials: check the API key (TEMPORAL_API_KEY / --api-key, or the secret named by TEMPORAL_API_KEY_SECRET_ARN) — it may be wrong, expired or rotated";
 
 /// An error with its sources, `: `-separated (rustls' reason is usually a few levels down),
 /// for [`connect_failure_hint`] and messages.

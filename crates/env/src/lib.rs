@@ -23,6 +23,7 @@
 //! ```
 //!
 //! Also here, because the worker, the CLI, the TLS front and the packager share them:
+//! [`Secret`] (the one redacting wrapper of a secret value),
 //! [`secret_arn`] (the one parser of `TEMPORAL_API_KEY_SECRET_ARN`), [`private_file`] (the
 //! one writer of files that may hold credentials) and [`protocol`] (the describe and
 //! check-connection requests a function answers, and the description its Lambda versions carry).
@@ -36,7 +37,10 @@ pub mod connection;
 #[cfg(unix)]
 pub mod private_file;
 pub mod protocol;
+mod secret;
 pub mod secret_arn;
+
+pub use secret::Secret;
 
 /// What a redacted value is shown as.
 pub const REDACTED: &str = "<redacted>";

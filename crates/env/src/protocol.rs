@@ -12,13 +12,57 @@
 //! assert_eq!(answer.build_id, "build-1");
 //! ```
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// The payload key of a request from the tooling: `{"temporal_lambda": "<request>"}`. The
+/// server's own invocations carry no payload, so they never match.
+pub const REQUEST_KEY: &str = "temporal_lambda";
 
 /// Payload the worker library answers with its [`Describe`] (see `temporal-lambda-worker`).
 pub const DESCRIBE_PAYLOAD: &str = r#"{"temporal_lambda":"describe"}"#;
 
 /// Payload that makes the worker connect with its own settings and report the outcome.
 pub const CHECK_CONNECTION_PAYLOAD: &str = r#"{"temporal_lambda":"check_connection"}"#;
+
+/// A request from the tooling that a function answers without polling.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ToolRequest {
+    /// [`DESCRIBE_PAYLOAD`]: answer with a [`Describe`].
+    Describe,
+    /// [`CHECK_CONNECTION_PAYLOAD`]: connect, answer with a [`ConnectionCheck`].
+    CheckConnection,
+}
+
+impl ToolRequest {
+    /// The request an invocation's payload carries, or `None` for any other payload (the
+    /// server's invocations: poll for work).
+    ///
+    /// ```
+    /// use temporal_lambda_env::protocol::{ToolRequest, DESCRIBE_PAYLOAD};
+    ///
+    /// let payload: serde_json::Value = serde_json::from_str(DESCRIBE_PAYLOAD).unwrap();
+    /// assert_eq!(ToolRequest::from_payload(&payload), Some(ToolRequest::Describe));
+    /// assert_eq!(ToolRequest::from_payload(&serde_json::Value::Null), None);
+    /// ```
+    pub fn from_payload<'de, D: Deserializer<'de>>(payload: D) -> Option<Self> {
+        #[derive(Deserialize)]
+        struct Envelope {
+            temporal_lambda: ToolRequest,
+        }
+        Envelope::deserialize(payload)
+            .ok()
+            .map(|e| e.temporal_lambda)
+    }
+
+    /// The payload that carries this request.
+    pub fn payload(self) -> &'static str {
+        match self {
+            ToolRequest::Describe => DESCRIBE_PAYLOAD,
+            ToolRequest::CheckConnection => CHECK_CONNECTION_PAYLOAD,
+        }
+    }
+}
 
 /// What the worker answers to [`CHECK_CONNECTION_PAYLOAD`] (no secrets).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,6 +72,9 @@ pub struct ConnectionCheck {
     /// Address.
     #[serde(default)]
     pub address: String,
+    /// Namespace.
+    #[serde(default)]
+    pub namespace: String,
     /// TLS on.
     #[serde(default)]
     pub tls: bool,
@@ -73,12 +120,21 @@ pub struct Describe {
     /// Address.
     #[serde(default)]
     pub address: String,
-    /// Shutdown buffer, ms.
+    /// Whether TLS is used.
     #[serde(default)]
-    pub shutdown_deadline_buffer_ms: u64,
+    pub tls: bool,
+    /// Whether an API key is configured (the key itself is never returned).
+    #[serde(default)]
+    pub api_key_set: bool,
     /// Workflow types the code registers.
     #[serde(default)]
     pub workflow_types: Vec<String>,
+    /// Default versioning behavior of its workflows.
+    #[serde(default)]
+    pub default_versioning_behavior: String,
+    /// Shutdown buffer, ms.
+    #[serde(default)]
+    pub shutdown_deadline_buffer_ms: u64,
 }
 
 /// Prefix of the Lambda version description that records the build ID.
@@ -105,6 +161,18 @@ pub fn describes_build(description: &str, build_id: &str, deployment_name: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn requests_are_recognised_and_server_payloads_are_not() {
+        let parse = |v: serde_json::Value| ToolRequest::from_payload(&v);
+        for r in [ToolRequest::Describe, ToolRequest::CheckConnection] {
+            assert_eq!(parse(serde_json::from_str(r.payload()).unwrap()), Some(r));
+        }
+        assert_eq!(parse(serde_json::Value::Null), None);
+        assert_eq!(parse(serde_json::json!({})), None);
+        assert_eq!(parse(serde_json::json!("describe")), None);
+        assert_eq!(parse(serde_json::json!({REQUEST_KEY: "run"})), None);
+    }
 
     #[test]
     fn version_descriptions_name_build_and_deployment() {

@@ -85,6 +85,9 @@ pub enum Error {
         waited: Duration,
         /// The underlying error.
         reason: String,
+        /// The gRPC status the server (or its TLS front) answered with, when it answered:
+        /// `Unauthenticated` means the credentials were rejected.
+        code: Option<temporalio_client::tonic::Code>,
         /// What it means and what to change (the setting named).
         fix: &'static str,
     },
@@ -120,4 +123,41 @@ pub enum Error {
     /// Not running inside Lambda (or an emulator): the runtime environment is incomplete.
     #[error("{0} is not set: run this binary inside AWS Lambda or the local emulator (`temporal-lambda local up`), not directly")]
     NotInLambda(&'static str),
+}
+
+impl Error {
+    /// The variant's name: the `errorType` Lambda records for a failed invocation
+    /// (`TemporalLambdaWorker.<kind>`).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Error::ConfigFileUnreadable { .. } => "ConfigFileUnreadable",
+            Error::ConfigFileInvalid { .. } => "ConfigFileInvalid",
+            Error::UnknownProfile { .. } => "UnknownProfile",
+            Error::TlsFileUnreadable { .. } => "TlsFileUnreadable",
+            Error::InvalidClientConfig(_) => "InvalidClientConfig",
+            Error::MissingSetting { .. } => "MissingSetting",
+            Error::MissingVersioningBehavior { .. } => "MissingVersioningBehavior",
+            Error::NothingRegistered => "NothingRegistered",
+            Error::Registration(_) => "Registration",
+            Error::DeadlineTooShort { .. } => "DeadlineTooShort",
+            Error::Connect { .. } => "Connect",
+            Error::ApiKeySecret { .. } => "ApiKeySecret",
+            Error::WorkerCreate { .. } => "WorkerCreate",
+            Error::WorkerRun { .. } => "WorkerRun",
+            Error::Runtime(_) => "Runtime",
+            Error::NotInLambda(_) => "NotInLambda",
+        }
+    }
+
+    /// Whether this is a connect failure because the server (or its TLS front) rejected the
+    /// credentials (gRPC `UNAUTHENTICATED`).
+    pub fn is_unauthenticated(&self) -> bool {
+        matches!(
+            self,
+            Error::Connect {
+                code: Some(temporalio_client::tonic::Code::Unauthenticated),
+                ..
+            }
+        )
+    }
 }

@@ -325,33 +325,43 @@ async fn connect_with(
     identity: String,
     budget: Duration,
 ) -> Result<Client, Error> {
-    let fail = |reason: String| {
+    use temporal_lambda_env::connection::{
+        connect_failure_hint, error_chain, REJECTED_CREDENTIALS_FIX,
+    };
+    use temporalio_client::{errors::ClientConnectError, tonic::Code};
+    let fail = |reason: String, code: Option<Code>| {
+        let fix = match code {
+            Some(Code::Unauthenticated) => REJECTED_CREDENTIALS_FIX,
+            _ => connect_failure_hint(&reason).unwrap_or(
+                "check TEMPORAL_ADDRESS, network access from the function (VPC/NAT), and the TLS/API key settings",
+            ),
+        };
         Error::Connect {
-        address: conn.address.clone(),
-        namespace: conn.namespace.clone(),
-        waited: budget,
-        fix: temporal_lambda_env::connection::connect_failure_hint(&reason).unwrap_or(
-            "check TEMPORAL_ADDRESS, network access from the function (VPC/NAT), and the TLS/API key settings",
-        ),
-        reason,
-    }
+            address: conn.address.clone(),
+            namespace: conn.namespace.clone(),
+            waited: budget,
+            fix,
+            reason,
+            code,
+        }
     };
     let options = conn.connection_options(identity, budget)?;
     let connection = tokio::time::timeout(budget, Connection::connect(options))
         .await
-        .map_err(|_| fail("timed out".to_owned()))?
-        .map_err(|e| fail(temporal_lambda_env::connection::error_chain(&e)))?;
+        .map_err(|_| fail("timed out".to_owned(), None))?
+        .map_err(|e| {
+            // The server's answer to the first call (`GetSystemInfo`), when it answered.
+            let code = match &e {
+                ClientConnectError::SystemInfoCallError(status) => Some(status.code()),
+                _ => None,
+            };
+            fail(error_chain(&e), code)
+        })?;
     Client::new(
         connection,
         ClientOptions::new(conn.namespace.clone()).build(),
     )
-    .map_err(|e| fail(e.to_string()))
-}
-
-/// Whether a connect failure is the server (or its TLS front) rejecting the credentials.
-fn is_unauthenticated(e: &Error) -> bool {
-    matches!(e, Error::Connect { reason, .. }
-        if reason.contains("Unauthenticated") || reason.contains("UNAUTHENTICATED") || reason.contains("invalid or missing API key"))
+    .map_err(|e| fail(e.to_string(), None))
 }
 
 impl LambdaWorker {
@@ -370,7 +380,7 @@ impl LambdaWorker {
         };
         conn.api_key = Some(self.api_keys.get(&secret, false, budget).await?);
         match connect_with(&conn, identity.clone(), budget).await {
-            Err(e) if is_unauthenticated(&e) => {
+            Err(e) if e.is_unauthenticated() => {
                 tracing::warn!(
                     secret_arn = %secret.shown_arn(),
                     "the server rejected the API key: reading it again from the secret (rotated?)"

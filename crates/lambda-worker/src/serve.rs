@@ -16,47 +16,16 @@ use lambda_runtime::{
 };
 use serde_json::{json, Value};
 
+use temporal_lambda_env::protocol::ToolRequest;
+pub use temporal_lambda_env::protocol::{ConnectionCheck, Describe};
+
 use crate::{invocation::InvocationInfo, Error, LambdaWorker};
-
-/// The payload that asks a deployed function what it is, without polling:
-/// `{"temporal_lambda": "describe"}`. The server's own invocations carry no payload, so they
-/// never match.
-pub const DESCRIBE_REQUEST_KEY: &str = "temporal_lambda";
-
-/// What a function answers to a describe request. Contains no secrets.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct DescribeResponse {
-    /// Always `temporal-lambda-worker`.
-    pub library: String,
-    /// This crate's version.
-    pub library_version: String,
-    /// Deployment name compiled into the function.
-    pub deployment_name: String,
-    /// Build ID compiled into the function.
-    pub build_id: String,
-    /// Task queue it polls.
-    pub task_queue: String,
-    /// Namespace it connects to.
-    pub namespace: String,
-    /// Address it connects to.
-    pub address: String,
-    /// Whether TLS is used.
-    pub tls: bool,
-    /// Whether an API key is configured (the key itself is never returned).
-    pub api_key_set: bool,
-    /// Registered workflow types.
-    pub workflow_types: Vec<String>,
-    /// Default versioning behavior.
-    pub default_versioning_behavior: String,
-    /// Shutdown buffer, ms.
-    pub shutdown_deadline_buffer_ms: u64,
-}
 
 impl LambdaWorker {
     /// The answer to a describe request.
-    pub fn describe(&self) -> DescribeResponse {
+    pub fn describe(&self) -> Describe {
         let c = self.config();
-        DescribeResponse {
+        Describe {
             library: "temporal-lambda-worker".to_owned(),
             library_version: env!("CARGO_PKG_VERSION").to_owned(),
             deployment_name: c.version.deployment_name.clone(),
@@ -74,7 +43,7 @@ impl LambdaWorker {
 
     /// Connect with the function's own settings (TLS, CA, server name, client certificate, API
     /// key or its secret) and report the outcome, without polling. Never returns a secret.
-    pub async fn check_connection(&self, info: &InvocationInfo) -> ConnectionCheckResponse {
+    pub async fn check_connection(&self, info: &InvocationInfo) -> ConnectionCheck {
         let c = &self.config().connection;
         let left = info
             .deadline
@@ -91,7 +60,7 @@ impl LambdaWorker {
             )
             .await;
         let tls = c.tls.as_ref();
-        ConnectionCheckResponse {
+        ConnectionCheck {
             ok: result.is_ok(),
             address: c.address.clone(),
             namespace: c.namespace.clone(),
@@ -115,15 +84,18 @@ impl LambdaWorker {
     /// Handle one Lambda event: a describe request, a connection check, or (anything else) a
     /// polling invocation.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
-        if is_describe(&event.payload) {
-            tracing::info!(request_id = %event.context.request_id, "describe request answered");
-            return Ok(serde_json::to_value(self.describe()).unwrap_or(Value::Null));
-        }
-        if is_request(&event.payload, CHECK_CONNECTION) {
-            let info = InvocationInfo::from(&event.context);
-            let r = self.check_connection(&info).await;
-            tracing::info!(request_id = %info.request_id, ok = r.ok, connect_ms = r.connect_ms, "connection check answered");
-            return Ok(serde_json::to_value(r).unwrap_or(Value::Null));
+        match ToolRequest::from_payload(&event.payload) {
+            Some(ToolRequest::Describe) => {
+                tracing::info!(request_id = %event.context.request_id, "describe request answered");
+                return Ok(serde_json::to_value(self.describe()).unwrap_or(Value::Null));
+            }
+            Some(ToolRequest::CheckConnection) => {
+                let info = InvocationInfo::from(&event.context);
+                let r = self.check_connection(&info).await;
+                tracing::info!(request_id = %info.request_id, ok = r.ok, connect_ms = r.connect_ms, "connection check answered");
+                return Ok(serde_json::to_value(r).unwrap_or(Value::Null));
+            }
+            None => {}
         }
         let info = InvocationInfo::from(&event.context);
         let report = self.invoke(&info).await?;
@@ -157,53 +129,10 @@ impl LambdaWorker {
     }
 }
 
-fn is_describe(payload: &Value) -> bool {
-    is_request(payload, "describe")
-}
-
-fn is_request(payload: &Value, what: &str) -> bool {
-    payload.get(DESCRIBE_REQUEST_KEY).and_then(Value::as_str) == Some(what)
-}
-
-/// `{"temporal_lambda": "check_connection"}`: connect with the function's settings and report
-/// ([`ConnectionCheckResponse`]), without polling.
-pub const CHECK_CONNECTION: &str = "check_connection";
-
-/// What a function answers to a connection check. Contains no secrets.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ConnectionCheckResponse {
-    /// Whether it connected (and the server accepted its credentials).
-    pub ok: bool,
-    /// Address it connected to.
-    pub address: String,
-    /// Namespace.
-    pub namespace: String,
-    /// TLS on.
-    pub tls: bool,
-    /// A server CA certificate is configured.
-    pub server_ca_cert: bool,
-    /// The server-name override, if any.
-    pub server_name: Option<String>,
-    /// A client certificate (mTLS) is configured.
-    pub client_cert: bool,
-    /// Where the API key comes from: `none`, `environment` or `secret`.
-    pub api_key: String,
-    /// Time to connect (and read the secret), ms.
-    pub connect_ms: u64,
-    /// The failure, with the setting to fix.
-    pub error: Option<String>,
-}
-
 impl From<Error> for Diagnostic {
     fn from(e: Error) -> Self {
-        let kind = format!("{e:?}");
-        let kind = kind
-            .split(|c: char| !c.is_alphanumeric())
-            .next()
-            .unwrap_or("Error")
-            .to_owned();
         Diagnostic {
-            error_type: format!("TemporalLambdaWorker.{kind}"),
+            error_type: format!("TemporalLambdaWorker.{}", e.kind()),
             error_message: e.to_string(),
         }
     }
@@ -260,15 +189,6 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn describe_payload_is_recognised_and_server_payloads_are_not() {
-        assert!(is_describe(&json!({"temporal_lambda": "describe"})));
-        assert!(!is_describe(&Value::Null));
-        assert!(!is_describe(&json!({})));
-        assert!(!is_describe(&json!("describe")));
-        assert!(!is_describe(&json!({"temporal_lambda": "run"})));
-    }
 
     #[test]
     fn errors_become_lambda_diagnostics_with_a_type() {

@@ -114,7 +114,7 @@ impl Rig {
     pub fn conn(&self) -> ConnectArgs {
         let mut c = ConnectArgs::local(self.temporal_address(), "default");
         if let Some(t) = &self.tls {
-            c.api_key = Some(t.api_key.clone());
+            c.api_key = Some(t.api_key.clone().into());
             c.tls = Some(true);
             c.tls_ca_path = Some(t.front.pki().ca_cert_path.clone());
         }

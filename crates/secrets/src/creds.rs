@@ -1,22 +1,23 @@
 //! [`AwsCredentials`]: the execution role's credentials from the Lambda sandbox environment.
 
 use std::collections::HashMap;
-use std::fmt;
+
+use temporal_lambda_env::Secret;
 
 use crate::SecretError;
 
 /// AWS credentials to sign requests with.
 ///
-/// `Debug` shows the access key id (an identifier, not a secret) and redacts the secret access
-/// key and the session token.
-#[derive(Clone, PartialEq, Eq)]
+/// `Debug` shows the access key id (an identifier, not a secret); the secret access key and the
+/// session token are [`Secret`]s.
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct AwsCredentials {
     /// `AWS_ACCESS_KEY_ID`.
     pub access_key_id: String,
     /// `AWS_SECRET_ACCESS_KEY`. Secret.
-    pub secret_access_key: String,
+    pub secret_access_key: Secret,
     /// `AWS_SESSION_TOKEN`, present for temporary (role) credentials such as Lambda's. Secret.
-    pub session_token: Option<String>,
+    pub session_token: Option<Secret>,
 }
 
 impl AwsCredentials {
@@ -36,22 +37,9 @@ impl AwsCredentials {
             })?;
         Ok(Self {
             access_key_id,
-            secret_access_key,
-            session_token: get("AWS_SESSION_TOKEN"),
+            secret_access_key: Secret::new(secret_access_key),
+            session_token: get("AWS_SESSION_TOKEN").map(Secret::new),
         })
-    }
-}
-
-impl fmt::Debug for AwsCredentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("AwsCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .field(
-                "session_token",
-                &self.session_token.as_ref().map(|_| "<redacted>"),
-            )
-            .finish()
     }
 }
 
@@ -75,8 +63,11 @@ mod tests {
         ]))
         .unwrap();
         assert_eq!(c.access_key_id, "ASIAEXAMPLE");
-        assert_eq!(c.secret_access_key, "wJalrXUtnFEMI/K7MDENG");
-        assert_eq!(c.session_token.as_deref(), Some("IQoJb3JpZ2luX2VjE"));
+        assert_eq!(c.secret_access_key.expose(), "wJalrXUtnFEMI/K7MDENG");
+        assert_eq!(
+            c.session_token.as_ref().map(Secret::expose),
+            Some("IQoJb3JpZ2luX2VjE")
+        );
     }
 
     #[test]

@@ -43,12 +43,12 @@
 mod creds;
 mod error;
 mod fetch;
-mod secret;
 mod sign;
 mod source;
 
 pub use creds::AwsCredentials;
 pub use error::SecretError;
 pub use fetch::{SecretFetcher, DEFAULT_TIMEOUT};
-pub use secret::SecretString;
 pub use source::{SecretSource, ARN_SETTING};
+/// The secret value read: the toolkit's one redacting [`temporal_lambda_env::Secret`].
+pub use temporal_lambda_env::Secret as SecretString;

@@ -22,8 +22,8 @@ pub(crate) fn sign_request(
 ) -> Result<(), String> {
     let identity: Identity = Credentials::new(
         creds.access_key_id.clone(),
-        creds.secret_access_key.clone(),
-        creds.session_token.clone(),
+        creds.secret_access_key.expose().to_owned(),
+        creds.session_token.as_ref().map(|t| t.expose().to_owned()),
         None,
         "temporal-lambda-secrets",
     )
@@ -57,9 +57,12 @@ pub(crate) fn sign_request(
         .into_parts();
     // `apply_to_request_http1x` panics on a header value that is not valid; the only values it
     // adds that we do not control are the credentials, so check those first.
-    for part in [Some(&creds.access_key_id), creds.session_token.as_ref()]
-        .into_iter()
-        .flatten()
+    for part in [
+        Some(creds.access_key_id.as_str()),
+        creds.session_token.as_ref().map(|t| t.expose()),
+    ]
+    .into_iter()
+    .flatten()
     {
         if http::HeaderValue::from_str(part).is_err() {
             return Err("credentials contain characters invalid in an HTTP header".into());

@@ -8,13 +8,14 @@ use temporalio_client::{ClientTlsOptions, Connection, ConnectionOptions, TlsOpti
 
 /// Connection flags shared by every Temporal-side subcommand. Each falls back to the
 /// `TEMPORAL_*` environment variable of the same meaning.
-#[derive(Clone)]
+/// `Debug` shows no secret: the API key is a [`temporal_lambda_env::Secret`].
+#[derive(Clone, Debug)]
 #[cfg_attr(feature = "clap", derive(clap::Args))]
 pub struct ConnectArgs {
     /// Temporal frontend gRPC address (`host:port` or URL).
     #[cfg_attr(
         feature = "clap",
-        arg(long, env = "TEMPORAL_ADDRESS", default_value = "127.0.0.1:7233")
+        arg(long, env = temporal_lambda_env::connection::ADDRESS, default_value = "127.0.0.1:7233")
     )]
     pub address: String,
     /// Namespace.
@@ -23,7 +24,7 @@ pub struct ConnectArgs {
         arg(
             long,
             short = 'n',
-            env = "TEMPORAL_NAMESPACE",
+            env = temporal_lambda_env::connection::NAMESPACE,
             default_value = "default"
         )
     )]
@@ -31,23 +32,23 @@ pub struct ConnectArgs {
     /// API key (implies TLS unless `--tls=false`).
     #[cfg_attr(
         feature = "clap",
-        arg(long, env = "TEMPORAL_API_KEY", hide_env_values = true)
+        arg(long, env = temporal_lambda_env::connection::API_KEY, hide_env_values = true)
     )]
-    pub api_key: Option<String>,
+    pub api_key: Option<temporal_lambda_env::Secret>,
     /// Use TLS. Defaults to on when an API key or a client certificate is given.
-    #[cfg_attr(feature = "clap", arg(long, env = "TEMPORAL_TLS", num_args = 0..=1, default_missing_value = "true"))]
+    #[cfg_attr(feature = "clap", arg(long, env = temporal_lambda_env::connection::TLS, num_args = 0..=1, default_missing_value = "true"))]
     pub tls: Option<bool>,
     /// Client certificate (PEM) for mTLS.
-    #[cfg_attr(feature = "clap", arg(long, env = "TEMPORAL_TLS_CLIENT_CERT_PATH"))]
+    #[cfg_attr(feature = "clap", arg(long, env = temporal_lambda_env::connection::TLS_CLIENT_CERT_PATH))]
     pub tls_cert_path: Option<PathBuf>,
     /// Client private key (PEM) for mTLS.
-    #[cfg_attr(feature = "clap", arg(long, env = "TEMPORAL_TLS_CLIENT_KEY_PATH"))]
+    #[cfg_attr(feature = "clap", arg(long, env = temporal_lambda_env::connection::TLS_CLIENT_KEY_PATH))]
     pub tls_key_path: Option<PathBuf>,
     /// CA certificate (PEM) to verify the server with.
-    #[cfg_attr(feature = "clap", arg(long, env = "TEMPORAL_TLS_SERVER_CA_CERT_PATH"))]
+    #[cfg_attr(feature = "clap", arg(long, env = temporal_lambda_env::connection::TLS_SERVER_CA_CERT_PATH))]
     pub tls_ca_path: Option<PathBuf>,
     /// Server name to verify the server certificate against.
-    #[cfg_attr(feature = "clap", arg(long, env = "TEMPORAL_TLS_SERVER_NAME"))]
+    #[cfg_attr(feature = "clap", arg(long, env = temporal_lambda_env::connection::TLS_SERVER_NAME))]
     pub tls_server_name: Option<String>,
     /// For the function (`deploy`, `ship`): read the API key from this Secrets Manager secret
     /// or SSM SecureString parameter ARN instead of storing it in the function's environment.
@@ -55,27 +56,11 @@ pub struct ConnectArgs {
     /// is written; a value that is not an ARN is never repeated).
     #[cfg_attr(feature = "clap", arg(
         long,
-        env = "TEMPORAL_API_KEY_SECRET_ARN",
+        env = temporal_lambda_env::connection::API_KEY_SECRET_ARN,
         hide_env_values = true,
         value_parser = crate::clap_args::quiet(crate::clap_args::parse_secret_arn)
     ))]
     pub api_key_secret_arn: Option<temporal_lambda_env::secret_arn::SecretArn>,
-}
-
-impl std::fmt::Debug for ConnectArgs {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ConnectArgs")
-            .field("address", &self.address)
-            .field("namespace", &self.namespace)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("tls", &self.tls)
-            .field("tls_cert_path", &self.tls_cert_path)
-            .field("tls_key_path", &self.tls_key_path)
-            .field("tls_ca_path", &self.tls_ca_path)
-            .field("tls_server_name", &self.tls_server_name)
-            .field("api_key_secret_arn", &self.api_key_secret_arn)
-            .finish()
-    }
 }
 
 /// Errors while connecting.
@@ -191,7 +176,7 @@ impl ConnectArgs {
             .identity(identity())
             .connect_timeout(Duration::from_secs(10))
             .maybe_tls_options(self.tls_options()?)
-            .maybe_api_key(self.api_key.clone())
+            .maybe_api_key(self.api_key.as_ref().map(|k| k.expose().to_owned()))
             .build();
         Connection::connect(opts).await.map_err(|e| {
             let message = temporal_lambda_env::connection::error_chain(&e);
@@ -230,7 +215,7 @@ pub fn temporal_env(
         }
         None => {
             if let Some(k) = &conn.api_key {
-                env.insert(c::API_KEY.to_string(), k.clone());
+                env.insert(c::API_KEY.to_string(), k.expose().to_owned());
             }
         }
     }

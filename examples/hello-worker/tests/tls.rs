@@ -39,7 +39,7 @@ fn front(rig: &AwsRig, name: &str, api_key: Option<&str>, mtls: bool) -> TlsFron
 fn conn_for(front: &TlsFront, api_key: Option<&str>, mtls: bool) -> ConnectArgs {
     let pki = front.pki();
     let mut c = ConnectArgs::local(front.address(), "default");
-    c.api_key = api_key.map(str::to_string);
+    c.api_key = api_key.map(Into::into);
     c.tls_ca_path = Some(pki.ca_cert_path.clone());
     c.tls_server_name = Some("temporal.rig.test".into());
     if mtls {
@@ -443,7 +443,7 @@ async fn api_key_from_secrets_manager_is_read_once_and_again_after_rotation() {
     );
     front.set_api_key(Some(ROTATED_KEY.to_string())).unwrap();
     let mut rotated = conn.clone();
-    rotated.api_key = Some(ROTATED_KEY.to_string());
+    rotated.api_key = Some(ROTATED_KEY.into());
     let client = rotated.connect().await.unwrap();
     let r = hello(&client, &d.task_queue, "rotated")
         .await

@@ -71,7 +71,7 @@ impl<'a> Client<'a> {
 
     fn cli(&self) -> ConnectArgs {
         let mut c = ConnectArgs::local(self.address.clone(), "default");
-        c.api_key = self.api_key.map(str::to_string);
+        c.api_key = self.api_key.map(Into::into);
         c.tls = self.tls;
         c.tls_ca_path = self.ca.map(Path::to_path_buf);
         c.tls_server_name = self.server_name.map(str::to_string);
