@@ -1,34 +1,17 @@
 //! The external ID a role stack enforces, and choosing one without rotating it by accident.
 
-use crate::aws::{describe_sdk_error, error_code, Aws, AwsError};
+use crate::aws::{Aws, AwsError};
 use crate::validate::ExternalId;
 
+use super::stack::describe_stack;
 use super::IamError;
 
 /// The external ID an existing role stack enforces (its `AssumeRoleExternalId` parameter);
 /// `Ok(None)` when the stack does not exist or has no such parameter.
 pub async fn stack_external_id(aws: &Aws, stack: &str) -> Result<Option<ExternalId>, AwsError> {
-    let out = match aws
-        .cloudformation
-        .describe_stacks()
-        .stack_name(stack)
-        .send()
-        .await
-    {
-        Ok(out) => out,
-        Err(e) => {
-            let msg = describe_sdk_error(&e);
-            if error_code(&e).as_deref() == Some("ValidationError")
-                && msg.contains("does not exist")
-            {
-                return Ok(None);
-            }
-            return Err(AwsError::call("cloudformation:DescribeStacks", e));
-        }
-    };
-    Ok(out
-        .stacks()
-        .first()
+    Ok(describe_stack(aws, stack)
+        .await?
+        .as_ref()
         .and_then(|s| {
             s.parameters()
                 .iter()

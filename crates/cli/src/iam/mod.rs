@@ -93,11 +93,23 @@ pub enum IamError {
         /// First failure reason from the stack events.
         reason: String,
     },
-    /// Timed out.
-    #[error("CloudFormation stack {0} still in progress after {1:?}")]
-    Timeout(String, Duration),
-    /// No RoleARN output.
-    #[error("stack {0} has no RoleARN output; was it created from another template?")]
+    /// The stack was still changing when the wait ended.
+    #[error(
+        "CloudFormation stack {stack} still in progress after {waited:?}. Fix: wait until \
+         `aws cloudformation describe-stacks --stack-name {stack}` shows it *_COMPLETE (or \
+         failed), then run again"
+    )]
+    Timeout {
+        /// Stack name.
+        stack: String,
+        /// How long it was waited for.
+        waited: Duration,
+    },
+    /// The stack has no `RoleARN` output.
+    #[error(
+        "stack {0} has no RoleARN output, so it was not created from this tool's role template. \
+         Fix: pass another --stack-name, or delete that stack and run again"
+    )]
     NoOutput(String),
     /// The stack already requires another external ID and rotating it was not asked for.
     #[error(

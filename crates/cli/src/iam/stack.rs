@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use aws_sdk_cloudformation::types::{Capability, Parameter, StackStatus};
+use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, StackStatus};
 use serde::Serialize;
 
 use crate::aws::{describe_sdk_error, error_code, Aws, AwsError};
@@ -138,6 +138,26 @@ async fn stack_status(
     aws: &Aws,
     stack: &str,
 ) -> Result<Option<(String, Vec<(String, String)>)>, AwsError> {
+    Ok(describe_stack(aws, stack).await?.map(|s| {
+        (
+            s.stack_status()
+                .map(|x| x.as_str().to_string())
+                .unwrap_or_default(),
+            s.outputs()
+                .iter()
+                .map(|o| {
+                    (
+                        o.output_key().unwrap_or_default().to_string(),
+                        o.output_value().unwrap_or_default().to_string(),
+                    )
+                })
+                .collect(),
+        )
+    }))
+}
+
+/// The stack, or `Ok(None)` when CloudFormation says it does not exist.
+pub(super) async fn describe_stack(aws: &Aws, stack: &str) -> Result<Option<Stack>, AwsError> {
     match aws
         .cloudformation
         .describe_stacks()
@@ -145,35 +165,14 @@ async fn stack_status(
         .send()
         .await
     {
-        Ok(out) => Ok(out.stacks().first().map(|s| {
-            (
-                s.stack_status()
-                    .map(|x| x.as_str().to_string())
-                    .unwrap_or_default(),
-                s.outputs()
-                    .iter()
-                    .map(|o| {
-                        (
-                            o.output_key().unwrap_or_default().to_string(),
-                            o.output_value().unwrap_or_default().to_string(),
-                        )
-                    })
-                    .collect(),
-            )
-        })),
-        Err(e) => {
-            let msg = describe_sdk_error(&e);
+        Ok(out) => Ok(out.stacks().first().cloned()),
+        Err(e)
             if error_code(&e).as_deref() == Some("ValidationError")
-                && msg.contains("does not exist")
-            {
-                Ok(None)
-            } else {
-                Err(AwsError::Call {
-                    operation: "cloudformation:DescribeStacks".into(),
-                    message: msg,
-                })
-            }
+                && describe_sdk_error(&e).contains("does not exist") =>
+        {
+            Ok(None)
         }
+        Err(e) => Err(AwsError::call("cloudformation:DescribeStacks", e)),
     }
 }
 
@@ -290,7 +289,10 @@ async fn wait_for_stack(
         };
         if status.ends_with("_IN_PROGRESS") {
             if start.elapsed() > limit {
-                return Err(IamError::Timeout(name.to_string(), limit));
+                return Err(IamError::Timeout {
+                    stack: name.to_string(),
+                    waited: limit,
+                });
             }
             progress(&format!("stack {name}: {status}"));
             tokio::time::sleep(delay).await;
