@@ -208,25 +208,32 @@ const fn always_reported() -> [&'static str; CheckId::ALL.len() - 1] {
 /// What one check found: its status, what was found, and what to do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Verdict {
+    /// Outcome.
     pub(crate) status: Status,
+    /// What was found (for a skip: why it was not checked).
     pub(crate) detail: String,
+    /// What to do; set exactly for `warn` and `fail`.
     pub(crate) fix: Option<String>,
 }
 
 impl Verdict {
+    /// Fine.
     pub(crate) fn ok(detail: impl Into<String>) -> Self {
         Self::new(Status::Ok, detail, None)
     }
+    /// Works, but something is off; `fix` says what to do.
     pub(crate) fn warn(detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self::new(Status::Warn, detail, Some(fix.into()))
     }
+    /// Broken; `fix` says what to do.
     pub(crate) fn fail(detail: impl Into<String>, fix: impl Into<String>) -> Self {
         Self::new(Status::Fail, detail, Some(fix.into()))
     }
+    /// Not checked, and why.
     pub(crate) fn skip(why: impl Into<String>) -> Self {
         Self::new(Status::Skip, why, None)
     }
-    pub(crate) fn new(status: Status, detail: impl Into<String>, fix: Option<String>) -> Self {
+    fn new(status: Status, detail: impl Into<String>, fix: Option<String>) -> Self {
         Self {
             status,
             detail: detail.into(),
