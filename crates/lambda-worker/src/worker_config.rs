@@ -2,6 +2,7 @@
 //! fresh SDK [`WorkerOptions`] for every invocation.
 
 use std::{collections::HashMap, fmt, time::Duration};
+use temporal_lambda_env::connection as vars;
 
 use temporalio_common::worker::{
     VersioningBehavior, WorkerDeploymentOptions, WorkerDeploymentVersion as SdkVersion,
@@ -131,19 +132,16 @@ impl LambdaWorkerConfig {
     ) -> Result<Self, Error> {
         let connection = ConnectionConfig::load(env)?;
         let mut version = version;
-        if let Some(n) = env
-            .get("TEMPORAL_DEPLOYMENT_NAME")
-            .filter(|v| !v.is_empty())
-        {
+        if let Some(n) = env.get(vars::DEPLOYMENT_NAME).filter(|v| !v.is_empty()) {
             version.deployment_name = n.clone();
         }
-        if let Some(b) = env.get("TEMPORAL_BUILD_ID").filter(|v| !v.is_empty()) {
+        if let Some(b) = env.get(vars::BUILD_ID).filter(|v| !v.is_empty()) {
             version.build_id = b.clone();
         }
         let sdk_version = version.to_sdk();
         Ok(Self {
             version,
-            task_queue: env.get("TEMPORAL_TASK_QUEUE").cloned().unwrap_or_default(),
+            task_queue: env.get(vars::TASK_QUEUE).cloned().unwrap_or_default(),
             connection,
             tuning: WorkerTuning::default(),
             shutdown: ShutdownSettings::from_env(env)?,

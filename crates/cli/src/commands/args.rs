@@ -25,10 +25,10 @@ pub enum Output {
 #[derive(Debug, clap::Args)]
 pub struct VersionArgs {
     /// Worker Deployment name (must match the worker's deployment name).
-    #[arg(long, env = "TEMPORAL_DEPLOYMENT_NAME")]
+    #[arg(long, env = temporal_lambda_env::connection::DEPLOYMENT_NAME)]
     pub deployment_name: String,
     /// Build ID (must match the worker's build ID).
-    #[arg(long, env = "TEMPORAL_BUILD_ID")]
+    #[arg(long, env = temporal_lambda_env::connection::BUILD_ID)]
     pub build_id: String,
 }
 
@@ -107,7 +107,7 @@ pub struct RoleArgs {
     #[arg(long, requires = "external_id")]
     pub role_arn: Option<RoleArn>,
     /// External ID (5-45 chars of [a-zA-Z0-9_+=,.@-]); generated securely if omitted.
-    #[arg(long, env = "TEMPORAL_LAMBDA_EXTERNAL_ID")]
+    #[arg(long, env = temporal_lambda_env::connection::EXTERNAL_ID)]
     pub external_id: Option<ExternalId>,
     /// CloudFormation stack for the invocation role (default: `<function>-temporal-invoker`, one
     /// per function, so shipping another function never rewrites this one's role).

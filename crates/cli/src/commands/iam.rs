@@ -32,7 +32,7 @@ pub struct CreateArgs {
     #[arg(long = "function-arn", required = true)]
     function_arns: Vec<FunctionArn>,
     /// External ID; generated securely if omitted (and printed: register needs it).
-    #[arg(long, env = "TEMPORAL_LAMBDA_EXTERNAL_ID")]
+    #[arg(long, env = temporal_lambda_env::connection::EXTERNAL_ID)]
     external_id: Option<ExternalId>,
     /// Stack name.
     #[arg(long, default_value = "temporal-serverless-worker-role")]

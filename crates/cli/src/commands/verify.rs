@@ -17,7 +17,7 @@ pub struct VerifyArgs {
     #[command(flatten)]
     conn: ConnectArgs,
     /// Task queue the worker polls.
-    #[arg(long, env = "TEMPORAL_TASK_QUEUE")]
+    #[arg(long, env = temporal_lambda_env::connection::TASK_QUEUE)]
     task_queue: String,
     /// Workflow type to start.
     #[arg(long)]

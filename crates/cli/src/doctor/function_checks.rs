@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use temporal_lambda_env::connection::API_KEY_SECRET_ARN;
+use temporal_lambda_env::connection::{self as vars, API_KEY_SECRET_ARN};
 
 use crate::deploy::ConnectionCheck;
 use crate::iam::RoleFacts;
@@ -90,17 +90,17 @@ pub(super) fn function_timeout(f: &Facts) -> Verdict {
 pub(super) fn function_env(f: &Facts) -> Verdict {
     let (_, cfg) = gate!(f.function_config());
     let env = &cfg.env;
-    let has_file = env.contains_key("TEMPORAL_CONFIG_FILE") || env.contains_key("TEMPORAL_PROFILE");
-    let auth = env.contains_key("TEMPORAL_API_KEY")
+    let has_file = env.contains_key(vars::CONFIG_FILE) || env.contains_key(vars::PROFILE);
+    let auth = env.contains_key(vars::API_KEY)
         || env.contains_key(API_KEY_SECRET_ARN)
-        || env.contains_key("TEMPORAL_TLS_CLIENT_CERT_PATH")
-        || env.contains_key("TEMPORAL_TLS_CLIENT_CERT_DATA");
+        || env.contains_key(vars::TLS_CLIENT_CERT_PATH)
+        || env.contains_key(vars::TLS_CLIENT_CERT_DATA);
     let shown: Vec<String> = env
         .iter()
         .filter(|(k, _)| k.starts_with("TEMPORAL_"))
         .map(|(k, v)| temporal_lambda_env::redacted_env_pair(k, v))
         .collect();
-    match env.get("TEMPORAL_ADDRESS") {
+    match env.get(vars::ADDRESS) {
         None if !has_file => Verdict::fail(
             "TEMPORAL_ADDRESS is not set on the function, so the worker cannot connect",
             "temporal-lambda deploy --address <host:port> (sets TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE and auth)",
@@ -109,7 +109,7 @@ pub(super) fn function_env(f: &Facts) -> Verdict {
             format!("TEMPORAL_ADDRESS={a} is Temporal Cloud but no TEMPORAL_API_KEY or TEMPORAL_TLS_CLIENT_CERT_PATH is set"),
             "temporal-lambda deploy --api-key … (or mTLS files inside the package)",
         ),
-        _ if !env.contains_key("TEMPORAL_NAMESPACE") && !has_file => Verdict::warn(
+        _ if !env.contains_key(vars::NAMESPACE) && !has_file => Verdict::warn(
             format!("TEMPORAL_NAMESPACE is not set: the worker uses `default` ({})", shown.join(" ")),
             "temporal-lambda deploy --namespace <namespace>",
         ),
