@@ -12,7 +12,7 @@
 //!    compute config claims: the version read back (`GetFunctionConfiguration` with the
 //!    qualifier) is that function's, in the account and region in use, and carries the
 //!    description `deploy` publishes for this build of this deployment
-//!    ([`crate::deploy::version_description`]). Anyone who may write the namespace may write a
+//!    ([`crate::lambda_deploy::version_description`]). Anyone who may write the namespace may write a
 //!    compute config; without this check they could make `retire` delete a version of an
 //!    unrelated function ([`lambda_delete_refusal`]);
 //! 3. the qualified ARN is taken out of the invocation role's stack (`LambdaFunctionARNs`) if it
@@ -495,7 +495,7 @@ async fn read_lambda_version(
 ///   Lambda reports is the compute config's (same account and region: the delete goes to the
 ///   account and region in use);
 /// * its description is the one `deploy` publishes for this build of this deployment
-///   ([`crate::deploy::version_description`]).
+///   ([`crate::lambda_deploy::version_description`]).
 ///
 /// The compute config is written by anyone who may write the namespace; Lambda's answer is
 /// what this toolkit wrote when it published the version.
@@ -521,14 +521,14 @@ pub fn lambda_delete_refusal(
             facts.function_arn
         ));
     }
-    if !crate::deploy::describes_build(&facts.description, build_id, deployment) {
+    if !crate::lambda_deploy::describes_build(&facts.description, build_id, deployment) {
         let shown: String = facts.description.chars().take(120).collect();
         return Some(format!(
             "its description (`{shown}`) is not the one temporal-lambda deploy publishes for \
              build {build_id} of {deployment} (`{}`), so it may be another function's version: \
              delete it yourself (aws lambda delete-function --function-name {name} --qualifier \
              {qualifier}) if it is this build's",
-            crate::deploy::version_description(build_id, deployment)
+            crate::lambda_deploy::version_description(build_id, deployment)
         ));
     }
     None
@@ -779,7 +779,7 @@ mod tests {
             function_arn: arn.into(),
             function_name: "hello".into(),
             version: "3".into(),
-            description: crate::deploy::version_description("b1", "app"),
+            description: crate::lambda_deploy::version_description("b1", "app"),
         };
         assert_eq!(lambda_delete_refusal(arn, "app", "b1", &ours), None);
         let refused = |f: LambdaVersionFacts, arn: &str| {
@@ -796,14 +796,14 @@ mod tests {
         assert!(why.contains("description"), "{why}");
         refused(
             LambdaVersionFacts {
-                description: crate::deploy::version_description("b2", "app"),
+                description: crate::lambda_deploy::version_description("b2", "app"),
                 ..ours.clone()
             },
             arn,
         );
         refused(
             LambdaVersionFacts {
-                description: crate::deploy::version_description("b1", "other-app"),
+                description: crate::lambda_deploy::version_description("b1", "other-app"),
                 ..ours.clone()
             },
             arn,

@@ -13,9 +13,9 @@ use serde::{Deserialize, Serialize};
 use crate::aws::Aws;
 use crate::compute::LambdaTarget;
 use crate::connect::ConnectArgs;
-use crate::deploy::{self, DeployOptions, DeployReport};
 use crate::deployment::{self, RegisterOptions, RegisterReport};
 use crate::iam::{self, StackOptions, StackReport, Trust};
+use crate::lambda_deploy::{self, DeployOptions, DeployReport};
 use crate::validate::{ExternalId, RoleArn};
 use crate::verify::{self, VerifyOptions, VerifyReport};
 
@@ -163,7 +163,7 @@ pub fn plan(o: &ShipOptions) -> Vec<String> {
         ));
     }
     out.extend(
-        deploy::plan(&o.deploy)
+        lambda_deploy::plan(&o.deploy)
             .into_iter()
             .map(|s| format!("aws: {s}")),
     );
@@ -247,7 +247,7 @@ pub async fn ship(
     // 2. deploy
     let mut dopts = o.deploy.clone();
     dopts.zip = o.zip.clone();
-    let d = deploy::deploy(aws, &dopts, &|m| progress(&format!("deploy: {m}")))
+    let d = lambda_deploy::deploy(aws, &dopts, &|m| progress(&format!("deploy: {m}")))
         .await
         .map_err(step("deploy"))?;
     state.function_arn = Some(d.function_arn.clone());

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use crate::aws::{Aws, AwsArgs};
 use crate::connect::ConnectArgs;
-use crate::deploy;
+use crate::lambda_deploy;
 
 use super::args::{deploy_options, parse_arch, FunctionArgs};
 use super::ui::{emit, print_plan, spinner};
@@ -34,12 +34,12 @@ pub struct DeployArgs {
 pub async fn run(output: Output, args: DeployArgs) -> anyhow::Result<()> {
     let opts = deploy_options(&args.conn, &args.function, args.zip, args.arch);
     if args.dry_run {
-        print_plan(output, &deploy::plan(&opts));
+        print_plan(output, &lambda_deploy::plan(&opts));
         return Ok(());
     }
     let aws = Aws::load(&args.aws).await?;
     let pb = spinner(output, "deploying");
-    let res = deploy::deploy(&aws, &opts, &|m| pb.set_message(m.to_string())).await;
+    let res = lambda_deploy::deploy(&aws, &opts, &|m| pb.set_message(m.to_string())).await;
     pb.finish_and_clear();
     let r = res?;
     emit(output, &r, || {
