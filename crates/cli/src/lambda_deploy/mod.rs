@@ -11,6 +11,14 @@ use serde::Serialize;
 
 use crate::aws::{error_code, Aws, AwsError};
 
+mod decide;
+
+pub use decide::{
+    check_build_id, function_change, readiness, reuse_published, same_code_version, FunctionChange,
+    FunctionFacts, PublishedBuild, Readiness,
+};
+use decide::{lambda_timeout_secs, HANDLER};
+
 pub use temporal_lambda_env::protocol::{
     describes_build, version_description, ConnectionCheck, Describe, BUILD_ID_TAG,
     CHECK_CONNECTION_PAYLOAD, DEPLOYMENT_TAG, DESCRIBE_PAYLOAD,
@@ -207,17 +215,6 @@ fn secret_arn(
         .transpose()?)
 }
 
-fn env_differs(
-    current: Option<&aws_sdk_lambda::types::EnvironmentResponse>,
-    want: &BTreeMap<String, String>,
-) -> bool {
-    let have: BTreeMap<String, String> = current
-        .and_then(|e| e.variables())
-        .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
-        .unwrap_or_default();
-    have != *want
-}
-
 /// Waits until the function's `$LATEST` is Active with a successful last update.
 pub async fn wait_ready(
     aws: &Aws,
@@ -243,9 +240,9 @@ pub async fn wait_ready(
             .last_update_status()
             .map(|s| s.as_str().to_string())
             .unwrap_or_else(|| "Successful".into());
-        match (state.as_str(), update.as_str()) {
-            ("Active", "Successful") | ("", "Successful") => return Ok(()),
-            ("Failed", _) | (_, "Failed") => {
+        match readiness(&state, &update) {
+            Readiness::Ready => return Ok(()),
+            Readiness::Failed => {
                 return Err(DeployError::NotReady {
                     function: function.into(),
                     state: format!("{state}/{update}"),
@@ -256,7 +253,7 @@ pub async fn wait_ready(
                         .to_string(),
                 })
             }
-            _ => {}
+            Readiness::Pending => {}
         }
         if start.elapsed() > limit {
             return Err(DeployError::WaitTimeout(function.into(), limit));
@@ -347,13 +344,62 @@ pub async fn version_for_build_id(
     Ok(found)
 }
 
-/// Deploys: create/update, wait, describe, publish (or reuse) the build ID's version.
+/// Deploys, one step per function below: read the package; create or update the function
+/// ([`function_change`]); let its execution role read the API key's secret; ask the code for its
+/// build ID ([`check_build_id`]); publish the build ID's version or reuse it
+/// ([`same_code_version`], [`reuse_published`]).
 pub async fn deploy(
     aws: &Aws,
     opts: &DeployOptions,
     progress: &dyn Fn(&str),
 ) -> Result<DeployReport, DeployError> {
     let secret = secret_arn(&opts.env)?;
+    let package = read_package(opts)?;
+    let change = put_function(aws, opts, &package, progress).await?;
+    let secret_grant = match &secret {
+        Some(secret) => {
+            Some(grant_function_secret(aws, &opts.function_name, secret, progress).await?)
+        }
+        None => None,
+    };
+    let name = &opts.function_name;
+    progress(&format!(
+        "asking {name} which deployment version its code is"
+    ));
+    let describe = describe_function(aws, &format!("{name}:$LATEST")).await?;
+    check_build_id(opts.build_id.as_deref(), &describe)?;
+    let (version, function_arn, published) =
+        publish_or_reuse(aws, opts, &package.sha, &describe, progress).await?;
+    Ok(DeployReport {
+        function_name: name.clone(),
+        function_arn,
+        version,
+        deployment_name: describe.deployment_name,
+        build_id: describe.build_id,
+        task_queue: describe.task_queue,
+        code_sha256: package.sha,
+        created: matches!(change, FunctionChange::Create { .. }),
+        code_updated: matches!(change, FunctionChange::Update { code: true, .. }),
+        published,
+        env_keys: opts.env.keys().cloned().collect(),
+        secret_grant,
+    })
+}
+
+/// The bytes uploaded (the zip plus `opts.files`) and their `CodeSha256`.
+struct Package {
+    bytes: Vec<u8>,
+    sha: String,
+}
+
+impl Package {
+    fn megabytes(&self) -> f64 {
+        self.bytes.len() as f64 / 1e6
+    }
+}
+
+/// Step 1: checks and reads the zip, adds the connection's files.
+fn read_package(opts: &DeployOptions) -> Result<Package, DeployError> {
     temporal_lambda_package::check_zip(&opts.zip).map_err(DeployError::BadPackage)?;
     let mut bytes = std::fs::read(&opts.zip)
         .map_err(|e| DeployError::BadPackage(format!("cannot read {}: {e}", opts.zip.display())))?;
@@ -362,174 +408,207 @@ pub async fn deploy(
             .map_err(|e| DeployError::BadPackage(e.to_string()))?;
     }
     let sha = temporal_lambda_package::code_sha256(&bytes);
-    let arch = Architecture::from(opts.arch.lambda_name());
-    let env = Environment::builder()
-        .set_variables(Some(opts.env.clone().into_iter().collect()))
-        .build();
+    Ok(Package { bytes, sha })
+}
+
+/// Step 2: reads the function, then creates it or updates what differs; waits until it is ready
+/// after each change.
+async fn put_function(
+    aws: &Aws,
+    opts: &DeployOptions,
+    package: &Package,
+    progress: &dyn Fn(&str),
+) -> Result<FunctionChange, DeployError> {
     let name = &opts.function_name;
     progress(&format!("looking up function {name}"));
-    let existing = match aws.lambda.get_function().function_name(name).send().await {
-        Ok(f) => Some(f),
-        Err(e) if error_code(&e).as_deref() == Some("ResourceNotFoundException") => None,
-        Err(e) => return Err(AwsError::call("lambda:GetFunction", e).into()),
-    };
-    let mut created = false;
-    let mut code_updated = false;
-    match existing.as_ref().and_then(|f| f.configuration()) {
-        None => {
-            let role = opts
-                .execution_role
-                .clone()
-                .ok_or_else(|| DeployError::ExecutionRoleRequired(name.clone()))?;
-            progress(&format!(
-                "creating function {name} ({:.1} MB package)",
-                bytes.len() as f64 / 1e6
-            ));
-            aws.lambda
-                .create_function()
-                .function_name(name)
-                .runtime(Runtime::Providedal2023)
-                .handler("bootstrap")
-                .role(role)
-                .architectures(arch.clone())
-                .timeout(lambda_timeout_secs(opts.timeout))
-                .memory_size(opts.memory_mb)
-                .environment(env.clone())
-                .description("Temporal serverless worker (deployed by temporal-lambda)")
-                .code(
-                    aws_sdk_lambda::types::FunctionCode::builder()
-                        .zip_file(Blob::new(bytes.clone()))
-                        .build(),
-                )
-                .send()
-                .await
-                .map_err(|e| AwsError::call("lambda:CreateFunction", e))?;
-            created = true;
-            wait_ready(aws, name, progress).await?;
+    let existing = function_facts(aws, name).await?;
+    let change = function_change(existing.as_ref(), opts, &package.sha)?;
+    match &change {
+        FunctionChange::Create { execution_role } => {
+            create_function(aws, opts, package, execution_role, progress).await?
         }
-        Some(cfg) => {
-            if cfg.code_sha256() != Some(sha.as_str()) || cfg.architectures().first() != Some(&arch)
-            {
-                progress(&format!(
-                    "uploading new code to {name} ({:.1} MB)",
-                    bytes.len() as f64 / 1e6
-                ));
-                aws.lambda
-                    .update_function_code()
-                    .function_name(name)
-                    .zip_file(Blob::new(bytes.clone()))
-                    .architectures(arch.clone())
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call("lambda:UpdateFunctionCode", e))?;
-                code_updated = true;
-                wait_ready(aws, name, progress).await?;
+        FunctionChange::Update {
+            code,
+            configuration,
+        } => {
+            if *code {
+                update_code(aws, opts, package, progress).await?;
             }
-            let role_differs = opts
-                .execution_role
-                .as_deref()
-                .is_some_and(|r| cfg.role() != Some(r));
-            if cfg.timeout() != Some(lambda_timeout_secs(opts.timeout))
-                || cfg.memory_size() != Some(opts.memory_mb)
-                || env_differs(cfg.environment(), &opts.env)
-                || cfg.handler() != Some("bootstrap")
-                || role_differs
-            {
-                progress(&format!("updating configuration of {name}"));
-                aws.lambda
-                    .update_function_configuration()
-                    .function_name(name)
-                    .handler("bootstrap")
-                    .runtime(Runtime::Providedal2023)
-                    .timeout(lambda_timeout_secs(opts.timeout))
-                    .memory_size(opts.memory_mb)
-                    .environment(env.clone())
-                    .set_role(opts.execution_role.clone())
-                    .send()
-                    .await
-                    .map_err(|e| AwsError::call("lambda:UpdateFunctionConfiguration", e))?;
-                wait_ready(aws, name, progress).await?;
+            if *configuration {
+                update_configuration(aws, opts, progress).await?;
             }
         }
     }
-    let secret_grant = match &secret {
-        Some(secret) => {
-            let role = aws
-                .lambda
-                .get_function_configuration()
-                .function_name(name)
-                .send()
-                .await
-                .map_err(|e| AwsError::call("lambda:GetFunctionConfiguration", e))?
-                .role()
-                .unwrap_or_default()
-                .to_string();
-            progress(&format!("letting {role} read {secret}"));
-            Some(grant_secret_read(aws, &role, secret).await?)
+    Ok(change)
+}
+
+/// The facts of a function configuration (`GetFunction`'s or `GetFunctionConfiguration`'s: the
+/// same accessors on two types).
+macro_rules! function_facts_of {
+    ($c:expr) => {{
+        let c = $c;
+        FunctionFacts {
+            function_arn: c.function_arn().unwrap_or_default().to_string(),
+            code_sha256: c.code_sha256().map(str::to_string),
+            architecture: c.architectures().first().map(|a| a.as_str().to_string()),
+            timeout_secs: c.timeout(),
+            memory_mb: c.memory_size(),
+            env: c
+                .environment()
+                .and_then(|e| e.variables())
+                .map(|v| v.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
+                .unwrap_or_default(),
+            handler: c.handler().map(str::to_string),
+            role: c.role().map(str::to_string),
         }
-        None => None,
-    };
+    }};
+}
+
+/// `$LATEST`'s configuration; `None` when the function does not exist.
+async fn function_facts(aws: &Aws, name: &str) -> Result<Option<FunctionFacts>, DeployError> {
+    match aws.lambda.get_function().function_name(name).send().await {
+        Ok(f) => Ok(f.configuration().map(|c| function_facts_of!(c))),
+        Err(e) if error_code(&e).as_deref() == Some("ResourceNotFoundException") => Ok(None),
+        Err(e) => Err(AwsError::call("lambda:GetFunction", e).into()),
+    }
+}
+
+/// `GetFunctionConfiguration` of `function` (any qualifier).
+async fn configuration_facts(aws: &Aws, function: &str) -> Result<FunctionFacts, DeployError> {
+    let c = aws
+        .lambda
+        .get_function_configuration()
+        .function_name(function)
+        .send()
+        .await
+        .map_err(|e| AwsError::call("lambda:GetFunctionConfiguration", e))?;
+    Ok(function_facts_of!(&c))
+}
+
+fn environment(opts: &DeployOptions) -> Environment {
+    Environment::builder()
+        .set_variables(Some(opts.env.clone().into_iter().collect()))
+        .build()
+}
+
+async fn create_function(
+    aws: &Aws,
+    opts: &DeployOptions,
+    package: &Package,
+    execution_role: &str,
+    progress: &dyn Fn(&str),
+) -> Result<(), DeployError> {
+    let name = &opts.function_name;
     progress(&format!(
-        "asking {name} which deployment version its code is"
+        "creating function {name} ({:.1} MB package)",
+        package.megabytes()
     ));
-    let describe = describe_function(aws, &format!("{name}:$LATEST")).await?;
-    if let Some(given) = &opts.build_id {
-        if *given != describe.build_id {
-            return Err(DeployError::BuildIdMismatch {
-                given: given.clone(),
-                actual: describe.build_id,
-            });
+    aws.lambda
+        .create_function()
+        .function_name(name)
+        .runtime(Runtime::Providedal2023)
+        .handler(HANDLER)
+        .role(execution_role)
+        .architectures(Architecture::from(opts.arch.lambda_name()))
+        .timeout(lambda_timeout_secs(opts.timeout))
+        .memory_size(opts.memory_mb)
+        .environment(environment(opts))
+        .description("Temporal serverless worker (deployed by temporal-lambda)")
+        .code(
+            aws_sdk_lambda::types::FunctionCode::builder()
+                .zip_file(Blob::new(package.bytes.clone()))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| AwsError::call("lambda:CreateFunction", e))?;
+    wait_ready(aws, name, progress).await
+}
+
+async fn update_code(
+    aws: &Aws,
+    opts: &DeployOptions,
+    package: &Package,
+    progress: &dyn Fn(&str),
+) -> Result<(), DeployError> {
+    let name = &opts.function_name;
+    progress(&format!(
+        "uploading new code to {name} ({:.1} MB)",
+        package.megabytes()
+    ));
+    aws.lambda
+        .update_function_code()
+        .function_name(name)
+        .zip_file(Blob::new(package.bytes.clone()))
+        .architectures(Architecture::from(opts.arch.lambda_name()))
+        .send()
+        .await
+        .map_err(|e| AwsError::call("lambda:UpdateFunctionCode", e))?;
+    wait_ready(aws, name, progress).await
+}
+
+async fn update_configuration(
+    aws: &Aws,
+    opts: &DeployOptions,
+    progress: &dyn Fn(&str),
+) -> Result<(), DeployError> {
+    let name = &opts.function_name;
+    progress(&format!("updating configuration of {name}"));
+    aws.lambda
+        .update_function_configuration()
+        .function_name(name)
+        .handler(HANDLER)
+        .runtime(Runtime::Providedal2023)
+        .timeout(lambda_timeout_secs(opts.timeout))
+        .memory_size(opts.memory_mb)
+        .environment(environment(opts))
+        .set_role(opts.execution_role.clone())
+        .send()
+        .await
+        .map_err(|e| AwsError::call("lambda:UpdateFunctionConfiguration", e))?;
+    wait_ready(aws, name, progress).await
+}
+
+/// Step 3: lets the function's execution role read the API key's secret.
+async fn grant_function_secret(
+    aws: &Aws,
+    name: &str,
+    secret: &temporal_lambda_env::secret_arn::SecretArn,
+    progress: &dyn Fn(&str),
+) -> Result<String, DeployError> {
+    let role = configuration_facts(aws, name)
+        .await?
+        .role
+        .unwrap_or_default();
+    progress(&format!("letting {role} read {secret}"));
+    grant_secret_read(aws, &role, secret).await
+}
+
+/// Step 5: reuses the build ID's version when it holds this code and configuration, refuses
+/// when it holds other code, else publishes one. (version, qualified ARN, published).
+async fn publish_or_reuse(
+    aws: &Aws,
+    opts: &DeployOptions,
+    sha: &str,
+    describe: &Describe,
+    progress: &dyn Fn(&str),
+) -> Result<(String, String, bool), DeployError> {
+    let name = &opts.function_name;
+    let published = version_for_build_id(aws, name, &describe.build_id)
+        .await?
+        .map(|(version, code_sha256)| PublishedBuild {
+            version,
+            code_sha256,
+        });
+    if let Some(v) = same_code_version(name, &describe.build_id, published, sha)? {
+        // Its configuration holds its ARN too: no extra lookup.
+        let facts = configuration_facts(aws, &format!("{name}:{v}")).await?;
+        if reuse_published(&facts, opts) {
+            return Ok((v, facts.function_arn, false));
         }
     }
-    let build_id = describe.build_id.clone();
-    let existing = version_for_build_id(aws, name, &build_id).await?;
-    // Both paths already hold the version's configuration: no extra lookup for its ARN.
-    let ((version, function_arn), published) = match existing {
-        Some((v, old_sha)) if old_sha == sha => {
-            // Same code: reuse unless the configuration changed since (then publish a new
-            // version of the same code; register --update points the deployment version at it).
-            let latest = aws
-                .lambda
-                .get_function_configuration()
-                .function_name(format!("{name}:{v}"))
-                .send()
-                .await
-                .map_err(|e| AwsError::call("lambda:GetFunctionConfiguration", e))?;
-            if latest.timeout() == Some(lambda_timeout_secs(opts.timeout))
-                && latest.memory_size() == Some(opts.memory_mb)
-                && !env_differs(latest.environment(), &opts.env)
-            {
-                let arn = latest.function_arn().unwrap_or_default().to_string();
-                ((v, arn), false)
-            } else {
-                (publish(aws, name, &sha, &describe, progress).await?, true)
-            }
-        }
-        Some((v, old_sha)) => {
-            return Err(DeployError::BuildIdReused {
-                build_id,
-                version: v,
-                function: name.clone(),
-                old_sha,
-                new_sha: sha,
-            })
-        }
-        None => (publish(aws, name, &sha, &describe, progress).await?, true),
-    };
-    Ok(DeployReport {
-        function_name: name.clone(),
-        function_arn,
-        version,
-        deployment_name: describe.deployment_name,
-        build_id,
-        task_queue: describe.task_queue,
-        code_sha256: sha,
-        created,
-        code_updated,
-        published,
-        env_keys: opts.env.keys().cloned().collect(),
-        secret_grant,
-    })
+    let (version, arn) = publish(aws, name, sha, describe, progress).await?;
+    Ok((version, arn, true))
 }
 
 /// Name of the inline policy `deploy` puts on the execution role to read the API key's secret.
@@ -604,54 +683,5 @@ async fn publish(
     ))
 }
 
-/// A timeout in Lambda's `Timeout` field (seconds, `i32`): saturates instead of wrapping, so an
-/// out-of-range value is refused by Lambda rather than silently turned into another one.
-fn lambda_timeout_secs(t: Duration) -> i32 {
-    i32::try_from(t.as_secs()).unwrap_or(i32::MAX)
-}
-
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn opts(secret: &str) -> DeployOptions {
-        DeployOptions {
-            function_name: "f".into(),
-            zip: "function.zip".into(),
-            execution_role: None,
-            timeout: Duration::from_secs(60),
-            memory_mb: 256,
-            arch: temporal_lambda_package::Arch::X86_64,
-            env: BTreeMap::from([(
-                temporal_lambda_env::connection::API_KEY_SECRET_ARN.to_string(),
-                secret.to_string(),
-            )]),
-            build_id: None,
-            files: Vec::new(),
-        }
-    }
-
-    /// A key in `TEMPORAL_API_KEY_SECRET_ARN` (e.g. through `--env`) is refused before any
-    /// call, and neither that error nor the `--dry-run` plan repeats it.
-    #[test]
-    fn a_pasted_key_is_refused_before_any_write_and_not_shown() {
-        let o = opts("tmprl_PASTEDKEY.abc");
-        let e = secret_arn(&o.env).unwrap_err();
-        assert!(!e.to_string().contains("PASTEDKEY"), "{e}");
-        assert!(e.to_string().contains("--api-key-secret-arn"), "{e}");
-        let plan = plan(&o).join("\n");
-        assert!(!plan.contains("PASTEDKEY"), "{plan}");
-        assert!(plan.contains("<redacted: not an ARN>"), "{plan}");
-        let arn = "arn:aws:ssm:eu-west-1:123456789012:parameter/temporal/key";
-        let parsed = secret_arn(&opts(arn).env).unwrap().unwrap();
-        assert!(plan_contains(&opts(arn), arn));
-        let policy = secret_read_policy(&parsed).to_string();
-        assert!(
-            policy.contains("ssm:GetParameter") && policy.contains("ssm.eu-west-1.amazonaws.com")
-        );
-    }
-
-    fn plan_contains(o: &DeployOptions, s: &str) -> bool {
-        plan(o).iter().any(|c| c.contains(s))
-    }
-}
+mod tests;
