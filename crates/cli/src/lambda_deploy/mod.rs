@@ -6,12 +6,18 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use aws_sdk_lambda::primitives::Blob;
-use aws_sdk_lambda::types::{Architecture, Environment, InvocationType, Runtime};
+use aws_sdk_lambda::types::{Architecture, Environment, Runtime};
 use serde::Serialize;
 
 use crate::aws::{error_code, Aws, AwsError};
 
 mod decide;
+mod invoke;
+mod secret;
+
+pub use invoke::{check_function_connection, describe_function};
+use secret::secret_arn;
+pub use secret::{grant_secret_read, secret_read_policy, SECRET_POLICY_NAME};
 
 pub use decide::{
     check_build_id, function_change, readiness, reuse_published, same_code_version, FunctionChange,
@@ -24,20 +30,6 @@ pub use temporal_lambda_env::protocol::{
     CHECK_CONNECTION_PAYLOAD, DEPLOYMENT_TAG, DESCRIBE_PAYLOAD,
 };
 pub use temporal_lambda_temporal::connect::{connection_files, temporal_env};
-
-/// Asks the function to connect with its own settings ([`CHECK_CONNECTION_PAYLOAD`]).
-pub async fn check_function_connection(
-    aws: &Aws,
-    function: &str,
-) -> Result<ConnectionCheck, DeployError> {
-    let body = invoke_json(aws, function, CHECK_CONNECTION_PAYLOAD).await?;
-    serde_json::from_str(&body).map_err(|_| {
-        DeployError::DescribeFailed(format!(
-            "unexpected answer to the connection check (a worker library older than check_connection?): {}",
-            body.chars().take(200).collect::<String>()
-        ))
-    })
-}
 
 /// Errors from `deploy`.
 #[derive(Debug, thiserror::Error)]
@@ -203,18 +195,6 @@ pub fn plan(opts: &DeployOptions) -> Vec<String> {
     calls
 }
 
-/// The secret the function reads its API key from, checked by the one ARN rule before anything
-/// is written (the argument parser already checked `--api-key-secret-arn`; this also covers
-/// `--env` and callers of the library).
-fn secret_arn(
-    env: &BTreeMap<String, String>,
-) -> Result<Option<temporal_lambda_env::secret_arn::SecretArn>, DeployError> {
-    Ok(env
-        .get(temporal_lambda_env::connection::API_KEY_SECRET_ARN)
-        .map(|v| temporal_lambda_env::secret_arn::SecretArn::parse(v))
-        .transpose()?)
-}
-
 /// Waits until the function's `$LATEST` is Active with a successful last update.
 pub async fn wait_ready(
     aws: &Aws,
@@ -262,46 +242,6 @@ pub async fn wait_ready(
         tokio::time::sleep(delay).await;
         delay = (delay * 2).min(Duration::from_secs(3));
     }
-}
-
-/// Invokes `function` (any qualifier) with the describe payload and parses the answer.
-pub async fn describe_function(aws: &Aws, function: &str) -> Result<Describe, DeployError> {
-    let body = invoke_json(aws, function, DESCRIBE_PAYLOAD).await?;
-    serde_json::from_str(&body).map_err(|_| {
-        DeployError::DescribeFailed(format!(
-            "unexpected answer {}",
-            body.chars().take(200).collect::<String>()
-        ))
-    })
-}
-
-/// Invokes `function` synchronously with `payload`; its answer, or the function error.
-async fn invoke_json(aws: &Aws, function: &str, payload: &str) -> Result<String, DeployError> {
-    let out = aws
-        .lambda
-        .invoke()
-        .function_name(function)
-        .invocation_type(InvocationType::RequestResponse)
-        .payload(Blob::new(payload.to_owned()))
-        .send()
-        .await
-        .map_err(|e| DeployError::DescribeFailed(crate::aws::describe_sdk_error(&e)))?;
-    let body = out
-        .payload()
-        .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
-        .unwrap_or_default();
-    if let Some(fe) = out.function_error() {
-        let msg = serde_json::from_str::<serde_json::Value>(&body)
-            .ok()
-            .and_then(|v| {
-                let t = v.get("errorType")?.as_str()?.to_string();
-                let m = v.get("errorMessage").and_then(|m| m.as_str()).unwrap_or("");
-                Some(format!("{t}: {m}"))
-            })
-            .unwrap_or(body.clone());
-        return Err(DeployError::DescribeFailed(format!("{fe} error: {msg}")));
-    }
-    Ok(body)
 }
 
 /// Finds the published version recorded for `build_id`: (version, CodeSha256).
@@ -609,51 +549,6 @@ async fn publish_or_reuse(
     }
     let (version, arn) = publish(aws, name, sha, describe, progress).await?;
     Ok((version, arn, true))
-}
-
-/// Name of the inline policy `deploy` puts on the execution role to read the API key's secret.
-pub const SECRET_POLICY_NAME: &str = "temporal-lambda-api-key-secret";
-
-/// The policy that lets a role read `secret`: `secretsmanager:GetSecretValue` on the secret,
-/// or `ssm:GetParameter` on the parameter plus `kms:Decrypt` through SSM (SecureString).
-pub fn secret_read_policy(
-    secret: &temporal_lambda_env::secret_arn::SecretArn,
-) -> serde_json::Value {
-    use temporal_lambda_env::secret_arn::SecretService;
-    let arn = secret.as_str();
-    let statements = match secret.service() {
-        SecretService::SecretsManager => serde_json::json!([{
-            "Effect": "Allow",
-            "Action": "secretsmanager:GetSecretValue",
-            "Resource": arn,
-        }]),
-        SecretService::SsmParameter => serde_json::json!([
-            {"Effect": "Allow", "Action": "ssm:GetParameter", "Resource": arn},
-            {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": "*",
-             "Condition": {"StringEquals": {"kms:ViaService": format!("ssm.{}.amazonaws.com", secret.region())}}},
-        ]),
-    };
-    serde_json::json!({"Version": "2012-10-17", "Statement": statements})
-}
-
-/// Puts [`SECRET_POLICY_NAME`] on the execution role `role_arn` so the function can read
-/// `secret_arn`; returns the policy name. Idempotent.
-pub async fn grant_secret_read(
-    aws: &Aws,
-    role_arn: &str,
-    secret_arn: &temporal_lambda_env::secret_arn::SecretArn,
-) -> Result<String, DeployError> {
-    let doc = secret_read_policy(secret_arn);
-    let role_name = role_arn.rsplit('/').next().unwrap_or(role_arn);
-    aws.iam
-        .put_role_policy()
-        .role_name(role_name)
-        .policy_name(SECRET_POLICY_NAME)
-        .policy_document(doc.to_string())
-        .send()
-        .await
-        .map_err(|e| AwsError::call("iam:PutRolePolicy", e))?;
-    Ok(SECRET_POLICY_NAME.to_string())
 }
 
 /// Publishes `$LATEST` (guarded by `sha`) for `d`'s build ID; returns (version, qualified ARN).
