@@ -22,14 +22,24 @@ use temporalio_common::protos::temporal::api::{
 
 use crate::compute::{self, LambdaTarget, ScalingGroupView};
 use crate::connect::identity;
+use temporalio_common::protos::temporal::api::compute::v1::ComputeConfig;
 
 mod describe;
 mod register;
 mod set_current;
 
 pub use describe::{describe_version, VersionReport};
-pub use register::{register, RegisterOptions, RegisterOutcome, RegisterReport};
-pub use set_current::{serverless_never_polled, set_current, SetCurrentOptions, SetCurrentReport};
+pub use register::{
+    register, register_action, unpublished_warning, RegisterAction, RegisterOptions,
+    RegisterOutcome, RegisterReport,
+};
+pub use set_current::{
+    after_rejection, current_routing, is_serverless, serverless_never_polled, set_current,
+    Bypasses, SetCurrentOptions, SetCurrentReport,
+};
+
+#[cfg(test)]
+mod tests;
 
 /// Errors from deployment operations. Each message is one line naming the problem and the fix.
 #[derive(Debug, thiserror::Error)]
