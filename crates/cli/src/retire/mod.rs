@@ -21,10 +21,7 @@
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
-use temporalio_client::{
-    tonic::{Code, Request},
-    Connection,
-};
+use temporalio_client::{tonic::Request, Connection};
 use temporalio_common::protos::temporal::api::{
     deployment::v1::WorkerDeploymentVersion,
     enums::v1::VersionDrainageStatus,
@@ -40,6 +37,13 @@ use crate::deployment::{
     describe_deployment_raw, describe_version_raw, retry_throttled, version_string, DeploymentError,
 };
 use crate::iam::IamError;
+
+mod checks;
+
+pub use checks::{
+    delete_refusal, drained_unrouted, invoked_by_another_build, lambda_delete_refusal,
+    lambda_version_keep_reason, retirable, routed_builds, wait_or_give_up, RetirableFacts,
+};
 
 /// What to retire.
 #[derive(Debug, Clone)]
@@ -313,34 +317,13 @@ async fn drained_builds(conn: &Connection, o: &RetireOptions) -> Result<Vec<Stri
             deployment: o.deployment_name.clone(),
             namespace: o.namespace.clone(),
         })?;
-    let info = d.worker_deployment_info.unwrap_or_default();
-    let routed = routed_builds(&info.routing_config);
-    Ok(info
-        .version_summaries
-        .iter()
-        .filter(|v| v.drainage_status == VersionDrainageStatus::Drained as i32)
-        .filter_map(|v| v.deployment_version.as_ref().map(|d| d.build_id.clone()))
-        .filter(|b| !routed.iter().any(|(r, _)| r == b))
-        .collect())
+    Ok(drained_unrouted(
+        &d.worker_deployment_info.unwrap_or_default(),
+    ))
 }
 
-fn routed_builds(
-    rc: &Option<temporalio_common::protos::temporal::api::deployment::v1::RoutingConfig>,
-) -> Vec<(String, &'static str)> {
-    let mut out = Vec::new();
-    if let Some(rc) = rc {
-        for (v, role) in [
-            (&rc.current_deployment_version, "current"),
-            (&rc.ramping_deployment_version, "ramping"),
-        ] {
-            if let Some(v) = v.as_ref().filter(|v| !v.build_id.is_empty()) {
-                out.push((v.build_id.clone(), role));
-            }
-        }
-    }
-    out
-}
-
+/// Retires one build: waits until it is retirable and deletes its deployment version, then its
+/// Lambda version, then takes it out of the invocation role.
 async fn retire_one(
     conn: &Connection,
     aws: Option<&Aws>,
@@ -348,100 +331,134 @@ async fn retire_one(
     build_id: &str,
     progress: &(dyn Fn(&str) + Sync),
 ) -> Result<RetiredVersion, RetireError> {
-    let version = version_string(&o.deployment_name, build_id);
     let function = lambda_function_of(conn, &o.namespace, &o.deployment_name, build_id).await?;
-    let started = Instant::now();
-    loop {
-        progress(&format!("checking that {version} is drained"));
-        let refusal = match check_retirable(conn, o, build_id).await {
-            Ok(()) if o.dry_run => {
-                return Ok(RetiredVersion {
-                    build_id: build_id.to_string(),
-                    lambda_function: function,
-                    version_deleted: false,
-                    lambda_version_deleted: false,
-                    lambda_kept_because: None,
-                    removed_from_role: false,
-                    millis: 0,
-                })
-            }
-            Ok(()) => {
-                progress(&format!("deleting the worker deployment version {version}"));
-                match delete_version(conn, o, build_id).await {
-                    Ok(()) => {
-                        await_gone(conn, o, build_id).await?;
-                        break;
-                    }
-                    Err(e) => e,
-                }
-            }
-            Err(e) => e,
-        };
-        match o.wait {
-            Some(limit) if refusal.transient() => {
-                if started.elapsed() >= limit {
-                    return Err(RetireError::WaitExpired {
-                        waited: started.elapsed(),
-                        last: Box::new(refusal),
-                    });
-                }
-                progress(&format!("waiting: {refusal}"));
-                tokio::time::sleep(Duration::from_secs(2)).await;
-            }
-            _ => return Err(refusal),
-        }
-    }
     let mut out = RetiredVersion {
         build_id: build_id.to_string(),
         lambda_function: function.clone(),
-        version_deleted: true,
+        version_deleted: false,
         lambda_version_deleted: false,
         lambda_kept_because: None,
         removed_from_role: false,
         millis: 0,
     };
-    let Some(arn) = function else {
+    out.version_deleted = delete_when_retirable(conn, o, build_id, progress).await?;
+    let Some(arn) = function.filter(|_| out.version_deleted) else {
         return Ok(out);
     };
-    out.lambda_kept_because = lambda_keep_reason(conn, o, &arn).await?;
-    if out.lambda_kept_because.is_none() {
-        let aws = aws.ok_or_else(|| RetireError::NoAws {
-            function: arn.clone(),
-        })?;
-        let (name, qualifier) = split_function_arn(&arn).expect("checked by lambda_keep_reason");
-        let qualifier = qualifier.expect("checked by lambda_keep_reason");
-        progress(&format!("reading Lambda version {arn}"));
-        out.lambda_kept_because = match read_lambda_version(aws, name, qualifier).await? {
-            None => Some("it was already deleted".into()),
-            Some(facts) => lambda_delete_refusal(&arn, &o.deployment_name, build_id, &facts),
-        };
-        if out.lambda_kept_because.is_none() {
-            progress(&format!("deleting Lambda version {arn}"));
-            match aws
-                .lambda
-                .delete_function()
-                .function_name(name)
-                .qualifier(qualifier)
-                .send()
-                .await
-            {
-                Ok(_) => out.lambda_version_deleted = true,
-                Err(e)
-                    if crate::aws::error_code(&e).as_deref()
-                        == Some("ResourceNotFoundException") =>
-                {
-                    out.lambda_kept_because = Some("it was already deleted".into());
-                }
-                Err(e) => return Err(AwsError::call("lambda:DeleteFunction", e).into()),
-            }
-        }
-    }
+    (out.lambda_version_deleted, out.lambda_kept_because) =
+        retire_lambda_version(conn, aws, o, build_id, &arn, progress).await?;
     if let (Some(stack), Some(aws)) = (&o.iam_stack, aws) {
         progress(&format!(
             "taking {arn} out of the invocation role (stack {stack})"
         ));
         out.removed_from_role =
             crate::iam::remove_function_arn(aws, stack, &arn, &|m| progress(m)).await?;
+    }
+    Ok(out)
+}
+
+/// Checks the build until it is retirable (waiting with `o.wait` while the refusal is
+/// transient), then deletes its deployment version: `true` once deleted, `false` with
+/// `dry_run` (retirable, nothing deleted).
+async fn delete_when_retirable(
+    conn: &Connection,
+    o: &RetireOptions,
+    build_id: &str,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<bool, RetireError> {
+    let version = version_string(&o.deployment_name, build_id);
+    let started = Instant::now();
+    loop {
+        progress(&format!("checking that {version} is drained"));
+        let refusal = match check_retirable(conn, o, build_id).await {
+            Ok(()) if o.dry_run => return Ok(false),
+            Ok(()) => {
+                progress(&format!("deleting the worker deployment version {version}"));
+                match delete_version(conn, o, build_id).await {
+                    Ok(()) => {
+                        await_gone(conn, o, build_id).await?;
+                        return Ok(true);
+                    }
+                    Err(e) => e,
+                }
+            }
+            Err(e) => e,
+        };
+        let refusal = wait_or_give_up(refusal, o.wait, started.elapsed())?;
+        progress(&format!("waiting: {refusal}"));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+    }
+}
+
+/// Deletes the Lambda version `arn` the retired build invoked, unless it stays
+/// ([`lambda_version_keep_reason`], [`invoked_by_another_build`], [`lambda_delete_refusal`]):
+/// (deleted, why kept).
+async fn retire_lambda_version(
+    conn: &Connection,
+    aws: Option<&Aws>,
+    o: &RetireOptions,
+    build_id: &str,
+    arn: &str,
+    progress: &(dyn Fn(&str) + Sync),
+) -> Result<(bool, Option<String>), RetireError> {
+    if let Some(why) = lambda_version_keep_reason(o.keep_lambda_version, arn) {
+        return Ok((false, Some(why)));
+    }
+    let invokers = lambda_functions_of_deployment(conn, o).await?;
+    if let Some(why) = invoked_by_another_build(arn, &invokers) {
+        return Ok((false, Some(why)));
+    }
+    let aws = aws.ok_or_else(|| RetireError::NoAws {
+        function: arn.to_string(),
+    })?;
+    let (name, qualifier) = match split_function_arn(arn) {
+        Some((name, Some(qualifier))) => (name, qualifier),
+        _ => unreachable!("lambda_version_keep_reason keeps an unqualified ARN"),
+    };
+    progress(&format!("reading Lambda version {arn}"));
+    let refusal = match read_lambda_version(aws, name, qualifier).await? {
+        None => Some("it was already deleted".into()),
+        Some(facts) => lambda_delete_refusal(arn, &o.deployment_name, build_id, &facts),
+    };
+    if refusal.is_some() {
+        return Ok((false, refusal));
+    }
+    progress(&format!("deleting Lambda version {arn}"));
+    match aws
+        .lambda
+        .delete_function()
+        .function_name(name)
+        .qualifier(qualifier)
+        .send()
+        .await
+    {
+        Ok(_) => Ok((true, None)),
+        Err(e) if crate::aws::error_code(&e).as_deref() == Some("ResourceNotFoundException") => {
+            Ok((false, Some("it was already deleted".into())))
+        }
+        Err(e) => Err(AwsError::call("lambda:DeleteFunction", e).into()),
+    }
+}
+
+/// Every version the deployment lists, with the Lambda ARN its compute config invokes.
+async fn lambda_functions_of_deployment(
+    conn: &Connection,
+    o: &RetireOptions,
+) -> Result<Vec<(String, Option<String>)>, RetireError> {
+    let Some(d) = describe_deployment_raw(conn, &o.namespace, &o.deployment_name).await? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::new();
+    for v in d
+        .worker_deployment_info
+        .unwrap_or_default()
+        .version_summaries
+    {
+        let Some(b) = v.deployment_version.map(|d| d.build_id) else {
+            continue;
+        };
+        let arn = lambda_function_of(conn, &o.namespace, &o.deployment_name, &b).await?;
+        out.push((b, arn));
     }
     Ok(out)
 }
@@ -488,150 +505,55 @@ async fn read_lambda_version(
     }
 }
 
-/// Whether `retire` may delete the Lambda version `arn` that the compute config of build
-/// `build_id` of `deployment` names, given what Lambda says about it: `None` to delete it, else
-/// why it stays. It is deleted only when
-/// * it is the version of the function the ARN names (`FunctionName`, `Version`), and the ARN
-///   Lambda reports is the compute config's (same account and region: the delete goes to the
-///   account and region in use);
-/// * its description is the one `deploy` publishes for this build of this deployment
-///   ([`crate::lambda_deploy::version_description`]).
-///
-/// The compute config is written by anyone who may write the namespace; Lambda's answer is
-/// what this toolkit wrote when it published the version.
-pub fn lambda_delete_refusal(
-    arn: &str,
-    deployment: &str,
-    build_id: &str,
-    facts: &LambdaVersionFacts,
-) -> Option<String> {
-    let Some((name, Some(qualifier))) = split_function_arn(arn) else {
-        return Some("the ARN does not name a published version".into());
-    };
-    if facts.function_name != name || facts.version != qualifier {
-        return Some(format!(
-            "Lambda answered for version {} of {}, not version {qualifier} of {name}",
-            facts.version, facts.function_name
-        ));
-    }
-    if facts.function_arn != arn {
-        return Some(format!(
-            "the compute config names {arn}, but the AWS account and region in use have {}: \
-             pass the AWS settings of the function's account and region",
-            facts.function_arn
-        ));
-    }
-    if !crate::lambda_deploy::describes_build(&facts.description, build_id, deployment) {
-        let shown: String = facts.description.chars().take(120).collect();
-        return Some(format!(
-            "its description (`{shown}`) is not the one temporal-lambda deploy publishes for \
-             build {build_id} of {deployment} (`{}`), so it may be another function's version: \
-             delete it yourself (aws lambda delete-function --function-name {name} --qualifier \
-             {qualifier}) if it is this build's",
-            crate::lambda_deploy::version_description(build_id, deployment)
-        ));
-    }
-    None
-}
-
-/// Why the Lambda version stays, or `None` to delete it.
-async fn lambda_keep_reason(
-    conn: &Connection,
-    o: &RetireOptions,
-    arn: &str,
-) -> Result<Option<String>, RetireError> {
-    if o.keep_lambda_version {
-        return Ok(Some("--keep-lambda-version".into()));
-    }
-    match split_function_arn(arn) {
-        Some((_, Some(q))) if q.chars().all(|c| c.is_ascii_digit()) => {}
-        Some((_, Some(q))) => {
-            return Ok(Some(format!(
-                "`{q}` is an alias or $LATEST, not a published version"
-            )))
-        }
-        _ => return Ok(Some("the ARN is unqualified (no published version)".into())),
-    }
-    // Another version of the deployment may invoke the same Lambda version.
-    let Some(d) = describe_deployment_raw(conn, &o.namespace, &o.deployment_name).await? else {
-        return Ok(None);
-    };
-    for v in d
-        .worker_deployment_info
-        .unwrap_or_default()
-        .version_summaries
-    {
-        let Some(b) = v.deployment_version.map(|d| d.build_id) else {
-            continue;
-        };
-        if lambda_function_of(conn, &o.namespace, &o.deployment_name, &b)
-            .await?
-            .as_deref()
-            == Some(arn)
-        {
-            return Ok(Some(format!("build {b} still invokes it")));
-        }
-    }
-    Ok(None)
-}
-
 /// Refuses while the build is routed or has open pinned workflows, or the server still says
-/// it is draining.
+/// it is draining ([`retirable`] over what the server says now).
 async fn check_retirable(
     conn: &Connection,
     o: &RetireOptions,
     build_id: &str,
 ) -> Result<(), RetireError> {
     let (ns, dep) = (o.namespace.as_str(), o.deployment_name.as_str());
-    let version = version_string(dep, build_id);
     let d = describe_deployment_raw(conn, ns, dep)
         .await?
         .ok_or_else(|| RetireError::NoDeployment {
             deployment: dep.to_string(),
             namespace: ns.to_string(),
         })?;
-    let info = d.worker_deployment_info.unwrap_or_default();
-    if let Some((_, role)) = routed_builds(&info.routing_config)
+    let routed_as = routed_builds(&d.worker_deployment_info.unwrap_or_default().routing_config)
         .into_iter()
-        .find(|(b, _)| b == build_id)
-    {
-        return Err(RetireError::Routed { version, role });
-    }
-    let Some(v) = describe_version_raw(conn, ns, dep, build_id).await? else {
-        return Err(RetireError::NoVersion {
-            version,
-            deployment: dep.to_string(),
-            namespace: ns.to_string(),
-        });
+        .find_map(|(b, role)| (b == build_id).then_some(role));
+    let mut facts = RetirableFacts {
+        routed_as,
+        ..Default::default()
     };
-    let (open, sample) = open_pinned(conn, ns, dep, build_id, 5).await?;
-    if open > 0 {
-        return Err(RetireError::OpenPinned {
-            version,
-            open,
-            sample,
-        });
+    if routed_as.is_none() {
+        let described = describe_version_raw(conn, ns, dep, build_id).await?;
+        facts.exists = described.is_some();
+        if let Some(v) = described {
+            (facts.open_pinned, facts.open_pinned_sample) =
+                open_pinned(conn, ns, dep, build_id, 5).await?;
+            let drainage = v
+                .worker_deployment_version_info
+                .and_then(|i| i.drainage_info)
+                .unwrap_or_default();
+            facts.draining = drainage.status == VersionDrainageStatus::Draining as i32;
+            facts.drainage_checked_at = drainage.last_checked_time.map(|t| t.seconds);
+        }
     }
-    let drainage = v
-        .worker_deployment_version_info
-        .and_then(|i| i.drainage_info)
-        .unwrap_or_default();
-    if drainage.status == VersionDrainageStatus::Draining as i32 {
-        return Err(RetireError::ServerDraining {
-            version,
-            last_checked: drainage
-                .last_checked_time
-                .map(|t| {
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)
-                        .map(|d| d.as_secs() as i64)
-                        .unwrap_or(t.seconds);
-                    format!("{} s ago", (now - t.seconds).max(0))
-                })
-                .unwrap_or_else(|| "never".into()),
-        });
-    }
-    Ok(())
+    retirable(
+        &o.namespace,
+        &o.deployment_name,
+        build_id,
+        &facts,
+        unix_now(),
+    )
+}
+
+fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// Waits (up to 30 s) until the deployment no longer lists the deleted version: the server
@@ -690,28 +612,7 @@ async fn delete_version(
         .await;
     match res {
         Ok(_) => Ok(()),
-        Err(s) if s.code() == Code::NotFound => Ok(()),
-        Err(s) if s.message().contains("active pollers") => {
-            Err(RetireError::RecentPollers { version })
-        }
-        Err(s) if s.message().contains("draining") => Err(RetireError::ServerDraining {
-            version,
-            last_checked: "just now".into(),
-        }),
-        Err(s) if s.message().contains("current or ramping") => Err(RetireError::Routed {
-            version,
-            role: "current or ramping",
-        }),
-        Err(s) if s.code() == Code::ResourceExhausted => Err(RetireError::RecentPollers {
-            // Throttled: waiting helps too.
-            version,
-        }),
-        Err(s) => Err(DeploymentError::Rpc {
-            operation: "DeleteWorkerDeploymentVersion",
-            code: s.code(),
-            message: s.message().to_string(),
-        }
-        .into()),
+        Err(s) => delete_refusal(&version, s.code(), s.message()),
     }
 }
 
@@ -753,99 +654,4 @@ pub fn retire_text(r: &RetireReport) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn splits_function_arns() {
-        assert_eq!(
-            split_function_arn("arn:aws:lambda:us-east-1:1:function:f:3"),
-            Some(("f", Some("3")))
-        );
-        assert_eq!(
-            split_function_arn("arn:aws:lambda:us-east-1:1:function:f"),
-            Some(("f", None))
-        );
-        assert_eq!(split_function_arn("nope"), None);
-    }
-
-    /// `retire` deletes a Lambda version only when Lambda confirms it is this build's: a
-    /// compute config that names a version of an unrelated function (anyone who may write
-    /// the namespace can register one) keeps it.
-    #[test]
-    fn a_version_is_deleted_only_when_lambda_confirms_it_is_this_builds() {
-        let arn = "arn:aws:lambda:us-east-1:123456789012:function:hello:3";
-        let ours = LambdaVersionFacts {
-            function_arn: arn.into(),
-            function_name: "hello".into(),
-            version: "3".into(),
-            description: crate::lambda_deploy::version_description("b1", "app"),
-        };
-        assert_eq!(lambda_delete_refusal(arn, "app", "b1", &ours), None);
-        let refused = |f: LambdaVersionFacts, arn: &str| {
-            lambda_delete_refusal(arn, "app", "b1", &f).expect("must be kept")
-        };
-        // An unrelated function's version (no description, or another build's).
-        let why = refused(
-            LambdaVersionFacts {
-                description: String::new(),
-                ..ours.clone()
-            },
-            arn,
-        );
-        assert!(why.contains("description"), "{why}");
-        refused(
-            LambdaVersionFacts {
-                description: crate::lambda_deploy::version_description("b2", "app"),
-                ..ours.clone()
-            },
-            arn,
-        );
-        refused(
-            LambdaVersionFacts {
-                description: crate::lambda_deploy::version_description("b1", "other-app"),
-                ..ours.clone()
-            },
-            arn,
-        );
-        // The rig's old bare build-ID description is not the toolkit's.
-        refused(
-            LambdaVersionFacts {
-                description: "b1".into(),
-                ..ours.clone()
-            },
-            arn,
-        );
-        // Lambda answered for another function or version.
-        refused(
-            LambdaVersionFacts {
-                function_name: "payroll".into(),
-                ..ours.clone()
-            },
-            arn,
-        );
-        refused(
-            LambdaVersionFacts {
-                version: "4".into(),
-                ..ours.clone()
-            },
-            arn,
-        );
-        // The ARN is in another account: the delete would hit the same-named function here.
-        let why = refused(
-            ours.clone(),
-            "arn:aws:lambda:us-east-1:999999999999:function:hello:3",
-        );
-        assert!(why.contains("account and region"), "{why}");
-        refused(ours, "arn:aws:lambda:us-east-1:123456789012:function:hello");
-    }
-
-    #[test]
-    fn the_query_is_the_servers_drainage_query() {
-        assert_eq!(
-            open_pinned_query("app", "b1"),
-            "TemporalWorkerDeploymentVersion = 'app:b1' AND TemporalWorkflowVersioningBehavior = \
-             'Pinned' AND ExecutionStatus = 'Running'"
-        );
-    }
-}
+mod tests;
