@@ -1,6 +1,9 @@
 //! `retire`'s decisions over facts built here: no server, no AWS.
 
 use super::*;
+use temporalio_common::protos::temporal::api::{
+    deployment::v1::WorkerDeploymentVersion, enums::v1::VersionDrainageStatus,
+};
 
 #[test]
 fn splits_function_arns() {
