@@ -83,7 +83,7 @@ pub struct ShipOptions {
 
 /// Remembered between runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ShipState {
+pub(crate) struct ShipState {
     /// Generated/used external ID.
     pub external_id: Option<String>,
     /// Role ARN from the stack.
@@ -306,7 +306,7 @@ struct Role {
 }
 
 /// The function's unqualified ARN (the role stack allows it and all its versions).
-pub fn unqualified_function_arn(fa: &FunctionArn) -> String {
+pub(crate) fn unqualified_function_arn(fa: &FunctionArn) -> String {
     format!(
         "arn:aws:lambda:{}:{}:function:{}",
         fa.region, fa.account, fa.name
@@ -314,7 +314,7 @@ pub fn unqualified_function_arn(fa: &FunctionArn) -> String {
 }
 
 /// The stack's external ID before this run, when the one chosen now differs (a rotation).
-pub fn rotated_from(current: Option<ExternalId>, chosen: &ExternalId) -> Option<ExternalId> {
+pub(crate) fn rotated_from(current: Option<ExternalId>, chosen: &ExternalId) -> Option<ExternalId> {
     current.filter(|c| c.as_str() != chosen.as_str())
 }
 

@@ -13,7 +13,7 @@ pub(crate) const HANDLER: &str = "bootstrap";
 /// What Lambda reports about a function's configuration (`$LATEST`, or one published
 /// version), as far as `deploy` decides on it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FunctionFacts {
+pub(crate) struct FunctionFacts {
     /// `FunctionArn` (qualified for a published version).
     pub function_arn: String,
     /// `CodeSha256`.
@@ -34,7 +34,7 @@ pub struct FunctionFacts {
 
 /// What `deploy` does to the function before asking it for its build ID.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FunctionChange {
+pub(crate) enum FunctionChange {
     /// It does not exist: create it with this execution role.
     Create {
         /// Execution role ARN.
@@ -52,7 +52,7 @@ pub enum FunctionChange {
 
 /// Creates the function when Lambda has none (refused without an execution role), else updates
 /// what differs from `opts` (code `sha`).
-pub fn function_change(
+pub(crate) fn function_change(
     existing: Option<&FunctionFacts>,
     opts: &DeployOptions,
     sha: &str,
@@ -79,7 +79,7 @@ pub fn function_change(
 }
 
 /// Refuses when the flag `--build-id` names another build than the code reports.
-pub fn check_build_id(given: Option<&str>, describe: &Describe) -> Result<(), DeployError> {
+pub(crate) fn check_build_id(given: Option<&str>, describe: &Describe) -> Result<(), DeployError> {
     match given {
         Some(given) if given != describe.build_id => Err(DeployError::BuildIdMismatch {
             given: given.to_string(),
@@ -91,7 +91,7 @@ pub fn check_build_id(given: Option<&str>, describe: &Describe) -> Result<(), De
 
 /// The Lambda version already published for a build ID: its number and `CodeSha256`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublishedBuild {
+pub(crate) struct PublishedBuild {
     /// Lambda version number.
     pub version: String,
     /// Its `CodeSha256`.
@@ -102,7 +102,7 @@ pub struct PublishedBuild {
 /// none is published, `Ok(Some(version))` when it holds this code (reuse it if its configuration
 /// is unchanged: [`reuse_published`]), and a refusal when it holds other code (one build ID must
 /// map to one code version).
-pub fn same_code_version(
+pub(crate) fn same_code_version(
     function: &str,
     build_id: &str,
     published: Option<PublishedBuild>,
@@ -124,7 +124,7 @@ pub fn same_code_version(
 /// Whether the published version `version` (same code) can be reused: its timeout, memory and
 /// environment are `opts`'. Otherwise a new version of the same code is published (and
 /// `register --update` points the deployment version at it).
-pub fn reuse_published(version: &FunctionFacts, opts: &DeployOptions) -> bool {
+pub(crate) fn reuse_published(version: &FunctionFacts, opts: &DeployOptions) -> bool {
     same_settings(version, opts)
 }
 
@@ -136,7 +136,7 @@ fn same_settings(cfg: &FunctionFacts, opts: &DeployOptions) -> bool {
 
 /// Where a function is after a create or update, from its `State` and `LastUpdateStatus`.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Readiness {
+pub(crate) enum Readiness {
     /// Active (or no state reported) with a successful last update.
     Ready,
     /// The create or update failed.
@@ -147,7 +147,7 @@ pub enum Readiness {
 
 /// [`Readiness`] from `State` (empty when not reported) and `LastUpdateStatus` (`Successful`
 /// when not reported).
-pub fn readiness(state: &str, last_update: &str) -> Readiness {
+pub(crate) fn readiness(state: &str, last_update: &str) -> Readiness {
     match (state, last_update) {
         ("Active", "Successful") | ("", "Successful") => Readiness::Ready,
         ("Failed", _) | (_, "Failed") => Readiness::Failed,

@@ -16,10 +16,13 @@ mod invoke;
 mod secret;
 
 pub use invoke::{check_function_connection, describe_function};
+use secret::grant_secret_read;
 use secret::secret_arn;
-pub use secret::{grant_secret_read, secret_read_policy, SECRET_POLICY_NAME};
+#[cfg(test)]
+use secret::secret_read_policy;
+pub use secret::SECRET_POLICY_NAME;
 
-pub use decide::{
+pub(crate) use decide::{
     check_build_id, function_change, readiness, reuse_published, same_code_version, FunctionChange,
     FunctionFacts, PublishedBuild, Readiness,
 };
@@ -245,7 +248,7 @@ pub async fn wait_ready(
 }
 
 /// Finds the published version recorded for `build_id`: (version, CodeSha256).
-pub async fn version_for_build_id(
+pub(crate) async fn version_for_build_id(
     aws: &Aws,
     function: &str,
     build_id: &str,

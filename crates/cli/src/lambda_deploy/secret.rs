@@ -23,7 +23,7 @@ pub const SECRET_POLICY_NAME: &str = "temporal-lambda-api-key-secret";
 
 /// The policy that lets a role read `secret`: `secretsmanager:GetSecretValue` on the secret,
 /// or `ssm:GetParameter` on the parameter plus `kms:Decrypt` through SSM (SecureString).
-pub fn secret_read_policy(
+pub(crate) fn secret_read_policy(
     secret: &temporal_lambda_env::secret_arn::SecretArn,
 ) -> serde_json::Value {
     use temporal_lambda_env::secret_arn::SecretService;
@@ -45,7 +45,7 @@ pub fn secret_read_policy(
 
 /// Puts [`SECRET_POLICY_NAME`] on the execution role `role_arn` so the function can read
 /// `secret_arn`; returns the policy name. Idempotent.
-pub async fn grant_secret_read(
+pub(crate) async fn grant_secret_read(
     aws: &Aws,
     role_arn: &str,
     secret_arn: &temporal_lambda_env::secret_arn::SecretArn,

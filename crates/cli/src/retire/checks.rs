@@ -14,7 +14,7 @@ use super::{split_function_arn, LambdaVersionFacts, RetireError};
 use crate::deployment::{version_string, DeploymentError};
 
 /// The builds new workflows go to, with `current` or `ramping`.
-pub fn routed_builds(rc: &Option<RoutingConfig>) -> Vec<(String, &'static str)> {
+pub(crate) fn routed_builds(rc: &Option<RoutingConfig>) -> Vec<(String, &'static str)> {
     let mut out = Vec::new();
     if let Some(rc) = rc {
         for (v, role) in [
@@ -31,7 +31,7 @@ pub fn routed_builds(rc: &Option<RoutingConfig>) -> Vec<(String, &'static str)> 
 
 /// The builds the server reports drained that are neither current nor ramping
 /// (`retire --all-drained`).
-pub fn drained_unrouted(info: &WorkerDeploymentInfo) -> Vec<String> {
+pub(crate) fn drained_unrouted(info: &WorkerDeploymentInfo) -> Vec<String> {
     let routed = routed_builds(&info.routing_config);
     info.version_summaries
         .iter()
@@ -44,7 +44,7 @@ pub fn drained_unrouted(info: &WorkerDeploymentInfo) -> Vec<String> {
 /// What the server says about a build [`retirable`] decides on. Read in order: the routing
 /// first, the version only when unrouted, its workflows only when it exists.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct RetirableFacts {
+pub(crate) struct RetirableFacts {
     /// `current` or `ramping` when new workflows go to it.
     pub routed_as: Option<&'static str>,
     /// The version exists.
@@ -61,7 +61,7 @@ pub struct RetirableFacts {
 
 /// Refuses while the build is routed, missing, has open pinned workflows, or the server still
 /// says it is draining (`now`: Unix seconds, for how long ago it checked).
-pub fn retirable(
+pub(crate) fn retirable(
     namespace: &str,
     deployment: &str,
     build_id: &str,
@@ -100,7 +100,7 @@ pub fn retirable(
 
 /// After a refusal: `Ok(refusal)` to wait and check again (it is transient and `wait` has not
 /// run out after `elapsed`), else the error to return.
-pub fn wait_or_give_up(
+pub(crate) fn wait_or_give_up(
     refusal: RetireError,
     wait: Option<Duration>,
     elapsed: Duration,
@@ -122,7 +122,7 @@ pub fn wait_or_give_up(
 
 /// How the server's answer to `DeleteWorkerDeploymentVersion` reads: gone already is fine;
 /// recent pollers, draining, routed and throttling are refusals `--wait` can outlast.
-pub fn delete_refusal(version: &str, code: Code, message: &str) -> Result<(), RetireError> {
+pub(crate) fn delete_refusal(version: &str, code: Code, message: &str) -> Result<(), RetireError> {
     let version = version.to_string();
     Err(match code {
         Code::NotFound => return Ok(()),
@@ -148,7 +148,7 @@ pub fn delete_refusal(version: &str, code: Code, message: &str) -> Result<(), Re
 
 /// Why the Lambda version `arn` stays whatever Lambda says (`--keep-lambda-version`, or the ARN
 /// names no published version), or `None` to look further.
-pub fn lambda_version_keep_reason(keep_flag: bool, arn: &str) -> Option<String> {
+pub(crate) fn lambda_version_keep_reason(keep_flag: bool, arn: &str) -> Option<String> {
     if keep_flag {
         return Some("--keep-lambda-version".into());
     }
@@ -163,7 +163,10 @@ pub fn lambda_version_keep_reason(keep_flag: bool, arn: &str) -> Option<String> 
 
 /// Another version of the deployment that still invokes the Lambda version `arn`, given each
 /// listed build with the ARN its compute config names.
-pub fn invoked_by_another_build(arn: &str, builds: &[(String, Option<String>)]) -> Option<String> {
+pub(crate) fn invoked_by_another_build(
+    arn: &str,
+    builds: &[(String, Option<String>)],
+) -> Option<String> {
     builds
         .iter()
         .find(|(_, a)| a.as_deref() == Some(arn))
@@ -181,7 +184,7 @@ pub fn invoked_by_another_build(arn: &str, builds: &[(String, Option<String>)]) 
 ///
 /// The compute config is written by anyone who may write the namespace; Lambda's answer is
 /// what this toolkit wrote when it published the version.
-pub fn lambda_delete_refusal(
+pub(crate) fn lambda_delete_refusal(
     arn: &str,
     deployment: &str,
     build_id: &str,

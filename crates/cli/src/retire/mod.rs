@@ -31,10 +31,12 @@ mod checks;
 mod server;
 
 pub(crate) use server::lambda_function_of;
+pub use server::open_pinned;
+#[cfg(test)]
+use server::open_pinned_query;
 use server::{await_gone, check_retirable, delete_version, lambda_functions_of_deployment};
-pub use server::{open_pinned, open_pinned_query};
 
-pub use checks::{
+pub(crate) use checks::{
     delete_refusal, drained_unrouted, invoked_by_another_build, lambda_delete_refusal,
     lambda_version_keep_reason, retirable, routed_builds, wait_or_give_up, RetirableFacts,
 };
@@ -358,7 +360,7 @@ async fn retire_lambda_version(
 /// What Lambda says about one published version (`GetFunctionConfiguration` with its
 /// qualifier): what [`lambda_delete_refusal`] decides on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct LambdaVersionFacts {
+pub(crate) struct LambdaVersionFacts {
     /// `FunctionArn` (qualified with the version).
     pub function_arn: String,
     /// `FunctionName`.

@@ -20,7 +20,7 @@ use crate::deployment::{
 
 /// The visibility query the server itself uses for drainage: open workflows pinned to the
 /// version.
-pub fn open_pinned_query(deployment: &str, build_id: &str) -> String {
+pub(crate) fn open_pinned_query(deployment: &str, build_id: &str) -> String {
     format!(
         "TemporalWorkerDeploymentVersion = '{deployment}:{build_id}' AND \
          TemporalWorkflowVersioningBehavior = 'Pinned' AND ExecutionStatus = 'Running'"

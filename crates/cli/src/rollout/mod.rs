@@ -20,9 +20,10 @@ use crate::deployment::{
     await_routing_propagated, describe_deployment_raw, describe_version_raw, retry_throttled,
     set_current, version_string, DeploymentError, SetCurrentOptions, ROUTING_PROPAGATION_TIMEOUT,
 };
+#[cfg(test)]
+use status::share_of_new_workflows;
 pub use status::{
-    share_of_new_workflows, status, status_text, status_with_logs, DeploymentStatus, VersionStatus,
-    STATUS_LOG_WINDOW,
+    status, status_text, status_with_logs, DeploymentStatus, VersionStatus, STATUS_LOG_WINDOW,
 };
 
 /// What a routing change did (or, with `dry_run`, would do).
@@ -315,7 +316,7 @@ pub async fn rollback(
 }
 
 /// Refuses a share of new workflows outside 0–100 %.
-pub fn check_percent(percent: f32) -> Result<(), RolloutError> {
+pub(crate) fn check_percent(percent: f32) -> Result<(), RolloutError> {
     if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
         return Err(RolloutError::Percent(percent));
     }
@@ -325,7 +326,7 @@ pub fn check_percent(percent: f32) -> Result<(), RolloutError> {
 /// The routing after ramping `build_id` to `percent` % from `before`. Refused for the current
 /// build, and without a current build unless it gets every new workflow (the rest would go to
 /// unversioned workers, which a serverless deployment does not have).
-pub fn ramp_routing(
+pub(crate) fn ramp_routing(
     before: &Routing,
     deployment: &str,
     build_id: &str,
@@ -350,7 +351,7 @@ pub fn ramp_routing(
 }
 
 /// The build `promote` makes current: the one named, else the ramping one.
-pub fn promote_target(
+pub(crate) fn promote_target(
     before: &Routing,
     deployment: &str,
     build_id: Option<&str>,
@@ -368,7 +369,7 @@ pub fn promote_target(
 
 /// The build `rollback` makes current: the one named (`to`); with a ramp in progress the current
 /// one (clearing the ramp); else the one current most recently before it ([`previous_current`]).
-pub fn rollback_target(
+pub(crate) fn rollback_target(
     before: &Routing,
     versions: &[WorkerDeploymentVersionSummary],
     deployment: &str,
@@ -388,7 +389,7 @@ pub fn rollback_target(
 /// The build that was current (or ramping) most recently, other than `current`: by
 /// `last_current_time`, else (servers that do not fill it) `last_deactivation_time`, else
 /// `routing_update_time`, else `first_activation_time`. Never-activated versions are skipped.
-pub fn previous_current(
+pub(crate) fn previous_current(
     versions: &[WorkerDeploymentVersionSummary],
     current: Option<&str>,
 ) -> Option<String> {
@@ -410,7 +411,7 @@ pub fn previous_current(
 
 /// What making `target` current does to the routing `before`.
 #[derive(Debug, Clone, PartialEq)]
-pub struct CurrentChange {
+pub(crate) struct CurrentChange {
     /// The routing after: `target` current, no ramp.
     pub after: Routing,
     /// The routing differs from `before` (else nothing is sent).
@@ -422,7 +423,7 @@ pub struct CurrentChange {
 
 /// Making a build current clears the ramp when it was the ramping one; otherwise the ramp is
 /// cleared explicitly, so that new work goes to the target only.
-pub fn current_change(before: &Routing, target: &str) -> CurrentChange {
+pub(crate) fn current_change(before: &Routing, target: &str) -> CurrentChange {
     let after = Routing {
         current: Some(target.to_string()),
         ramping: None,
@@ -477,7 +478,7 @@ async fn make_current(
 }
 
 /// One line per routing change.
-pub fn routing_text(r: &RoutingReport) -> String {
+pub(crate) fn routing_text(r: &RoutingReport) -> String {
     let show = |x: &Routing| match &x.ramping {
         Some(b) => format!(
             "current {} ({:.1} %), ramping {b} ({:.1} %)",

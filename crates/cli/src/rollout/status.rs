@@ -196,7 +196,7 @@ pub(crate) fn drainage_name(drainage: i32) -> String {
 }
 
 /// The share of new workflows, in %, `routing` sends to `build_id`.
-pub fn share_of_new_workflows(routing: &Routing, build_id: &str) -> f32 {
+pub(crate) fn share_of_new_workflows(routing: &Routing, build_id: &str) -> f32 {
     if routing.current.as_deref() == Some(build_id) {
         100.0 - routing.ramping_percent
     } else if routing.ramping.as_deref() == Some(build_id) {

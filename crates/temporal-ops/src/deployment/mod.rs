@@ -29,14 +29,12 @@ mod register;
 mod set_current;
 
 pub use describe::{describe_version, VersionReport};
-pub use register::{
-    register, register_action, unpublished_warning, RegisterAction, RegisterOptions,
-    RegisterOutcome, RegisterReport,
-};
-pub use set_current::{
-    after_rejection, current_routing, is_serverless, serverless_never_polled, set_current,
-    Bypasses, SetCurrentOptions, SetCurrentReport,
-};
+pub use register::{register, RegisterOptions, RegisterOutcome, RegisterReport};
+#[cfg(test)]
+use register::{register_action, unpublished_warning, RegisterAction};
+#[cfg(test)]
+use set_current::{after_rejection, current_routing, is_serverless, Bypasses};
+pub use set_current::{serverless_never_polled, set_current, SetCurrentOptions, SetCurrentReport};
 
 #[cfg(test)]
 mod tests;

@@ -65,7 +65,7 @@ pub async fn register(
 
 /// What `register` does to the version, decided from what the server stores.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum RegisterAction {
+pub(crate) enum RegisterAction {
     /// The version does not exist: create the deployment if missing, then the version.
     Create,
     /// The version exists with this compute config already.
@@ -81,7 +81,7 @@ pub enum RegisterAction {
 /// Decides [`RegisterAction`] from the stored compute config (`None`: no such version; a version
 /// without a compute config stores the empty one). A different config without `update` is
 /// refused, showing the stored one.
-pub fn register_action(
+pub(crate) fn register_action(
     version: &str,
     stored: Option<&ComputeConfig>,
     target: &LambdaTarget,
@@ -117,7 +117,7 @@ pub fn register_action(
 
 /// The advice given when the function ARN is not a published version (its code can change
 /// under the same build ID).
-pub fn unpublished_warning(opts: &RegisterOptions) -> Option<String> {
+pub(crate) fn unpublished_warning(opts: &RegisterOptions) -> Option<String> {
     (!opts.target.function_arn.is_published_version()).then(|| {
         format!(
             "{} is not a published version: the code behind build ID {} can change without a new \

@@ -119,7 +119,7 @@ async fn send_set_current(
 
 /// The deployment's conflict token and current build ID (`None`: unversioned, or no such
 /// deployment).
-pub fn current_routing(
+pub(crate) fn current_routing(
     deployment: Option<&DescribeWorkerDeploymentResponse>,
 ) -> (Vec<u8>, Option<String>) {
     match deployment {
@@ -138,7 +138,7 @@ pub fn current_routing(
 
 /// The server protections a `SetWorkerDeploymentCurrentVersion` call bypasses.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Bypasses {
+pub(crate) struct Bypasses {
     /// "No pollers seen for this version".
     pub allow_no_pollers: bool,
     /// "Task queues of the current version are not polled by this one".
@@ -148,7 +148,7 @@ pub struct Bypasses {
 /// After the server refused to make `version` current with `tried`: the bypasses to retry with
 /// (a serverless version has no pollers until invoked, and a never-invoked one has polled no
 /// task queue), or the error, naming the fix. Only ever adds a bypass, so retries end.
-pub fn after_rejection(
+pub(crate) fn after_rejection(
     s: &Status,
     version: &str,
     serverless: bool,
@@ -206,7 +206,7 @@ pub fn after_rejection(
 }
 
 /// Whether a described version has a compute config (the server invokes it: serverless).
-pub fn is_serverless(d: &DescribeWorkerDeploymentVersionResponse) -> bool {
+pub(crate) fn is_serverless(d: &DescribeWorkerDeploymentVersionResponse) -> bool {
     d.worker_deployment_version_info
         .as_ref()
         .and_then(|i| i.compute_config.as_ref())
