@@ -51,7 +51,7 @@ pub enum DeployError {
     )]
     ExecutionRoleRequired(String),
     /// The function did not become Active / updated.
-    #[error("function {function} is {state} after the update: {reason}")]
+    #[error("function {function} is {state} after the update: {reason}. Fix: correct what the reason names (execution role, package, settings) and deploy again")]
     NotReady {
         /// Function.
         function: String,

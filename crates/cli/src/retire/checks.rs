@@ -162,14 +162,16 @@ pub(crate) fn lambda_version_keep_reason(keep_flag: bool, arn: &str) -> Option<S
 }
 
 /// Another version of the deployment that still invokes the Lambda version `arn`, given each
-/// listed build with the ARN its compute config names.
+/// listed build with the ARN its compute config names. The retired build itself does not
+/// count: the server may still list it for a while after the delete.
 pub(crate) fn invoked_by_another_build(
     arn: &str,
+    retired: &str,
     builds: &[(String, Option<String>)],
 ) -> Option<String> {
     builds
         .iter()
-        .find(|(_, a)| a.as_deref() == Some(arn))
+        .find(|(b, a)| b != retired && a.as_deref() == Some(arn))
         .map(|(b, _)| format!("build {b} still invokes it"))
 }
 

@@ -105,7 +105,7 @@ pub struct RetireReport {
 #[derive(Debug, thiserror::Error)]
 pub enum RetireError {
     /// The deployment does not exist.
-    #[error("worker deployment {deployment} does not exist in namespace {namespace}")]
+    #[error("worker deployment {deployment} does not exist in namespace {namespace}. Fix: check --deployment-name and --namespace (the worker's deployment name, as `register` or `ship` printed it)")]
     NoDeployment {
         /// Deployment name.
         deployment: String,
@@ -322,7 +322,7 @@ async fn retire_lambda_version(
         return Ok((false, Some(why)));
     }
     let invokers = lambda_functions_of_deployment(conn, o).await?;
-    if let Some(why) = invoked_by_another_build(arn, &invokers) {
+    if let Some(why) = invoked_by_another_build(arn, build_id, &invokers) {
         return Ok((false, Some(why)));
     }
     let aws = aws.ok_or_else(|| RetireError::NoAws {

@@ -296,10 +296,15 @@ fn a_lambda_version_is_kept_when_flagged_unpublished_or_still_invoked() {
             Some("arn:aws:lambda:us-east-1:1:function:f:4".to_string()),
         ),
     ];
-    assert_eq!(invoked_by_another_build(arn, &builds), None);
-    let builds = [("b2".to_string(), Some(arn.to_string()))];
+    assert_eq!(invoked_by_another_build(arn, "b1", &builds), None);
+    let builds = [
+        ("b1".to_string(), Some(arn.to_string())),
+        ("b2".to_string(), Some(arn.to_string())),
+    ];
     assert_eq!(
-        invoked_by_another_build(arn, &builds).as_deref(),
+        invoked_by_another_build(arn, "b1", &builds).as_deref(),
         Some("build b2 still invokes it")
     );
+    // The retired build, still listed shortly after its delete, does not keep its own version.
+    assert_eq!(invoked_by_another_build(arn, "b1", &builds[..1]), None);
 }
