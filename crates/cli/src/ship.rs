@@ -96,7 +96,7 @@ pub(crate) struct ShipState {
 
 impl ShipState {
     /// Loads the state file (empty state if missing).
-    pub fn load(path: &Path) -> ShipState {
+    pub(crate) fn load(path: &Path) -> ShipState {
         std::fs::read(path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
