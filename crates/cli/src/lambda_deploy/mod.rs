@@ -288,9 +288,9 @@ pub(crate) async fn version_for_build_id(
 }
 
 /// Deploys, one step per function below: read the package; create or update the function
-/// ([`function_change`]); let its execution role read the API key's secret; ask the code for its
-/// build ID ([`check_build_id`]); publish the build ID's version or reuse it
-/// ([`same_code_version`], [`reuse_published`]).
+/// (`function_change`); let its execution role read the API key's secret; ask the code for its
+/// build ID (`check_build_id`); publish the build ID's version or reuse it
+/// (`same_code_version`, `reuse_published`).
 pub async fn deploy(
     aws: &Aws,
     opts: &DeployOptions,

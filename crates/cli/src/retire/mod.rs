@@ -14,7 +14,7 @@
 //!    description `deploy` publishes for this build of this deployment
 //!    ([`crate::lambda_deploy::version_description`]). Anyone who may write the namespace may write a
 //!    compute config; without this check they could make `retire` delete a version of an
-//!    unrelated function ([`lambda_delete_refusal`]);
+//!    unrelated function (`checks::lambda_delete_refusal`);
 //! 3. the qualified ARN is taken out of the invocation role's stack (`LambdaFunctionARNs`) if it
 //!    was listed there by version.
 
@@ -358,7 +358,7 @@ async fn retire_lambda_version(
 }
 
 /// What Lambda says about one published version (`GetFunctionConfiguration` with its
-/// qualifier): what [`lambda_delete_refusal`] decides on.
+/// qualifier): what `lambda_delete_refusal` decides on.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct LambdaVersionFacts {
     /// `FunctionArn` (qualified with the version).

@@ -152,3 +152,32 @@ fn status_shows_each_builds_share_state_and_drainage() {
         ""
     );
 }
+
+#[test]
+fn routing_is_read_from_the_servers_routing_config() {
+    use temporalio_common::protos::temporal::api::deployment::v1::RoutingConfig;
+    let v = |b: &str| {
+        Some(WorkerDeploymentVersion {
+            deployment_name: "app".into(),
+            build_id: b.into(),
+        })
+    };
+    assert_eq!(Routing::of(None), Routing::default());
+    let rc = RoutingConfig {
+        current_deployment_version: v("b1"),
+        ramping_deployment_version: v("b2"),
+        ramping_version_percentage: 20.0,
+        ..Default::default()
+    };
+    assert_eq!(
+        Routing::of(Some(&rc)),
+        routing(Some("b1"), Some(("b2", 20.0)))
+    );
+    // An empty build ID is unversioned; a percentage without a ramping build is no ramp.
+    let rc = RoutingConfig {
+        current_deployment_version: v(""),
+        ramping_version_percentage: 20.0,
+        ..Default::default()
+    };
+    assert_eq!(Routing::of(Some(&rc)), routing(None, None));
+}
