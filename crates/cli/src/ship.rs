@@ -224,19 +224,19 @@ pub async fn ship(
     let mut state = ShipState::load(&o.state_file);
     state.completed.clear();
     let package = package_step(o, &mut state, progress)?;
-    let d = deploy_step(aws, o, &mut state, progress).await?;
-    let role = role_step(aws, o, &d, &mut state, progress).await?;
+    let deployed = deploy_step(aws, o, &mut state, progress).await?;
+    let role = role_step(aws, o, &deployed, &mut state, progress).await?;
     progress("register: connecting to Temporal");
     let conn = o.conn.connect().await.map_err(step("register"))?;
-    let register = register_step(&conn, o, &d, &role, &mut state, progress).await?;
-    let ramp = route_step(&conn, o, &d, &mut state, progress).await?;
+    let register = register_step(&conn, o, &deployed, &role, &mut state, progress).await?;
+    let ramp = route_step(&conn, o, &deployed, &mut state, progress).await?;
     if let Some(old) = &role.rotated_from {
-        rotate_step(&conn, o, &d, &role, old, &mut state, progress).await?;
+        rotate_step(&conn, o, &deployed, &role, old, &mut state, progress).await?;
     }
-    let verify = verify_step(&conn, o, &d, &mut state, progress).await?;
+    let verify = verify_step(&conn, o, &deployed, &mut state, progress).await?;
     Ok(ShipReport {
         package,
-        deploy: d,
+        deploy: deployed,
         stack: role.stack,
         role_arn: role.role_arn.to_string(),
         register,
@@ -285,12 +285,12 @@ async fn deploy_step(
 ) -> Result<DeployReport, ShipError> {
     let mut dopts = o.deploy.clone();
     dopts.zip = o.zip.clone();
-    let d = lambda_deploy::deploy(aws, &dopts, &|m| progress(&format!("deploy: {m}")))
+    let deployed = lambda_deploy::deploy(aws, &dopts, &|m| progress(&format!("deploy: {m}")))
         .await
         .map_err(step("deploy"))?;
-    state.function_arn = Some(d.function_arn.clone());
+    state.function_arn = Some(deployed.function_arn.clone());
     state.done("deploy", &o.state_file)?;
-    Ok(d)
+    Ok(deployed)
 }
 
 /// The invocation role `ship` registers with, and what the role step did.
@@ -322,11 +322,11 @@ pub(crate) fn rotated_from(current: Option<ExternalId>, chosen: &ExternalId) -> 
 async fn role_step(
     aws: &Aws,
     o: &ShipOptions,
-    d: &DeployReport,
+    deployed: &DeployReport,
     state: &mut ShipState,
     progress: &dyn Fn(&str),
 ) -> Result<Role, ShipError> {
-    let function_arn: FunctionArn = d.function_arn.parse().map_err(step("deploy"))?;
+    let function_arn: FunctionArn = deployed.function_arn.parse().map_err(step("deploy"))?;
     let role = match &o.role {
         RoleSource::Existing {
             role_arn,
@@ -392,21 +392,21 @@ async fn role_step(
 async fn register_step(
     conn: &Connection,
     o: &ShipOptions,
-    d: &DeployReport,
+    deployed: &DeployReport,
     role: &Role,
     state: &mut ShipState,
     progress: &dyn Fn(&str),
 ) -> Result<RegisterReport, ShipError> {
     progress(&format!(
         "register: {}:{} -> {} (the server validates the role and function)",
-        d.deployment_name, d.build_id, d.function_arn
+        deployed.deployment_name, deployed.build_id, deployed.function_arn
     ));
     let register = deployment::register(
         conn,
         &RegisterOptions {
             namespace: o.conn.namespace.clone(),
-            deployment_name: d.deployment_name.clone(),
-            build_id: d.build_id.clone(),
+            deployment_name: deployed.deployment_name.clone(),
+            build_id: deployed.build_id.clone(),
             target: LambdaTarget {
                 function_arn: role.function_arn.clone(),
                 role_arn: role.role_arn.clone(),
@@ -426,7 +426,7 @@ async fn register_step(
 async fn route_step(
     conn: &Connection,
     o: &ShipOptions,
-    d: &DeployReport,
+    deployed: &DeployReport,
     state: &mut ShipState,
     progress: &dyn Fn(&str),
 ) -> Result<Option<RoutingReport>, ShipError> {
@@ -436,13 +436,13 @@ async fn route_step(
     };
     progress(&format!(
         "rollout: {}:{} gets {percent} % of new workflows",
-        d.deployment_name, d.build_id
+        deployed.deployment_name, deployed.build_id
     ));
     let r = crate::rollout::ramp(
         conn,
         &o.conn.namespace,
-        &d.deployment_name,
-        &d.build_id,
+        &deployed.deployment_name,
+        &deployed.build_id,
         percent,
         false,
     )
@@ -456,7 +456,7 @@ async fn route_step(
 async fn rotate_step(
     conn: &Connection,
     o: &ShipOptions,
-    d: &DeployReport,
+    deployed: &DeployReport,
     role: &Role,
     old: &ExternalId,
     state: &mut ShipState,
@@ -465,7 +465,7 @@ async fn rotate_step(
     let n = deployment::update_role_external_id(
         conn,
         &o.conn.namespace,
-        &d.deployment_name,
+        &deployed.deployment_name,
         role.role_arn.as_str(),
         old.as_str(),
         &role.external_id,
@@ -474,7 +474,7 @@ async fn rotate_step(
     .map_err(step("rotate-external-id"))?;
     progress(&format!(
         "rotate-external-id: {n} other version(s) of {} now use the new external ID",
-        d.deployment_name
+        deployed.deployment_name
     ));
     state.done("rotate-external-id", &o.state_file)
 }
@@ -483,7 +483,7 @@ async fn rotate_step(
 async fn verify_step(
     conn: &Connection,
     o: &ShipOptions,
-    d: &DeployReport,
+    deployed: &DeployReport,
     state: &mut ShipState,
     progress: &dyn Fn(&str),
 ) -> Result<Option<VerifyReport>, ShipError> {
@@ -492,13 +492,13 @@ async fn verify_step(
     };
     progress(&format!(
         "verify: starting {} on {}; the server invokes the function",
-        v.workflow_type, d.task_queue
+        v.workflow_type, deployed.task_queue
     ));
     let r = verify::verify(
         conn,
         &VerifyOptions {
             namespace: o.conn.namespace.clone(),
-            task_queue: d.task_queue.clone(),
+            task_queue: deployed.task_queue.clone(),
             workflow_type: v.workflow_type.clone(),
             workflow_id: None,
             input: v.input.clone(),
