@@ -203,3 +203,33 @@ fn other_refusals_are_errors() {
         }
     ));
 }
+
+#[test]
+fn a_rotation_re_registers_only_versions_using_the_role_with_the_old_id() {
+    let role = "arn:aws:iam::123456789012:role/invoker";
+    let details = |role: Option<&str>, ext: Option<&str>| compute::LambdaProviderDetails {
+        arn: "arn:aws:lambda:us-east-1:123456789012:function:hello:3".into(),
+        role: role.map(str::to_string),
+        role_external_id: ext.map(str::to_string),
+    };
+    let (function, parsed_role) =
+        rotation_target(&details(Some(role), Some("old-id-1")), role, "old-id-1").unwrap();
+    assert_eq!(function.name, "hello");
+    assert_eq!(parsed_role.as_str(), role);
+    for other in [
+        details(Some(role), Some("other-id")),
+        details(
+            Some("arn:aws:iam::123456789012:role/other"),
+            Some("old-id-1"),
+        ),
+        details(None, None),
+    ] {
+        assert!(
+            rotation_target(&other, role, "old-id-1").is_none(),
+            "{other:?}"
+        );
+    }
+    let mut unparsable = details(Some(role), Some("old-id-1"));
+    unparsable.arn = "hello".into();
+    assert!(rotation_target(&unparsable, role, "old-id-1").is_none());
+}
