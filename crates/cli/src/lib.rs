@@ -2,9 +2,6 @@
 //! Workers on AWS Lambda, over Temporal's gRPC API (no `temporal` CLI needed), live in
 //! `temporal-lambda-temporal` and are re-exported here ([`compute`], [`connect`], [`deployment`],
 //! [`validate`], [`verify`]); the local rig lives in `temporal-lambda-rig` ([`local`]).
-//! The AWS side is [`lambda_deploy`] (the Lambda function and its published versions: not a
-//! Temporal Worker Deployment, that is [`deployment`]), [`iam`], [`ship`] (the whole flow),
-//! [`rollout`] and [`retire`] (day-two routing and clean-up).
 //!
 //! * [`deployment::register`]: create the Worker Deployment (if missing) and a version whose
 //!   compute config makes the server invoke a Lambda function: byte-for-byte the payload the
