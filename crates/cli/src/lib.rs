@@ -33,9 +33,9 @@
 
 pub mod aws;
 pub mod commands;
-pub mod deploy;
 pub mod doctor;
 pub mod iam;
+pub mod lambda_deploy;
 pub mod local;
 pub mod logs;
 pub mod retire;
@@ -44,3 +44,8 @@ pub mod scaffold;
 pub mod ship;
 
 pub use temporal_lambda_temporal::{compute, connect, deployment, validate, verify};
+
+/// The old name of [`lambda_deploy`] (the Lambda function deploy, not a Temporal Worker
+/// Deployment: that is [`deployment`]), kept so that existing callers build.
+#[doc(hidden)]
+pub use lambda_deploy as deploy;

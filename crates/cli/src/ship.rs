@@ -10,13 +10,16 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use temporalio_client::Connection;
+
 use crate::aws::Aws;
 use crate::compute::LambdaTarget;
 use crate::connect::ConnectArgs;
-use crate::deploy::{self, DeployOptions, DeployReport};
 use crate::deployment::{self, RegisterOptions, RegisterReport};
 use crate::iam::{self, StackOptions, StackReport, Trust};
-use crate::validate::{ExternalId, RoleArn};
+use crate::lambda_deploy::{self, DeployOptions, DeployReport};
+use crate::rollout::RoutingReport;
+use crate::validate::{ExternalId, FunctionArn, RoleArn};
 use crate::verify::{self, VerifyOptions, VerifyReport};
 
 /// Where the invocation role comes from.
@@ -80,7 +83,7 @@ pub struct ShipOptions {
 
 /// Remembered between runs.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct ShipState {
+pub(crate) struct ShipState {
     /// Generated/used external ID.
     pub external_id: Option<String>,
     /// Role ARN from the stack.
@@ -93,7 +96,7 @@ pub struct ShipState {
 
 impl ShipState {
     /// Loads the state file (empty state if missing).
-    pub fn load(path: &Path) -> ShipState {
+    pub(crate) fn load(path: &Path) -> ShipState {
         std::fs::read(path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok())
@@ -147,7 +150,7 @@ pub struct ShipReport {
     /// Register.
     pub register: RegisterReport,
     /// The ramp, with `ramp_percent`.
-    pub ramp: Option<crate::rollout::RoutingReport>,
+    pub ramp: Option<RoutingReport>,
     /// Verify.
     pub verify: Option<VerifyReport>,
 }
@@ -163,7 +166,7 @@ pub fn plan(o: &ShipOptions) -> Vec<String> {
         ));
     }
     out.extend(
-        deploy::plan(&o.deploy)
+        lambda_deploy::plan(&o.deploy)
             .into_iter()
             .map(|s| format!("aws: {s}")),
     );
@@ -211,7 +214,8 @@ pub fn plan(o: &ShipOptions) -> Vec<String> {
     out
 }
 
-/// Runs the whole flow.
+/// Runs the whole flow, one function per numbered step; each finished step is recorded in the
+/// state file so that a rerun after a failure says where it stopped.
 pub async fn ship(
     aws: &Aws,
     o: &ShipOptions,
@@ -219,52 +223,121 @@ pub async fn ship(
 ) -> Result<ShipReport, ShipError> {
     let mut state = ShipState::load(&o.state_file);
     state.completed.clear();
-    let done = |state: &mut ShipState, s: &str| -> Result<(), ShipError> {
-        state.completed.push(s.to_string());
-        state.save(&o.state_file)
-    };
+    let package = package_step(o, &mut state, progress)?;
+    let deployed = deploy_step(aws, o, &mut state, progress).await?;
+    let role = role_step(aws, o, &deployed, &mut state, progress).await?;
+    progress("register: connecting to Temporal");
+    let conn = o.conn.connect().await.map_err(step("register"))?;
+    let register = register_step(&conn, o, &deployed, &role, &mut state, progress).await?;
+    let ramp = route_step(&conn, o, &deployed, &mut state, progress).await?;
+    if let Some(old) = &role.rotated_from {
+        rotate_step(&conn, o, &deployed, &role, old, &mut state, progress).await?;
+    }
+    let verify = verify_step(&conn, o, &deployed, &mut state, progress).await?;
+    Ok(ShipReport {
+        package,
+        deploy: deployed,
+        stack: role.stack,
+        role_arn: role.role_arn.to_string(),
+        register,
+        ramp,
+        verify,
+    })
+}
 
-    // 1. package
-    let package = match &o.build {
-        Some(b) => {
-            progress("package: building for Lambda (cargo zigbuild)");
-            let bin = temporal_lambda_package::build(b, &mut |line| {
-                if line.starts_with("Compiling") || line.starts_with("Finished") {
-                    progress(&format!("package: {line}"));
-                }
-            })
-            .map_err(step("package"))?;
-            temporal_lambda_package::check_glibc(&bin, b.arch.max_glibc())
-                .map_err(step("package"))?;
-            let z = temporal_lambda_package::zip_bootstrap(&bin, &o.include, &o.zip)
-                .map_err(step("package"))?;
-            done(&mut state, "package")?;
-            Some(z)
+impl ShipState {
+    /// Records a finished step in the state file.
+    fn done(&mut self, step: &str, path: &Path) -> Result<(), ShipError> {
+        self.completed.push(step.to_string());
+        self.save(path)
+    }
+}
+
+/// 1. package: build for Lambda, check glibc, zip (skipped with a ready-made zip).
+fn package_step(
+    o: &ShipOptions,
+    state: &mut ShipState,
+    progress: &dyn Fn(&str),
+) -> Result<Option<temporal_lambda_package::ZipInfo>, ShipError> {
+    let Some(b) = &o.build else {
+        return Ok(None);
+    };
+    progress("package: building for Lambda (cargo zigbuild)");
+    let bin = temporal_lambda_package::build(b, &mut |line| {
+        if line.starts_with("Compiling") || line.starts_with("Finished") {
+            progress(&format!("package: {line}"));
         }
-        None => None,
-    };
+    })
+    .map_err(step("package"))?;
+    temporal_lambda_package::check_glibc(&bin, b.arch.max_glibc()).map_err(step("package"))?;
+    let z = temporal_lambda_package::zip_bootstrap(&bin, &o.include, &o.zip)
+        .map_err(step("package"))?;
+    state.done("package", &o.state_file)?;
+    Ok(Some(z))
+}
 
-    // 2. deploy
+/// 2. deploy: the Lambda function and the build ID's published version.
+async fn deploy_step(
+    aws: &Aws,
+    o: &ShipOptions,
+    state: &mut ShipState,
+    progress: &dyn Fn(&str),
+) -> Result<DeployReport, ShipError> {
     let mut dopts = o.deploy.clone();
     dopts.zip = o.zip.clone();
-    let d = deploy::deploy(aws, &dopts, &|m| progress(&format!("deploy: {m}")))
+    let deployed = lambda_deploy::deploy(aws, &dopts, &|m| progress(&format!("deploy: {m}")))
         .await
         .map_err(step("deploy"))?;
-    state.function_arn = Some(d.function_arn.clone());
-    done(&mut state, "deploy")?;
+    state.function_arn = Some(deployed.function_arn.clone());
+    state.done("deploy", &o.state_file)?;
+    Ok(deployed)
+}
 
-    // 3. role
-    let fa: crate::validate::FunctionArn = d.function_arn.parse().map_err(step("deploy"))?;
-    let base = format!(
+/// The invocation role `ship` registers with, and what the role step did.
+struct Role {
+    /// The published version's ARN.
+    function_arn: FunctionArn,
+    role_arn: RoleArn,
+    external_id: ExternalId,
+    /// The role stack, when `ship` created or updated it.
+    stack: Option<StackReport>,
+    /// The stack's previous external ID, when `--rotate-external-id` changed it.
+    rotated_from: Option<ExternalId>,
+}
+
+/// The function's unqualified ARN (the role stack allows it and all its versions).
+pub(crate) fn unqualified_function_arn(fa: &FunctionArn) -> String {
+    format!(
         "arn:aws:lambda:{}:{}:function:{}",
         fa.region, fa.account, fa.name
-    );
-    let mut rotated_from: Option<ExternalId> = None;
-    let (role_arn, external_id, stack) = match &o.role {
+    )
+}
+
+/// The stack's external ID before this run, when the one chosen now differs (a rotation).
+pub(crate) fn rotated_from(current: Option<ExternalId>, chosen: &ExternalId) -> Option<ExternalId> {
+    current.filter(|c| c.as_str() != chosen.as_str())
+}
+
+/// 3. iam: an existing role, or the role stack (its external ID chosen and remembered).
+async fn role_step(
+    aws: &Aws,
+    o: &ShipOptions,
+    deployed: &DeployReport,
+    state: &mut ShipState,
+    progress: &dyn Fn(&str),
+) -> Result<Role, ShipError> {
+    let function_arn: FunctionArn = deployed.function_arn.parse().map_err(step("deploy"))?;
+    let role = match &o.role {
         RoleSource::Existing {
             role_arn,
             external_id,
-        } => (role_arn.clone(), external_id.clone(), None),
+        } => Role {
+            function_arn,
+            role_arn: role_arn.clone(),
+            external_id: external_id.clone(),
+            stack: None,
+            rotated_from: None,
+        },
         RoleSource::Stack {
             stack_name,
             trust,
@@ -288,11 +361,9 @@ pub async fn ship(
             )
             .await
             .map_err(step("iam"))?;
-            if let Some(c) = current.filter(|c| c.as_str() != ext.as_str()) {
-                rotated_from = Some(c);
-            }
             state.external_id = Some(ext.as_str().to_string());
             state.save(&o.state_file)?;
+            let base = unqualified_function_arn(&function_arn);
             let so = StackOptions {
                 stack_name: stack_name.clone(),
                 trust: trust.clone(),
@@ -304,29 +375,42 @@ pub async fn ship(
                 .await
                 .map_err(step("iam"))?;
             state.role_arn = Some(r.role_arn.clone());
-            let role: RoleArn = r.role_arn.parse().map_err(step("iam"))?;
-            (role, ext, Some(r))
+            Role {
+                function_arn,
+                role_arn: r.role_arn.parse().map_err(step("iam"))?,
+                rotated_from: rotated_from(current, &ext),
+                external_id: ext,
+                stack: Some(r),
+            }
         }
     };
-    done(&mut state, "iam")?;
+    state.done("iam", &o.state_file)?;
+    Ok(role)
+}
 
-    // 4. register + set current
-    progress("register: connecting to Temporal");
-    let conn = o.conn.connect().await.map_err(step("register"))?;
+/// 4. register (and set current, unless ramping).
+async fn register_step(
+    conn: &Connection,
+    o: &ShipOptions,
+    deployed: &DeployReport,
+    role: &Role,
+    state: &mut ShipState,
+    progress: &dyn Fn(&str),
+) -> Result<RegisterReport, ShipError> {
     progress(&format!(
         "register: {}:{} -> {} (the server validates the role and function)",
-        d.deployment_name, d.build_id, d.function_arn
+        deployed.deployment_name, deployed.build_id, deployed.function_arn
     ));
     let register = deployment::register(
-        &conn,
+        conn,
         &RegisterOptions {
             namespace: o.conn.namespace.clone(),
-            deployment_name: d.deployment_name.clone(),
-            build_id: d.build_id.clone(),
+            deployment_name: deployed.deployment_name.clone(),
+            build_id: deployed.build_id.clone(),
             target: LambdaTarget {
-                function_arn: fa,
-                role_arn: role_arn.clone(),
-                external_id: external_id.clone(),
+                function_arn: role.function_arn.clone(),
+                role_arn: role.role_arn.clone(),
+                external_id: role.external_id.clone(),
             },
             update: true,
             set_current: o.ramp_percent.is_none(),
@@ -334,81 +418,98 @@ pub async fn ship(
     )
     .await
     .map_err(step("register"))?;
-    done(&mut state, "register")?;
-    let ramp = match o.ramp_percent {
-        None => {
-            done(&mut state, "set-current")?;
-            None
-        }
-        Some(percent) => {
-            progress(&format!(
-                "rollout: {}:{} gets {percent} % of new workflows",
-                d.deployment_name, d.build_id
-            ));
-            let r = crate::rollout::ramp(
-                &conn,
-                &o.conn.namespace,
-                &d.deployment_name,
-                &d.build_id,
-                percent,
-                false,
-            )
-            .await
-            .map_err(step("rollout"))?;
-            done(&mut state, "rollout")?;
-            Some(r)
-        }
-    };
-    if let Some(old) = &rotated_from {
-        let n = deployment::update_role_external_id(
-            &conn,
-            &o.conn.namespace,
-            &d.deployment_name,
-            role_arn.as_str(),
-            old.as_str(),
-            &external_id,
-        )
-        .await
-        .map_err(step("rotate-external-id"))?;
-        progress(&format!(
-            "rotate-external-id: {n} other version(s) of {} now use the new external ID",
-            d.deployment_name
-        ));
-        done(&mut state, "rotate-external-id")?;
-    }
-
-    // 5. verify
-    let verify = match &o.verify {
-        Some(v) => {
-            progress(&format!(
-                "verify: starting {} on {}; the server invokes the function",
-                v.workflow_type, d.task_queue
-            ));
-            let r = verify::verify(
-                &conn,
-                &VerifyOptions {
-                    namespace: o.conn.namespace.clone(),
-                    task_queue: d.task_queue.clone(),
-                    workflow_type: v.workflow_type.clone(),
-                    workflow_id: None,
-                    input: v.input.clone(),
-                    timeout: v.timeout,
-                },
-            )
-            .await
-            .map_err(step("verify"))?;
-            done(&mut state, "verify")?;
-            Some(r)
-        }
-        None => None,
-    };
-    Ok(ShipReport {
-        package,
-        deploy: d,
-        stack,
-        role_arn: role_arn.to_string(),
-        register,
-        ramp,
-        verify,
-    })
+    state.done("register", &o.state_file)?;
+    Ok(register)
 }
+
+/// 4b. set current (done by register) or, with `ramp_percent`, ramp the build.
+async fn route_step(
+    conn: &Connection,
+    o: &ShipOptions,
+    deployed: &DeployReport,
+    state: &mut ShipState,
+    progress: &dyn Fn(&str),
+) -> Result<Option<RoutingReport>, ShipError> {
+    let Some(percent) = o.ramp_percent else {
+        state.done("set-current", &o.state_file)?;
+        return Ok(None);
+    };
+    progress(&format!(
+        "rollout: {}:{} gets {percent} % of new workflows",
+        deployed.deployment_name, deployed.build_id
+    ));
+    let r = crate::rollout::ramp(
+        conn,
+        &o.conn.namespace,
+        &deployed.deployment_name,
+        &deployed.build_id,
+        percent,
+        false,
+    )
+    .await
+    .map_err(step("rollout"))?;
+    state.done("rollout", &o.state_file)?;
+    Ok(Some(r))
+}
+
+/// 4c. after a rotation: the deployment's other versions that use the role get the new ID.
+async fn rotate_step(
+    conn: &Connection,
+    o: &ShipOptions,
+    deployed: &DeployReport,
+    role: &Role,
+    old: &ExternalId,
+    state: &mut ShipState,
+    progress: &dyn Fn(&str),
+) -> Result<(), ShipError> {
+    let n = deployment::update_role_external_id(
+        conn,
+        &o.conn.namespace,
+        &deployed.deployment_name,
+        role.role_arn.as_str(),
+        old.as_str(),
+        &role.external_id,
+    )
+    .await
+    .map_err(step("rotate-external-id"))?;
+    progress(&format!(
+        "rotate-external-id: {n} other version(s) of {} now use the new external ID",
+        deployed.deployment_name
+    ));
+    state.done("rotate-external-id", &o.state_file)
+}
+
+/// 5. verify: run a workflow through the server, which invokes the function.
+async fn verify_step(
+    conn: &Connection,
+    o: &ShipOptions,
+    deployed: &DeployReport,
+    state: &mut ShipState,
+    progress: &dyn Fn(&str),
+) -> Result<Option<VerifyReport>, ShipError> {
+    let Some(v) = &o.verify else {
+        return Ok(None);
+    };
+    progress(&format!(
+        "verify: starting {} on {}; the server invokes the function",
+        v.workflow_type, deployed.task_queue
+    ));
+    let r = verify::verify(
+        conn,
+        &VerifyOptions {
+            namespace: o.conn.namespace.clone(),
+            task_queue: deployed.task_queue.clone(),
+            workflow_type: v.workflow_type.clone(),
+            workflow_id: None,
+            input: v.input.clone(),
+            timeout: v.timeout,
+        },
+    )
+    .await
+    .map_err(step("verify"))?;
+    state.done("verify", &o.state_file)?;
+    Ok(Some(r))
+}
+
+#[cfg(test)]
+mod tests;

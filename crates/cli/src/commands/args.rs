@@ -6,8 +6,8 @@ use std::time::Duration;
 use clap::ValueEnum;
 
 use crate::connect::ConnectArgs;
-use crate::deploy::{self, DeployOptions};
 use crate::iam::Trust;
+use crate::lambda_deploy::{self, DeployOptions};
 use crate::validate::{ExternalId, RoleArn};
 use temporal_lambda_temporal::clap_args::check_secret_arn;
 pub use temporal_lambda_temporal::clap_args::{parse_secret_arn, quiet, Quiet};
@@ -148,9 +148,9 @@ pub fn deploy_options(
         timeout: f.timeout,
         memory_mb: f.memory,
         arch,
-        env: deploy::temporal_env(conn, f.task_queue.as_deref(), &f.env),
+        env: lambda_deploy::temporal_env(conn, f.task_queue.as_deref(), &f.env),
         build_id: f.build_id.clone(),
-        files: deploy::connection_files(conn),
+        files: lambda_deploy::connection_files(conn),
     }
 }
 

@@ -14,14 +14,15 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod args;
-pub mod deploy;
 pub mod describe_version;
 pub mod doctor;
 pub mod iam;
+pub mod lambda_deploy;
 pub mod local;
 pub mod new;
 pub mod package;
 pub mod register;
+pub mod retire;
 pub mod rollout;
 pub mod set_current;
 pub mod ship;
@@ -65,7 +66,7 @@ pub enum Command {
     /// Build the worker for Lambda (provided.al2023, glibc 2.34) and zip it deterministically.
     Package(package::PackageArgs),
     /// Create or update the Lambda function and publish a Lambda version for the code's build ID.
-    Deploy(deploy::DeployArgs),
+    Deploy(lambda_deploy::DeployArgs),
     /// Create a new worker crate: run_worker in main, one workflow + one activity, a local-rig
     /// test, a commented temporal.toml example and a README with the next commands.
     New(new::NewArgs),
@@ -95,7 +96,7 @@ pub enum Command {
     /// A deployment's versions: state, share of new workflows, drainage, Lambda function.
     Status(rollout::StatusArgs),
     /// Retire a drained build: delete its deployment version and Lambda version.
-    Retire(rollout::RetireArgs),
+    Retire(retire::RetireArgs),
     /// Start a workflow and wait for its result (end-to-end check of a serverless worker).
     Verify(verify::VerifyArgs),
 }
@@ -105,7 +106,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let output = cli.output;
     match cli.command {
         Command::Package(a) => package::run(output, a)?,
-        Command::Deploy(a) => deploy::run(output, a).await?,
+        Command::Deploy(a) => lambda_deploy::run(output, a).await?,
         Command::New(a) => new::run(output, a)?,
         Command::Iam(c) => iam::run(output, c).await?,
         Command::Ship(a) => ship::run(output, a).await?,
@@ -118,7 +119,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Promote(a) => rollout::run_promote(output, a).await?,
         Command::Rollback(a) => rollout::run_rollback(output, a).await?,
         Command::Status(a) => rollout::run_status(output, a).await?,
-        Command::Retire(a) => rollout::run_retire(output, a).await?,
+        Command::Retire(a) => retire::run(output, a).await?,
         Command::Verify(a) => verify::run(output, a).await?,
     }
     Ok(ExitCode::SUCCESS)

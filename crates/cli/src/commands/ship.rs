@@ -179,3 +179,62 @@ fn text(r: &ShipReport) -> String {
     }
     s.trim_end().to_string()
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use super::super::{Cli, Command};
+    use super::*;
+
+    fn options(extra: &[&str]) -> ShipOptions {
+        let args = ["temporal-lambda", "ship", "--function-name", "hello"]
+            .into_iter()
+            .chain(extra.iter().copied());
+        match Cli::try_parse_from(args).unwrap().command {
+            Command::Ship(a) => a.options(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_role_arn_with_its_external_id_is_used_as_is() {
+        let o = options(&[
+            "--role-arn",
+            "arn:aws:iam::123456789012:role/invoker",
+            "--external-id",
+            "external-id-1",
+        ]);
+        assert!(matches!(
+            o.role,
+            RoleSource::Existing { ref role_arn, .. } if role_arn.as_str() == "arn:aws:iam::123456789012:role/invoker"
+        ));
+    }
+
+    #[test]
+    fn otherwise_a_role_stack_named_after_the_function_is_used() {
+        let o = options(&[]);
+        let RoleSource::Stack {
+            stack_name,
+            external_id,
+            ..
+        } = &o.role
+        else {
+            panic!("{:?}", o.role)
+        };
+        assert_eq!(stack_name, "hello-temporal-invoker");
+        assert!(external_id.is_none());
+        // Built from the project: zip and state file beside each other under target/lambda.
+        assert!(o.build.is_some());
+        assert!(o.zip.ends_with("target/lambda/hello/function.zip"));
+        assert!(o
+            .state_file
+            .ends_with("target/lambda/hello/ship-state.json"));
+        let named = options(&["--stack-name", "roles", "--zip", "f.zip"]);
+        assert!(
+            matches!(named.role, RoleSource::Stack { ref stack_name, .. } if stack_name == "roles")
+        );
+        assert!(named.build.is_none());
+        assert_eq!(named.zip, PathBuf::from("f.zip"));
+    }
+}

@@ -22,6 +22,7 @@ use temporalio_common::protos::temporal::api::{
 
 use crate::compute::{self, LambdaTarget, ScalingGroupView};
 use crate::connect::identity;
+use temporalio_common::protos::temporal::api::compute::v1::ComputeConfig;
 
 mod describe;
 mod register;
@@ -29,7 +30,14 @@ mod set_current;
 
 pub use describe::{describe_version, VersionReport};
 pub use register::{register, RegisterOptions, RegisterOutcome, RegisterReport};
+#[cfg(test)]
+use register::{register_action, unpublished_warning, RegisterAction};
+#[cfg(test)]
+use set_current::{after_rejection, current_routing, is_serverless, Bypasses};
 pub use set_current::{serverless_never_polled, set_current, SetCurrentOptions, SetCurrentReport};
+
+#[cfg(test)]
+mod tests;
 
 /// Errors from deployment operations. Each message is one line naming the problem and the fix.
 #[derive(Debug, thiserror::Error)]
@@ -318,12 +326,8 @@ pub async fn update_role_external_id(
         else {
             continue;
         };
-        if details.role.as_deref() != Some(role_arn)
-            || details.role_external_id.as_deref() != Some(old_external_id)
-        {
-            continue;
-        }
-        let (Ok(function_arn), Ok(role)) = (details.arn.parse(), role_arn.parse()) else {
+        let Some((function_arn, role)) = rotation_target(&details, role_arn, old_external_id)
+        else {
             continue;
         };
         register(
@@ -345,6 +349,22 @@ pub async fn update_role_external_id(
         updated += 1;
     }
     Ok(updated)
+}
+
+/// Whether a version's compute config must follow the rotation of `role_arn`'s external ID
+/// from `old_external_id`: it names that role with that ID. Returns its function and role,
+/// parsed (a config that does not parse is left alone).
+pub(crate) fn rotation_target(
+    details: &compute::LambdaProviderDetails,
+    role_arn: &str,
+    old_external_id: &str,
+) -> Option<(crate::validate::FunctionArn, crate::validate::RoleArn)> {
+    if details.role.as_deref() != Some(role_arn)
+        || details.role_external_id.as_deref() != Some(old_external_id)
+    {
+        return None;
+    }
+    Some((details.arn.parse().ok()?, role_arn.parse().ok()?))
 }
 
 /// Ensure the deployment exists; returns whether it was created.

@@ -56,27 +56,12 @@ async fn set_current_once(
             namespace: opts.namespace.clone(),
         });
     };
-    let serverless = described
-        .worker_deployment_version_info
-        .as_ref()
-        .and_then(|i| i.compute_config.as_ref())
-        .is_some_and(|c| !c.scaling_groups.is_empty());
+    let serverless = is_serverless(&described);
     // A serverless version that was never invoked has polled no task queue yet: the server
     // learns its task queues when it first invokes it for one.
     let never_polled = described.version_task_queues.is_empty();
     let deployment = describe_deployment_raw(conn, &opts.namespace, &opts.deployment_name).await?;
-    let (conflict_token, previous) = match &deployment {
-        Some(d) => (
-            d.conflict_token.clone(),
-            d.worker_deployment_info
-                .as_ref()
-                .and_then(|i| i.routing_config.as_ref())
-                .and_then(|r| r.current_deployment_version.as_ref())
-                .map(|v| v.build_id.clone())
-                .filter(|b| !b.is_empty()),
-        ),
-        None => (Vec::new(), None),
-    };
+    let (conflict_token, previous) = current_routing(deployment.as_ref());
     let mut report = SetCurrentReport {
         version: version.clone(),
         previous_build_id: previous.clone(),
@@ -87,27 +72,15 @@ async fn set_current_once(
     if report.already_current {
         return Ok(report);
     }
-    let mut allow_no_pollers = opts.allow_no_pollers;
-    let mut ignore_missing_task_queues = opts.ignore_missing_task_queues;
+    let mut bypass = Bypasses {
+        allow_no_pollers: opts.allow_no_pollers,
+        ignore_missing_task_queues: opts.ignore_missing_task_queues,
+    };
     loop {
-        let req = SetWorkerDeploymentCurrentVersionRequest {
-            namespace: opts.namespace.clone(),
-            deployment_name: opts.deployment_name.clone(),
-            build_id: opts.build_id.clone(),
-            conflict_token: conflict_token.clone(),
-            identity: identity(),
-            ignore_missing_task_queues,
-            allow_no_pollers,
-            ..Default::default()
-        };
-        match conn
-            .workflow_service()
-            .set_worker_deployment_current_version(Request::new(req))
-            .await
-        {
-            Ok(_) => {
-                report.allowed_no_pollers = allow_no_pollers;
-                report.ignored_missing_task_queues = ignore_missing_task_queues;
+        match send_set_current(conn, opts, &conflict_token, bypass).await {
+            Ok(()) => {
+                report.allowed_no_pollers = bypass.allow_no_pollers;
+                report.ignored_missing_task_queues = bypass.ignore_missing_task_queues;
                 await_routing_propagated(
                     conn,
                     &opts.namespace,
@@ -117,62 +90,133 @@ async fn set_current_once(
                 .await?;
                 return Ok(report);
             }
-            Err(s) if is_no_pollers(&s) && serverless && !allow_no_pollers => {
-                // A serverless version has no pollers until the server invokes the function,
-                // which it only does once the version receives tasks: allow it.
-                tracing::info!(%version, "version has no pollers yet (serverless): allowing");
-                allow_no_pollers = true;
-            }
-            Err(s) if is_no_pollers(&s) => {
-                return Err(DeploymentError::SetCurrentRejected {
-                    version,
-                    detail: s.message().to_string(),
-                    fix: "start a worker for this version first, or pass --allow-no-pollers",
-                })
-            }
-            Err(s)
-                if is_missing_task_queues(&s)
-                    && serverless
-                    && never_polled
-                    && !ignore_missing_task_queues =>
-            {
-                // The previous current version polled task queues this one has not polled
-                // yet, because nothing invoked it yet: it will poll them once invoked.
-                tracing::info!(
-                    %version,
-                    "version has polled no task queue yet (serverless, never invoked): not \
-                     requiring the previous version's task queues"
-                );
-                ignore_missing_task_queues = true;
-            }
-            Err(s) if is_missing_task_queues(&s) => {
-                return Err(DeploymentError::SetCurrentRejected {
-                    version,
-                    detail: s.message().to_string(),
-                    fix: "make sure the new version polls every task queue of the current one, or \
-                          pass --ignore-missing-task-queues",
-                })
-            }
-            Err(s) if s.code() == Code::FailedPrecondition || s.code() == Code::Aborted => {
-                return Err(DeploymentError::SetCurrentRejected {
-                    version,
-                    detail: s.message().to_string(),
-                    fix: "the deployment changed concurrently or is not ready; retry",
-                })
-            }
-            Err(s) => return Err(DeploymentError::rpc("SetWorkerDeploymentCurrentVersion", s)),
+            Err(s) => bypass = after_rejection(&s, &version, serverless, never_polled, bypass)?,
         }
     }
+}
+
+async fn send_set_current(
+    conn: &Connection,
+    opts: &SetCurrentOptions,
+    conflict_token: &[u8],
+    bypass: Bypasses,
+) -> Result<(), Status> {
+    let req = SetWorkerDeploymentCurrentVersionRequest {
+        namespace: opts.namespace.clone(),
+        deployment_name: opts.deployment_name.clone(),
+        build_id: opts.build_id.clone(),
+        conflict_token: conflict_token.to_vec(),
+        identity: identity(),
+        ignore_missing_task_queues: bypass.ignore_missing_task_queues,
+        allow_no_pollers: bypass.allow_no_pollers,
+        ..Default::default()
+    };
+    conn.workflow_service()
+        .set_worker_deployment_current_version(Request::new(req))
+        .await
+        .map(|_| ())
+}
+
+/// The deployment's conflict token and current build ID (`None`: unversioned, or no such
+/// deployment).
+pub(crate) fn current_routing(
+    deployment: Option<&DescribeWorkerDeploymentResponse>,
+) -> (Vec<u8>, Option<String>) {
+    match deployment {
+        Some(d) => (
+            d.conflict_token.clone(),
+            d.worker_deployment_info
+                .as_ref()
+                .and_then(|i| i.routing_config.as_ref())
+                .and_then(|r| r.current_deployment_version.as_ref())
+                .map(|v| v.build_id.clone())
+                .filter(|b| !b.is_empty()),
+        ),
+        None => (Vec::new(), None),
+    }
+}
+
+/// The server protections a `SetWorkerDeploymentCurrentVersion` call bypasses.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct Bypasses {
+    /// "No pollers seen for this version".
+    pub allow_no_pollers: bool,
+    /// "Task queues of the current version are not polled by this one".
+    pub ignore_missing_task_queues: bool,
+}
+
+/// After the server refused to make `version` current with `tried`: the bypasses to retry with
+/// (a serverless version has no pollers until invoked, and a never-invoked one has polled no
+/// task queue), or the error, naming the fix. Only ever adds a bypass, so retries end.
+pub(crate) fn after_rejection(
+    s: &Status,
+    version: &str,
+    serverless: bool,
+    never_polled: bool,
+    tried: Bypasses,
+) -> Result<Bypasses, DeploymentError> {
+    let rejected = |fix: &'static str| DeploymentError::SetCurrentRejected {
+        version: version.to_string(),
+        detail: s.message().to_string(),
+        fix,
+    };
+    if is_no_pollers(s) {
+        if serverless && !tried.allow_no_pollers {
+            // A serverless version has no pollers until the server invokes the function, which
+            // it only does once the version receives tasks: allow it.
+            tracing::info!(%version, "version has no pollers yet (serverless): allowing");
+            return Ok(Bypasses {
+                allow_no_pollers: true,
+                ..tried
+            });
+        }
+        return Err(rejected(
+            "start a worker for this version first, or pass --allow-no-pollers",
+        ));
+    }
+    if is_missing_task_queues(s) {
+        if serverless && never_polled && !tried.ignore_missing_task_queues {
+            // The previous current version polled task queues this one has not polled yet,
+            // because nothing invoked it yet: it will poll them once invoked.
+            tracing::info!(
+                %version,
+                "version has polled no task queue yet (serverless, never invoked): not \
+                 requiring the previous version's task queues"
+            );
+            return Ok(Bypasses {
+                ignore_missing_task_queues: true,
+                ..tried
+            });
+        }
+        return Err(rejected(
+            "make sure the new version polls every task queue of the current one, or \
+             pass --ignore-missing-task-queues",
+        ));
+    }
+    if s.code() == Code::FailedPrecondition || s.code() == Code::Aborted {
+        return Err(rejected(
+            "the deployment changed concurrently or is not ready; retry",
+        ));
+    }
+    Err(DeploymentError::Rpc {
+        operation: "SetWorkerDeploymentCurrentVersion",
+        code: s.code(),
+        message: s.message().to_string(),
+    })
+}
+
+/// Whether a described version has a compute config (the server invokes it: serverless).
+pub(crate) fn is_serverless(d: &DescribeWorkerDeploymentVersionResponse) -> bool {
+    d.worker_deployment_version_info
+        .as_ref()
+        .and_then(|i| i.compute_config.as_ref())
+        .is_some_and(|c| !c.scaling_groups.is_empty())
 }
 
 /// Whether a described version is serverless (has a compute config) and has polled no task
 /// queue yet (was never invoked).
 pub fn serverless_never_polled(d: &DescribeWorkerDeploymentVersionResponse) -> bool {
-    d.version_task_queues.is_empty()
-        && d.worker_deployment_version_info
-            .as_ref()
-            .and_then(|i| i.compute_config.as_ref())
-            .is_some_and(|c| !c.scaling_groups.is_empty())
+    d.version_task_queues.is_empty() && is_serverless(d)
 }
 
 pub(crate) fn is_missing_task_queues(s: &Status) -> bool {

@@ -9,14 +9,21 @@ use temporalio_client::{
 };
 use temporalio_common::protos::temporal::api::{
     deployment::v1::{worker_deployment_info::WorkerDeploymentVersionSummary, RoutingConfig},
-    enums::v1::{VersionDrainageStatus, WorkerDeploymentVersionStatus},
     workflowservice::v1::SetWorkerDeploymentRampingVersionRequest,
 };
 
 use crate::connect::identity;
+
+mod status;
+
 use crate::deployment::{
     await_routing_propagated, describe_deployment_raw, describe_version_raw, retry_throttled,
     set_current, version_string, DeploymentError, SetCurrentOptions, ROUTING_PROPAGATION_TIMEOUT,
+};
+#[cfg(test)]
+use status::share_of_new_workflows;
+pub use status::{
+    status, status_text, status_with_logs, DeploymentStatus, VersionStatus, STATUS_LOG_WINDOW,
 };
 
 /// What a routing change did (or, with `dry_run`, would do).
@@ -148,20 +155,10 @@ pub async fn ramp(
     percent: f32,
     dry_run: bool,
 ) -> Result<RoutingReport, RolloutError> {
-    if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
-        return Err(RolloutError::Percent(percent));
-    }
+    check_percent(percent)?;
     let (before, token, _) = routing_and_versions(conn, namespace, deployment).await?;
+    let after = ramp_routing(&before, deployment, build_id, percent)?;
     let version = version_string(deployment, build_id);
-    if before.current.as_deref() == Some(build_id) {
-        return Err(RolloutError::RampCurrent { version });
-    }
-    if before.current.is_none() && percent < 100.0 {
-        return Err(RolloutError::NoCurrent {
-            deployment: deployment.to_string(),
-            rest: 100.0 - percent,
-        });
-    }
     let Some(described) = describe_version_raw(conn, namespace, deployment, build_id).await? else {
         return Err(DeploymentError::VersionNotFound {
             version,
@@ -171,11 +168,6 @@ pub async fn ramp(
     };
     // As for `set_current`: a serverless build never invoked has polled no task queue yet.
     let never_polled = crate::deployment::serverless_never_polled(&described);
-    let after = Routing {
-        current: before.current.clone(),
-        ramping: Some(build_id.to_string()),
-        ramping_percent: percent,
-    };
     let changed = after != before;
     if changed && !dry_run {
         set_ramping(
@@ -298,15 +290,7 @@ pub async fn promote(
     dry_run: bool,
 ) -> Result<RoutingReport, RolloutError> {
     let (before, _, _) = routing_and_versions(conn, namespace, deployment).await?;
-    let target = match build_id {
-        Some(b) => b.to_string(),
-        None => before
-            .ramping
-            .clone()
-            .ok_or_else(|| RolloutError::NothingToPromote {
-                deployment: deployment.to_string(),
-            })?,
-    };
+    let target = promote_target(&before, deployment, build_id)?;
     make_current(
         conn, namespace, deployment, "promote", before, target, dry_run,
     )
@@ -324,27 +308,88 @@ pub async fn rollback(
     dry_run: bool,
 ) -> Result<RoutingReport, RolloutError> {
     let (before, _, versions) = routing_and_versions(conn, namespace, deployment).await?;
-    let target = match (to, &before.ramping, &before.current) {
-        (Some(b), _, _) => b.to_string(),
-        (None, Some(_), Some(current)) => current.clone(),
-        (None, _, _) => {
-            previous_current(&versions, before.current.as_deref()).ok_or_else(|| {
-                RolloutError::NothingToRollBackTo {
-                    deployment: deployment.to_string(),
-                }
-            })?
-        }
-    };
+    let target = rollback_target(&before, &versions, deployment, to)?;
     make_current(
         conn, namespace, deployment, "rollback", before, target, dry_run,
     )
     .await
 }
 
+/// Refuses a share of new workflows outside 0–100 %.
+pub(crate) fn check_percent(percent: f32) -> Result<(), RolloutError> {
+    if !(0.0..=100.0).contains(&percent) || percent.is_nan() {
+        return Err(RolloutError::Percent(percent));
+    }
+    Ok(())
+}
+
+/// The routing after ramping `build_id` to `percent` % from `before`. Refused for the current
+/// build, and without a current build unless it gets every new workflow (the rest would go to
+/// unversioned workers, which a serverless deployment does not have).
+pub(crate) fn ramp_routing(
+    before: &Routing,
+    deployment: &str,
+    build_id: &str,
+    percent: f32,
+) -> Result<Routing, RolloutError> {
+    if before.current.as_deref() == Some(build_id) {
+        return Err(RolloutError::RampCurrent {
+            version: version_string(deployment, build_id),
+        });
+    }
+    if before.current.is_none() && percent < 100.0 {
+        return Err(RolloutError::NoCurrent {
+            deployment: deployment.to_string(),
+            rest: 100.0 - percent,
+        });
+    }
+    Ok(Routing {
+        current: before.current.clone(),
+        ramping: Some(build_id.to_string()),
+        ramping_percent: percent,
+    })
+}
+
+/// The build `promote` makes current: the one named, else the ramping one.
+pub(crate) fn promote_target(
+    before: &Routing,
+    deployment: &str,
+    build_id: Option<&str>,
+) -> Result<String, RolloutError> {
+    match build_id {
+        Some(b) => Ok(b.to_string()),
+        None => before
+            .ramping
+            .clone()
+            .ok_or_else(|| RolloutError::NothingToPromote {
+                deployment: deployment.to_string(),
+            }),
+    }
+}
+
+/// The build `rollback` makes current: the one named (`to`); with a ramp in progress the current
+/// one (clearing the ramp); else the one current most recently before it ([`previous_current`]).
+pub(crate) fn rollback_target(
+    before: &Routing,
+    versions: &[WorkerDeploymentVersionSummary],
+    deployment: &str,
+    to: Option<&str>,
+) -> Result<String, RolloutError> {
+    match (to, &before.ramping, &before.current) {
+        (Some(b), _, _) => Ok(b.to_string()),
+        (None, Some(_), Some(current)) => Ok(current.clone()),
+        (None, _, _) => previous_current(versions, before.current.as_deref()).ok_or_else(|| {
+            RolloutError::NothingToRollBackTo {
+                deployment: deployment.to_string(),
+            }
+        }),
+    }
+}
+
 /// The build that was current (or ramping) most recently, other than `current`: by
 /// `last_current_time`, else (servers that do not fill it) `last_deactivation_time`, else
 /// `routing_update_time`, else `first_activation_time`. Never-activated versions are skipped.
-fn previous_current(
+pub(crate) fn previous_current(
     versions: &[WorkerDeploymentVersionSummary],
     current: Option<&str>,
 ) -> Option<String> {
@@ -364,6 +409,33 @@ fn previous_current(
         .map(|(_, b)| b)
 }
 
+/// What making `target` current does to the routing `before`.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct CurrentChange {
+    /// The routing after: `target` current, no ramp.
+    pub after: Routing,
+    /// The routing differs from `before` (else nothing is sent).
+    pub changed: bool,
+    /// `target` is not current yet: `SetWorkerDeploymentCurrentVersion` (the ramp, if another
+    /// build's, is cleared after).
+    pub set_current: bool,
+}
+
+/// Making a build current clears the ramp when it was the ramping one; otherwise the ramp is
+/// cleared explicitly, so that new work goes to the target only.
+pub(crate) fn current_change(before: &Routing, target: &str) -> CurrentChange {
+    let after = Routing {
+        current: Some(target.to_string()),
+        ramping: None,
+        ramping_percent: 0.0,
+    };
+    CurrentChange {
+        changed: after != *before,
+        set_current: before.current.as_deref() != Some(target),
+        after,
+    }
+}
+
 async fn make_current(
     conn: &Connection,
     namespace: &str,
@@ -373,22 +445,16 @@ async fn make_current(
     target: String,
     dry_run: bool,
 ) -> Result<RoutingReport, RolloutError> {
-    // Making a build current clears the ramp when it was the ramping one; otherwise clear it
-    // explicitly, so that new work goes to the target only.
-    let after = Routing {
-        current: Some(target.clone()),
-        ramping: None,
-        ramping_percent: 0.0,
-    };
-    let changed = after != before;
+    let change = current_change(&before, &target);
+    let (after, changed) = (change.after, change.changed);
     if changed && !dry_run {
-        if before.current.as_deref() != Some(target.as_str()) {
+        if change.set_current {
             set_current(
                 conn,
                 &SetCurrentOptions {
                     namespace: namespace.to_string(),
                     deployment_name: deployment.to_string(),
-                    build_id: target.clone(),
+                    build_id: target,
                     allow_no_pollers: false,
                     ignore_missing_task_queues: false,
                 },
@@ -411,189 +477,8 @@ async fn make_current(
     })
 }
 
-/// One version in `status`.
-#[derive(Debug, Clone, Serialize)]
-pub struct VersionStatus {
-    /// Build ID.
-    pub build_id: String,
-    /// `current`, `ramping`, `draining`, `drained` or `inactive`.
-    pub state: String,
-    /// Share of new workflows, in % (100 for current, the ramp for ramping, else 0).
-    pub percent: f32,
-    /// Drainage as the server last computed it (`draining`, `drained`, or empty).
-    pub drainage: String,
-    /// Open workflows pinned to this build (they run only on it).
-    pub open_pinned: u64,
-    /// The Lambda function (qualified ARN) its compute config invokes, if serverless.
-    pub lambda_function: Option<String>,
-    /// Its function version's invocations and errors in the status window (with AWS access).
-    pub logs: Option<crate::logs::LogActivity>,
-}
-
-/// `status`: the deployment's versions, newest first.
-#[derive(Debug, Clone, Serialize)]
-pub struct DeploymentStatus {
-    /// Deployment name.
-    pub deployment_name: String,
-    /// Routing now.
-    pub routing: Routing,
-    /// Every version the server knows.
-    pub versions: Vec<VersionStatus>,
-}
-
-/// Reads the deployment's routing and versions (without log activity).
-pub async fn status(
-    conn: &Connection,
-    namespace: &str,
-    deployment: &str,
-) -> Result<DeploymentStatus, RolloutError> {
-    status_with_logs(conn, None, namespace, deployment, STATUS_LOG_WINDOW).await
-}
-
-/// How far back `status` reads the functions' logs.
-pub const STATUS_LOG_WINDOW: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// [`status`], plus each version's invocations, errors and last invocation in the last
-/// `window` from its function's CloudWatch Logs when `aws` is given.
-pub async fn status_with_logs(
-    conn: &Connection,
-    aws: Option<&crate::aws::Aws>,
-    namespace: &str,
-    deployment: &str,
-    window: std::time::Duration,
-) -> Result<DeploymentStatus, RolloutError> {
-    let (routing, _, mut summaries) = routing_and_versions(conn, namespace, deployment).await?;
-    summaries.sort_by_key(|v| {
-        std::cmp::Reverse(
-            v.create_time
-                .as_ref()
-                .map(|t| (t.seconds, t.nanos))
-                .unwrap_or_default(),
-        )
-    });
-    let mut versions = Vec::new();
-    for v in summaries {
-        let build_id = v
-            .deployment_version
-            .as_ref()
-            .map(|d| d.build_id.clone())
-            .unwrap_or_default();
-        let state = WorkerDeploymentVersionStatus::try_from(v.status)
-            .map(|s| {
-                s.as_str_name()
-                    .trim_start_matches("WORKER_DEPLOYMENT_VERSION_STATUS_")
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_else(|_| v.status.to_string());
-        let drainage = VersionDrainageStatus::try_from(v.drainage_status)
-            .ok()
-            .filter(|d| *d != VersionDrainageStatus::Unspecified)
-            .map(|d| {
-                d.as_str_name()
-                    .trim_start_matches("VERSION_DRAINAGE_STATUS_")
-                    .to_ascii_lowercase()
-            })
-            .unwrap_or_default();
-        let percent = if routing.current.as_deref() == Some(build_id.as_str()) {
-            100.0 - routing.ramping_percent
-        } else if routing.ramping.as_deref() == Some(build_id.as_str()) {
-            routing.ramping_percent
-        } else {
-            0.0
-        };
-        // The summary has no provider details: the version's own description does.
-        let lambda_function =
-            crate::retire::lambda_function_of(conn, namespace, deployment, &build_id).await?;
-        let (open_pinned, _) =
-            crate::retire::open_pinned(conn, namespace, deployment, &build_id, 0).await?;
-        let logs = match (
-            aws,
-            lambda_function
-                .as_deref()
-                .and_then(crate::retire::split_function_arn),
-        ) {
-            (Some(aws), Some((name, qualifier))) => {
-                match crate::logs::activity(aws, name, qualifier, window).await {
-                    Ok(a) => Some(a.unwrap_or_default()),
-                    Err(e) => {
-                        tracing::warn!("cannot read the logs of {name}: {e}");
-                        None
-                    }
-                }
-            }
-            _ => None,
-        };
-        versions.push(VersionStatus {
-            logs,
-            build_id,
-            state,
-            percent,
-            drainage,
-            open_pinned,
-            lambda_function,
-        });
-    }
-    Ok(DeploymentStatus {
-        deployment_name: deployment.to_string(),
-        routing,
-        versions,
-    })
-}
-
-/// `status` as a table.
-pub fn status_text(s: &DeploymentStatus) -> String {
-    let mut out = format!("deployment {}\n", s.deployment_name);
-    let have_logs = s.versions.iter().any(|v| v.logs.is_some());
-    out.push_str(&format!(
-        "{:<20} {:<9} {:>6} {:<9} {:>6} {:>7} {:>6} {:<20} {}\n",
-        "BUILD ID",
-        "STATE",
-        "NEW %",
-        "DRAINAGE",
-        "PINNED",
-        "INVOKED",
-        "ERRORS",
-        "LAST INVOCATION",
-        "LAMBDA FUNCTION"
-    ));
-    for v in &s.versions {
-        out.push_str(&format!(
-            "{:<20} {:<9} {:>6.1} {:<9} {:>6} {:>7} {:>6} {:<20} {}\n",
-            v.build_id,
-            v.state,
-            v.percent,
-            if v.drainage.is_empty() {
-                "-"
-            } else {
-                &v.drainage
-            },
-            v.open_pinned,
-            v.logs
-                .as_ref()
-                .map_or("-".into(), |l| l.invocations.to_string()),
-            v.logs.as_ref().map_or("-".into(), |l| l.errors.to_string()),
-            v.logs
-                .as_ref()
-                .and_then(|l| l.last_invocation_ms)
-                .map_or("-".into(), |ms| {
-                    aws_smithy_types::DateTime::from_millis(ms)
-                        .fmt(aws_smithy_types::date_time::Format::DateTime)
-                        .map(|t| t.chars().take(19).collect::<String>())
-                        .unwrap_or_else(|_| ms.to_string())
-                }),
-            v.lambda_function.as_deref().unwrap_or("-")
-        ));
-    }
-    out.push_str(if have_logs {
-        "PINNED: open pinned workflows; INVOKED, ERRORS, LAST INVOCATION (UTC): the last hour of each Lambda version's logs\n"
-    } else {
-        "PINNED: open pinned workflows (INVOKED/ERRORS need AWS access to the functions' logs)\n"
-    });
-    out
-}
-
 /// One line per routing change.
-pub fn routing_text(r: &RoutingReport) -> String {
+pub(crate) fn routing_text(r: &RoutingReport) -> String {
     let show = |x: &Routing| match &x.ramping {
         Some(b) => format!(
             "current {} ({:.1} %), ramping {b} ({:.1} %)",
@@ -620,3 +505,6 @@ pub fn routing_text(r: &RoutingReport) -> String {
         show(&r.before)
     )
 }
+
+#[cfg(test)]
+mod tests;
