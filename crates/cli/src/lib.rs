@@ -44,8 +44,3 @@ pub mod scaffold;
 pub mod ship;
 
 pub use temporal_lambda_temporal::{compute, connect, deployment, validate, verify};
-
-/// The old name of [`lambda_deploy`] (the Lambda function deploy, not a Temporal Worker
-/// Deployment: that is [`deployment`]), kept so that existing callers build.
-#[doc(hidden)]
-pub use lambda_deploy as deploy;

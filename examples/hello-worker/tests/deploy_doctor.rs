@@ -13,10 +13,10 @@ use std::time::Duration;
 use support::*;
 use temporal_lambda_cli::{
     compute::LambdaTarget,
-    deploy::{self, DeployError, DeployOptions, DeployReport},
     deployment::{self, RegisterOptions},
     doctor::{self, DoctorOptions, DoctorReport, Status},
     iam::{self, StackOptions, Trust},
+    lambda_deploy::{self as deploy, DeployError, DeployOptions, DeployReport},
 };
 
 const EXTERNAL_ID: &str = "doctor-test-external-id";

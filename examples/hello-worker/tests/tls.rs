@@ -14,10 +14,10 @@ use support::*;
 use temporal_lambda_cli::{
     compute::LambdaTarget,
     connect::ConnectArgs,
-    deploy::{self, DeployOptions, DeployReport},
     deployment::{self, RegisterOptions},
     doctor::{self, DoctorOptions, Status},
     iam::{self, StackOptions, Trust},
+    lambda_deploy::{self as deploy, DeployOptions, DeployReport},
     verify::{self, VerifyOptions},
 };
 use temporal_lambda_tls_front::{TlsFront, TlsFrontOptions};

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::compute::LambdaProviderDetails;
-use crate::deploy::{ConnectionCheck, Describe};
 use crate::iam::{RoleFacts, Trust};
 use crate::logs::LogActivity;
 use crate::validate::FunctionArn;
+use temporal_lambda_env::protocol::{ConnectionCheck, Describe};
 
 use super::Verdict;
 

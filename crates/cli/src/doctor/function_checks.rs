@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use temporal_lambda_env::connection::{self as vars, API_KEY_SECRET_ARN};
 
-use crate::deploy::ConnectionCheck;
 use crate::iam::RoleFacts;
+use temporal_lambda_env::protocol::ConnectionCheck;
 
 use super::facts::{Facts, FunctionLookupError, NOT_CHECKED};
 use super::Verdict;
@@ -200,7 +200,7 @@ pub(super) fn secret_grant_verdict(role: &str, secret: &str, facts: Option<&Role
         format!(
             "temporal-lambda deploy --api-key-secret-arn {arn} (it puts the {} inline policy \
              on the role), or grant {action} yourself; remove any Deny that matches it",
-            crate::deploy::SECRET_POLICY_NAME
+            crate::lambda_deploy::SECRET_POLICY_NAME
         ),
     )
 }

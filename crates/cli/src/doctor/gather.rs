@@ -123,7 +123,7 @@ async fn function_side(f: &mut Facts, aws: &Aws) {
         f.role = Some(read_role(aws, &role).await);
     }
     f.code = Some(
-        crate::deploy::describe_function(aws, arn.as_str())
+        crate::lambda_deploy::describe_function(aws, arn.as_str())
             .await
             .map_err(|e| e.to_string()),
     );
@@ -131,7 +131,7 @@ async fn function_side(f: &mut Facts, aws: &Aws) {
         f.execution_role = Some(read_role(aws, &exec_role).await);
     }
     f.connection = Some(
-        crate::deploy::check_function_connection(aws, arn.as_str())
+        crate::lambda_deploy::check_function_connection(aws, arn.as_str())
             .await
             .map_err(|e| e.to_string()),
     );

@@ -7,9 +7,9 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::compute::LambdaProviderDetails;
-use crate::deploy::{ConnectionCheck, Describe};
 use crate::iam::{RoleFacts, Trust};
 use crate::logs::LogActivity;
+use temporal_lambda_env::protocol::{ConnectionCheck, Describe};
 
 use super::facts::{
     AwsIdentity, DeploymentFacts, Facts, FunctionFacts, Inputs, VersionFacts, VersionUse,
