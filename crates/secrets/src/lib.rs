@@ -43,6 +43,7 @@
 mod creds;
 mod error;
 mod fetch;
+mod response;
 mod secret;
 mod sign;
 mod source;
