@@ -136,111 +136,131 @@ pub(crate) fn parse_caller(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     if let Some(auth) = headers.get(axum::http::header::AUTHORIZATION) {
-        let auth = auth
-            .to_str()
-            .map_err(|_| AuthFailure::Malformed("Authorization header is not ASCII".into()))?;
-        let rest = auth
-            .strip_prefix("AWS4-HMAC-SHA256")
-            .filter(|r| r.starts_with(' '))
-            .ok_or_else(|| {
-                AuthFailure::Malformed(format!(
-                    "Authorization header requires the AWS4-HMAC-SHA256 algorithm (got '{}'): sign the \
-                     request with AWS SigV4",
-                    auth.split_whitespace().next().unwrap_or("")
-                ))
-            })?;
-        let (mut credential, mut signed_headers, mut signature) = (None, None, None);
-        for part in rest.split(',') {
-            let part = part.trim();
-            if let Some(c) = part.strip_prefix("Credential=") {
-                credential = Some(c);
-            } else if let Some(h) = part.strip_prefix("SignedHeaders=") {
-                signed_headers = Some(h);
-            } else if let Some(sig) = part.strip_prefix("Signature=") {
-                signature = Some(sig);
-            }
-        }
-        let credential = credential
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| missing_param("Credential"))?;
-        let signed_headers = signed_headers
-            .filter(|v| !v.is_empty())
-            .ok_or_else(|| missing_param("SignedHeaders"))?;
-        let signature = signature.ok_or_else(|| missing_param("Signature"))?;
-        if !is_hex64(signature, true) {
-            return Err(bad_signature(
-                "Signature",
-                signature,
-                "64 lowercase hex characters",
-            ));
-        }
-        return parse_credential_scope(credential).map(|(akid, scope)| Caller {
-            access_key_id: akid,
-            session_token: header_token,
-            signed: Signed {
-                scope,
-                signed_headers: signed_headers.to_string(),
-                signature: signature.to_string(),
-                presigned: None,
-            },
-        });
+        return caller_from_authorization(auth, header_token);
     }
     if let Some(q) = query {
-        const PARAMS: [&str; 5] = [
-            "X-Amz-Algorithm",
-            "X-Amz-Credential",
-            "X-Amz-Date",
-            "X-Amz-SignedHeaders",
-            "X-Amz-Signature",
-        ];
-        let mut found: [Option<String>; 5] = Default::default();
-        let (mut token, mut expires) = (None, None);
-        for (k, v) in form_urlencoded::parse(q.as_bytes()) {
-            if let Some(i) = PARAMS.iter().position(|p| *p == k) {
-                found[i] = Some(v.into_owned());
-            } else if k == "X-Amz-Security-Token" {
-                token = Some(v.into_owned());
-            } else if k == "X-Amz-Expires" {
-                expires = v.parse::<u64>().ok();
-            }
-        }
-        if found.iter().any(Option::is_some) {
-            for (name, v) in PARAMS.iter().zip(&found) {
-                if v.as_deref().is_none_or(str::is_empty) {
-                    return Err(AuthFailure::Malformed(format!(
-                        "AWS query-string parameters must include '{name}'. Re-examine the query-string \
-                         parameters: a presigned URL needs X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, \
-                         X-Amz-SignedHeaders and X-Amz-Signature"
-                    )));
-                }
-            }
-            let [algorithm, credential, date, signed_headers, signature] =
-                found.map(Option::unwrap_or_default);
-            if algorithm != "AWS4-HMAC-SHA256" {
-                return Err(AuthFailure::Malformed(format!(
-                    "X-Amz-Algorithm must be AWS4-HMAC-SHA256 (got '{algorithm}')"
-                )));
-            }
-            if !is_hex64(&signature, false) {
-                return Err(bad_signature(
-                    "X-Amz-Signature",
-                    &signature,
-                    "64 hex characters",
-                ));
-            }
-            return parse_credential_scope(&credential).map(|(akid, scope)| Caller {
-                access_key_id: akid,
-                session_token: token,
-                signed: Signed {
-                    scope,
-                    signed_headers,
-                    signature: signature.to_ascii_lowercase(),
-                    presigned: Some((date, expires)),
-                },
-            });
+        if let Some(caller) = caller_from_presigned_query(q)? {
+            return Ok(caller);
         }
     }
     Err(AuthFailure::Missing)
+}
+
+/// The caller of a request signed in its `Authorization` header (`AWS4-HMAC-SHA256
+/// Credential=…, SignedHeaders=…, Signature=…`).
+fn caller_from_authorization(
+    auth: &axum::http::HeaderValue,
+    header_token: Option<String>,
+) -> Result<Caller, AuthFailure> {
+    let auth = auth
+        .to_str()
+        .map_err(|_| AuthFailure::Malformed("Authorization header is not ASCII".into()))?;
+    let rest = auth
+        .strip_prefix("AWS4-HMAC-SHA256")
+        .filter(|r| r.starts_with(' '))
+        .ok_or_else(|| {
+            AuthFailure::Malformed(format!(
+                "Authorization header requires the AWS4-HMAC-SHA256 algorithm (got '{}'): sign the \
+                 request with AWS SigV4",
+                auth.split_whitespace().next().unwrap_or("")
+            ))
+        })?;
+    let (mut credential, mut signed_headers, mut signature) = (None, None, None);
+    for part in rest.split(',') {
+        let part = part.trim();
+        if let Some(c) = part.strip_prefix("Credential=") {
+            credential = Some(c);
+        } else if let Some(h) = part.strip_prefix("SignedHeaders=") {
+            signed_headers = Some(h);
+        } else if let Some(sig) = part.strip_prefix("Signature=") {
+            signature = Some(sig);
+        }
+    }
+    let credential = credential
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| missing_param("Credential"))?;
+    let signed_headers = signed_headers
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| missing_param("SignedHeaders"))?;
+    let signature = signature.ok_or_else(|| missing_param("Signature"))?;
+    if !is_hex64(signature, true) {
+        return Err(bad_signature(
+            "Signature",
+            signature,
+            "64 lowercase hex characters",
+        ));
+    }
+    parse_credential_scope(credential).map(|(akid, scope)| Caller {
+        access_key_id: akid,
+        session_token: header_token,
+        signed: Signed {
+            scope,
+            signed_headers: signed_headers.to_string(),
+            signature: signature.to_string(),
+            presigned: None,
+        },
+    })
+}
+
+/// The caller of a presigned URL (`X-Amz-*` query parameters); `None` when the query has none
+/// of them.
+fn caller_from_presigned_query(q: &str) -> Result<Option<Caller>, AuthFailure> {
+    const PARAMS: [&str; 5] = [
+        "X-Amz-Algorithm",
+        "X-Amz-Credential",
+        "X-Amz-Date",
+        "X-Amz-SignedHeaders",
+        "X-Amz-Signature",
+    ];
+    let mut found: [Option<String>; 5] = Default::default();
+    let (mut token, mut expires) = (None, None);
+    for (k, v) in form_urlencoded::parse(q.as_bytes()) {
+        if let Some(i) = PARAMS.iter().position(|p| *p == k) {
+            found[i] = Some(v.into_owned());
+        } else if k == "X-Amz-Security-Token" {
+            token = Some(v.into_owned());
+        } else if k == "X-Amz-Expires" {
+            expires = v.parse::<u64>().ok();
+        }
+    }
+    if found.iter().all(Option::is_none) {
+        return Ok(None);
+    }
+    for (name, v) in PARAMS.iter().zip(&found) {
+        if v.as_deref().is_none_or(str::is_empty) {
+            return Err(AuthFailure::Malformed(format!(
+                "AWS query-string parameters must include '{name}'. Re-examine the query-string \
+                 parameters: a presigned URL needs X-Amz-Algorithm, X-Amz-Credential, X-Amz-Date, \
+                 X-Amz-SignedHeaders and X-Amz-Signature"
+            )));
+        }
+    }
+    let [algorithm, credential, date, signed_headers, signature] =
+        found.map(Option::unwrap_or_default);
+    if algorithm != "AWS4-HMAC-SHA256" {
+        return Err(AuthFailure::Malformed(format!(
+            "X-Amz-Algorithm must be AWS4-HMAC-SHA256 (got '{algorithm}')"
+        )));
+    }
+    if !is_hex64(&signature, false) {
+        return Err(bad_signature(
+            "X-Amz-Signature",
+            &signature,
+            "64 hex characters",
+        ));
+    }
+    parse_credential_scope(&credential).map(|(akid, scope)| {
+        Some(Caller {
+            access_key_id: akid,
+            session_token: token,
+            signed: Signed {
+                scope,
+                signed_headers,
+                signature: signature.to_ascii_lowercase(),
+                presigned: Some((date, expires)),
+            },
+        })
+    })
 }
 
 fn missing_param(name: &str) -> AuthFailure {

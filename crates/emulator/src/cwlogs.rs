@@ -6,6 +6,7 @@
 //! gets the stream file's modification time. Filter patterns: space-separated terms must all
 //! occur (`"quoted phrases"` allowed); terms prefixed with `?` are alternatives (any may occur).
 
+use std::path::Path;
 use std::sync::Arc;
 
 use axum::body::Bytes;
@@ -128,72 +129,84 @@ pub(crate) fn handle(inner: &Arc<Inner>, headers: &HeaderMap, body: &Bytes) -> R
             )
         }
     };
-    let mtime = |name: &str| -> i64 {
-        std::fs::metadata(dir.join(name))
-            .and_then(|m| m.modified())
-            .ok()
-            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    };
     match op {
-        "DescribeLogStreams" => {
-            let list: Vec<Value> = streams
-                .iter()
-                .map(|s| {
-                    let t = mtime(s);
-                    json!({"logStreamName": stream_name_of_file(s), "lastEventTimestamp": t, "lastIngestionTime": t})
-                })
-                .collect();
-            reply(StatusCode::OK, json!({ "logStreams": list }))
-        }
-        "FilterLogEvents" => {
-            let start = req.get("startTime").and_then(Value::as_i64).unwrap_or(0);
-            let end = req.get("endTime").and_then(Value::as_i64).unwrap_or(i64::MAX);
-            let limit = req
-                .get("limit")
-                .and_then(Value::as_u64)
-                .unwrap_or(10_000)
-                .clamp(1, 10_000) as usize;
-            let (all, any) = parse_pattern(
-                req.get("filterPattern")
-                    .and_then(Value::as_str)
-                    .unwrap_or(""),
-            );
-            let mut events = Vec::new();
-            'outer: for s in &streams {
-                let t = mtime(s);
-                if t < start || t > end {
-                    continue;
-                }
-                let Ok(text) = std::fs::read_to_string(dir.join(s)) else {
-                    continue;
-                };
-                for (i, line) in text.lines().enumerate() {
-                    if matches(line, &all, &any) {
-                        events.push(json!({
-                            "logStreamName": stream_name_of_file(s),
-                            "timestamp": t,
-                            "ingestionTime": t,
-                            "message": line,
-                            "eventId": format!("{t}-{s}-{i}"),
-                        }));
-                        if events.len() >= limit {
-                            break 'outer;
-                        }
-                    }
-                }
-            }
-            reply(
-                StatusCode::OK,
-                json!({ "events": events, "searchedLogStreams": [] }),
-            )
-        }
+        "DescribeLogStreams" => describe_log_streams(&dir, &streams),
+        "FilterLogEvents" => filter_log_events(&req, &dir, &streams),
         other => error(
             "UnknownOperationException",
             format!("CloudWatch Logs operation {other:?} is not served by the emulator (FilterLogEvents, DescribeLogStreams are)"),
         ),
     }
+}
+
+/// A stream file's modification time, epoch ms (0 when unknown): its last event's timestamp.
+fn mtime_ms(dir: &Path, name: &str) -> i64 {
+    std::fs::metadata(dir.join(name))
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// `DescribeLogStreams`: every stream of the group.
+fn describe_log_streams(dir: &Path, streams: &[String]) -> Response {
+    let list: Vec<Value> = streams
+        .iter()
+        .map(|s| {
+            let t = mtime_ms(dir, s);
+            json!({"logStreamName": stream_name_of_file(s), "lastEventTimestamp": t, "lastIngestionTime": t})
+        })
+        .collect();
+    reply(StatusCode::OK, json!({ "logStreams": list }))
+}
+
+/// `FilterLogEvents`: the lines matching `filterPattern` of the streams written between
+/// `startTime` and `endTime`, at most `limit` (default and maximum 10,000).
+fn filter_log_events(req: &Value, dir: &Path, streams: &[String]) -> Response {
+    let start = req.get("startTime").and_then(Value::as_i64).unwrap_or(0);
+    let end = req
+        .get("endTime")
+        .and_then(Value::as_i64)
+        .unwrap_or(i64::MAX);
+    let limit = req
+        .get("limit")
+        .and_then(Value::as_u64)
+        .unwrap_or(10_000)
+        .clamp(1, 10_000) as usize;
+    let (all, any) = parse_pattern(
+        req.get("filterPattern")
+            .and_then(Value::as_str)
+            .unwrap_or(""),
+    );
+    let mut events = Vec::new();
+    'outer: for s in streams {
+        let t = mtime_ms(dir, s);
+        if t < start || t > end {
+            continue;
+        }
+        let Ok(text) = std::fs::read_to_string(dir.join(s)) else {
+            continue;
+        };
+        for (i, line) in text.lines().enumerate() {
+            if matches(line, &all, &any) {
+                events.push(json!({
+                    "logStreamName": stream_name_of_file(s),
+                    "timestamp": t,
+                    "ingestionTime": t,
+                    "message": line,
+                    "eventId": format!("{t}-{s}-{i}"),
+                }));
+                if events.len() >= limit {
+                    break 'outer;
+                }
+            }
+        }
+    }
+    reply(
+        StatusCode::OK,
+        json!({ "events": events, "searchedLogStreams": [] }),
+    )
 }
 
 #[cfg(test)]

@@ -15,28 +15,6 @@ use crate::model::{
     EnvironmentResponse, EphemeralStorage, FunctionConfiguration, LoggingConfig, TracingConfig,
 };
 
-/// Environment variable names Lambda reserves (users may not set them).
-const RESERVED_ENV: &[&str] = &[
-    "_HANDLER",
-    "_X_AMZN_TRACE_ID",
-    "AWS_DEFAULT_REGION",
-    "AWS_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-    "LAMBDA_RUNTIME_DIR",
-];
-
 /// One version (or `$LATEST`) of a function.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct StoredVersion {
@@ -57,70 +35,6 @@ pub(crate) struct StoredFunction {
     /// unqualified function's, as Lambda treats the two alike).
     #[serde(default)]
     pub event_invoke_configs: BTreeMap<String, StoredEventInvokeConfig>,
-}
-
-/// Asynchronous-invocation settings of a function or version (`PutFunctionEventInvokeConfig`);
-/// `None` = not set (Lambda's default applies).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub(crate) struct StoredEventInvokeConfig {
-    pub maximum_retry_attempts: Option<u32>,
-    pub maximum_event_age_in_seconds: Option<u32>,
-    pub last_modified_ms: u64,
-}
-
-/// Lambda's default `MaximumRetryAttempts`.
-pub(crate) const DEFAULT_MAX_RETRY_ATTEMPTS: u32 = 2;
-/// Lambda's default (and largest) `MaximumEventAgeInSeconds`: 6 hours.
-pub(crate) const DEFAULT_MAX_EVENT_AGE_S: u32 = 21_600;
-
-/// Put/UpdateFunctionEventInvokeConfig's fields, as given (validated by the store).
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct EventInvokePatch {
-    pub maximum_retry_attempts: Option<i64>,
-    pub maximum_event_age_in_seconds: Option<i64>,
-}
-
-/// The effective async settings for one invocation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct AsyncSettings {
-    pub max_retries: u32,
-    pub max_event_age_s: u32,
-}
-
-impl Default for AsyncSettings {
-    fn default() -> Self {
-        Self {
-            max_retries: DEFAULT_MAX_RETRY_ATTEMPTS,
-            max_event_age_s: DEFAULT_MAX_EVENT_AGE_S,
-        }
-    }
-}
-
-/// The key of a qualifier in [`StoredFunction::event_invoke_configs`].
-pub(crate) fn event_invoke_key(qualifier: Option<&str>) -> &str {
-    qualifier.unwrap_or("$LATEST")
-}
-
-fn validate_event_invoke(
-    p: &EventInvokePatch,
-) -> Result<(Option<u32>, Option<u32>), EmulatorError> {
-    let retries = match p.maximum_retry_attempts {
-        Some(n) if !(0..=2).contains(&n) => {
-            return Err(EmulatorError::InvalidParameter(format!(
-                "MaximumRetryAttempts {n} is out of range: it must be 0..=2 (retries of a failed asynchronous invocation)"
-            )))
-        }
-        n => n.map(|n| n as u32),
-    };
-    let age = match p.maximum_event_age_in_seconds {
-        Some(n) if !(60..=21_600).contains(&n) => {
-            return Err(EmulatorError::InvalidParameter(format!(
-                "MaximumEventAgeInSeconds {n} is out of range: it must be 60..=21600 (1 minute to 6 hours)"
-            )))
-        }
-        n => n.map(|n| n as u32),
-    };
-    Ok((retries, age))
 }
 
 /// A role STS may assume.
@@ -194,70 +108,6 @@ fn last_modified() -> String {
     chrono::Utc::now()
         .format("%Y-%m-%dT%H:%M:%S%.3f+0000")
         .to_string()
-}
-
-/// Lambda's function name rule: 1-64 characters among ASCII letters, digits, `-` and `_`.
-/// The one check for every name used in a path under the data dir (code dirs, log dirs).
-pub(crate) fn is_valid_function_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-fn validate_name(name: &str) -> Result<(), EmulatorError> {
-    if !is_valid_function_name(name) {
-        return Err(EmulatorError::Validation(format!(
-            "1 validation error detected: Value '{name}' at 'functionName' failed to satisfy constraint: Member must \
-             have 1-64 characters among letters, digits, '-' and '_'"
-        )));
-    }
-    Ok(())
-}
-
-fn validate_timeout(t: u32) -> Result<(), EmulatorError> {
-    if !(1..=900).contains(&t) {
-        return Err(EmulatorError::InvalidParameter(format!(
-            "Timeout {t} is out of range: it must be 1..=900 seconds"
-        )));
-    }
-    Ok(())
-}
-
-fn validate_memory(m: u32) -> Result<(), EmulatorError> {
-    if !(128..=10240).contains(&m) {
-        return Err(EmulatorError::InvalidParameter(format!(
-            "MemorySize {m} is out of range: it must be 128..=10240 MB"
-        )));
-    }
-    Ok(())
-}
-
-fn validate_env(env: &BTreeMap<String, String>) -> Result<(), EmulatorError> {
-    let reserved: Vec<&str> = env
-        .keys()
-        .map(String::as_str)
-        .filter(|k| RESERVED_ENV.contains(k))
-        .collect();
-    if !reserved.is_empty() {
-        return Err(EmulatorError::InvalidParameter(format!(
-            "Lambda was unable to configure your environment variables because the environment variables you have \
-             provided contains reserved keys that are currently not supported for modification. Reserved keys used \
-             in this request: {}",
-            reserved.join(", ")
-        )));
-    }
-    if let Some(bad) = env.keys().find(|k| {
-        k.is_empty()
-            || !k.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-            || !k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-    }) {
-        return Err(EmulatorError::InvalidParameter(format!(
-            "Environment variable name '{bad}' is invalid: use letters, digits and '_', starting with a letter"
-        )));
-    }
-    Ok(())
 }
 
 pub(crate) use temporal_lambda_env::private_file::{
@@ -623,90 +473,6 @@ impl Store {
         self.save()
     }
 
-    /// Put (`replace`: unset fields go back to the defaults) or Update (`!replace`: only the
-    /// given fields change; creates the config if there is none) the event invoke config of a
-    /// function or version. Returns the stored config.
-    pub fn put_event_invoke_config(
-        &mut self,
-        r: &FunctionRef,
-        patch: EventInvokePatch,
-        replace: bool,
-    ) -> Result<StoredEventInvokeConfig, EmulatorError> {
-        let (retries, age) = validate_event_invoke(&patch)?;
-        self.resolve(r)?;
-        let key = event_invoke_key(r.qualifier.as_deref()).to_string();
-        let f = self.function_mut(&r.name)?;
-        let c = f.event_invoke_configs.entry(key).or_default();
-        if replace {
-            *c = StoredEventInvokeConfig::default();
-        }
-        if retries.is_some() {
-            c.maximum_retry_attempts = retries;
-        }
-        if age.is_some() {
-            c.maximum_event_age_in_seconds = age;
-        }
-        c.last_modified_ms = now_ms();
-        let out = c.clone();
-        self.save()?;
-        Ok(out)
-    }
-
-    fn no_event_invoke_config(&self, r: &FunctionRef) -> EmulatorError {
-        let key = event_invoke_key(r.qualifier.as_deref());
-        EmulatorError::NotFound(format!(
-            "The function {}:{key} doesn't have an EventInvokeConfig (create one with PutFunctionEventInvokeConfig)",
-            self.arn(&r.name)
-        ))
-    }
-
-    /// The event invoke config of a function or version; not found if there is none.
-    pub fn event_invoke_config(
-        &self,
-        r: &FunctionRef,
-    ) -> Result<StoredEventInvokeConfig, EmulatorError> {
-        self.resolve(r)?;
-        self.function(&r.name)?
-            .event_invoke_configs
-            .get(event_invoke_key(r.qualifier.as_deref()))
-            .cloned()
-            .ok_or_else(|| self.no_event_invoke_config(r))
-    }
-
-    /// Deletes the event invoke config of a function or version; not found if there is none.
-    pub fn delete_event_invoke_config(&mut self, r: &FunctionRef) -> Result<(), EmulatorError> {
-        self.resolve(r)?;
-        let err = self.no_event_invoke_config(r);
-        let f = self.function_mut(&r.name)?;
-        if f.event_invoke_configs
-            .remove(event_invoke_key(r.qualifier.as_deref()))
-            .is_none()
-        {
-            return Err(err);
-        }
-        self.save()
-    }
-
-    /// The async settings for an invocation of `r`: from its qualifier's config if it has one,
-    /// else from the unqualified (`$LATEST`) one; fields not set there are Lambda's defaults.
-    pub fn async_settings(&self, r: &FunctionRef) -> AsyncSettings {
-        let d = AsyncSettings::default();
-        let Some(f) = self.state.functions.get(&r.name) else {
-            return d;
-        };
-        let c = f
-            .event_invoke_configs
-            .get(event_invoke_key(r.qualifier.as_deref()))
-            .or_else(|| f.event_invoke_configs.get("$LATEST"));
-        match c {
-            Some(c) => AsyncSettings {
-                max_retries: c.maximum_retry_attempts.unwrap_or(d.max_retries),
-                max_event_age_s: c.maximum_event_age_in_seconds.unwrap_or(d.max_event_age_s),
-            },
-            None => d,
-        }
-    }
-
     pub fn register_role(
         &mut self,
         arn: &str,
@@ -743,126 +509,13 @@ impl Store {
     }
 }
 
+mod event_invoke;
 #[cfg(test)]
-pub(crate) mod tests {
-    use super::*;
+pub(crate) mod tests;
+mod validate;
 
-    /// A store in `dir` with one function `f` (code dir `dir/code`, not checked), published once.
-    pub(crate) fn store_with_function(dir: &Path) -> Store {
-        let mut s = Store::load(dir, "us-east-1", "123456789012").unwrap();
-        let nf = NewFunction {
-            name: "f".into(),
-            runtime: None,
-            role: None,
-            handler: None,
-            description: None,
-            timeout: None,
-            memory_size: None,
-            env: None,
-            architectures: None,
-        };
-        let code = PreparedCode {
-            code_dir: dir.join("code"),
-            sha256: "x".into(),
-            size: 1,
-            owned: false,
-        };
-        s.create(nf, code, true).unwrap();
-        s
-    }
-
-    fn fref(q: Option<&str>) -> FunctionRef {
-        FunctionRef {
-            name: "f".into(),
-            qualifier: q.map(str::to_string),
-        }
-    }
-
-    fn patch(retries: Option<i64>, age: Option<i64>) -> EventInvokePatch {
-        EventInvokePatch {
-            maximum_retry_attempts: retries,
-            maximum_event_age_in_seconds: age,
-        }
-    }
-
-    #[test]
-    fn event_invoke_config_validation_put_update_and_fallback() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut s = store_with_function(dir.path());
-        assert_eq!(s.async_settings(&fref(None)), AsyncSettings::default());
-        assert_eq!(
-            AsyncSettings::default(),
-            AsyncSettings {
-                max_retries: 2,
-                max_event_age_s: 21_600
-            }
-        );
-        for (p, field) in [
-            (patch(Some(3), None), "MaximumRetryAttempts 3"),
-            (patch(Some(-1), None), "MaximumRetryAttempts -1"),
-            (patch(None, Some(59)), "MaximumEventAgeInSeconds 59"),
-            (patch(None, Some(21_601)), "MaximumEventAgeInSeconds 21601"),
-        ] {
-            let e = s.put_event_invoke_config(&fref(None), p, true).unwrap_err();
-            assert!(
-                matches!(&e, EmulatorError::InvalidParameter(m) if m.contains(field)),
-                "{e}"
-            );
-        }
-        assert!(matches!(
-            s.event_invoke_config(&fref(None)),
-            Err(EmulatorError::NotFound(_))
-        ));
-        let c = s
-            .put_event_invoke_config(&fref(None), patch(Some(1), Some(120)), true)
-            .unwrap();
-        assert_eq!(
-            (c.maximum_retry_attempts, c.maximum_event_age_in_seconds),
-            (Some(1), Some(120))
-        );
-        // Unqualified and $LATEST are the same config.
-        assert_eq!(s.event_invoke_config(&fref(Some("$LATEST"))).unwrap(), c);
-        // Update keeps the other field; Put resets it.
-        let c = s
-            .put_event_invoke_config(&fref(None), patch(Some(0), None), false)
-            .unwrap();
-        assert_eq!(c.maximum_event_age_in_seconds, Some(120));
-        assert_eq!(
-            s.async_settings(&fref(Some("1"))),
-            AsyncSettings {
-                max_retries: 0,
-                max_event_age_s: 120
-            }
-        );
-        // A version's own config wins as a whole over the unqualified one.
-        s.put_event_invoke_config(&fref(Some("1")), patch(None, Some(60)), true)
-            .unwrap();
-        assert_eq!(
-            s.async_settings(&fref(Some("1"))),
-            AsyncSettings {
-                max_retries: 2,
-                max_event_age_s: 60
-            }
-        );
-        // Unknown versions and functions are not found.
-        assert!(matches!(
-            s.put_event_invoke_config(&fref(Some("7")), patch(Some(0), None), true),
-            Err(EmulatorError::NotFound(_))
-        ));
-        // Persisted; deleting the version deletes its config.
-        let reloaded = Store::load(dir.path(), "us-east-1", "123456789012").unwrap();
-        assert_eq!(
-            reloaded.async_settings(&fref(Some("1"))).max_event_age_s,
-            60
-        );
-        s.delete("f", Some("1")).unwrap();
-        assert!(!s.state.functions["f"]
-            .event_invoke_configs
-            .contains_key("1"));
-        s.delete_event_invoke_config(&fref(None)).unwrap();
-        assert!(matches!(
-            s.delete_event_invoke_config(&fref(None)),
-            Err(EmulatorError::NotFound(m)) if m.contains("doesn't have an EventInvokeConfig")
-        ));
-    }
-}
+pub(crate) use event_invoke::{
+    event_invoke_key, AsyncSettings, EventInvokePatch, StoredEventInvokeConfig,
+};
+pub(crate) use validate::is_valid_function_name;
+use validate::{validate_env, validate_memory, validate_name, validate_timeout};

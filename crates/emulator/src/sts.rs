@@ -299,28 +299,9 @@ fn assume_role(
     let role_arn = params.get("RoleArn").cloned().unwrap_or_default();
     let session = params.get("RoleSessionName").cloned().unwrap_or_default();
     let external_id = params.get("ExternalId").cloned();
-    if role_arn.is_empty() || session.is_empty() {
-        let field = if role_arn.is_empty() {
-            "roleArn"
-        } else {
-            "roleSessionName"
-        };
-        return error(
-            StatusCode::BAD_REQUEST,
-            "ValidationError",
-            &format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"),
-        );
-    }
-    let duration_s: u64 = match params.get("DurationSeconds").map(|d| d.parse::<u64>()) {
-        None => 3600,
-        Some(Ok(d)) if (900..=43200).contains(&d) => d,
-        Some(_) => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "ValidationError",
-                "1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200",
-            )
-        }
+    let duration_s = match assume_role_duration(params, &role_arn, &session) {
+        Ok(d) => d,
+        Err(message) => return error(StatusCode::BAD_REQUEST, "ValidationError", &message),
     };
     let mut store = inner.store.lock().expect("store lock");
     let granted = match store.state.roles.get(&role_arn) {
@@ -335,28 +316,7 @@ fn assume_role(
             Some(required) => external_id.as_deref() == Some(required.as_str()),
         },
     };
-    {
-        let mut stats = inner.sts.lock().expect("sts lock");
-        stats.assume_role_calls += 1;
-        if granted {
-            stats.assume_role_granted += 1;
-        } else {
-            stats.assume_role_denied += 1;
-        }
-        stats.calls.push(AssumeRoleCall {
-            role_arn: role_arn.clone(),
-            role_session_name: session.clone(),
-            external_id: external_id.clone(),
-            granted,
-            at_ms: now_ms(),
-        });
-        // Bounded: a long-running emulator (or a caller in a loop) must not grow it forever.
-        let excess = stats
-            .calls
-            .len()
-            .saturating_sub(crate::model::MAX_STS_CALLS);
-        stats.calls.drain(..excess);
-    }
+    record_assume_role_call(inner, &role_arn, &session, &external_id, granted);
     if !granted {
         tracing::info!(%role_arn, external_id = external_id.is_some(), "AssumeRole denied");
         return error(
@@ -394,4 +354,56 @@ fn assume_role(
             uuid::Uuid::new_v4()
         ),
     )
+}
+
+/// `DurationSeconds` (default 3600, 900..=43200), after checking that `RoleArn` and
+/// `RoleSessionName` are given; otherwise the `ValidationError` message.
+fn assume_role_duration(
+    params: &HashMap<String, String>,
+    role_arn: &str,
+    session: &str,
+) -> Result<u64, String> {
+    if role_arn.is_empty() || session.is_empty() {
+        let field = if role_arn.is_empty() {
+            "roleArn"
+        } else {
+            "roleSessionName"
+        };
+        return Err(format!("1 validation error detected: Value null at '{field}' failed to satisfy constraint: Member must not be null"));
+    }
+    match params.get("DurationSeconds").map(|d| d.parse::<u64>()) {
+        None => Ok(3600),
+        Some(Ok(d)) if (900..=43200).contains(&d) => Ok(d),
+        Some(_) => Err("1 validation error detected: Value at 'durationSeconds' failed to satisfy constraint: Member must have value between 900 and 43200".to_string()),
+    }
+}
+
+/// Counts an `AssumeRole` call and keeps it in the (bounded) call list.
+fn record_assume_role_call(
+    inner: &Inner,
+    role_arn: &str,
+    session: &str,
+    external_id: &Option<String>,
+    granted: bool,
+) {
+    let mut stats = inner.sts.lock().expect("sts lock");
+    stats.assume_role_calls += 1;
+    if granted {
+        stats.assume_role_granted += 1;
+    } else {
+        stats.assume_role_denied += 1;
+    }
+    stats.calls.push(AssumeRoleCall {
+        role_arn: role_arn.to_string(),
+        role_session_name: session.to_string(),
+        external_id: external_id.clone(),
+        granted,
+        at_ms: now_ms(),
+    });
+    // Bounded: a long-running emulator (or a caller in a loop) must not grow it forever.
+    let excess = stats
+        .calls
+        .len()
+        .saturating_sub(crate::model::MAX_STS_CALLS);
+    stats.calls.drain(..excess);
 }

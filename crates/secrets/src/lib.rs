@@ -13,7 +13,7 @@
 //! * [`AwsCredentials::from_env`] reads the execution role's credentials that Lambda puts in the
 //!   sandbox (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`);
 //! * [`SecretFetcher::fetch`] calls `GetSecretValue` / `GetParameter` and returns a
-//!   [`SecretString`], whose `Debug` and `Display` never show the value.
+//!   [`Secret`], whose `Debug` and `Display` never show the value.
 //!
 //! Failures are [`SecretError`]s whose messages name the setting or resource and the fix, and
 //! never contain the secret value (nor the AWS secret key or session token).
@@ -43,6 +43,7 @@
 mod creds;
 mod error;
 mod fetch;
+mod response;
 mod sign;
 mod source;
 
@@ -50,5 +51,5 @@ pub use creds::AwsCredentials;
 pub use error::SecretError;
 pub use fetch::{SecretFetcher, DEFAULT_TIMEOUT};
 pub use source::{SecretSource, ARN_SETTING};
-/// The secret value read: the toolkit's one redacting [`temporal_lambda_env::Secret`].
-pub use temporal_lambda_env::Secret as SecretString;
+/// The secret value read: the toolkit's one redacting type.
+pub use temporal_lambda_env::Secret;

@@ -7,7 +7,7 @@
 //!
 //! Access denied is not tested here: moto does not enforce IAM by default. The mapping of
 //! `AccessDeniedException` / 403 / signature errors is unit-tested from canned AWS error bodies
-//! in `src/fetch.rs` instead.
+//! in `src/response.rs` instead.
 
 mod support;
 
@@ -15,9 +15,7 @@ use std::collections::HashMap;
 
 use serde_json::json;
 use support::{Moto, ACCOUNT, REGION, SECRET_KEY, SESSION_TOKEN};
-use temporal_lambda_secrets::{
-    AwsCredentials, SecretError, SecretFetcher, SecretSource, SecretString,
-};
+use temporal_lambda_secrets::{AwsCredentials, Secret, SecretError, SecretFetcher, SecretSource};
 
 fn creds(env: &HashMap<String, String>) -> AwsCredentials {
     AwsCredentials::from_env(env).unwrap()
@@ -38,7 +36,7 @@ async fn fetch_err(moto: &Moto, arn: &str, secrets: &[&str]) -> SecretError {
     err
 }
 
-async fn fetch_ok(moto: &Moto, fetcher: &SecretFetcher, arn: &str) -> SecretString {
+async fn fetch_ok(moto: &Moto, fetcher: &SecretFetcher, arn: &str) -> Secret {
     let env = moto.env();
     let source = SecretSource::parse_arn(arn).unwrap();
     fetcher.fetch(&source, &creds(&env), &env).await.unwrap()

@@ -60,20 +60,7 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, TestError> {
         "invoked_arn": ctx.invoked_function_arn,
     });
     match action.as_str() {
-        "sleep" => {
-            if let Some(file) = payload.get("child_pid_file").and_then(Value::as_str) {
-                let child = std::process::Command::new("sleep")
-                    .arg("600")
-                    .spawn()
-                    .map_err(|e| TestError(e.to_string()))?;
-                std::fs::write(file, child.id().to_string())
-                    .map_err(|e| TestError(e.to_string()))?;
-                std::mem::forget(child);
-            }
-            let n = payload.get("ms").and_then(Value::as_u64).unwrap_or(100);
-            tokio::time::sleep(Duration::from_millis(n)).await;
-            out["slept_ms"] = json!(n);
-        }
+        "sleep" => sleep(&payload, &mut out).await?,
         "error" => {
             let m = payload
                 .get("message")
@@ -86,39 +73,8 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, TestError> {
             eprintln!("test-function: exiting with {code}");
             std::process::exit(code as i32);
         }
-        "spin" => {
-            let iters = payload
-                .get("iters")
-                .and_then(Value::as_u64)
-                .unwrap_or(10_000_000);
-            let t = Instant::now();
-            let cpu0 = thread_cpu_ms();
-            let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-            for i in 0..iters {
-                x = std::hint::black_box(x.rotate_left(5) ^ i).wrapping_mul(0x100_0000_01b3);
-            }
-            out["elapsed_ms"] = json!(t.elapsed().as_secs_f64() * 1000.0);
-            out["cpu_ms"] = json!(thread_cpu_ms() - cpu0);
-            out["result"] = json!(x);
-        }
-        "probe" => {
-            use std::os::unix::fs::MetadataExt;
-            out["uid"] = json!(std::fs::metadata("/proc/self").map(|m| m.uid()).ok());
-            let mut readable = serde_json::Map::new();
-            for p in payload
-                .get("paths")
-                .and_then(Value::as_array)
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-            {
-                let ok = std::fs::read(p).is_ok() || std::fs::read_dir(p).is_ok();
-                readable.insert(p.to_string(), json!(ok));
-            }
-            out["readable"] = Value::Object(readable);
-            let tmp = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into());
-            out["tmp_writable"] = json!(std::fs::write(format!("{tmp}/probe"), b"x").is_ok());
-        }
+        "spin" => spin(&payload, &mut out),
+        "probe" => probe(&payload, &mut out),
         "alloc" => {
             let mb = payload.get("mb").and_then(Value::as_u64).unwrap_or(64);
             let mut held = KEPT.lock().expect("kept lock");
@@ -148,6 +104,60 @@ async fn handler(event: LambdaEvent<Value>) -> Result<Value, TestError> {
         }
     }
     Ok(out)
+}
+
+/// `sleep`: sleeps `ms`; with `child_pid_file`, first spawns `sleep 600` in the process group and
+/// writes its pid there.
+async fn sleep(payload: &Value, out: &mut Value) -> Result<(), TestError> {
+    if let Some(file) = payload.get("child_pid_file").and_then(Value::as_str) {
+        let child = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .map_err(|e| TestError(e.to_string()))?;
+        std::fs::write(file, child.id().to_string()).map_err(|e| TestError(e.to_string()))?;
+        std::mem::forget(child);
+    }
+    let n = payload.get("ms").and_then(Value::as_u64).unwrap_or(100);
+    tokio::time::sleep(Duration::from_millis(n)).await;
+    out["slept_ms"] = json!(n);
+    Ok(())
+}
+
+/// `spin`: `iters` rounds of CPU-bound work; wall and thread CPU time.
+fn spin(payload: &Value, out: &mut Value) {
+    let iters = payload
+        .get("iters")
+        .and_then(Value::as_u64)
+        .unwrap_or(10_000_000);
+    let t = Instant::now();
+    let cpu0 = thread_cpu_ms();
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    for i in 0..iters {
+        x = std::hint::black_box(x.rotate_left(5) ^ i).wrapping_mul(0x100_0000_01b3);
+    }
+    out["elapsed_ms"] = json!(t.elapsed().as_secs_f64() * 1000.0);
+    out["cpu_ms"] = json!(thread_cpu_ms() - cpu0);
+    out["result"] = json!(x);
+}
+
+/// `probe`: the process's uid, which of `paths` it can read, whether `$TMPDIR` is writable.
+fn probe(payload: &Value, out: &mut Value) {
+    use std::os::unix::fs::MetadataExt;
+    out["uid"] = json!(std::fs::metadata("/proc/self").map(|m| m.uid()).ok());
+    let mut readable = serde_json::Map::new();
+    for p in payload
+        .get("paths")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+    {
+        let ok = std::fs::read(p).is_ok() || std::fs::read_dir(p).is_ok();
+        readable.insert(p.to_string(), json!(ok));
+    }
+    out["readable"] = Value::Object(readable);
+    let tmp = std::env::var("TMPDIR").unwrap_or_else(|_| "/tmp".into());
+    out["tmp_writable"] = json!(std::fs::write(format!("{tmp}/probe"), b"x").is_ok());
 }
 
 static KEPT: Mutex<Vec<Vec<u8>>> = Mutex::new(Vec::new());
