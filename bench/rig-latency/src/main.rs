@@ -114,13 +114,12 @@ impl Bench {
             .context("creating a state directory")?;
         let function_timeout = Duration::from_secs(args.function_timeout_secs);
         let opts = RigOptions {
-            function_name: format!("bench-{name}"),
             task_queue: format!("bench-{name}"),
             deployment_name: format!("bench-{name}"),
             function_timeout,
             concurrency: args.concurrency,
             idle_sandbox_ttl,
-            ..RigOptions::new(repo_root, state.path())
+            ..RigOptions::for_crate(repo_root, state.path(), format!("bench-{name}"))
         };
         let rig = local::start_rig(&opts, bootstrap, &|m| progress(&format!("{name} rig: {m}")))
             .await

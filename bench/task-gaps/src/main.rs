@@ -282,7 +282,6 @@ async fn run(args: Args) -> Result<()> {
         .tempdir()
         .context("creating a state directory")?;
     let mut opts = RigOptions {
-        function_name: "task-gaps".into(),
         task_queue: "task-gaps".into(),
         deployment_name: "task-gaps".into(),
         function_timeout: Duration::from_secs(args.function_timeout_secs),
@@ -292,7 +291,7 @@ async fn run(args: Args) -> Result<()> {
             "TEMPORAL_LAMBDA_IDLE_EXIT".into(),
             format!("{}ms", args.idle_exit_ms),
         )],
-        ..RigOptions::new(&repo_root, state.path())
+        ..RigOptions::for_crate(&repo_root, state.path(), "task-gaps")
     };
     if let Some(f) = &args.fidelity {
         opts.fidelity = f
