@@ -155,6 +155,7 @@ mod tests {
             ],
         }];
         let s = svg(&panels);
+        crate::golden::pin("chart.svg", &s);
         assert!(s.starts_with("<svg") && s.ends_with("</svg>\n"));
         assert_eq!(s.matches("<circle").count(), 5);
         assert!(s.contains("a &lt;b&gt;"));

@@ -240,6 +240,7 @@ mod tests {
             run_json("lambda", Some(0.145), ["40 / 50", "2000 / 2500 (×50.0)"]),
         ])
         .unwrap();
+        crate::golden::pin("combine.md", &md);
         assert!(
             md.contains("| figure | worker | `off:256` | `lambda:256` (0.145 vCPU) |"),
             "{md}"
@@ -268,6 +269,7 @@ mod tests {
         burst["config"]["billing"] = 200.into();
         burst["config"]["billing_interval_ms"] = 0.into();
         let md = render(&[sparse, burst]).unwrap();
+        crate::golden::pin("combine-workloads.md", &md);
         assert!(
             md.contains(
                 "| figure | worker | `lambda:256` (0.145 vCPU) — 15 × 1 per 10 s | `lambda:256` (0.145 vCPU) — burst of 200 |"

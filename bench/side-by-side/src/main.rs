@@ -10,6 +10,8 @@
 
 mod chart;
 mod combine;
+#[cfg(test)]
+mod golden;
 mod rig;
 #[path = "../../rig-latency/src/stats.rs"]
 mod stats;
@@ -1351,5 +1353,90 @@ mod tests {
         assert!(line.ends_with("| 10 / 20 | 200 / 250 (×20.0) |"), "{line}");
         assert!(md.contains("| figure | Rust (ours) | Python `temporalio` 1.35 |"));
         assert!(md.contains("* **python** failed: boom"));
+    }
+    #[test]
+    fn table_output_is_pinned() {
+        let args = Args::parse_from([
+            "side-by-side",
+            "--rust",
+            "b",
+            "--python",
+            "p",
+            "--typescript",
+            "t",
+            "--rust-always-polling",
+            "--runs",
+            "3",
+            "--chart",
+            "/tmp/x/chart.svg",
+            "--out",
+            "/tmp/x/report.md",
+            "--note",
+            "python=setup 3 s",
+            "--fidelity",
+            "lambda",
+        ]);
+        let rows = rows_of(&args);
+        let full = RowResult {
+            cold_ms: vec![100.0, 120.0, 140.0],
+            cold_verified: 3,
+            warm_ms: vec![20.0, 22.0, 25.0],
+            warm_verified: 2,
+            cold_start_ms: vec![10.0, 20.0, 30.0],
+            spawn_to_poll_ms: vec![9.0, 18.0, 27.0],
+            init_ms: vec![1.5, 2.5, 3.5],
+            spawn_to_worker_log_ms: vec![5.25, 6.5, 7.75],
+            throughput: Some(Throughput {
+                n: 500,
+                drain_ms: 12_345.0,
+                invocations: 7,
+                latency_ms: vec![300.0, 400.0, 900.0],
+            }),
+            billing: Some(Billing {
+                n: 100,
+                invocations: 40,
+                cold: 2,
+                billed_ms: vec![2000.0, 2100.0, 2500.0],
+                gb_s: 21.5,
+                latency_ms: vec![50.0, 60.0, 70.0],
+            }),
+            peak_tree_rss_mb: Some(23.4),
+            report_max_mem_mb: Some(21),
+            zip_bytes: 3_500_000,
+            raw_bytes: 9_000_000,
+            finished: 60,
+            overruns: 0,
+            timeouts: 1,
+            errors: 2,
+            past_window_ms: vec![-1500.0, -1000.0, 12.0],
+            limits_seen: vec!["CPU 0.145 vCPU, memory limit 256 MB, freezer true".into()],
+            with_limits: 60,
+            frozen_ms: vec![1000.0, 2000.0],
+            failure: None,
+        };
+        let slower = RowResult {
+            cold_ms: vec![400.0, 450.0, 500.0],
+            cold_start_ms: vec![300.0, 310.0, 320.0],
+            peak_tree_rss_mb: Some(80.0),
+            ..full.clone()
+        };
+        let failed = RowResult {
+            failure: Some("boom\nsecond line".into()),
+            ..Default::default()
+        };
+        let run = RunInfo {
+            started_utc: "2026-12-02 00:00".into(),
+            enforced: Fidelity::OFF,
+            load_start: "0.10 0.20 0.30".into(),
+            load_end: "1.00 2.00 3.00".into(),
+            wall: Duration::from_secs(321),
+        };
+        let res = [full, RowResult::default(), slower, failed];
+        let t = table(&args, &run, &rows, &res);
+        golden::pin("table.md", &t.markdown());
+        golden::pin(
+            "table.json",
+            &serde_json::to_string_pretty(&t.json()).unwrap(),
+        );
     }
 }
