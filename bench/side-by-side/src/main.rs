@@ -131,6 +131,68 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Benches every row, one after the other; a row that fails is reported and the next runs.
+async fn bench_rows(rig: &rig::Rig, rows: &[RowSpec], args: &Args) -> Vec<RowResult> {
+    let mut results = Vec::new();
+    for spec in rows {
+        let mut rb = RowBench {
+            rig,
+            spec,
+            args,
+            function: spec.function(),
+            out: RowResult::default(),
+        };
+        match sys::zip_size(&spec.code) {
+            Ok((z, raw)) => {
+                rb.out.zip_bytes = z;
+                rb.out.raw_bytes = raw;
+            }
+            Err(e) => progress(&format!("{}: zip size: {e:#}", spec.name)),
+        }
+        if let Err(e) = rb.run_all().await {
+            progress(&format!("{}: FAILED: {e:#}", spec.name));
+            rb.out.failure = Some(format!("{e:#}"));
+            let _ = rb.stop_sandboxes().await;
+        }
+        if let Err(e) = rb.finish() {
+            progress(&format!("{}: {e:#}", spec.name));
+        }
+        results.push(rb.out);
+    }
+    results
+}
+
+/// The latency chart (SVG): cold, warm and cold-start distributions of every row.
+fn write_chart(p: &std::path::Path, rows: &[RowSpec], results: &[RowResult]) -> Result<()> {
+    type Pick = fn(&RowResult) -> &Vec<f64>;
+    let panels: [(&str, Pick); 3] = [
+        (
+            "scale from zero, cold: workflow start → completed (ms)",
+            |r| &r.cold_ms,
+        ),
+        ("warm sandbox: workflow start → completed (ms)", |r| {
+            &r.warm_ms
+        }),
+        (
+            "cold start: Invoke received → first poll at the server (ms)",
+            |r| &r.cold_start_ms,
+        ),
+    ];
+    let series: Vec<chart::Panel> = panels
+        .iter()
+        .map(|(title, f)| chart::Panel {
+            title: title.to_string(),
+            rows: rows
+                .iter()
+                .zip(results)
+                .map(|(s, r)| (s.label.replace('`', ""), f(r).clone()))
+                .collect(),
+        })
+        .collect();
+    std::fs::write(p, chart::svg(&series)).with_context(|| format!("writing {}", p.display()))?;
+    Ok(())
+}
+
 /// `NAME[@BOOTSTRAP][:K=V,K=V…]` of `--rust-variant`; an empty `code` means `--rust`'s.
 fn parse_variant(v: &str) -> Result<RowSpec, String> {
     let (head, env) = v.split_once(':').unwrap_or((v, ""));
@@ -241,32 +303,7 @@ async fn run(args: Args) -> Result<()> {
         .await
         .context("waiting for the registration invocations")?;
 
-    let mut results = Vec::new();
-    for spec in &rows {
-        let mut rb = RowBench {
-            rig: &rig,
-            spec,
-            args: &args,
-            function: spec.function(),
-            out: RowResult::default(),
-        };
-        match sys::zip_size(&spec.code) {
-            Ok((z, raw)) => {
-                rb.out.zip_bytes = z;
-                rb.out.raw_bytes = raw;
-            }
-            Err(e) => progress(&format!("{}: zip size: {e:#}", spec.name)),
-        }
-        if let Err(e) = rb.run_all().await {
-            progress(&format!("{}: FAILED: {e:#}", spec.name));
-            rb.out.failure = Some(format!("{e:#}"));
-            let _ = rb.stop_sandboxes().await;
-        }
-        if let Err(e) = rb.finish() {
-            progress(&format!("{}: {e:#}", spec.name));
-        }
-        results.push(rb.out);
-    }
+    let results = bench_rows(&rig, &rows, &args).await;
     let wall = t0.elapsed();
     let run = RunInfo {
         started_utc,
@@ -289,33 +326,7 @@ async fn run(args: Args) -> Result<()> {
         None => print!("{report}"),
     }
     if let (Some(p), false) = (&args.chart, rows.is_empty()) {
-        type Pick = fn(&RowResult) -> &Vec<f64>;
-        let panels: [(&str, Pick); 3] = [
-            (
-                "scale from zero, cold: workflow start → completed (ms)",
-                |r| &r.cold_ms,
-            ),
-            ("warm sandbox: workflow start → completed (ms)", |r| {
-                &r.warm_ms
-            }),
-            (
-                "cold start: Invoke received → first poll at the server (ms)",
-                |r| &r.cold_start_ms,
-            ),
-        ];
-        let series: Vec<chart::Panel> = panels
-            .iter()
-            .map(|(title, f)| chart::Panel {
-                title: title.to_string(),
-                rows: rows
-                    .iter()
-                    .zip(&results)
-                    .map(|(s, r)| (s.label.replace('`', ""), f(r).clone()))
-                    .collect(),
-            })
-            .collect();
-        std::fs::write(p, chart::svg(&series))
-            .with_context(|| format!("writing {}", p.display()))?;
+        write_chart(p, &rows, &results)?;
     }
     progress(&format!("done in {:.1} s", wall.as_secs_f64()));
     if results.iter().any(|r| r.failure.is_some()) {
