@@ -47,60 +47,67 @@ pub(crate) fn render(inp: &Input) -> String {
         args.cold_idle_ttl_ms,
         args.runs,
     );
+    latency_table(&mut out, cold, warm);
+    values_table(&mut out, args, warm, art, deadlines, wall, cold);
+    out
+}
+
+/// The percentile table of both rigs.
+fn latency_table(out: &mut String, cold: &ColdPhase, warm: &WarmPhase) {
     let _ = writeln!(out, "| figure | n | p50 | p95 | min | max | mean |");
     let _ = writeln!(out, "|---|---|---|---|---|---|---|");
     row(
-        &mut out,
+        out,
         "**cold**: workflow start → completed (no sandbox)",
         &cold.workflow_ms,
         0,
     );
     row(
-        &mut out,
+        out,
         "**warm**: workflow start → completed (idle warm sandbox)",
         &warm.workflow_ms,
         0,
     );
     row(
-        &mut out,
+        out,
         "emulator overhead, warm: Invoke received → handed to sandbox",
         &warm.overhead_ms,
         0,
     );
     row(
-        &mut out,
+        out,
         "cold: Invoke received → handed to new sandbox (incl. process init)",
         &cold.received_to_started_ms,
         0,
     );
     row(
-        &mut out,
+        out,
         "cold: sandbox init, spawn → first `next` (REPORT Init Duration)",
         &cold.init_ms,
         1,
     );
-    row(&mut out, "cold: worker `connect_ms`", &cold.connect_ms, 0);
+    row(out, "cold: worker `connect_ms`", &cold.connect_ms, 0);
     row(
-        &mut out,
+        out,
         "cold: handed to runtime → `worker polling`",
         &cold.started_to_polling_ms,
         1,
     );
     row(
-        &mut out,
+        out,
         "**cold: sandbox process start → first poll** (Init Duration + the above)",
         &cold.spawn_to_polling_ms,
         1,
     );
     row(
-        &mut out,
+        out,
         "warm: handed to runtime → `worker polling`",
         &warm.started_to_polling_ms,
         1,
     );
-    row(&mut out, "warm: worker `connect_ms`", &warm.connect_ms, 0);
+    row(out, "warm: worker `connect_ms`", &warm.connect_ms, 0);
     row(
-        &mut out,
+        out,
         &format!(
             "load: {} workflows at once, start → completed",
             warm.load_ms.len()
@@ -109,11 +116,23 @@ pub(crate) fn render(inp: &Input) -> String {
         0,
     );
     row(
-        &mut out,
+        out,
         "cold: Max Memory Used after one invocation (MB)",
         &cold.max_memory_mb,
         0,
     );
+}
+
+/// Single figures: memory under load, artifact sizes, deadlines, run counts, wall time.
+fn values_table(
+    out: &mut String,
+    args: &Args,
+    warm: &WarmPhase,
+    art: &Artifact,
+    deadlines: &Deadlines,
+    wall: Duration,
+    cold: &ColdPhase,
+) {
     let _ = writeln!(out);
     let _ = writeln!(out, "| figure | value |");
     let _ = writeln!(out, "|---|---|");
@@ -175,7 +194,6 @@ pub(crate) fn render(inp: &Input) -> String {
         cold.invocations, warm.invocations, cold.unattributed, warm.unattributed
     );
     let _ = writeln!(out, "| bench wall time | {:.1} s |", wall.as_secs_f64());
-    out
 }
 
 fn row(out: &mut String, label: &str, samples: &[f64], decimals: usize) {
