@@ -294,59 +294,15 @@ pub(crate) async fn warm_phase(
     bootstrap: &Path,
 ) -> Result<WarmPhase> {
     let bench = Bench::start(repo_root, bootstrap, "warm", args, None).await?;
-    let idle = |s: &[SandboxInfo]| !s.is_empty() && s.iter().all(|s| !s.busy);
-    let mut runs = Vec::new();
-    let mut attributed = 0;
-    for i in 0..=args.runs {
-        bench.settle(0).await?;
-        let tag = if i == 0 {
-            "warm-warmup".to_string()
-        } else {
-            bench.sandboxes_until("an idle warm sandbox", idle).await?;
-            format!("warm-{i}")
-        };
-        let run = bench.measured_run(&tag).await?;
-        let warm = run.first().and_then(|r| r.cold_start) == Some(false);
-        progress(&format!(
-            "{tag}: {:.0} ms ({} invocation(s), first {})",
-            run.elapsed_ms,
-            run.records.len(),
-            if warm { "warm" } else { "cold" }
-        ));
-        attributed += run.records.len();
-        if i > 0 {
-            runs.push(run);
-        }
-    }
+    let (runs, attributed) = warm_runs(&bench, args).await?;
     let warm_records: Vec<&InvocationRecord> = runs
         .iter()
         .flat_map(|r| &r.records)
         .filter(|r| r.cold_start == Some(false))
         .collect();
 
-    // Burst: `load` workflows at once on the warm rig.
-    bench.settle(0).await?;
-    bench.sandboxes_until("an idle warm sandbox", idle).await?;
-    let before = bench.rig.emulator.invocations().len();
-    progress(&format!(
-        "load: starting {} workflows at once (concurrency {})",
-        args.load, args.concurrency
-    ));
-    let started = Instant::now();
-    let load_ms = futures::future::try_join_all((0..args.load).map(|i| {
-        let bench = &bench;
-        async move { bench.workflow(&format!("load-{i}")).await }
-    }))
-    .await?;
-    let load_wall_ms = started.elapsed().as_secs_f64() * 1000.0;
-    let all = bench.settle(before + 1).await?;
+    let (load_ms, load_wall_ms, all, before) = burst(&bench, args).await?;
     let burst = &all[before..];
-    progress(&format!(
-        "load: {} workflows in {load_wall_ms:.0} ms, {} invocation(s)",
-        args.load,
-        burst.len()
-    ));
-
     let logs = bench.logs()?;
     let reports = logs::parse_reports(&logs);
     let polling = logs::parse_polling(&logs);
@@ -393,6 +349,70 @@ pub(crate) async fn warm_phase(
     dump("warm", &all);
     out.deadlines.add(&all);
     Ok(out)
+}
+
+/// An idle warm sandbox exists (and none is busy).
+fn idle(s: &[SandboxInfo]) -> bool {
+    !s.is_empty() && s.iter().all(|s| !s.busy)
+}
+
+/// The warm runs (after a discarded warm-up), each on an idle warm sandbox; with the number
+/// of attempts they caused, warm-up included.
+async fn warm_runs(bench: &Bench, args: &Args) -> Result<(Vec<Run>, usize)> {
+    let mut runs = Vec::new();
+    let mut attributed = 0;
+    for i in 0..=args.runs {
+        bench.settle(0).await?;
+        let tag = if i == 0 {
+            "warm-warmup".to_string()
+        } else {
+            bench.sandboxes_until("an idle warm sandbox", idle).await?;
+            format!("warm-{i}")
+        };
+        let run = bench.measured_run(&tag).await?;
+        let warm = run.first().and_then(|r| r.cold_start) == Some(false);
+        progress(&format!(
+            "{tag}: {:.0} ms ({} invocation(s), first {})",
+            run.elapsed_ms,
+            run.records.len(),
+            if warm { "warm" } else { "cold" }
+        ));
+        attributed += run.records.len();
+        if i > 0 {
+            runs.push(run);
+        }
+    }
+    Ok((runs, attributed))
+}
+
+/// `args.load` workflows at once on the warm rig: each one's start → completed, the wall time,
+/// every attempt of the rig so far and how many there were before the burst.
+async fn burst(
+    bench: &Bench,
+    args: &Args,
+) -> Result<(Vec<f64>, f64, Vec<InvocationRecord>, usize)> {
+    bench.settle(0).await?;
+    bench.sandboxes_until("an idle warm sandbox", idle).await?;
+    let before = bench.rig.emulator.invocations().len();
+    progress(&format!(
+        "load: starting {} workflows at once (concurrency {})",
+        args.load, args.concurrency
+    ));
+    let started = Instant::now();
+    let load_ms = futures::future::try_join_all((0..args.load).map(|i| {
+        let bench = &bench;
+        async move { bench.workflow(&format!("load-{i}")).await }
+    }))
+    .await?;
+    let load_wall_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let all = bench.settle(before + 1).await?;
+    let burst = &all[before..];
+    progress(&format!(
+        "load: {} workflows in {load_wall_ms:.0} ms, {} invocation(s)",
+        args.load,
+        burst.len()
+    ));
+    Ok((load_ms, load_wall_ms, all, before))
 }
 
 /// With `RIG_LATENCY_DUMP=1`, every invocation record of a rig goes to stderr.
