@@ -18,7 +18,7 @@ pub(crate) struct Input<'a> {
     /// Both rigs' deadlines, summed.
     pub(crate) deadlines: &'a Deadlines,
     pub(crate) wall: Duration,
-    /// When the bench ran, `YYYY-MM-DD HH:MM` (UTC).
+    /// The report's time, `YYYY-MM-DD HH:MM` (UTC).
     pub(crate) started_utc: &'a str,
 }
 

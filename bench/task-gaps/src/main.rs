@@ -12,6 +12,9 @@
 //! gaps against their timers, and per idle policy the invocations and GB-s it would have billed.
 //! Progress goes to stderr; the markdown report to stdout and `--out`. See `bench/README.md`.
 
+#[cfg(test)]
+#[path = "../../side-by-side/src/golden.rs"]
+mod golden;
 mod logs;
 mod model;
 mod report;
@@ -347,6 +350,7 @@ async fn run(args: Args) -> Result<()> {
     let parsed = logs::parse(&logs);
     let all = bench.rig.emulator.invocations();
     let wall = t0.elapsed();
+    let started_utc = chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string();
     let out = report::render(&report::Input {
         args: &args,
         fidelity: enforced,
@@ -354,6 +358,7 @@ async fn run(args: Args) -> Result<()> {
         logs: &parsed,
         all_records: &all,
         wall,
+        started_utc: &started_utc,
     })?;
     print!("{out}");
     if let Some(path) = &args.out {
