@@ -147,6 +147,48 @@ struct ShapeCosts {
 }
 
 pub fn render(inp: &Input) -> Result<String> {
+    let a = analyse(inp)?;
+    let mut o = String::new();
+    header(&mut o, &a);
+    gap_table(&mut o, &a);
+    timer_table(&mut o, &a);
+    what_if_table(&mut o, &a);
+    cost_table(&mut o, &a);
+    proposal(&mut o, &a);
+    notes(&mut o, &a);
+    Ok(o)
+}
+
+/// What the report's sections are computed from.
+struct Analysis<'a> {
+    inp: &'a Input<'a>,
+    reduced: Vec<RunGaps>,
+    /// The shapes, in the order they ran.
+    kinds: Vec<String>,
+    /// Gaps that were the server's immediate follow-ups (no timer or signal wait).
+    follow_ups: Vec<f64>,
+    /// Per-invocation overhead samples, and their median.
+    overhead_all: Vec<f64>,
+    overhead_ms: f64,
+    /// The idle exits to try, ascending.
+    candidates: Vec<f64>,
+    /// The smallest candidate ≤ 1 % of the follow-ups exceed, here and with the network
+    /// allowance added to each.
+    local_grace: f64,
+    with_network: Vec<f64>,
+    grace: f64,
+    break_even: f64,
+    policies: Vec<Policy>,
+    /// The idle exit the bench ran with.
+    observed: Policy,
+    timer_lengths: Vec<u64>,
+    /// Index of the 5 s idle exit in `policies`.
+    five: usize,
+    costs: BTreeMap<String, ShapeCosts>,
+}
+
+/// Reduces the runs and computes the grace, the policies and their costs.
+fn analyse<'a>(inp: &'a Input<'a>) -> Result<Analysis<'a>> {
     let args = inp.args;
     let mem = args.memory_mb;
     let reduced = inp
@@ -163,20 +205,7 @@ pub fn render(inp: &Input) -> Result<String> {
         }
         k
     };
-    let of = |kind: &str| -> Vec<&RunGaps> { reduced.iter().filter(|r| r.kind == kind).collect() };
-    let gaps_where = |pred: &dyn Fn(&str, Wait) -> bool| -> Vec<f64> {
-        reduced
-            .iter()
-            .flat_map(|r| {
-                r.invs
-                    .iter()
-                    .flat_map(move |i| i.gaps.iter().map(move |g| (r.kind.as_str(), *g)))
-            })
-            .filter(|(k, (_, w))| pred(k, *w))
-            .map(|(_, (g, _))| g)
-            .collect()
-    };
-    let follow_ups = gaps_where(&|_, w| w == Wait::FollowUp);
+    let follow_ups = gaps_of(&reduced, &|_, w| w == Wait::FollowUp);
     let overhead_all: Vec<f64> = reduced
         .iter()
         .flat_map(|r| r.overhead_ms.iter().copied())
@@ -187,7 +216,6 @@ pub fn render(inp: &Input) -> Result<String> {
     // network allowance added to each.
     let mut candidates: Vec<f64> = args.what_if_ms.iter().map(|&m| m as f64).collect();
     candidates.sort_by(f64::total_cmp);
-    let over = |e: f64, v: &[f64]| v.iter().filter(|&&g| g > e).count();
     let smallest_catching = |v: &[f64]| {
         candidates
             .iter()
@@ -221,9 +249,9 @@ pub fn render(inp: &Input) -> Result<String> {
         .iter()
         .position(|p| *p == Policy::Fixed(5000.0))
         .unwrap_or(0);
-    let mut costs: BTreeMap<&str, ShapeCosts> = BTreeMap::new();
+    let mut costs: BTreeMap<String, ShapeCosts> = BTreeMap::new();
     for r in &reduced {
-        let e = costs.entry(r.kind.as_str()).or_insert_with(|| ShapeCosts {
+        let e = costs.entry(r.kind.clone()).or_insert_with(|| ShapeCosts {
             runs: 0,
             by_policy: vec![Cost::default(); policies.len()],
         });
@@ -234,17 +262,87 @@ pub fn render(inp: &Input) -> Result<String> {
             }
         }
     }
-    let per_1000 = |c: Cost, runs: usize| {
-        let f = 1000.0 / runs.max(1) as f64;
-        Cost {
-            billed_ms: c.billed_ms * f,
-            invocations: c.invocations * f,
-            splits: c.splits * f,
-        }
-    };
 
-    let mut o = String::new();
-    let _ = writeln!(o, "## task-gaps — {} (UTC)\n", inp.started_utc);
+    Ok(Analysis {
+        inp,
+        reduced,
+        kinds,
+        follow_ups,
+        overhead_all,
+        overhead_ms,
+        candidates,
+        local_grace,
+        with_network,
+        grace,
+        break_even,
+        policies,
+        observed,
+        timer_lengths,
+        five,
+        costs,
+    })
+}
+
+impl Analysis<'_> {
+    /// The runs of shape `kind`.
+    fn of(&self, kind: &str) -> Vec<&RunGaps> {
+        self.reduced.iter().filter(|r| r.kind == kind).collect()
+    }
+
+    /// The gaps (of any shape) `pred` selects by shape and wait.
+    fn gaps_where(&self, pred: &dyn Fn(&str, Wait) -> bool) -> Vec<f64> {
+        gaps_of(&self.reduced, pred)
+    }
+
+    /// Policy `i`'s cost over all shapes, 1,000 workflows of each.
+    fn total(&self, i: usize) -> Cost {
+        let mut c = Cost::default();
+        for sc in self.costs.values() {
+            c += per_1000(sc.by_policy[i], sc.runs);
+        }
+        c
+    }
+
+    /// Workflows in [`Self::total`].
+    fn workflows_total(&self) -> f64 {
+        1000.0 * self.costs.len() as f64
+    }
+}
+
+/// The gaps of `reduced` that `pred` selects by shape and wait.
+fn gaps_of(reduced: &[RunGaps], pred: &dyn Fn(&str, Wait) -> bool) -> Vec<f64> {
+    reduced
+        .iter()
+        .flat_map(|r| {
+            r.invs
+                .iter()
+                .flat_map(move |i| i.gaps.iter().map(move |g| (r.kind.as_str(), *g)))
+        })
+        .filter(|(k, (_, w))| pred(k, *w))
+        .map(|(_, (g, _))| g)
+        .collect()
+}
+
+/// How many of `v` exceed `e`.
+fn over(e: f64, v: &[f64]) -> usize {
+    v.iter().filter(|&&g| g > e).count()
+}
+
+/// A shape's cost over `runs` runs, scaled to 1,000 workflows.
+fn per_1000(c: Cost, runs: usize) -> Cost {
+    let f = 1000.0 / runs.max(1) as f64;
+    Cost {
+        billed_ms: c.billed_ms * f,
+        invocations: c.invocations * f,
+        splits: c.splits * f,
+    }
+}
+
+/// Title, the setup and the shapes.
+fn header(o: &mut String, a: &Analysis) {
+    let args = a.inp.args;
+    let mem = args.memory_mb;
+    let _ = writeln!(o, "## task-gaps — {} (UTC)\n", a.inp.started_utc);
     let _ = writeln!(
         o,
         "Release `bootstrap` of examples/hello-worker (`GapShapesWorkflow`) on the local rig (real \
@@ -257,7 +355,7 @@ pub fn render(inp: &Input) -> Result<String> {
          start (`idle_gaps_ms` of the worker's `invocation finished` line). Percentiles \
          nearest-rank; ms.\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        inp.fidelity,
+        a.inp.fidelity,
         args.function_timeout_secs,
         args.concurrency,
         args.idle_exit_ms,
@@ -276,7 +374,14 @@ pub fn render(inp: &Input) -> Result<String> {
         args.signal_every_ms,
         args.parallel_steps
     );
+}
 
+/// Idle gaps per shape, and over all shapes by kind of wait.
+fn gap_table(o: &mut String, a: &Analysis) {
+    let kinds = &a.kinds;
+    let follow_ups = &a.follow_ups;
+    let of = |kind: &str| a.of(kind);
+    let gaps_where = |pred: &dyn Fn(&str, Wait) -> bool| a.gaps_where(pred);
     // --- gap distribution ------------------------------------------------------------------
     let _ = writeln!(o, "### Idle gaps per shape\n");
     let _ = writeln!(
@@ -284,7 +389,7 @@ pub fn render(inp: &Input) -> Result<String> {
         "| shape | runs | invocations (cold) | gaps | p50 | p90 | p99 | max | first task p50 | idle tail p50 | workflow p50 | stopped by |"
     );
     let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for k in &kinds {
+    for k in kinds {
         let rs = of(k);
         let gaps: Vec<f64> = rs
             .iter()
@@ -324,7 +429,7 @@ pub fn render(inp: &Input) -> Result<String> {
     for (label, v) in [
         (
             "**server follow-ups**, all shapes (every gap but timer and signal waits)",
-            &follow_ups,
+            follow_ups,
         ),
         (
             "… of which inside `timers` (around the timers)",
@@ -341,7 +446,12 @@ pub fn render(inp: &Input) -> Result<String> {
         );
     }
     let _ = writeln!(o);
+}
 
+/// Timer gaps against their timers (when the `timers` shape ran).
+fn timer_table(o: &mut String, a: &Analysis) {
+    let reduced = &a.reduced;
+    let timer_lengths = &a.timer_lengths;
     // --- timers ----------------------------------------------------------------------------
     let timer_rows: Vec<(u64, f64)> = reduced.iter().flat_map(|r| r.timer_gaps.clone()).collect();
     if !timer_rows.is_empty() || reduced.iter().any(|r| r.timer_mismatch.is_some()) {
@@ -351,7 +461,7 @@ pub fn render(inp: &Input) -> Result<String> {
             "| timer | n | gap p50 | gap max | gap − timer p50 | p90 | max | server: fired − started − timer p50 | max |"
         );
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
-        for &t in &timer_lengths {
+        for &t in timer_lengths {
             let g: Vec<f64> = timer_rows
                 .iter()
                 .filter(|r| r.0 == t)
@@ -386,7 +496,15 @@ pub fn render(inp: &Input) -> Result<String> {
         }
         let _ = writeln!(o);
     }
+}
 
+/// Per idle exit: the gaps that would end the invocation.
+fn what_if_table(o: &mut String, a: &Analysis) {
+    let args = a.inp.args;
+    let kinds = &a.kinds;
+    let follow_ups = &a.follow_ups;
+    let candidates = &a.candidates;
+    let of = |kind: &str| a.of(kind);
     // --- what-ifs ---------------------------------------------------------------------------
     let _ = writeln!(o, "### Gaps that would end the invocation, per idle exit\n");
     let _ = writeln!(
@@ -398,7 +516,7 @@ pub fn render(inp: &Input) -> Result<String> {
         model::REINVOKE_LATENCY_MS
     );
     let _ = write!(o, "| idle exit |");
-    for k in &kinds {
+    for k in kinds {
         let _ = write!(o, " `{k}` |");
     }
     let _ = writeln!(o, " follow-ups, all shapes |");
@@ -407,7 +525,7 @@ pub fn render(inp: &Input) -> Result<String> {
     exits.push(args.idle_exit_ms as f64);
     for &e in &exits {
         let _ = write!(o, "| {} |", secs(e));
-        for k in &kinds {
+        for k in kinds {
             let rs = of(k);
             let gaps: Vec<f64> = rs
                 .iter()
@@ -421,7 +539,7 @@ pub fn render(inp: &Input) -> Result<String> {
                 n as f64 / rs.len().max(1) as f64
             );
         }
-        let n = over(e, &follow_ups);
+        let n = over(e, follow_ups);
         let _ = writeln!(
             o,
             " {n}/{} ({:.1} %) |",
@@ -430,7 +548,20 @@ pub fn render(inp: &Input) -> Result<String> {
         );
     }
     let _ = writeln!(o);
+}
 
+/// Billed GB-s per 1,000 workflows of each shape, per policy.
+fn cost_table(o: &mut String, a: &Analysis) {
+    let args = a.inp.args;
+    let overhead_ms = a.overhead_ms;
+    let five = a.five;
+    let workflows_total = a.workflows_total();
+    let mem = args.memory_mb;
+    let kinds = &a.kinds;
+    let overhead_all = &a.overhead_all;
+    let policies = &a.policies;
+    let costs = &a.costs;
+    let total = |i: usize| a.total(i);
     let _ = writeln!(
         o,
         "### Billed GB-s per 1,000 workflows of each shape, per policy\n"
@@ -451,7 +582,7 @@ pub fn render(inp: &Input) -> Result<String> {
         model::USD_PER_REQUEST * 1e6
     );
     let _ = write!(o, "| policy |");
-    for k in &kinds {
+    for k in kinds {
         let _ = write!(o, " `{k}` |");
     }
     let _ = writeln!(
@@ -459,17 +590,9 @@ pub fn render(inp: &Input) -> Result<String> {
         " all: GB-s (Δ vs 5 s) | all: USD | all: re-invocations | added latency / workflow |"
     );
     let _ = writeln!(o, "|---|{}---|---|---|---|", "---|".repeat(kinds.len()));
-    let total = |i: usize| {
-        let mut c = Cost::default();
-        for sc in costs.values() {
-            c += per_1000(sc.by_policy[i], sc.runs);
-        }
-        c
-    };
-    let workflows_total: f64 = 1000.0 * costs.len() as f64;
     for (i, p) in policies.iter().enumerate() {
         let _ = write!(o, "| {} |", p.label());
-        for k in &kinds {
+        for k in kinds {
             let sc = &costs[k.as_str()];
             let c = per_1000(sc.by_policy[i], sc.runs);
             let base = per_1000(sc.by_policy[five], sc.runs);
@@ -494,9 +617,29 @@ pub fn render(inp: &Input) -> Result<String> {
         );
     }
     let _ = writeln!(o);
+}
 
+/// The proposed idle policy, computed from the tables.
+fn proposal(o: &mut String, a: &Analysis) {
+    let args = a.inp.args;
+    let overhead_ms = a.overhead_ms;
+    let local_grace = a.local_grace;
+    let grace = a.grace;
+    let break_even = a.break_even;
+    let observed = a.observed;
+    let five = a.five;
+    let workflows_total = a.workflows_total();
+    let mem = args.memory_mb;
+    let kinds = &a.kinds;
+    let follow_ups = &a.follow_ups;
+    let with_network = &a.with_network;
+    let policies = &a.policies;
+    let timer_lengths = &a.timer_lengths;
+    let costs = &a.costs;
+    let of = |kind: &str| a.of(kind);
+    let total = |i: usize| a.total(i);
     // --- proposal ---------------------------------------------------------------------------
-    let fp = pcts(&follow_ups).unwrap_or([0.0; 4]);
+    let fp = pcts(follow_ups).unwrap_or([0.0; 4]);
     let idx = |p: Policy| policies.iter().position(|q| *q == p);
     let g0 = idx(Policy::Grace {
         grace_ms: grace,
@@ -528,11 +671,11 @@ pub fn render(inp: &Input) -> Result<String> {
         fp[3],
         follow_ups.len(),
         secs(local_grace),
-        over(local_grace, &follow_ups),
+        over(local_grace, follow_ups),
         follow_ups.len(),
         secs(grace),
         args.network_allowance_ms,
-        over(grace, &with_network),
+        over(grace, with_network),
         follow_ups.len(),
         model::REINVOKE_LATENCY_MS,
         secs(timer_lengths.first().copied().unwrap_or(0) as f64),
@@ -596,18 +739,25 @@ pub fn render(inp: &Input) -> Result<String> {
         per_shape.join("; ")
     );
     let _ = writeln!(o);
+}
 
+/// Notes: unattributed and idle invocations, the missing network, `--note`s, wall time.
+fn notes(o: &mut String, a: &Analysis) {
+    let args = a.inp.args;
+    let kinds = &a.kinds;
+    let of = |kind: &str| a.of(kind);
     // --- notes ------------------------------------------------------------------------------
-    let unattributed = inp
+    let unattributed = a
+        .inp
         .all_records
         .len()
-        .saturating_sub(inp.runs.iter().map(|r| r.records.len()).sum::<usize>());
+        .saturating_sub(a.inp.runs.iter().map(|r| r.records.len()).sum::<usize>());
     let _ = writeln!(o, "### Notes\n");
     let _ = writeln!(
         o,
         "- {} invocation records in all; {unattributed} not caused by a measured run (the \
          rig's set-up invocation and the discarded warm-up run).",
-        inp.all_records.len()
+        a.inp.all_records.len()
     );
     let idle_invs: Vec<String> = kinds
         .iter()
@@ -637,8 +787,7 @@ pub fn render(inp: &Input) -> Result<String> {
     for n in &args.notes {
         let _ = writeln!(o, "- {n}");
     }
-    let _ = writeln!(o, "- bench wall time {:.0} s", inp.wall.as_secs_f64());
-    Ok(o)
+    let _ = writeln!(o, "- bench wall time {:.0} s", a.inp.wall.as_secs_f64());
 }
 
 #[cfg(test)]
