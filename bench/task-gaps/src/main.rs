@@ -12,6 +12,7 @@
 //! gaps against their timers, and per idle policy the invocations and GB-s it would have billed.
 //! Progress goes to stderr; the markdown report to stdout and `--out`. See `bench/README.md`.
 
+mod analysis;
 #[cfg(test)]
 #[path = "../../side-by-side/src/golden.rs"]
 mod golden;
