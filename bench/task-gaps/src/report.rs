@@ -81,7 +81,6 @@ fn gap_table(o: &mut String, a: &Analysis) {
     let follow_ups = &a.follow_ups;
     let of = |kind: &str| a.of(kind);
     let gaps_where = |pred: &dyn Fn(&str, Wait) -> bool| a.gaps_where(pred);
-    // --- gap distribution ------------------------------------------------------------------
     let _ = writeln!(o, "### Idle gaps per shape\n");
     let _ = writeln!(
         o,
@@ -151,7 +150,6 @@ fn gap_table(o: &mut String, a: &Analysis) {
 fn timer_table(o: &mut String, a: &Analysis) {
     let reduced = &a.reduced;
     let timer_lengths = &a.timer_lengths;
-    // --- timers ----------------------------------------------------------------------------
     let timer_rows: Vec<(u64, f64)> = reduced.iter().flat_map(|r| r.timer_gaps.clone()).collect();
     if !timer_rows.is_empty() || reduced.iter().any(|r| r.timer_mismatch.is_some()) {
         let _ = writeln!(o, "### Timer gaps vs their timers (`timers`)\n");
@@ -204,7 +202,6 @@ fn what_if_table(o: &mut String, a: &Analysis) {
     let follow_ups = &a.follow_ups;
     let candidates = &a.candidates;
     let of = |kind: &str| a.of(kind);
-    // --- what-ifs ---------------------------------------------------------------------------
     let _ = writeln!(o, "### Gaps that would end the invocation, per idle exit\n");
     let _ = writeln!(
         o,
@@ -325,19 +322,11 @@ fn proposal(o: &mut String, a: &Analysis) {
     let local_grace = a.local_grace;
     let grace = a.grace;
     let break_even = a.break_even;
-    let observed = a.observed;
-    let five = a.five;
-    let workflows_total = a.workflows_total();
     let mem = args.memory_mb;
-    let kinds = &a.kinds;
     let follow_ups = &a.follow_ups;
     let with_network = &a.with_network;
     let policies = &a.policies;
     let timer_lengths = &a.timer_lengths;
-    let costs = &a.costs;
-    let of = |kind: &str| a.of(kind);
-    let total = |i: usize| a.total(i);
-    // --- proposal ---------------------------------------------------------------------------
     let fp = pcts(follow_ups).unwrap_or([0.0; 4]);
     let idx = |p: Policy| policies.iter().position(|q| *q == p);
     let g0 = idx(Policy::Grace {
@@ -345,9 +334,6 @@ fn proposal(o: &mut String, a: &Analysis) {
         keep_timer_ms: 0.0,
     })
     .unwrap_or(0);
-    let c5 = total(five);
-    let cg = total(g0);
-    let cobs = total(idx(observed).unwrap_or(0));
     let _ = writeln!(
         o,
         "### Proposed idle policy (computed from the tables above)\n"
@@ -394,6 +380,25 @@ fn proposal(o: &mut String, a: &Analysis) {
         secs(timer_lengths.first().copied().unwrap_or(0) as f64),
         model::REINVOKE_LATENCY_MS
     );
+    effect(o, a, g0);
+}
+
+/// Items 3 and 4 of the proposal: what grace (policy `g0`) changes in cost and latency.
+fn effect(o: &mut String, a: &Analysis, g0: usize) {
+    let args = a.inp.args;
+    let mem = args.memory_mb;
+    let grace = a.grace;
+    let five = a.five;
+    let observed = a.observed;
+    let kinds = &a.kinds;
+    let costs = &a.costs;
+    let workflows_total = a.workflows_total();
+    let of = |kind: &str| a.of(kind);
+    let total = |i: usize| a.total(i);
+    let idx = |p: Policy| a.policies.iter().position(|q| *q == p);
+    let c5 = total(five);
+    let cg = total(g0);
+    let cobs = total(idx(observed).unwrap_or(0));
     let _ = writeln!(
         o,
         "3. **Effect, all shapes together (1,000 workflows of each):** idle exit 5 s bills {:.1} \
@@ -445,7 +450,6 @@ fn notes(o: &mut String, a: &Analysis) {
     let args = a.inp.args;
     let kinds = &a.kinds;
     let of = |kind: &str| a.of(kind);
-    // --- notes ------------------------------------------------------------------------------
     let unattributed = a
         .inp
         .all_records
@@ -490,116 +494,5 @@ fn notes(o: &mut String, a: &Analysis) {
 }
 
 #[cfg(test)]
-mod tests {
-    use clap::Parser as _;
-
-    use super::*;
-    use crate::ShapeSpec;
-
-    /// A finished attempt of `function` received at `at` ms.
-    fn record(id: &str, at: u64, cold: bool) -> InvocationRecord {
-        serde_json::from_value(serde_json::json!({
-            "request_id": id,
-            "function_name": "task-gaps",
-            "version": "1",
-            "invocation_type": "RequestResponse",
-            "attempt": 1,
-            "received_at_ms": at,
-            "started_at_ms": at + 2,
-            "deadline_ms": at + 120_000,
-            "ended_at_ms": at + 5_000,
-            "outcome": {"status": "success"},
-            "sandbox_id": "s1",
-            "pid": 7,
-            "cold_start": cold,
-            "ended_before_deadline": true,
-        }))
-        .unwrap()
-    }
-
-    fn log(duration_ms: f64, gaps: &[u64], tail: u64, first_task: Option<u64>) -> logs::Invocation {
-        logs::Invocation {
-            duration_ms: Some(duration_ms),
-            init_ms: None,
-            polling_at_ms: Some(1_000.0),
-            stopped_at_ms: Some(1_000.0 + duration_ms - 30.0),
-            first_task_ms: first_task,
-            idle_gaps_ms: gaps.to_vec(),
-            idle_tail_ms: Some(tail),
-            stopped_by: Some("Idle".into()),
-            finished: true,
-        }
-    }
-
-    fn run(kind: &str, steps: u32, timer_ms: Vec<u64>, ids: &[&str], at: u64) -> Run {
-        Run {
-            shape: ShapeSpec {
-                kind: kind.into(),
-                steps,
-                timer_ms,
-            },
-            elapsed_ms: 1_234.0 + at as f64 / 1000.0,
-            server_timers: if kind == "timers" {
-                vec![(1000.0, 1003.0), (2000.0, 2005.0)]
-            } else {
-                Vec::new()
-            },
-            records: ids
-                .iter()
-                .enumerate()
-                .map(|(i, id)| record(id, at + i as u64 * 10, i == 0))
-                .collect(),
-        }
-    }
-
-    #[test]
-    fn report_is_pinned() {
-        let args = crate::Args::parse_from([
-            "task-gaps",
-            "--timer-ms",
-            "1000,2000",
-            "--timer-steps",
-            "2",
-            "--note",
-            "a note",
-        ]);
-        let runs = vec![
-            run("chain", 3, vec![], &["c1", "c2"], 1_000),
-            run("chain", 3, vec![], &["c3"], 2_000),
-            run("timers", 2, vec![1000, 2000], &["t1"], 3_000),
-            run("signals", 2, vec![], &["s1", "s2"], 4_000),
-        ];
-        let logs: HashMap<String, logs::Invocation> = [
-            ("c1", log(400.0, &[5, 7, 12], 15_000, Some(3))),
-            ("c2", log(16_000.0, &[], 15_000, None)),
-            ("c3", log(300.0, &[4, 9, 30], 15_000, Some(2))),
-            (
-                "t1",
-                log(3_500.0, &[6, 1_010, 8, 2_020, 11], 15_000, Some(4)),
-            ),
-            ("s1", log(1_200.0, &[498, 503], 15_000, Some(5))),
-            ("s2", log(900.0, &[501], 15_000, Some(6))),
-        ]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect();
-        let mut all: Vec<InvocationRecord> = runs.iter().flat_map(|r| r.records.clone()).collect();
-        all.push(record("setup", 10, true));
-        let md = render(&Input {
-            args: &args,
-            fidelity: Fidelity::OFF,
-            runs: &runs,
-            logs: &logs,
-            all_records: &all,
-            wall: Duration::from_secs(77),
-            started_utc: "2026-12-07 11:00",
-        })
-        .unwrap();
-        // The machine's CPU count is the one thing that differs between hosts.
-        let cpus = format!(
-            "127.0.0.1), {} CPU(s)",
-            std::thread::available_parallelism().map_or(0, |n| n.get())
-        );
-        crate::golden::pin("report.md", &md.replace(&cpus, "127.0.0.1), <n> CPU(s)"));
-    }
-}
+#[path = "report_tests.rs"]
+mod tests;
