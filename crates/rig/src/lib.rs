@@ -39,9 +39,7 @@ pub mod worker;
 pub mod workflows;
 
 pub use deploy::Redeployed;
-pub use options::{
-    default_fidelity, FunctionOptions, RigOptions, FAST_DRAINAGE, RIG_DEFAULT_FIDELITY,
-};
+pub use options::{FunctionOptions, RigOptions, FAST_DRAINAGE, RIG_DEFAULT_FIDELITY};
 pub use rig::{server_credentials, start_rig, Rig, RigFunction, RigTls};
 pub use rig_file::{RigFile, RigFileFunction};
 pub use worker::{
@@ -51,7 +49,7 @@ pub use worker::{
 pub use workflows::{run_workflows_on, DemoReport, DemoWorkflow};
 
 /// Role the demo registers in the emulator's STS.
-pub const DEMO_ROLE: &str = "arn:aws:iam::123456789012:role/temporal-serverless-invoker";
+pub(crate) const DEMO_ROLE: &str = "arn:aws:iam::123456789012:role/temporal-serverless-invoker";
 
 /// Errors of the local rig: each names the step and the fix.
 #[derive(Debug, thiserror::Error)]

@@ -70,7 +70,7 @@ pub const RIG_DEFAULT_FIDELITY: Fidelity = Fidelity::LAMBDA;
 
 /// The fidelity from `TEMPORAL_LAMBDA_FIDELITY` (`lambda`, `off`, or a list of cpu, memory,
 /// freeze), else [`RIG_DEFAULT_FIDELITY`]. An unparsable value is reported and ignored.
-pub fn default_fidelity() -> Fidelity {
+pub(crate) fn default_fidelity() -> Fidelity {
     match std::env::var("TEMPORAL_LAMBDA_FIDELITY") {
         Ok(v) => v.parse().unwrap_or_else(|e| {
             tracing::warn!("TEMPORAL_LAMBDA_FIDELITY={v}: {e}; using `{RIG_DEFAULT_FIDELITY}`");
@@ -83,7 +83,7 @@ pub fn default_fidelity() -> Fidelity {
 impl RigOptions {
     /// The first function's settings: `env`, then `deployment_name` / `build_id` (when set) as
     /// `TEMPORAL_DEPLOYMENT_NAME` / `TEMPORAL_BUILD_ID`, which override the code's.
-    pub fn function_options(&self) -> FunctionOptions {
+    pub(crate) fn function_options(&self) -> FunctionOptions {
         let mut env = self.env.clone();
         for (key, value) in [
             ("TEMPORAL_DEPLOYMENT_NAME", &self.deployment_name),

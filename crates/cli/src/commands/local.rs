@@ -469,6 +469,8 @@ impl RigArgs {
     }
 }
 
+/// The rig as `local up -o json` prints it (and `local watch`'s `ready` event): the
+/// environment for other tools, the first function's version, every function, the fidelity.
 pub(crate) fn rig_json(rig: &Rig) -> serde_json::Value {
     let env: serde_json::Map<String, serde_json::Value> = rig
         .tool_env()
