@@ -143,7 +143,7 @@ impl RigOptions {
     }
 }
 
-/// A function to deploy on a running rig with [`Rig::deploy`].
+/// A function to deploy on a running rig with [`Rig::deploy`](crate::Rig::deploy).
 #[derive(Debug, Clone)]
 pub struct FunctionOptions {
     /// Lambda function name (unique in the rig).
