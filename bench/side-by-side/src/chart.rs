@@ -29,11 +29,13 @@ pub fn svg(panels: &[Panel]) -> String {
         .collect();
     let lo = all.iter().copied().fold(f64::INFINITY, f64::min).max(1.0);
     let hi = all.iter().copied().fold(1.0, f64::max);
-    let (l0, l1) = (
-        lo.log10().floor(),
-        hi.log10().ceil().max(lo.log10().floor() + 1.0),
-    );
-    let x = |v: f64| left + (v.max(10f64.powf(l0)).log10() - l0) / (l1 - l0) * (w - left - right);
+    let scale = Scale {
+        w,
+        left,
+        right,
+        l0: lo.log10().floor(),
+        l1: hi.log10().ceil().max(lo.log10().floor() + 1.0),
+    };
     let mut s = String::new();
     let _ = writeln!(
         s,
@@ -51,52 +53,88 @@ pub fn svg(panels: &[Panel]) -> String {
         y += 30.0;
         for (i, (label, v)) in p.rows.iter().enumerate() {
             let cy = y + row_h * i as f64 + row_h / 2.0;
-            let c = COLORS[i % COLORS.len()];
-            let _ = writeln!(
-                s,
-                r#"<text x="10" y="{:.1}" fill="{c}">{}</text>"#,
-                cy + 4.0,
-                esc(label)
-            );
-            let _ = writeln!(
-                s,
-                r##"<line x1="{left}" x2="{:.1}" y1="{cy:.1}" y2="{cy:.1}" stroke="#eee"/>"##,
-                w - right
-            );
-            if let Some(sum) = summarize(v) {
-                let _ = writeln!(
-                    s,
-                    r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="10" fill="{c}" fill-opacity="0.25"/>"#,
-                    x(sum.p50),
-                    cy - 5.0,
-                    (x(sum.p95) - x(sum.p50)).max(1.0)
-                );
-                let _ = writeln!(
-                    s,
-                    r#"<line x1="{0:.1}" x2="{0:.1}" y1="{1:.1}" y2="{2:.1}" stroke="{c}" stroke-width="2"/>"#,
-                    x(sum.p50),
-                    cy - 8.0,
-                    cy + 8.0
-                );
-                let _ = writeln!(
-                    s,
-                    r#"<text x="{:.1}" y="{:.1}" font-size="10" fill="{c}">p50 {:.0}</text>"#,
-                    x(sum.p50) + 3.0,
-                    cy - 7.0,
-                    sum.p50
-                );
-            }
-            for &sample in v {
-                let _ = writeln!(
-                    s,
-                    r#"<circle cx="{:.1}" cy="{cy:.1}" r="2" fill="{c}" fill-opacity="0.6"/>"#,
-                    x(sample)
-                );
-            }
+            row(&mut s, &scale, cy, COLORS[i % COLORS.len()], label, v);
         }
         y += row_h * p.rows.len() as f64 + 20.0;
     }
-    // Shared log axis.
+    axis(&mut s, &scale, y);
+    s.push_str("</svg>\n");
+    s
+}
+
+/// The chart's width, margins and log axis (decades `l0` to `l1`).
+struct Scale {
+    w: f64,
+    left: f64,
+    right: f64,
+    l0: f64,
+    l1: f64,
+}
+
+impl Scale {
+    /// The x coordinate of `v` ms.
+    fn x(&self, v: f64) -> f64 {
+        let Scale {
+            w,
+            left,
+            right,
+            l0,
+            l1,
+        } = *self;
+        left + (v.max(10f64.powf(l0)).log10() - l0) / (l1 - l0) * (w - left - right)
+    }
+}
+
+/// One row at height `cy`: its label, a guide line, the p50 → p95 bar and one dot per sample.
+fn row(s: &mut String, scale: &Scale, cy: f64, c: &str, label: &str, v: &[f64]) {
+    let (w, left, right) = (scale.w, scale.left, scale.right);
+    let x = |v: f64| scale.x(v);
+    let _ = writeln!(
+        s,
+        r#"<text x="10" y="{:.1}" fill="{c}">{}</text>"#,
+        cy + 4.0,
+        esc(label)
+    );
+    let _ = writeln!(
+        s,
+        r##"<line x1="{left}" x2="{:.1}" y1="{cy:.1}" y2="{cy:.1}" stroke="#eee"/>"##,
+        w - right
+    );
+    if let Some(sum) = summarize(v) {
+        let _ = writeln!(
+            s,
+            r#"<rect x="{:.1}" y="{:.1}" width="{:.1}" height="10" fill="{c}" fill-opacity="0.25"/>"#,
+            x(sum.p50),
+            cy - 5.0,
+            (x(sum.p95) - x(sum.p50)).max(1.0)
+        );
+        let _ = writeln!(
+            s,
+            r#"<line x1="{0:.1}" x2="{0:.1}" y1="{1:.1}" y2="{2:.1}" stroke="{c}" stroke-width="2"/>"#,
+            x(sum.p50),
+            cy - 8.0,
+            cy + 8.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" font-size="10" fill="{c}">p50 {:.0}</text>"#,
+            x(sum.p50) + 3.0,
+            cy - 7.0,
+            sum.p50
+        );
+    }
+    for &sample in v {
+        let _ = writeln!(
+            s,
+            r#"<circle cx="{:.1}" cy="{cy:.1}" r="2" fill="{c}" fill-opacity="0.6"/>"#,
+            x(sample)
+        );
+    }
+}
+
+/// The shared log axis at height `y`: ticks at 1, 2 and 5 × each power of ten, and its title.
+fn axis(s: &mut String, scale: &Scale, y: f64) {
+    let (w, left, right, l0, l1) = (scale.w, scale.left, scale.right, scale.l0, scale.l1);
     let _ = writeln!(
         s,
         r#"<line x1="{left}" x2="{:.1}" y1="{y:.1}" y2="{y:.1}" stroke="black"/>"#,
@@ -109,7 +147,7 @@ pub fn svg(panels: &[Panel]) -> String {
             if v < 10f64.powf(l0) || v > 10f64.powf(l1) {
                 continue;
             }
-            let xv = x(v);
+            let xv = scale.x(v);
             let _ = writeln!(
                 s,
                 r#"<line x1="{xv:.1}" x2="{xv:.1}" y1="{y:.1}" y2="{:.1}" stroke="black"/>"#,
@@ -130,8 +168,6 @@ pub fn svg(panels: &[Panel]) -> String {
         (left + w - right) / 2.0,
         y + 32.0
     );
-    s.push_str("</svg>\n");
-    s
 }
 
 fn esc(t: &str) -> String {
@@ -155,6 +191,7 @@ mod tests {
             ],
         }];
         let s = svg(&panels);
+        crate::golden::pin("chart.svg", &s);
         assert!(s.starts_with("<svg") && s.ends_with("</svg>\n"));
         assert_eq!(s.matches("<circle").count(), 5);
         assert!(s.contains("a &lt;b&gt;"));

@@ -49,6 +49,15 @@ pub fn render(runs: &[Value]) -> Result<String> {
         bail!("--combine needs at least one JSON file");
     };
     let mut out = String::new();
+    let names = column_names(runs, first);
+    header(&mut out, runs, first, &names);
+    figure_lines(&mut out, runs, first)?;
+    notes(&mut out, runs, &names);
+    Ok(out)
+}
+
+/// Each run's (key, column head): its config, and its workload when the runs' differ.
+fn column_names(runs: &[Value], first: &Value) -> Vec<(String, String)> {
     let mut names: Vec<(String, String)> =
         runs.iter().map(|r| config_names(&r["config"])).collect();
     // Runs of different workloads (the cost table): the column says which.
@@ -63,6 +72,11 @@ pub fn render(runs: &[Value]) -> Result<String> {
             head.push_str(&format!(" — {w}"));
         }
     }
+    names
+}
+
+/// Title, the paragraph on the runs, and the table's head.
+fn header(out: &mut String, runs: &[Value], first: &Value, names: &[(String, String)]) {
     let date = first["config"]["started_utc"]
         .as_str()
         .unwrap_or("?")
@@ -107,15 +121,18 @@ pub fn render(runs: &[Value]) -> Result<String> {
         c["timeout_s"],
     );
     let _ = write!(out, "| figure | worker |");
-    for (_, head) in &names {
+    for (_, head) in names {
         let _ = write!(out, " {head} |");
     }
     let _ = write!(out, "\n|---|---|");
-    for _ in &names {
+    for _ in names {
         let _ = write!(out, "---|");
     }
     let _ = writeln!(out);
+}
 
+/// One line per figure and worker (our-only figures: our line only), a cell per run.
+fn figure_lines(out: &mut String, runs: &[Value], first: &Value) -> Result<()> {
     // Workers in first-seen order over all runs.
     let mut workers: Vec<(String, String)> = Vec::new();
     for r in runs {
@@ -145,9 +162,13 @@ pub fn render(runs: &[Value]) -> Result<String> {
         }
     }
     let _ = writeln!(out);
+    Ok(())
+}
 
+/// Per run: its facts and its bullets (those shared with an earlier run printed once).
+fn notes(out: &mut String, runs: &[Value], names: &[(String, String)]) {
     let mut seen: Vec<String> = Vec::new();
-    for (r, (name, _)) in runs.iter().zip(&names) {
+    for (r, (name, _)) in runs.iter().zip(names) {
         let c = &r["config"];
         let report = c["report"].as_str().unwrap_or("");
         let _ = writeln!(
@@ -177,7 +198,6 @@ pub fn render(runs: &[Value]) -> Result<String> {
         }
         let _ = writeln!(out);
     }
-    Ok(out)
 }
 
 /// The cell of row `name` for figure `key` in run `r`.
@@ -240,6 +260,7 @@ mod tests {
             run_json("lambda", Some(0.145), ["40 / 50", "2000 / 2500 (×50.0)"]),
         ])
         .unwrap();
+        crate::golden::pin("combine.md", &md);
         assert!(
             md.contains("| figure | worker | `off:256` | `lambda:256` (0.145 vCPU) |"),
             "{md}"
@@ -268,6 +289,7 @@ mod tests {
         burst["config"]["billing"] = 200.into();
         burst["config"]["billing_interval_ms"] = 0.into();
         let md = render(&[sparse, burst]).unwrap();
+        crate::golden::pin("combine-workloads.md", &md);
         assert!(
             md.contains(
                 "| figure | worker | `lambda:256` (0.145 vCPU) — 15 × 1 per 10 s | `lambda:256` (0.145 vCPU) — burst of 200 |"

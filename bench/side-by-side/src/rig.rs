@@ -120,50 +120,7 @@ pub async fn start(
         .await
         .context("connecting to the dev server")?;
     for row in rows {
-        progress(&format!(
-            "deploying {} ({}) and registering {}:build-1",
-            row.function(),
-            row.code.display(),
-            row.deployment()
-        ));
-        let mut spec = FunctionSpec::new(row.function(), &row.code);
-        for (k, v) in &row.env {
-            spec = spec.env(k, v);
-        }
-        emulator
-            .create_function_from_path(
-                spec.timeout(fc.timeout)
-                    .memory_mb(fc.memory_mb)
-                    .concurrency(fc.concurrency)
-                    .env("TEMPORAL_ADDRESS", server.address())
-                    .env("TEMPORAL_NAMESPACE", "default")
-                    .env("TEMPORAL_TASK_QUEUE", row.task_queue())
-                    .env("HELLO_DEPLOYMENT_NAME", row.deployment())
-                    .env("HELLO_BUILD_ID", "build-1"),
-            )
-            .await
-            .with_context(|| format!("creating function {}", row.function()))?;
-        let arn = emulator
-            .publish_version(&row.function(), Some("build-1"))
-            .context("publishing a version")?
-            .function_arn;
-        deployment::register(
-            &conn,
-            &RegisterOptions {
-                namespace: "default".into(),
-                deployment_name: row.deployment(),
-                build_id: "build-1".into(),
-                target: LambdaTarget {
-                    function_arn: arn.parse().context("parsing the function ARN")?,
-                    role_arn: ROLE.parse().context("parsing the role ARN")?,
-                    external_id: external_id.parse().context("external ID")?,
-                },
-                update: true,
-                set_current: true,
-            },
-        )
-        .await
-        .with_context(|| format!("registering {}:build-1", row.deployment()))?;
+        deploy_row(&emulator, &server, &conn, row, &fc, &external_id, progress).await?;
     }
     Ok(Rig {
         emulator,
@@ -171,4 +128,62 @@ pub async fn start(
         conn,
         _state: state,
     })
+}
+
+/// Deploys `row` as its own function, publishes version 1 and registers it as the current
+/// `<deployment>:build-1`.
+async fn deploy_row(
+    emulator: &EmulatorHandle,
+    server: &DevServer,
+    conn: &Connection,
+    row: &RowSpec,
+    fc: &FunctionConfig,
+    external_id: &str,
+    progress: &dyn Fn(&str),
+) -> Result<()> {
+    progress(&format!(
+        "deploying {} ({}) and registering {}:build-1",
+        row.function(),
+        row.code.display(),
+        row.deployment()
+    ));
+    let mut spec = FunctionSpec::new(row.function(), &row.code);
+    for (k, v) in &row.env {
+        spec = spec.env(k, v);
+    }
+    emulator
+        .create_function_from_path(
+            spec.timeout(fc.timeout)
+                .memory_mb(fc.memory_mb)
+                .concurrency(fc.concurrency)
+                .env("TEMPORAL_ADDRESS", server.address())
+                .env("TEMPORAL_NAMESPACE", "default")
+                .env("TEMPORAL_TASK_QUEUE", row.task_queue())
+                .env("HELLO_DEPLOYMENT_NAME", row.deployment())
+                .env("HELLO_BUILD_ID", "build-1"),
+        )
+        .await
+        .with_context(|| format!("creating function {}", row.function()))?;
+    let arn = emulator
+        .publish_version(&row.function(), Some("build-1"))
+        .context("publishing a version")?
+        .function_arn;
+    deployment::register(
+        conn,
+        &RegisterOptions {
+            namespace: "default".into(),
+            deployment_name: row.deployment(),
+            build_id: "build-1".into(),
+            target: LambdaTarget {
+                function_arn: arn.parse().context("parsing the function ARN")?,
+                role_arn: ROLE.parse().context("parsing the role ARN")?,
+                external_id: external_id.parse().context("external ID")?,
+            },
+            update: true,
+            set_current: true,
+        },
+    )
+    .await
+    .with_context(|| format!("registering {}:build-1", row.deployment()))?;
+    Ok(())
 }

@@ -12,12 +12,16 @@
 //! gaps against their timers, and per idle policy the invocations and GB-s it would have billed.
 //! Progress goes to stderr; the markdown report to stdout and `--out`. See `bench/README.md`.
 
+mod analysis;
+#[cfg(test)]
+#[path = "../../side-by-side/src/golden.rs"]
+mod golden;
 mod logs;
 mod model;
 mod report;
 mod wf;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -245,6 +249,49 @@ impl Bench {
     }
 }
 
+/// Starts the rig with `bootstrap` as the function `task-gaps` and connects to its server; with
+/// the fidelity the emulator enforces.
+async fn start(args: &Args, repo_root: &Path, bootstrap: &Path) -> Result<(Bench, Fidelity)> {
+    let state = tempfile::Builder::new()
+        .prefix("task-gaps-")
+        .tempdir()
+        .context("creating a state directory")?;
+    let mut opts = RigOptions {
+        task_queue: "task-gaps".into(),
+        deployment_name: "task-gaps".into(),
+        function_timeout: Duration::from_secs(args.function_timeout_secs),
+        concurrency: args.concurrency,
+        memory_mb: args.memory_mb,
+        env: vec![(
+            "TEMPORAL_LAMBDA_IDLE_EXIT".into(),
+            format!("{}ms", args.idle_exit_ms),
+        )],
+        ..RigOptions::for_crate(repo_root, state.path(), "task-gaps")
+    };
+    if let Some(f) = &args.fidelity {
+        opts.fidelity = f
+            .parse::<Fidelity>()
+            .map_err(|e| anyhow::anyhow!("--fidelity {f}: {e}"))?;
+    }
+    let rig = local::start_rig(&opts, bootstrap, &|m| progress(&format!("rig: {m}")))
+        .await
+        .context("starting the rig")?;
+    let enforced = rig.emulator.fidelity();
+    let conn = ConnectArgs::local(rig.server.address(), "default")
+        .connect()
+        .await
+        .context("connecting to the dev server")?;
+    let bench = Bench {
+        task_queue: rig.function().task_queue.clone(),
+        rig,
+        conn,
+        function: opts.function_name.clone(),
+        settle_timeout: Duration::from_secs(args.function_timeout_secs * 3 + 60),
+        _state: state,
+    };
+    Ok((bench, enforced))
+}
+
 async fn run(args: Args) -> Result<()> {
     if args.runs == 0 {
         bail!("--runs must be at least 1");
@@ -277,44 +324,7 @@ async fn run(args: Args) -> Result<()> {
         );
     }
     let t0 = std::time::Instant::now();
-    let state = tempfile::Builder::new()
-        .prefix("task-gaps-")
-        .tempdir()
-        .context("creating a state directory")?;
-    let mut opts = RigOptions {
-        function_name: "task-gaps".into(),
-        task_queue: "task-gaps".into(),
-        deployment_name: "task-gaps".into(),
-        function_timeout: Duration::from_secs(args.function_timeout_secs),
-        concurrency: args.concurrency,
-        memory_mb: args.memory_mb,
-        env: vec![(
-            "TEMPORAL_LAMBDA_IDLE_EXIT".into(),
-            format!("{}ms", args.idle_exit_ms),
-        )],
-        ..RigOptions::new(&repo_root, state.path())
-    };
-    if let Some(f) = &args.fidelity {
-        opts.fidelity = f
-            .parse::<Fidelity>()
-            .map_err(|e| anyhow::anyhow!("--fidelity {f}: {e}"))?;
-    }
-    let rig = local::start_rig(&opts, &bootstrap, &|m| progress(&format!("rig: {m}")))
-        .await
-        .context("starting the rig")?;
-    let enforced = rig.emulator.fidelity();
-    let conn = ConnectArgs::local(rig.server.address(), "default")
-        .connect()
-        .await
-        .context("connecting to the dev server")?;
-    let bench = Bench {
-        task_queue: rig.function().task_queue.clone(),
-        rig,
-        conn,
-        function: opts.function_name.clone(),
-        settle_timeout: Duration::from_secs(args.function_timeout_secs * 3 + 60),
-        _state: state,
-    };
+    let (bench, enforced) = start(&args, &repo_root, &bootstrap).await?;
 
     // Whatever the rig's set-up invoked has ended; one discarded warm-up run (cold start, and
     // the task queue's first poll) before the measured ones.
@@ -348,6 +358,7 @@ async fn run(args: Args) -> Result<()> {
     let parsed = logs::parse(&logs);
     let all = bench.rig.emulator.invocations();
     let wall = t0.elapsed();
+    let started_utc = chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string();
     let out = report::render(&report::Input {
         args: &args,
         fidelity: enforced,
@@ -355,6 +366,7 @@ async fn run(args: Args) -> Result<()> {
         logs: &parsed,
         all_records: &all,
         wall,
+        started_utc: &started_utc,
     })?;
     print!("{out}");
     if let Some(path) = &args.out {

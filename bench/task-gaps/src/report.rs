@@ -4,13 +4,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use temporal_lambda_emulator::{Fidelity, InvocationRecord};
 
+use crate::analysis::{analyse, fmt_pcts, median, over, per_1000, Analysis};
 use crate::logs;
-use crate::model::{
-    self, break_even_wait_ms, cost, gb_s, pcts, secs, usd, Cost, Inv, Policy, Wait,
-};
+use crate::model::{self, gb_s, pcts, secs, usd, Policy, Wait};
 use crate::{Args, Run};
 
 /// Everything the report is made of.
@@ -21,232 +20,28 @@ pub struct Input<'a> {
     pub logs: &'a HashMap<String, logs::Invocation>,
     pub all_records: &'a [InvocationRecord],
     pub wall: Duration,
-}
-
-/// One run's invocations, reduced and labelled.
-struct RunGaps {
-    kind: String,
-    elapsed_ms: f64,
-    invs: Vec<Inv>,
-    first_task_ms: Vec<f64>,
-    stopped_by: Vec<String>,
-    /// Overhead samples: Duration − polling time, ms.
-    overhead_ms: Vec<f64>,
-    /// (timer ms, worker gap ms) for matched timer gaps.
-    timer_gaps: Vec<(u64, f64)>,
-    /// Timer gaps that could not be matched to the workflow's timers.
-    timer_mismatch: Option<String>,
-    server_timers: Vec<(f64, f64)>,
-    cold: usize,
-}
-
-fn reduce(run: &Run, logs: &HashMap<String, logs::Invocation>) -> Result<RunGaps> {
-    let mut out = RunGaps {
-        kind: run.shape.kind.clone(),
-        elapsed_ms: run.elapsed_ms,
-        invs: Vec::new(),
-        first_task_ms: Vec::new(),
-        stopped_by: Vec::new(),
-        overhead_ms: Vec::new(),
-        timer_gaps: Vec::new(),
-        timer_mismatch: None,
-        server_timers: run.server_timers.clone(),
-        cold: 0,
-    };
-    let mut records: Vec<&InvocationRecord> = run.records.iter().collect();
-    records.sort_by_key(|r| r.started_at_ms.unwrap_or(r.received_at_ms));
-    let mut raw: Vec<(logs::Invocation, Vec<u64>)> = Vec::new();
-    for rec in records {
-        let Some(l) = logs.get(&rec.request_id) else {
-            bail!(
-                "invocation {} ({}) left no log lines",
-                rec.request_id,
-                run.shape.kind
-            );
-        };
-        let (Some(duration), true) = (l.duration_ms, l.finished) else {
-            bail!(
-                "invocation {} ({}) has no REPORT or `invocation finished` line (outcome {:?})",
-                rec.request_id,
-                run.shape.kind,
-                rec.outcome
-            );
-        };
-        out.cold += usize::from(rec.cold_start == Some(true));
-        if let Some(f) = l.first_task_ms {
-            out.first_task_ms.push(f as f64);
-        }
-        out.stopped_by
-            .push(l.stopped_by.clone().unwrap_or_else(|| "?".into()));
-        if let (Some(p), Some(s)) = (l.polling_at_ms, l.stopped_at_ms) {
-            out.overhead_ms.push(duration - (s - p));
-        }
-        raw.push((l.clone(), l.idle_gaps_ms.clone()));
-    }
-    // Label the gaps: the `timers` shape's long gaps are its timers, in order.
-    let timers = run.shape.timers();
-    let threshold = timers.iter().copied().min().unwrap_or(0) as f64 / 2.0;
-    let long: usize = raw
-        .iter()
-        .flat_map(|(_, g)| g)
-        .filter(|&&g| !timers.is_empty() && g as f64 >= threshold)
-        .count();
-    if !timers.is_empty() && long != timers.len() {
-        out.timer_mismatch = Some(format!(
-            "{} gaps ≥ {threshold:.0} ms for {} timers",
-            long,
-            timers.len()
-        ));
-    }
-    let mut next_timer = timers.iter();
-    for (l, gaps) in raw {
-        let labelled = gaps
-            .iter()
-            .map(|&g| {
-                let g_ms = g as f64;
-                let wait = match run.shape.kind.as_str() {
-                    "signals" => Wait::Signal,
-                    "timers" if g_ms >= threshold => match next_timer.next() {
-                        Some(&t) if out.timer_mismatch.is_none() => {
-                            out.timer_gaps.push((t, g_ms));
-                            Wait::Timer(t)
-                        }
-                        _ => Wait::Timer(0),
-                    },
-                    _ => Wait::FollowUp,
-                };
-                (g_ms, wait)
-            })
-            .collect();
-        out.invs.push(Inv {
-            duration_ms: l.duration_ms.unwrap_or_default(),
-            gaps: labelled,
-            tail_ms: l.idle_tail_ms.unwrap_or_default() as f64,
-        });
-    }
-    Ok(out)
-}
-
-fn fmt_pcts(p: Option<[f64; 4]>) -> String {
-    match p {
-        Some([a, b, c, d]) => format!("{a:.0} | {b:.0} | {c:.0} | {d:.0}"),
-        None => "– | – | – | –".into(),
-    }
-}
-
-fn median(v: &[f64]) -> Option<f64> {
-    pcts(v).map(|p| p[0])
-}
-
-/// Per shape: the sum over its runs of each policy's cost, and the number of runs.
-struct ShapeCosts {
-    runs: usize,
-    by_policy: Vec<Cost>,
+    /// The report's time, `YYYY-MM-DD HH:MM` (UTC).
+    pub started_utc: &'a str,
 }
 
 pub fn render(inp: &Input) -> Result<String> {
-    let args = inp.args;
-    let mem = args.memory_mb;
-    let reduced = inp
-        .runs
-        .iter()
-        .map(|r| reduce(r, inp.logs))
-        .collect::<Result<Vec<_>>>()?;
-    let kinds: Vec<String> = {
-        let mut k: Vec<String> = Vec::new();
-        for r in &reduced {
-            if !k.contains(&r.kind) {
-                k.push(r.kind.clone());
-            }
-        }
-        k
-    };
-    let of = |kind: &str| -> Vec<&RunGaps> { reduced.iter().filter(|r| r.kind == kind).collect() };
-    let gaps_where = |pred: &dyn Fn(&str, Wait) -> bool| -> Vec<f64> {
-        reduced
-            .iter()
-            .flat_map(|r| {
-                r.invs
-                    .iter()
-                    .flat_map(move |i| i.gaps.iter().map(move |g| (r.kind.as_str(), *g)))
-            })
-            .filter(|(k, (_, w))| pred(k, *w))
-            .map(|(_, (g, _))| g)
-            .collect()
-    };
-    let follow_ups = gaps_where(&|_, w| w == Wait::FollowUp);
-    let overhead_all: Vec<f64> = reduced
-        .iter()
-        .flat_map(|r| r.overhead_ms.iter().copied())
-        .collect();
-    let overhead_ms = median(&overhead_all).unwrap_or(0.0);
-
-    // The grace: the smallest candidate that ≤ 1 % of the follow-ups exceed, here and with the
-    // network allowance added to each.
-    let mut candidates: Vec<f64> = args.what_if_ms.iter().map(|&m| m as f64).collect();
-    candidates.sort_by(f64::total_cmp);
-    let over = |e: f64, v: &[f64]| v.iter().filter(|&&g| g > e).count();
-    let smallest_catching = |v: &[f64]| {
-        candidates
-            .iter()
-            .copied()
-            .find(|&c| over(c, v) as f64 <= 0.01 * v.len() as f64)
-            .unwrap_or(*candidates.last().unwrap_or(&5000.0))
-    };
-    let local_grace = smallest_catching(&follow_ups);
-    let allowance = args.network_allowance_ms as f64;
-    let with_network: Vec<f64> = follow_ups.iter().map(|g| g + allowance).collect();
-    let grace = smallest_catching(&with_network);
-    let break_even = break_even_wait_ms(overhead_ms, mem);
-
-    let mut policies: Vec<Policy> = candidates.iter().map(|&e| Policy::Fixed(e)).collect();
-    let observed = Policy::Fixed(args.idle_exit_ms as f64);
-    policies.push(observed);
-    let mut timer_lengths: Vec<u64> = args.timer_ms.clone();
-    timer_lengths.sort_unstable();
-    timer_lengths.dedup();
-    policies.push(Policy::Grace {
-        grace_ms: grace,
-        keep_timer_ms: 0.0,
-    });
-    for &t in timer_lengths.iter().take(2) {
-        policies.push(Policy::Grace {
-            grace_ms: grace,
-            keep_timer_ms: t as f64,
-        });
-    }
-    let five = policies
-        .iter()
-        .position(|p| *p == Policy::Fixed(5000.0))
-        .unwrap_or(0);
-    let mut costs: BTreeMap<&str, ShapeCosts> = BTreeMap::new();
-    for r in &reduced {
-        let e = costs.entry(r.kind.as_str()).or_insert_with(|| ShapeCosts {
-            runs: 0,
-            by_policy: vec![Cost::default(); policies.len()],
-        });
-        e.runs += 1;
-        for (i, p) in policies.iter().enumerate() {
-            for inv in &r.invs {
-                e.by_policy[i] += cost(inv, *p, overhead_ms);
-            }
-        }
-    }
-    let per_1000 = |c: Cost, runs: usize| {
-        let f = 1000.0 / runs.max(1) as f64;
-        Cost {
-            billed_ms: c.billed_ms * f,
-            invocations: c.invocations * f,
-            splits: c.splits * f,
-        }
-    };
-
+    let a = analyse(inp)?;
     let mut o = String::new();
-    let _ = writeln!(
-        o,
-        "## task-gaps — {} (UTC)\n",
-        chrono::Utc::now().format("%Y-%m-%d %H:%M")
-    );
+    header(&mut o, &a);
+    gap_table(&mut o, &a);
+    timer_table(&mut o, &a);
+    what_if_table(&mut o, &a);
+    cost_table(&mut o, &a);
+    proposal(&mut o, &a);
+    notes(&mut o, &a);
+    Ok(o)
+}
+
+/// Title, the setup and the shapes.
+fn header(o: &mut String, a: &Analysis) {
+    let args = a.inp.args;
+    let mem = args.memory_mb;
+    let _ = writeln!(o, "## task-gaps — {} (UTC)\n", a.inp.started_utc);
     let _ = writeln!(
         o,
         "Release `bootstrap` of examples/hello-worker (`GapShapesWorkflow`) on the local rig (real \
@@ -259,7 +54,7 @@ pub fn render(inp: &Input) -> Result<String> {
          start (`idle_gaps_ms` of the worker's `invocation finished` line). Percentiles \
          nearest-rank; ms.\n",
         std::thread::available_parallelism().map_or(0, |n| n.get()),
-        inp.fidelity,
+        a.inp.fidelity,
         args.function_timeout_secs,
         args.concurrency,
         args.idle_exit_ms,
@@ -278,15 +73,21 @@ pub fn render(inp: &Input) -> Result<String> {
         args.signal_every_ms,
         args.parallel_steps
     );
+}
 
-    // --- gap distribution ------------------------------------------------------------------
+/// Idle gaps per shape, and over all shapes by kind of wait.
+fn gap_table(o: &mut String, a: &Analysis) {
+    let kinds = &a.kinds;
+    let follow_ups = &a.follow_ups;
+    let of = |kind: &str| a.of(kind);
+    let gaps_where = |pred: &dyn Fn(&str, Wait) -> bool| a.gaps_where(pred);
     let _ = writeln!(o, "### Idle gaps per shape\n");
     let _ = writeln!(
         o,
         "| shape | runs | invocations (cold) | gaps | p50 | p90 | p99 | max | first task p50 | idle tail p50 | workflow p50 | stopped by |"
     );
     let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|---|---|---|");
-    for k in &kinds {
+    for k in kinds {
         let rs = of(k);
         let gaps: Vec<f64> = rs
             .iter()
@@ -326,7 +127,7 @@ pub fn render(inp: &Input) -> Result<String> {
     for (label, v) in [
         (
             "**server follow-ups**, all shapes (every gap but timer and signal waits)",
-            &follow_ups,
+            follow_ups,
         ),
         (
             "… of which inside `timers` (around the timers)",
@@ -343,8 +144,12 @@ pub fn render(inp: &Input) -> Result<String> {
         );
     }
     let _ = writeln!(o);
+}
 
-    // --- timers ----------------------------------------------------------------------------
+/// Timer gaps against their timers (when the `timers` shape ran).
+fn timer_table(o: &mut String, a: &Analysis) {
+    let reduced = &a.reduced;
+    let timer_lengths = &a.timer_lengths;
     let timer_rows: Vec<(u64, f64)> = reduced.iter().flat_map(|r| r.timer_gaps.clone()).collect();
     if !timer_rows.is_empty() || reduced.iter().any(|r| r.timer_mismatch.is_some()) {
         let _ = writeln!(o, "### Timer gaps vs their timers (`timers`)\n");
@@ -353,7 +158,7 @@ pub fn render(inp: &Input) -> Result<String> {
             "| timer | n | gap p50 | gap max | gap − timer p50 | p90 | max | server: fired − started − timer p50 | max |"
         );
         let _ = writeln!(o, "|---|---|---|---|---|---|---|---|---|");
-        for &t in &timer_lengths {
+        for &t in timer_lengths {
             let g: Vec<f64> = timer_rows
                 .iter()
                 .filter(|r| r.0 == t)
@@ -388,8 +193,15 @@ pub fn render(inp: &Input) -> Result<String> {
         }
         let _ = writeln!(o);
     }
+}
 
-    // --- what-ifs ---------------------------------------------------------------------------
+/// Per idle exit: the gaps that would end the invocation.
+fn what_if_table(o: &mut String, a: &Analysis) {
+    let args = a.inp.args;
+    let kinds = &a.kinds;
+    let follow_ups = &a.follow_ups;
+    let candidates = &a.candidates;
+    let of = |kind: &str| a.of(kind);
     let _ = writeln!(o, "### Gaps that would end the invocation, per idle exit\n");
     let _ = writeln!(
         o,
@@ -400,7 +212,7 @@ pub fn render(inp: &Input) -> Result<String> {
         model::REINVOKE_LATENCY_MS
     );
     let _ = write!(o, "| idle exit |");
-    for k in &kinds {
+    for k in kinds {
         let _ = write!(o, " `{k}` |");
     }
     let _ = writeln!(o, " follow-ups, all shapes |");
@@ -409,7 +221,7 @@ pub fn render(inp: &Input) -> Result<String> {
     exits.push(args.idle_exit_ms as f64);
     for &e in &exits {
         let _ = write!(o, "| {} |", secs(e));
-        for k in &kinds {
+        for k in kinds {
             let rs = of(k);
             let gaps: Vec<f64> = rs
                 .iter()
@@ -423,7 +235,7 @@ pub fn render(inp: &Input) -> Result<String> {
                 n as f64 / rs.len().max(1) as f64
             );
         }
-        let n = over(e, &follow_ups);
+        let n = over(e, follow_ups);
         let _ = writeln!(
             o,
             " {n}/{} ({:.1} %) |",
@@ -432,7 +244,20 @@ pub fn render(inp: &Input) -> Result<String> {
         );
     }
     let _ = writeln!(o);
+}
 
+/// Billed GB-s per 1,000 workflows of each shape, per policy.
+fn cost_table(o: &mut String, a: &Analysis) {
+    let args = a.inp.args;
+    let overhead_ms = a.overhead_ms;
+    let five = a.five;
+    let workflows_total = a.workflows_total();
+    let mem = args.memory_mb;
+    let kinds = &a.kinds;
+    let overhead_all = &a.overhead_all;
+    let policies = &a.policies;
+    let costs = &a.costs;
+    let total = |i: usize| a.total(i);
     let _ = writeln!(
         o,
         "### Billed GB-s per 1,000 workflows of each shape, per policy\n"
@@ -453,7 +278,7 @@ pub fn render(inp: &Input) -> Result<String> {
         model::USD_PER_REQUEST * 1e6
     );
     let _ = write!(o, "| policy |");
-    for k in &kinds {
+    for k in kinds {
         let _ = write!(o, " `{k}` |");
     }
     let _ = writeln!(
@@ -461,17 +286,9 @@ pub fn render(inp: &Input) -> Result<String> {
         " all: GB-s (Δ vs 5 s) | all: USD | all: re-invocations | added latency / workflow |"
     );
     let _ = writeln!(o, "|---|{}---|---|---|---|", "---|".repeat(kinds.len()));
-    let total = |i: usize| {
-        let mut c = Cost::default();
-        for sc in costs.values() {
-            c += per_1000(sc.by_policy[i], sc.runs);
-        }
-        c
-    };
-    let workflows_total: f64 = 1000.0 * costs.len() as f64;
     for (i, p) in policies.iter().enumerate() {
         let _ = write!(o, "| {} |", p.label());
-        for k in &kinds {
+        for k in kinds {
             let sc = &costs[k.as_str()];
             let c = per_1000(sc.by_policy[i], sc.runs);
             let base = per_1000(sc.by_policy[five], sc.runs);
@@ -496,18 +313,27 @@ pub fn render(inp: &Input) -> Result<String> {
         );
     }
     let _ = writeln!(o);
+}
 
-    // --- proposal ---------------------------------------------------------------------------
-    let fp = pcts(&follow_ups).unwrap_or([0.0; 4]);
+/// The proposed idle policy, computed from the tables.
+fn proposal(o: &mut String, a: &Analysis) {
+    let args = a.inp.args;
+    let overhead_ms = a.overhead_ms;
+    let local_grace = a.local_grace;
+    let grace = a.grace;
+    let break_even = a.break_even;
+    let mem = args.memory_mb;
+    let follow_ups = &a.follow_ups;
+    let with_network = &a.with_network;
+    let policies = &a.policies;
+    let timer_lengths = &a.timer_lengths;
+    let fp = pcts(follow_ups).unwrap_or([0.0; 4]);
     let idx = |p: Policy| policies.iter().position(|q| *q == p);
     let g0 = idx(Policy::Grace {
         grace_ms: grace,
         keep_timer_ms: 0.0,
     })
     .unwrap_or(0);
-    let c5 = total(five);
-    let cg = total(g0);
-    let cobs = total(idx(observed).unwrap_or(0));
     let _ = writeln!(
         o,
         "### Proposed idle policy (computed from the tables above)\n"
@@ -530,11 +356,11 @@ pub fn render(inp: &Input) -> Result<String> {
         fp[3],
         follow_ups.len(),
         secs(local_grace),
-        over(local_grace, &follow_ups),
+        over(local_grace, follow_ups),
         follow_ups.len(),
         secs(grace),
         args.network_allowance_ms,
-        over(grace, &with_network),
+        over(grace, with_network),
         follow_ups.len(),
         model::REINVOKE_LATENCY_MS,
         secs(timer_lengths.first().copied().unwrap_or(0) as f64),
@@ -554,6 +380,25 @@ pub fn render(inp: &Input) -> Result<String> {
         secs(timer_lengths.first().copied().unwrap_or(0) as f64),
         model::REINVOKE_LATENCY_MS
     );
+    effect(o, a, g0);
+}
+
+/// Items 3 and 4 of the proposal: what grace (policy `g0`) changes in cost and latency.
+fn effect(o: &mut String, a: &Analysis, g0: usize) {
+    let args = a.inp.args;
+    let mem = args.memory_mb;
+    let grace = a.grace;
+    let five = a.five;
+    let observed = a.observed;
+    let kinds = &a.kinds;
+    let costs = &a.costs;
+    let workflows_total = a.workflows_total();
+    let of = |kind: &str| a.of(kind);
+    let total = |i: usize| a.total(i);
+    let idx = |p: Policy| a.policies.iter().position(|q| *q == p);
+    let c5 = total(five);
+    let cg = total(g0);
+    let cobs = total(idx(observed).unwrap_or(0));
     let _ = writeln!(
         o,
         "3. **Effect, all shapes together (1,000 workflows of each):** idle exit 5 s bills {:.1} \
@@ -598,18 +443,24 @@ pub fn render(inp: &Input) -> Result<String> {
         per_shape.join("; ")
     );
     let _ = writeln!(o);
+}
 
-    // --- notes ------------------------------------------------------------------------------
-    let unattributed = inp
+/// Notes: unattributed and idle invocations, the missing network, `--note`s, wall time.
+fn notes(o: &mut String, a: &Analysis) {
+    let args = a.inp.args;
+    let kinds = &a.kinds;
+    let of = |kind: &str| a.of(kind);
+    let unattributed = a
+        .inp
         .all_records
         .len()
-        .saturating_sub(inp.runs.iter().map(|r| r.records.len()).sum::<usize>());
+        .saturating_sub(a.inp.runs.iter().map(|r| r.records.len()).sum::<usize>());
     let _ = writeln!(o, "### Notes\n");
     let _ = writeln!(
         o,
         "- {} invocation records in all; {unattributed} not caused by a measured run (the \
          rig's set-up invocation and the discarded warm-up run).",
-        inp.all_records.len()
+        a.inp.all_records.len()
     );
     let idle_invs: Vec<String> = kinds
         .iter()
@@ -639,6 +490,9 @@ pub fn render(inp: &Input) -> Result<String> {
     for n in &args.notes {
         let _ = writeln!(o, "- {n}");
     }
-    let _ = writeln!(o, "- bench wall time {:.0} s", inp.wall.as_secs_f64());
-    Ok(o)
+    let _ = writeln!(o, "- bench wall time {:.0} s", a.inp.wall.as_secs_f64());
 }
+
+#[cfg(test)]
+#[path = "report_tests.rs"]
+mod tests;

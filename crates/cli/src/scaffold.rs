@@ -170,21 +170,50 @@ fn inside_a_workspace(dir: &Path) -> bool {
 /// Creates the crate. Never overwrites: fails with [`NewError::NotEmpty`] if `path` holds
 /// anything.
 pub fn new_project(o: &NewOptions) -> Result<NewReport, NewError> {
-    match std::fs::metadata(&o.path) {
-        Ok(m) if !m.is_dir() => return Err(NewError::NotADirectory(o.path.clone())),
-        Ok(_) => {
-            let mut entries = std::fs::read_dir(&o.path).map_err(io(&o.path))?;
-            if entries.next().is_some() {
-                return Err(NewError::NotEmpty(o.path.clone()));
-            }
-        }
-        Err(_) => {}
-    }
+    check_target(&o.path)?;
     let abs = if o.path.is_absolute() {
         o.path.clone()
     } else {
         std::env::current_dir().map_err(io(&o.path))?.join(&o.path)
     };
+    let settings = settings(o, &abs)?;
+    let files = render_files(o, &abs, &settings);
+    let written = write_files(o, &abs, &files)?;
+    Ok(NewReport {
+        path: abs,
+        crate_name: settings.crate_name,
+        deployment_name: settings.deployment_name,
+        build_id: o.build_id.clone(),
+        task_queue: settings.task_queue,
+        files: written,
+    })
+}
+
+/// The target must not be a file nor a non-empty directory (it may not exist).
+fn check_target(path: &Path) -> Result<(), NewError> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_dir() => Err(NewError::NotADirectory(path.to_path_buf())),
+        Ok(_) => {
+            let mut entries = std::fs::read_dir(path).map_err(io(path))?;
+            if entries.next().is_some() {
+                return Err(NewError::NotEmpty(path.to_path_buf()));
+            }
+            Ok(())
+        }
+        Err(_) => Ok(()),
+    }
+}
+
+/// The crate's names, with their defaults, checked.
+struct Settings {
+    crate_name: String,
+    deployment_name: String,
+    task_queue: String,
+}
+
+/// Crate name (default: the directory's), deployment name and task queue (default: the crate
+/// name), each checked, and a `--toolkit-path` that is a checkout.
+fn settings(o: &NewOptions, abs: &Path) -> Result<Settings, NewError> {
     let crate_name = match &o.crate_name {
         Some(n) => n.clone(),
         None => abs
@@ -208,12 +237,21 @@ pub fn new_project(o: &NewOptions) -> Result<NewReport, NewError> {
             return Err(NewError::NotACheckout(root.clone()));
         }
     }
+    Ok(Settings {
+        crate_name,
+        deployment_name,
+        task_queue,
+    })
+}
+
+/// The crate's files (path relative to the crate, text), from the templates.
+fn render_files(o: &NewOptions, abs: &Path, s: &Settings) -> Vec<(&'static str, String)> {
     let vars: Vec<(&str, String)> = vec![
-        ("crate_name", crate_name.clone()),
-        ("crate_ident", crate_name.replace('-', "_")),
-        ("deployment_name", deployment_name.clone()),
+        ("crate_name", s.crate_name.clone()),
+        ("crate_ident", s.crate_name.replace('-', "_")),
+        ("deployment_name", s.deployment_name.clone()),
         ("build_id", o.build_id.clone()),
-        ("task_queue", task_queue.clone()),
+        ("task_queue", s.task_queue.clone()),
         ("worker_dep", dep(&o.toolkit, "lambda-worker")),
         ("testing_dep", dep(&o.toolkit, "testing")),
         ("toolkit_version", TOOLKIT_VERSION.to_string()),
@@ -223,7 +261,7 @@ pub fn new_project(o: &NewOptions) -> Result<NewReport, NewError> {
         ("temporalio_workflow", TEMPORALIO_WORKFLOW.to_string()),
         (
             "workspace_table",
-            if inside_a_workspace(&abs) {
+            if inside_a_workspace(abs) {
                 "\n# Its own workspace, not a member of the one around it.\n[workspace]\n".into()
             } else {
                 String::new()
@@ -237,7 +275,7 @@ pub fn new_project(o: &NewOptions) -> Result<NewReport, NewError> {
         }
         out
     };
-    let files: Vec<(&str, String)> = vec![
+    vec![
         (
             "Cargo.toml",
             render(include_str!("scaffold/Cargo.toml.tmpl")),
@@ -257,11 +295,20 @@ pub fn new_project(o: &NewOptions) -> Result<NewReport, NewError> {
             ".gitignore",
             include_str!("scaffold/gitignore.tmpl").to_string(),
         ),
-    ];
-    std::fs::create_dir_all(abs.join("src")).map_err(io(&abs))?;
-    std::fs::create_dir_all(abs.join("tests")).map_err(io(&abs))?;
+    ]
+}
+
+/// Writes `files` under `abs`, never replacing one, and (from a local checkout) its
+/// `Cargo.lock`; returns the paths written, relative to `abs`.
+fn write_files(
+    o: &NewOptions,
+    abs: &Path,
+    files: &[(&str, String)],
+) -> Result<Vec<String>, NewError> {
+    std::fs::create_dir_all(abs.join("src")).map_err(io(abs))?;
+    std::fs::create_dir_all(abs.join("tests")).map_err(io(abs))?;
     let mut written = Vec::new();
-    for (rel, text) in &files {
+    for (rel, text) in files {
         let p = abs.join(rel);
         // create_new: never replace a file, even one that appeared meanwhile.
         let mut f = std::fs::OpenOptions::new()
@@ -281,14 +328,7 @@ pub fn new_project(o: &NewOptions) -> Result<NewReport, NewError> {
             written.push("Cargo.lock".into());
         }
     }
-    Ok(NewReport {
-        path: abs,
-        crate_name,
-        deployment_name,
-        build_id: o.build_id.clone(),
-        task_queue,
-        files: written,
-    })
+    Ok(written)
 }
 
 #[cfg(test)]

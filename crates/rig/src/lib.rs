@@ -12,12 +12,12 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), temporal_lambda_rig::LocalError> {
-//! use temporal_lambda_rig::{run_workflows_of, start_rig, tool_root, RigOptions};
+//! use temporal_lambda_rig::{run_workflows_on, start_rig, tool_root, RigOptions};
 //!
 //! let state = std::env::temp_dir().join("my-rig");
 //! let opts = RigOptions::for_crate(tool_root(), &state, "worker");
 //! let rig = start_rig(&opts, "target/debug/bootstrap".as_ref(), &|step| eprintln!("{step}")).await?;
-//! let report = run_workflows_of(&rig, "GreetingWorkflow", 3, None).await?;
+//! let report = run_workflows_on(&rig, rig.function(), "GreetingWorkflow", 3, None).await?;
 //! println!("{} invocation(s), {} cold", report.invocations, report.cold_starts);
 //! # Ok(()) }
 //! ```
@@ -39,19 +39,17 @@ pub mod worker;
 pub mod workflows;
 
 pub use deploy::Redeployed;
-pub use options::{
-    default_fidelity, FunctionOptions, RigOptions, FAST_DRAINAGE, RIG_DEFAULT_FIDELITY,
-};
+pub use options::{FunctionOptions, RigOptions, FAST_DRAINAGE, RIG_DEFAULT_FIDELITY};
 pub use rig::{server_credentials, start_rig, Rig, RigFunction, RigTls};
 pub use rig_file::{RigFile, RigFileFunction};
 pub use worker::{
-    build_sample, build_worker, find_repo_root, function_name_for, resolve_worker, tool_root,
-    WorkerCrate, WorkerSource,
+    build_worker, find_repo_root, function_name_for, resolve_worker, tool_root, WorkerCrate,
+    WorkerSource,
 };
-pub use workflows::{run_workflows, run_workflows_of, run_workflows_on, DemoReport, DemoWorkflow};
+pub use workflows::{run_workflows_on, DemoReport, DemoWorkflow};
 
 /// Role the demo registers in the emulator's STS.
-pub const DEMO_ROLE: &str = "arn:aws:iam::123456789012:role/temporal-serverless-invoker";
+pub(crate) const DEMO_ROLE: &str = "arn:aws:iam::123456789012:role/temporal-serverless-invoker";
 
 /// Errors of the local rig: each names the step and the fix.
 #[derive(Debug, thiserror::Error)]

@@ -18,11 +18,12 @@ pub struct RigOptions {
     pub temporal_port: Option<u16>,
     /// Lambda function name.
     pub function_name: String,
-    /// Task queue the worker polls (`TEMPORAL_TASK_QUEUE` of the function).
+    /// Task queue the worker polls (`TEMPORAL_TASK_QUEUE` of the function; empty: the code's).
     pub task_queue: String,
-    /// Worker Deployment name the sample is built with (`HELLO_DEPLOYMENT_NAME`).
+    /// Worker Deployment name overriding the code's (`TEMPORAL_DEPLOYMENT_NAME` of the
+    /// function; empty: the code's).
     pub deployment_name: String,
-    /// Build ID (`HELLO_BUILD_ID`), also the published version's description.
+    /// Build ID overriding the code's (`TEMPORAL_BUILD_ID` of the function; empty: the code's).
     pub build_id: String,
     /// Function timeout.
     pub function_timeout: Duration,
@@ -38,11 +39,6 @@ pub struct RigOptions {
     /// IAM endpoint (e.g. `moto_server`) the emulator's STS reads role trust policies from, so
     /// roles created with `temporal-lambda iam create` against it can be assumed.
     pub iam_endpoint: Option<String>,
-    /// The function is the sample (`examples/hello-worker`): its deployment version comes from
-    /// `deployment_name` / `build_id` through `HELLO_DEPLOYMENT_NAME` / `HELLO_BUILD_ID`. For
-    /// any other crate (`false`) the code's own deployment version and task queue are used, as
-    /// its describe answer reports them.
-    pub sample: bool,
     /// Serve the Temporal Web UI (printed by `local up`).
     pub ui: bool,
     /// Front the dev server with TLS + an API key (a real nginx with a CA generated for the
@@ -74,7 +70,7 @@ pub const RIG_DEFAULT_FIDELITY: Fidelity = Fidelity::LAMBDA;
 
 /// The fidelity from `TEMPORAL_LAMBDA_FIDELITY` (`lambda`, `off`, or a list of cpu, memory,
 /// freeze), else [`RIG_DEFAULT_FIDELITY`]. An unparsable value is reported and ignored.
-pub fn default_fidelity() -> Fidelity {
+pub(crate) fn default_fidelity() -> Fidelity {
     match std::env::var("TEMPORAL_LAMBDA_FIDELITY") {
         Ok(v) => v.parse().unwrap_or_else(|e| {
             tracing::warn!("TEMPORAL_LAMBDA_FIDELITY={v}: {e}; using `{RIG_DEFAULT_FIDELITY}`");
@@ -85,13 +81,17 @@ pub fn default_fidelity() -> Fidelity {
 }
 
 impl RigOptions {
-    /// The first function's settings (the sample's deployment version through
-    /// `HELLO_DEPLOYMENT_NAME` / `HELLO_BUILD_ID`).
-    pub fn function_options(&self) -> FunctionOptions {
+    /// The first function's settings: `env`, then `deployment_name` / `build_id` (when set) as
+    /// `TEMPORAL_DEPLOYMENT_NAME` / `TEMPORAL_BUILD_ID`, which override the code's.
+    pub(crate) fn function_options(&self) -> FunctionOptions {
         let mut env = self.env.clone();
-        if self.sample {
-            env.push(("HELLO_DEPLOYMENT_NAME".into(), self.deployment_name.clone()));
-            env.push(("HELLO_BUILD_ID".into(), self.build_id.clone()));
+        for (key, value) in [
+            ("TEMPORAL_DEPLOYMENT_NAME", &self.deployment_name),
+            ("TEMPORAL_BUILD_ID", &self.build_id),
+        ] {
+            if !value.is_empty() {
+                env.push((key.into(), value.clone()));
+            }
         }
         FunctionOptions {
             function_name: self.function_name.clone(),
@@ -102,25 +102,30 @@ impl RigOptions {
         }
     }
 
-    /// The demo's settings: function `hello-worker`, task queue `hello-lambda`, version
-    /// `hello-app:build-1`, 30 s timeout, concurrency 3, any free ports.
-    pub fn new(repo_root: impl Into<PathBuf>, state_dir: impl Into<PathBuf>) -> Self {
+    /// Settings for a worker crate's `bootstrap` deployed as `function_name`: the task queue,
+    /// deployment name and build ID are the code's own (from its describe answer); 30 s
+    /// timeout, concurrency 3, 256 MB, any free ports. `tool_root` holds (or receives)
+    /// `.venv/bin/temporal`.
+    pub fn for_crate(
+        tool_root: impl Into<PathBuf>,
+        state_dir: impl Into<PathBuf>,
+        function_name: impl Into<String>,
+    ) -> Self {
         Self {
-            repo_root: repo_root.into(),
+            repo_root: tool_root.into(),
             state_dir: state_dir.into(),
             emulator_port: 0,
             temporal_port: None,
-            function_name: "hello-worker".into(),
-            task_queue: "hello-lambda".into(),
-            deployment_name: "hello-app".into(),
-            build_id: "build-1".into(),
+            function_name: function_name.into(),
+            task_queue: String::new(),
+            deployment_name: String::new(),
+            build_id: String::new(),
             function_timeout: Duration::from_secs(30),
             concurrency: 3,
             idle_sandbox_ttl: None,
             env: Vec::new(),
             temporal_db_file: None,
             iam_endpoint: None,
-            sample: true,
             ui: false,
             tls: false,
             fidelity: default_fidelity(),
@@ -129,26 +134,16 @@ impl RigOptions {
         }
     }
 
-    /// Settings for a user's worker crate: the function is named after the package, the task
-    /// queue, deployment name and build ID are the code's own (from its describe answer).
-    /// `tool_root` holds (or receives) `.venv/bin/temporal`.
-    pub fn for_crate(
-        tool_root: impl Into<PathBuf>,
-        state_dir: impl Into<PathBuf>,
-        function_name: impl Into<String>,
-    ) -> Self {
-        Self {
-            function_name: function_name.into(),
-            task_queue: String::new(),
-            deployment_name: String::new(),
-            build_id: String::new(),
-            sample: false,
-            ..Self::new(tool_root, state_dir)
-        }
+    /// Compatibility shim for callers written before [`RigOptions::for_crate`] (the sample's
+    /// rig tests): `for_crate(repo_root, state_dir, "hello-worker")`. Remove once they name
+    /// their function.
+    #[doc(hidden)]
+    pub fn new(repo_root: impl Into<PathBuf>, state_dir: impl Into<PathBuf>) -> Self {
+        Self::for_crate(repo_root, state_dir, "hello-worker")
     }
 }
 
-/// A function to deploy on a running rig with [`Rig::deploy`].
+/// A function to deploy on a running rig with [`Rig::deploy`](crate::Rig::deploy).
 #[derive(Debug, Clone)]
 pub struct FunctionOptions {
     /// Lambda function name (unique in the rig).

@@ -105,7 +105,7 @@ impl Rig {
     }
 
     /// The deployed function named `name`.
-    pub fn function_named(&self, name: &str) -> Option<&RigFunction> {
+    pub(crate) fn function_named(&self, name: &str) -> Option<&RigFunction> {
         self.functions.iter().find(|f| f.function_name == name)
     }
 

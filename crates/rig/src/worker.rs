@@ -34,8 +34,6 @@ pub struct WorkerCrate {
     pub target_dir: PathBuf,
     /// Build in release mode.
     pub release: bool,
-    /// It is this repository's sample (`hello-worker`).
-    pub is_sample: bool,
 }
 
 impl WorkerCrate {
@@ -60,13 +58,30 @@ fn cargo() -> Command {
 
 /// Finds the worker crate with `cargo metadata`: the package named by `-p`, else the one whose
 /// manifest is `--manifest-path` (or the current directory's), else — in a workspace — the only
-/// package with the bin (the sample when run inside this repository). Refuses a package with no
-/// such bin or that does not depend on `temporal-lambda-worker`, saying what to add.
+/// package with the bin. Refuses a package with no such bin or that does not depend on
+/// `temporal-lambda-worker`, saying what to add.
 pub fn resolve_worker(src: &WorkerSource) -> Result<WorkerCrate, LocalError> {
     let bin = src.bin.clone().unwrap_or_else(|| "bootstrap".into());
+    let meta = cargo_metadata(src.manifest_path.as_deref())?;
+    let target_dir = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
+    let workspace_root = PathBuf::from(meta["workspace_root"].as_str().unwrap_or("."));
+    let packages = meta["packages"].as_array().cloned().unwrap_or_default();
+    let chosen = choose_package(src, &packages, &workspace_root, &bin)?;
+    check_worker(chosen, &bin)?;
+    Ok(WorkerCrate {
+        package: chosen["name"].as_str().unwrap_or_default().to_string(),
+        manifest_path: PathBuf::from(chosen["manifest_path"].as_str().unwrap_or_default()),
+        bin,
+        target_dir,
+        release: src.release,
+    })
+}
+
+/// `cargo metadata --no-deps` of `manifest_path` (default: the current directory's workspace).
+fn cargo_metadata(manifest_path: Option<&Path>) -> Result<serde_json::Value, LocalError> {
     let mut cmd = cargo();
     cmd.args(["metadata", "--format-version", "1", "--no-deps"]);
-    if let Some(m) = &src.manifest_path {
+    if let Some(m) = manifest_path {
         cmd.arg("--manifest-path").arg(m);
     }
     let out = cmd
@@ -81,22 +96,45 @@ pub fn resolve_worker(src: &WorkerSource) -> Result<WorkerCrate, LocalError> {
             ),
         });
     }
-    let meta: serde_json::Value =
-        serde_json::from_slice(&out.stdout).map_err(step("reading cargo metadata"))?;
-    let target_dir = PathBuf::from(meta["target_directory"].as_str().unwrap_or("target"));
-    let workspace_root = PathBuf::from(meta["workspace_root"].as_str().unwrap_or("."));
-    let packages = meta["packages"].as_array().cloned().unwrap_or_default();
-    let has_bin = |p: &serde_json::Value| {
-        p["targets"].as_array().is_some_and(|ts| {
-            ts.iter().any(|t| {
-                t["name"] == bin.as_str()
-                    && t["kind"]
-                        .as_array()
-                        .is_some_and(|k| k.iter().any(|k| k == "bin"))
-            })
+    serde_json::from_slice(&out.stdout).map_err(step("reading cargo metadata"))
+}
+
+/// The package (of `cargo metadata`) has a binary target named `bin`.
+fn has_bin(package: &serde_json::Value, bin: &str) -> bool {
+    package["targets"].as_array().is_some_and(|ts| {
+        ts.iter().any(|t| {
+            t["name"] == bin
+                && t["kind"]
+                    .as_array()
+                    .is_some_and(|k| k.iter().any(|k| k == "bin"))
         })
+    })
+}
+
+/// The package `src` selects: by `-p`, else by manifest (`--manifest-path` or the current
+/// directory's, when it is a package), else the only one with the bin.
+fn choose_package<'a>(
+    src: &WorkerSource,
+    packages: &'a [serde_json::Value],
+    workspace_root: &Path,
+    bin: &str,
+) -> Result<&'a serde_json::Value, LocalError> {
+    let not_found = |reason: String| LocalError::Step {
+        step: "finding the worker crate",
+        reason,
     };
-    // The manifest asked for (or the current directory's) when it is a package.
+    if let Some(name) = &src.package {
+        return packages
+            .iter()
+            .find(|p| p["name"] == name.as_str())
+            .ok_or_else(|| {
+                not_found(format!(
+                    "no package `{name}` in the workspace at {}; packages: {}",
+                    workspace_root.display(),
+                    names(packages)
+                ))
+            });
+    }
     let manifest = match &src.manifest_path {
         Some(m) => std::fs::canonicalize(m).ok(),
         None => std::env::current_dir()
@@ -109,58 +147,36 @@ pub fn resolve_worker(src: &WorkerSource) -> Result<WorkerCrate, LocalError> {
             .iter()
             .find(|p| p["manifest_path"].as_str().map(Path::new) == Some(m.as_path()))
     });
-    let chosen = match (&src.package, by_manifest) {
-        (Some(name), _) => packages
-            .iter()
-            .find(|p| p["name"] == name.as_str())
-            .ok_or_else(|| LocalError::Step {
-                step: "finding the worker crate",
-                reason: format!(
-                    "no package `{name}` in the workspace at {}; packages: {}",
-                    workspace_root.display(),
-                    names(&packages)
-                ),
-            })?,
-        (None, Some(p)) => p,
-        (None, None) => {
-            let with_bin: Vec<&serde_json::Value> =
-                packages.iter().filter(|p| has_bin(p)).collect();
-            let sample = with_bin
-                .iter()
-                .copied()
-                .find(|p| p["name"] == "hello-worker");
-            match (with_bin.as_slice(), sample) {
-                ([one], _) => *one,
-                (_, Some(s)) => s,
-                ([], _) => {
-                    return Err(LocalError::Step {
-                        step: "finding the worker crate",
-                        reason: format!(
-                            "no package in the workspace at {} has a `{bin}` binary; pass -p <package> (and --bin) or create a worker with `temporal-lambda new <dir>`",
-                            workspace_root.display()
-                        ),
-                    })
-                }
-                (many, None) => {
-                    return Err(LocalError::Step {
-                        step: "finding the worker crate",
-                        reason: format!(
-                            "several packages have a `{bin}` binary ({}); choose one with -p <package>",
-                            many.iter().filter_map(|p| p["name"].as_str()).collect::<Vec<_>>().join(", ")
-                        ),
-                    })
-                }
-            }
-        }
-    };
-    let package = chosen["name"].as_str().unwrap_or_default().to_string();
-    let manifest_path = PathBuf::from(chosen["manifest_path"].as_str().unwrap_or_default());
-    if !has_bin(chosen) {
+    if let Some(p) = by_manifest {
+        return Ok(p);
+    }
+    let with_bin: Vec<&serde_json::Value> = packages.iter().filter(|p| has_bin(p, bin)).collect();
+    match with_bin.as_slice() {
+        [one] => Ok(one),
+        [] => Err(not_found(format!(
+            "no package in the workspace at {} has a `{bin}` binary; pass -p <package> (and --bin) or create a worker with `temporal-lambda new <dir>`",
+            workspace_root.display()
+        ))),
+        many => Err(not_found(format!(
+            "several packages have a `{bin}` binary ({}); choose one with -p <package>",
+            many.iter()
+                .filter_map(|p| p["name"].as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))),
+    }
+}
+
+/// The chosen package can be a Lambda worker: it has the bin and depends on
+/// `temporal-lambda-worker`.
+fn check_worker(chosen: &serde_json::Value, bin: &str) -> Result<(), LocalError> {
+    let package = chosen["name"].as_str().unwrap_or_default();
+    let manifest_path = chosen["manifest_path"].as_str().unwrap_or_default();
+    if !has_bin(chosen, bin) {
         return Err(LocalError::Step {
             step: "finding the worker crate",
             reason: format!(
-                "package `{package}` ({}) has no `{bin}` binary: Lambda's provided.al2023 runtime starts `bootstrap`. Add\n  [[bin]]\n  name = \"bootstrap\"\n  path = \"src/main.rs\"\nto its Cargo.toml (or pass --bin <name>)",
-                manifest_path.display()
+                "package `{package}` ({manifest_path}) has no `{bin}` binary: Lambda's provided.al2023 runtime starts `bootstrap`. Add\n  [[bin]]\n  name = \"bootstrap\"\n  path = \"src/main.rs\"\nto its Cargo.toml (or pass --bin <name>)"
             ),
         });
     }
@@ -177,17 +193,7 @@ pub fn resolve_worker(src: &WorkerSource) -> Result<WorkerCrate, LocalError> {
             ),
         });
     }
-    Ok(WorkerCrate {
-        is_sample: package == "hello-worker"
-            && workspace_root
-                .join("examples/hello-worker/Cargo.toml")
-                .is_file(),
-        package,
-        manifest_path,
-        bin,
-        target_dir,
-        release: src.release,
-    })
+    Ok(())
 }
 
 fn names(packages: &[serde_json::Value]) -> String {
@@ -259,49 +265,22 @@ pub fn tool_root() -> PathBuf {
         .join("temporal-lambda")
 }
 
-/// Find the repository root: the nearest ancestor of the current directory with
-/// `examples/hello-worker/Cargo.toml`.
+/// Find this repository's root: the nearest ancestor of the current directory holding this
+/// crate (`crates/rig/Cargo.toml` of `temporal-lambda-rig`).
 pub fn find_repo_root() -> Option<PathBuf> {
+    let holds_rig = |dir: &Path| {
+        std::fs::read_to_string(dir.join("crates/rig/Cargo.toml"))
+            .is_ok_and(|m| m.contains("name = \"temporal-lambda-rig\""))
+    };
     let mut dir = std::env::current_dir().ok()?;
     loop {
-        if dir.join("examples/hello-worker/Cargo.toml").is_file() {
+        if holds_rig(&dir) {
             return Some(dir);
         }
         if !dir.pop() {
             return None;
         }
     }
-}
-
-/// Build the sample's `bootstrap` with cargo and return its path.
-pub fn build_sample(repo_root: &Path, release: bool) -> Result<PathBuf, LocalError> {
-    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-    cmd.current_dir(repo_root).args([
-        "build",
-        "--quiet",
-        "-p",
-        "hello-worker",
-        "--bin",
-        "bootstrap",
-    ]);
-    if release {
-        cmd.arg("--release");
-    }
-    let status = cmd
-        .status()
-        .map_err(step("building examples/hello-worker (is cargo on PATH?)"))?;
-    if !status.success() {
-        return Err(LocalError::Step {
-            step: "building examples/hello-worker",
-            reason: format!("cargo exited with {status}; see the compiler output above"),
-        });
-    }
-    let target = std::env::var("CARGO_TARGET_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| repo_root.join("target"));
-    Ok(target
-        .join(if release { "release" } else { "debug" })
-        .join("bootstrap"))
 }
 
 /// A Lambda function name for a package: letters, digits, '-' and '_' (64 at most).

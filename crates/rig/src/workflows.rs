@@ -37,23 +37,9 @@ pub struct DemoReport {
     pub deadline_overruns: usize,
 }
 
-/// Start `n` `HelloWorkflow`s at once and wait for all of them; then summarise the invocations.
-pub async fn run_workflows(rig: &Rig, n: usize) -> Result<DemoReport, LocalError> {
-    run_workflows_of(rig, "HelloWorkflow", n, None).await
-}
-
-/// Start `n` workflows of `workflow_type` at once (argument: `input`, else the string
-/// `"Lambda #<i>"`) and wait for all of them; then summarise the invocations.
-pub async fn run_workflows_of(
-    rig: &Rig,
-    workflow_type: &str,
-    n: usize,
-    input: Option<&serde_json::Value>,
-) -> Result<DemoReport, LocalError> {
-    run_workflows_on(rig, rig.function(), workflow_type, n, input).await
-}
-
-/// [`run_workflows_of`] on `function`'s task queue; the invocation counts are `function`'s.
+/// Start `n` workflows of `workflow_type` at once on `function`'s task queue (argument:
+/// `input`, else the string `"Lambda #<i>"`) and wait for all of them; then summarise
+/// `function`'s invocations.
 pub async fn run_workflows_on(
     rig: &Rig,
     function: &RigFunction,

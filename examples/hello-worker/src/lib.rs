@@ -13,6 +13,20 @@ use temporalio_sdk::{
 /// Task queue the sample polls unless `TEMPORAL_TASK_QUEUE` says otherwise.
 pub const DEFAULT_TASK_QUEUE: &str = "hello-lambda";
 
+/// The sample's Worker Deployment name, unless `HELLO_DEPLOYMENT_NAME` (or the worker's own
+/// `TEMPORAL_DEPLOYMENT_NAME`) says otherwise.
+pub const DEPLOYMENT_NAME: &str = "hello-app";
+
+/// The sample's build ID, unless `HELLO_BUILD_ID` (or the worker's own `TEMPORAL_BUILD_ID`)
+/// says otherwise.
+pub const BUILD_ID: &str = "build-1";
+
+/// The Lambda function name the rig and the tests give the sample (its package name).
+pub const FUNCTION_NAME: &str = "hello-worker";
+
+/// The workflow the demo starts: `HelloWorkflow(name)` → `Hello, <name>!`.
+pub const DEMO_WORKFLOW_TYPE: &str = "HelloWorkflow";
+
 /// Greets by calling one activity.
 #[workflow]
 #[derive(Default)]

@@ -1,13 +1,15 @@
 //! `bootstrap` for AWS Lambda: a complete Temporal Serverless Worker in one call.
 //!
 //! The deployment version is part of the code (`hello-app` / `build-1`); this sample also lets
-//! `HELLO_DEPLOYMENT_NAME` / `HELLO_BUILD_ID` override it so tests and the local demo can run
-//! several versions of the same binary. For the memory bench, `HELLO_MAX_CACHED_WORKFLOWS` /
+//! `HELLO_DEPLOYMENT_NAME` / `HELLO_BUILD_ID` override it (as any worker's
+//! `TEMPORAL_DEPLOYMENT_NAME` / `TEMPORAL_BUILD_ID` do) so tests can run several versions of the
+//! same binary. For the memory bench, `HELLO_MAX_CACHED_WORKFLOWS` /
 //! `HELLO_MAX_CONCURRENT_WORKFLOW_TASKS` override the worker's tuning.
 
 use hello_worker::{
     GapChildWorkflow, GapShapesWorkflow, Greetings, HelloWorkflow, ResumableCountWorkflow,
-    SlowHelloWorkflow, ThreeStepWorkflow, TimerHelloWorkflow, DEFAULT_TASK_QUEUE,
+    SlowHelloWorkflow, ThreeStepWorkflow, TimerHelloWorkflow, BUILD_ID, DEFAULT_TASK_QUEUE,
+    DEPLOYMENT_NAME,
 };
 use temporal_lambda_worker::{run_worker, VersioningBehavior, WorkerDeploymentVersion};
 
@@ -16,8 +18,9 @@ use temporal_lambda_worker::{run_worker, VersioningBehavior, WorkerDeploymentVer
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    let deployment = std::env::var("HELLO_DEPLOYMENT_NAME").unwrap_or_else(|_| "hello-app".into());
-    let build_id = std::env::var("HELLO_BUILD_ID").unwrap_or_else(|_| "build-1".into());
+    let deployment =
+        std::env::var("HELLO_DEPLOYMENT_NAME").unwrap_or_else(|_| DEPLOYMENT_NAME.into());
+    let build_id = std::env::var("HELLO_BUILD_ID").unwrap_or_else(|_| BUILD_ID.into());
     run_worker(
         WorkerDeploymentVersion::new(deployment, build_id),
         |config| {

@@ -57,8 +57,8 @@ pub struct RigArgs {
     /// Function concurrency limit.
     #[arg(long, default_value_t = 3)]
     concurrency: u32,
-    /// The worker crate's Cargo.toml (default: the crate in the current directory; inside this
-    /// repository, the sample examples/hello-worker).
+    /// The worker crate's Cargo.toml (default: the crate in the current directory, else the
+    /// workspace's only package with the bin: inside this repository, examples/hello-worker).
     #[arg(long)]
     manifest_path: Option<PathBuf>,
     /// Package to run, in a workspace.
@@ -74,8 +74,8 @@ pub struct RigArgs {
     /// Build in release mode (default: debug, quick to rebuild).
     #[arg(long)]
     release: bool,
-    /// Workflow type the demo starts (default: the sample's HelloWorkflow, else the first type
-    /// the code registers).
+    /// Workflow type the demo starts (default: HelloWorkflow, the sample's, when the code
+    /// registers it, else the first type the code registers).
     #[arg(long)]
     workflow_type: Option<String>,
     /// The demo workflows' argument as JSON (default: the string "Lambda #<n>").
@@ -137,21 +137,32 @@ pub(crate) struct Served {
     pub function_name: String,
 }
 
+/// The workflow type `local demo` starts, and `local up` prints, when `--workflow-type` is not
+/// given and the function registers it: this repository's sample (examples/hello-worker)
+/// registers several, and this is its demo.
+const SAMPLE_WORKFLOW_TYPE: &str = "HelloWorkflow";
+
 /// A started rig with the crates it runs and the workflow type to start.
 pub(crate) struct Started {
     /// One entry per function, in the rig's order.
     pub served: Vec<Served>,
+    /// The rig.
     pub rig: Rig,
-    /// `--workflow-type`, else the sample's HelloWorkflow, else each function's first type.
+    /// `--workflow-type`.
     pub workflow_type: Option<String>,
 }
 
 impl Started {
-    /// The workflow type the demo starts on `f`.
+    /// The workflow type the demo starts on `f`: `--workflow-type`, else the sample's
+    /// [`SAMPLE_WORKFLOW_TYPE`] when `f` registers it, else the first type `f` registers.
     pub fn workflow_type_of(&self, f: &local::RigFunction) -> anyhow::Result<String> {
+        let sample = f
+            .workflow_types
+            .iter()
+            .find(|t| t.as_str() == SAMPLE_WORKFLOW_TYPE);
         self.workflow_type
             .clone()
-            .or_else(|| f.workflow_types.first().cloned())
+            .or_else(|| sample.or(f.workflow_types.first()).cloned())
             .ok_or_else(|| {
                 anyhow::anyhow!(
                     "function {} registers no workflow type: register one in run_worker's closure (config.register_workflow::<MyWorkflow>()?) or pass --workflow-type",
@@ -222,8 +233,54 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
         port_free(p, "--temporal-port")?;
     }
     let planned = plan(args)?;
+    let built = build_all(output, &planned)?;
+    let bootstrap_of = |w: &local::WorkerCrate| {
+        built
+            .iter()
+            .find(|(b, _)| b.same_build(w))
+            .map(|(_, path)| path.clone())
+            .expect("every planned crate was built")
+    };
+    let opts = rig_options(args, &planned[0], ui);
+    let pb = spinner(output, "starting the local serverless rig");
+    let progress = stepper(output, &pb);
+    let mut rig = local::start_rig(&opts, &bootstrap_of(&planned[0].worker), &progress).await;
+    if let Ok(r) = rig.as_mut() {
+        for p in &planned[1..] {
+            if let Err(e) = r
+                .deploy(&p.options, &bootstrap_of(&p.worker), &progress)
+                .await
+            {
+                pb.finish_and_clear();
+                return Err(e.into());
+            }
+        }
+    }
+    pb.finish_and_clear();
+    let started = Started {
+        served: planned
+            .into_iter()
+            .map(|p| Served {
+                worker: p.worker,
+                function_name: p.options.function_name,
+            })
+            .collect(),
+        rig: rig?,
+        workflow_type: args.workflow_type.clone(),
+    };
+    let first_type = started.workflow_type_of(started.rig.function())?;
+    // On stderr in both output modes: stdout stays the report.
+    eprintln!("{}", rig_summary(&started.rig, &first_type));
+    Ok(started)
+}
+
+/// Builds each planned crate once (two functions of one build share its `bootstrap`).
+fn build_all(
+    output: Output,
+    planned: &[Planned],
+) -> anyhow::Result<Vec<(local::WorkerCrate, PathBuf)>> {
     let mut built: Vec<(local::WorkerCrate, PathBuf)> = Vec::new();
-    for p in &planned {
+    for p in planned {
         let w = &p.worker;
         if built.iter().any(|(b, _)| b.same_build(w)) {
             continue;
@@ -239,33 +296,18 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
         );
         built.push((w.clone(), local::build_worker(w)?));
     }
-    let bootstrap_of = |w: &local::WorkerCrate| {
-        built
-            .iter()
-            .find(|(b, _)| b.same_build(w))
-            .map(|(_, path)| path.clone())
-            .expect("every planned crate was built")
-    };
-    let first = &planned[0];
+    Ok(built)
+}
+
+/// The rig's options from the flags, with `first` as its first function.
+fn rig_options(args: &RigArgs, first: &Planned, ui: bool) -> local::RigOptions {
     let state_dir = args
         .state_dir
         .clone()
         .unwrap_or_else(|| first.worker.state_dir());
-    let sample = first.worker.is_sample && args.rig_file.is_none();
-    let base = if sample {
-        local::RigOptions::new(local::tool_root(), state_dir)
-    } else {
-        local::RigOptions {
-            task_queue: first.options.task_queue.clone().unwrap_or_default(),
-            env: first.options.env.clone(),
-            ..local::RigOptions::for_crate(
-                local::tool_root(),
-                state_dir,
-                &first.options.function_name,
-            )
-        }
-    };
-    let opts = local::RigOptions {
+    local::RigOptions {
+        task_queue: first.options.task_queue.clone().unwrap_or_default(),
+        env: first.options.env.clone(),
         emulator_port: args.emulator_port,
         temporal_port: args.temporal_port,
         function_timeout: args.function_timeout,
@@ -280,46 +322,8 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
         } else {
             Vec::new()
         },
-        ..base
-    };
-    let pb = spinner(output, "starting the local serverless rig");
-    let progress = stepper(output, &pb);
-    let mut rig = local::start_rig(&opts, &bootstrap_of(&first.worker), &progress).await;
-    if let Ok(r) = rig.as_mut() {
-        for p in &planned[1..] {
-            if let Err(e) = r
-                .deploy(&p.options, &bootstrap_of(&p.worker), &progress)
-                .await
-            {
-                pb.finish_and_clear();
-                return Err(e.into());
-            }
-        }
+        ..local::RigOptions::for_crate(local::tool_root(), state_dir, &first.options.function_name)
     }
-    pb.finish_and_clear();
-    let rig = rig?;
-    let mut served: Vec<Served> = planned
-        .into_iter()
-        .map(|p| Served {
-            worker: p.worker,
-            function_name: p.options.function_name,
-        })
-        .collect();
-    // The sample's function is named by the rig's defaults.
-    served[0].function_name = rig.function().function_name.clone();
-    let workflow_type = args
-        .workflow_type
-        .clone()
-        .or_else(|| sample.then(|| "HelloWorkflow".to_string()));
-    let started = Started {
-        served,
-        rig,
-        workflow_type,
-    };
-    let first_type = started.workflow_type_of(started.rig.function())?;
-    // On stderr in both output modes: stdout stays the report.
-    eprintln!("{}", rig_summary(&started.rig, &first_type));
-    Ok(started)
 }
 
 /// A fixed port must be free on 127.0.0.1 (0: any free port is chosen later).
@@ -465,6 +469,8 @@ impl RigArgs {
     }
 }
 
+/// The rig as `local up -o json` prints it (and `local watch`'s `ready` event): the
+/// environment for other tools, the first function's version, every function, the fidelity.
 pub(crate) fn rig_json(rig: &Rig) -> serde_json::Value {
     let env: serde_json::Map<String, serde_json::Value> = rig
         .tool_env()

@@ -17,7 +17,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::local;
 
-use super::local::{rig_json, say, start, stop, RigArgs, Started};
+use super::local::{rig_json, say, start, stop, RigArgs, Served, Started};
 use super::Output;
 
 /// How long the files must be quiet before a rebuild starts (editors write in bursts).
@@ -31,9 +31,47 @@ pub async fn run(output: Output, args: RigArgs, new_build_id: bool) -> anyhow::R
     let Started {
         served, mut rig, ..
     } = start(output, &args, true).await?;
-    // Each crate's directory (and target dir), watched once.
+    let crates = watched_crates(&served);
+    let (watcher, mut rx, roots) = watch(&crates)?;
+    announce_ready(output, &rig, &roots);
+    let session = Session {
+        output,
+        served: &served,
+        base_build_ids: rig
+            .functions
+            .iter()
+            .map(|f| (f.function_name.clone(), f.build_id.clone()))
+            .collect(),
+        new_build_id,
+        grace: args.function_timeout() + Duration::from_secs(5),
+    };
+    let mut rebuilds = 0u32;
+    loop {
+        let first = tokio::select! {
+            _ = sigint.recv() => break,
+            _ = sigterm.recv() => break,
+            p = rx.recv() => match p { Some(p) => p, None => break },
+        };
+        let changed = settle(first, &mut rx).await;
+        if changed.is_empty() {
+            continue;
+        }
+        rebuilds += 1;
+        for (root, worker) in &crates {
+            session
+                .rebuild(&mut rig, root, worker, &changed, rebuilds)
+                .await?;
+        }
+    }
+    drop(watcher);
+    finish(output, rig).await;
+    Ok(())
+}
+
+/// Each served crate's directory with the crate, once per build.
+fn watched_crates(served: &[Served]) -> Vec<(PathBuf, local::WorkerCrate)> {
     let mut crates: Vec<(PathBuf, local::WorkerCrate)> = Vec::new();
-    for s in &served {
+    for s in served {
         let root = s
             .worker
             .manifest_path
@@ -44,7 +82,20 @@ pub async fn run(output: Output, args: RigArgs, new_build_id: bool) -> anyhow::R
             crates.push((root, s.worker.clone()));
         }
     }
-    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
+    crates
+}
+
+/// A file watcher on the crates' directories sending every changed source file; with the
+/// directories watched.
+#[allow(clippy::type_complexity)]
+fn watch(
+    crates: &[(PathBuf, local::WorkerCrate)],
+) -> anyhow::Result<(
+    notify::RecommendedWatcher,
+    tokio::sync::mpsc::UnboundedReceiver<PathBuf>,
+    Vec<PathBuf>,
+)> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<PathBuf>();
     let filters: Vec<(PathBuf, PathBuf)> = crates
         .iter()
         .map(|(r, w)| (r.clone(), w.target_dir.clone()))
@@ -64,7 +115,7 @@ pub async fn run(output: Output, args: RigArgs, new_build_id: bool) -> anyhow::R
         }
     })?;
     // One watch per directory, even when two bins of one crate are served.
-    let mut roots: Vec<&PathBuf> = crates.iter().map(|(r, _)| r).collect();
+    let mut roots: Vec<PathBuf> = crates.iter().map(|(r, _)| r.clone()).collect();
     roots.sort();
     roots.dedup();
     for root in &roots {
@@ -72,7 +123,12 @@ pub async fn run(output: Output, args: RigArgs, new_build_id: bool) -> anyhow::R
             .watch(root, RecursiveMode::Recursive)
             .map_err(|e| anyhow::anyhow!("watching {}: {e}", root.display()))?;
     }
-    let mut ready = rig_json(&rig);
+    Ok((watcher, rx, roots))
+}
+
+/// The `ready` event: the rig (as `local up -o json` prints it) and the watched directories.
+fn announce_ready(output: Output, rig: &local::Rig, roots: &[PathBuf]) {
+    let mut ready = rig_json(rig);
     ready["event"] = json!("ready");
     ready["watching"] = json!(roots);
     event(
@@ -87,90 +143,111 @@ pub async fn run(output: Output, args: RigArgs, new_build_id: bool) -> anyhow::R
                 .join(", ")
         ),
     );
-    let base_build_ids: Vec<(String, String)> = rig
-        .functions
-        .iter()
-        .map(|f| (f.function_name.clone(), f.build_id.clone()))
-        .collect();
-    let grace = args.function_timeout() + Duration::from_secs(5);
-    let mut rebuilds = 0u32;
-    loop {
-        let first = tokio::select! {
-            _ = sigint.recv() => break,
-            _ = sigterm.recv() => break,
-            p = rx.recv() => match p { Some(p) => p, None => break },
-        };
-        let mut changed = vec![first];
-        // Debounce: collect until the files are quiet.
-        while let Ok(Some(p)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
-            changed.push(p);
-        }
-        changed.sort();
-        changed.dedup();
-        // A path that is gone and was no source file is an editor's or sed's scratch file.
-        changed.retain(|p| p.exists() || is_rust_source(p));
-        if changed.is_empty() {
-            continue;
-        }
-        rebuilds += 1;
-        for (root, worker) in &crates {
-            let names: Vec<String> = changed
-                .iter()
-                .filter(|p| is_source(root, &worker.target_dir, p))
-                .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
-                .collect();
-            if names.is_empty() {
-                continue;
-            }
-            event(
-                output,
-                &json!({"event": "change", "package": worker.package, "paths": names, "rebuild": rebuilds}),
-                &format!(
-                    "{}: {} changed: rebuilding",
-                    worker.package,
-                    names.join(", ")
-                ),
-            );
-            let w = worker.clone();
-            let built = tokio::task::spawn_blocking(move || local::build_worker(&w)).await?;
-            let bootstrap = match built {
-                Ok(b) => b,
-                Err(e) => {
-                    event(
-                        output,
-                        &json!({"event": "build_failed", "package": worker.package, "error": e.to_string()}),
-                        &format!("{e}\n    the previous code keeps serving; fix the error and save again"),
-                    );
-                    continue;
-                }
-            };
-            let functions: Vec<&str> = served
-                .iter()
-                .filter(|s| s.worker.same_build(worker))
-                .map(|s| s.function_name.as_str())
-                .collect();
-            for function in functions {
-                let build_id = new_build_id
-                    .then(|| {
-                        base_build_ids
-                            .iter()
-                            .find(|(f, _)| f == function)
-                            .map(|(_, b)| format!("{b}-w{rebuilds}"))
-                    })
-                    .flatten();
-                redeploy(
-                    output,
-                    &mut rig,
-                    function,
-                    &bootstrap,
-                    build_id.as_deref(),
-                    grace,
-                )
-                .await;
-            }
-        }
+}
+
+/// `first` and the changes that follow it until the files are quiet (debounced), sorted,
+/// without an editor's or sed's scratch files.
+async fn settle(
+    first: PathBuf,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<PathBuf>,
+) -> Vec<PathBuf> {
+    let mut changed = vec![first];
+    while let Ok(Some(p)) = tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+        changed.push(p);
     }
-    drop(watcher);
+    changed.sort();
+    changed.dedup();
+    // A path that is gone and was no source file is an editor's or sed's scratch file.
+    changed.retain(|p| p.exists() || is_rust_source(p));
+    changed
+}
+
+/// What every rebuild of the session needs.
+struct Session<'a> {
+    output: Output,
+    served: &'a [Served],
+    /// Each function's build ID when the rig started.
+    base_build_ids: Vec<(String, String)>,
+    new_build_id: bool,
+    /// How long a redeploy waits for invocations of the previous code.
+    grace: Duration,
+}
+
+impl Session<'_> {
+    /// When `changed` touches `worker`'s sources: rebuilds it and redeploys every function
+    /// built from it. A failed build is reported and leaves the previous code serving.
+    async fn rebuild(
+        &self,
+        rig: &mut local::Rig,
+        root: &Path,
+        worker: &local::WorkerCrate,
+        changed: &[PathBuf],
+        rebuilds: u32,
+    ) -> anyhow::Result<()> {
+        let output = self.output;
+        let names: Vec<String> = changed
+            .iter()
+            .filter(|p| is_source(root, &worker.target_dir, p))
+            .map(|p| p.strip_prefix(root).unwrap_or(p).display().to_string())
+            .collect();
+        if names.is_empty() {
+            return Ok(());
+        }
+        event(
+            output,
+            &json!({"event": "change", "package": worker.package, "paths": names, "rebuild": rebuilds}),
+            &format!(
+                "{}: {} changed: rebuilding",
+                worker.package,
+                names.join(", ")
+            ),
+        );
+        let w = worker.clone();
+        let built = tokio::task::spawn_blocking(move || local::build_worker(&w)).await?;
+        let bootstrap = match built {
+            Ok(b) => b,
+            Err(e) => {
+                event(
+                    output,
+                    &json!({"event": "build_failed", "package": worker.package, "error": e.to_string()}),
+                    &format!(
+                        "{e}\n    the previous code keeps serving; fix the error and save again"
+                    ),
+                );
+                return Ok(());
+            }
+        };
+        let functions = self
+            .served
+            .iter()
+            .filter(|s| s.worker.same_build(worker))
+            .map(|s| s.function_name.as_str());
+        for function in functions {
+            let build_id = self
+                .new_build_id
+                .then(|| {
+                    self.base_build_ids
+                        .iter()
+                        .find(|(f, _)| f == function)
+                        .map(|(_, b)| format!("{b}-w{rebuilds}"))
+                })
+                .flatten();
+            redeploy(
+                output,
+                rig,
+                function,
+                &bootstrap,
+                build_id.as_deref(),
+                self.grace,
+            )
+            .await;
+        }
+        Ok(())
+    }
+}
+
+/// Stops the rig and reports the session's invocations (the `stopped` event).
+async fn finish(output: Output, rig: local::Rig) {
     say(output, "stopping");
     let mut stopped = invocation_summary(&rig.emulator.invocations());
     stop(rig).await;
@@ -180,7 +257,6 @@ pub async fn run(output: Output, args: RigArgs, new_build_id: bool) -> anyhow::R
     );
     stopped["event"] = json!("stopped");
     event(output, &stopped, &text);
-    Ok(())
 }
 
 /// What the session's invocations did: counts by Lambda version, failures, deadline overruns.
