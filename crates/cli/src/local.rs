@@ -11,7 +11,7 @@ pub async fn aws(rig: &Rig) -> crate::aws::Aws {
     crate::aws::Aws::with_endpoints(
         "us-east-1",
         &creds.access_key_id,
-        &creds.secret_access_key,
+        creds.secret_access_key.expose(),
         &crate::aws::Endpoints {
             lambda: e.clone(),
             iam: e.clone(),

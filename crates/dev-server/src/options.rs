@@ -73,20 +73,12 @@ impl Default for DevServerOptions {
 pub(crate) const PLACEHOLDER_ACCESS_KEY_ID: &str = "AKIDLOCALTEMPORALDEV";
 pub(crate) const PLACEHOLDER_SECRET: &str = "placeholder-not-accepted-by-the-emulator";
 
-/// An AWS access key pair for [`DevServerOptions::aws_credentials`]. `Debug` hides the secret.
-#[derive(Clone, PartialEq, Eq)]
+/// An AWS access key pair for [`DevServerOptions::aws_credentials`]. `Debug` hides the secret
+/// (a [`temporal_lambda_env::Secret`]).
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct AwsCredentials {
     /// `AWS_ACCESS_KEY_ID`.
     pub access_key_id: String,
     /// `AWS_SECRET_ACCESS_KEY`. Secret.
-    pub secret_access_key: String,
-}
-
-impl std::fmt::Debug for AwsCredentials {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("AwsCredentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .finish()
-    }
+    pub secret_access_key: temporal_lambda_env::Secret,
 }

@@ -147,7 +147,7 @@ impl DevServer {
                     "AWS_SECRET_ACCESS_KEY",
                     o.aws_credentials
                         .as_ref()
-                        .map_or(PLACEHOLDER_SECRET, |c| &c.secret_access_key),
+                        .map_or(PLACEHOLDER_SECRET, |c| c.secret_access_key.expose()),
                 )
                 .env("AWS_EC2_METADATA_DISABLED", "true")
                 .env_remove("AWS_PROFILE")

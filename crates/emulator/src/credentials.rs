@@ -5,30 +5,22 @@
 //! unless configured) plus the session credentials its STS issued. Requests signed with anything
 //! else are refused, as AWS refuses them.
 
-use std::fmt;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use temporal_lambda_env::Secret;
 
 use crate::error::EmulatorError;
 
 /// A long-term AWS access key pair the emulator accepts SigV4 signatures from.
 ///
-/// `Debug` never shows the secret.
-#[derive(Clone, PartialEq, Eq)]
+/// `Debug` never shows the secret (a [`Secret`]).
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct Credentials {
     /// `AWS_ACCESS_KEY_ID` (`AKIA…`).
     pub access_key_id: String,
     /// `AWS_SECRET_ACCESS_KEY`. Secret.
-    pub secret_access_key: String,
-}
-
-impl fmt::Debug for Credentials {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Credentials")
-            .field("access_key_id", &self.access_key_id)
-            .field("secret_access_key", &"<redacted>")
-            .finish()
-    }
+    pub secret_access_key: Secret,
 }
 
 const UPPER_DIGITS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -53,7 +45,7 @@ impl Credentials {
     pub fn new(access_key_id: impl Into<String>, secret_access_key: impl Into<String>) -> Self {
         Self {
             access_key_id: access_key_id.into(),
-            secret_access_key: secret_access_key.into(),
+            secret_access_key: Secret::new(secret_access_key),
         }
     }
 
@@ -104,14 +96,8 @@ impl Credentials {
 
 /// The bearer token the `/_emulator` API requires (`Authorization: Bearer <token>`), new each
 /// run and stored owner-only in `<data dir>/api-token`. `Debug` never shows it.
-#[derive(Clone, PartialEq, Eq)]
-pub(crate) struct ApiToken(String);
-
-impl fmt::Debug for ApiToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("ApiToken(<redacted>)")
-    }
-}
+#[derive(Clone, PartialEq, Eq, Debug)]
+pub(crate) struct ApiToken(Secret);
 
 /// Name of the token file in the data dir.
 pub const API_TOKEN_FILE: &str = "api-token";
@@ -119,7 +105,7 @@ pub const API_TOKEN_FILE: &str = "api-token";
 impl ApiToken {
     /// A new random token (256 bits).
     pub(crate) fn generate() -> Self {
-        Self(random_string(64, HEX))
+        Self(Secret::new(random_string(64, HEX)))
     }
 
     /// Writes the token to `<data_dir>/api-token` (0600, created exclusively, never through a
@@ -129,19 +115,19 @@ impl ApiToken {
         let path = data_dir.join(API_TOKEN_FILE);
         let mut f = temporal_lambda_env::private_file::create_private_file(&path)
             .map_err(|e| EmulatorError::io("creating the API token file", &path, e))?;
-        f.write_all(token.0.as_bytes())
+        f.write_all(token.0.expose().as_bytes())
             .map_err(|e| EmulatorError::io("writing the API token file", &path, e))?;
         Ok(path)
     }
 
     /// The token's value.
     pub(crate) fn value(&self) -> &str {
-        &self.0
+        self.0.expose()
     }
 
     /// True if `presented` is this token (compared in constant time).
     pub(crate) fn matches(&self, presented: &str) -> bool {
-        constant_time_eq(self.0.as_bytes(), presented.as_bytes())
+        constant_time_eq(self.0.expose().as_bytes(), presented.as_bytes())
     }
 }
 
@@ -180,9 +166,9 @@ mod tests {
     fn generated_credentials_look_like_aws_and_differ() {
         let (a, b) = (Credentials::generate(), Credentials::generate());
         assert!(a.access_key_id.starts_with("AKIA") && a.access_key_id.len() == 20);
-        assert_eq!(a.secret_access_key.len(), 40);
+        assert_eq!(a.secret_access_key.expose().len(), 40);
         assert_ne!(a, b);
-        assert!(!format!("{a:?}").contains(&a.secret_access_key));
+        assert!(!format!("{a:?}").contains(a.secret_access_key.expose()));
     }
 
     #[test]

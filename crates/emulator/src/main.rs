@@ -208,7 +208,10 @@ async fn main() -> ExitCode {
     let creds = handle.credentials();
     let secret = match &args.credentials_file {
         Some(f) => format!("# AWS_SECRET_ACCESS_KEY: the one in {}", f.display()),
-        None => format!("export AWS_SECRET_ACCESS_KEY={}", creds.secret_access_key),
+        None => format!(
+            "export AWS_SECRET_ACCESS_KEY={}",
+            creds.secret_access_key.expose()
+        ),
     };
     let banner = format!(
         "listening on {ep}\nexport AWS_ENDPOINT_URL={ep}\nexport AWS_ACCESS_KEY_ID={id}\n{secret}\n\

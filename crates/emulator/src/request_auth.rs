@@ -31,7 +31,7 @@ impl Inner {
     fn secret_of(&self, caller: &Caller) -> Result<String, AuthFailure> {
         let own = &self.config.credentials;
         if caller.access_key_id == own.access_key_id {
-            return Ok(own.secret_access_key.clone());
+            return Ok(own.secret_access_key.expose().to_owned());
         }
         if self
             .revoked

@@ -83,7 +83,8 @@ pub struct TlsConfig {
 
 /// How to reach Temporal. Loaded from the profile file and `TEMPORAL_*` variables; change any
 /// field in the `configure` closure to override both.
-#[derive(Clone, PartialEq)]
+/// `Debug` shows no secret: the API key and the gRPC metadata values are [`Secret`]s.
+#[derive(Clone, PartialEq, Debug)]
 pub struct ConnectionConfig {
     /// `host:port` or URL of the Temporal frontend (`TEMPORAL_ADDRESS`).
     pub address: String,
@@ -151,22 +152,6 @@ impl Default for ConnectionConfig {
             profile: "default".to_owned(),
             api_key_secret: None,
         }
-    }
-}
-
-impl fmt::Debug for ConnectionConfig {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ConnectionConfig")
-            .field("address", &self.address)
-            .field("namespace", &self.namespace)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("tls", &self.tls)
-            .field("tls_disabled", &self.tls_disabled)
-            .field("grpc_meta", &self.grpc_meta.keys().collect::<Vec<_>>())
-            .field("config_file", &self.config_file)
-            .field("profile", &self.profile)
-            .field("api_key_secret", &self.api_key_secret)
-            .finish()
     }
 }
 

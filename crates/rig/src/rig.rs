@@ -55,23 +55,15 @@ pub struct Rig {
     pub memory_mb: u32,
 }
 
-/// The rig's TLS front and the API key it requires (stored 0600 in `api_key_file`).
+/// The rig's TLS front and the API key it requires (stored 0600 in `api_key_file`). `Debug`
+/// shows no secret.
+#[derive(Debug)]
 pub struct RigTls {
     /// The running nginx front.
     pub front: temporal_lambda_tls_front::TlsFront,
-    api_key: String,
+    api_key: temporal_lambda_env::Secret,
     /// Where the API key is stored (owner-only), for other tools.
     pub api_key_file: PathBuf,
-}
-
-impl std::fmt::Debug for RigTls {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("RigTls")
-            .field("front", &self.front)
-            .field("api_key", &"<redacted>")
-            .field("api_key_file", &self.api_key_file)
-            .finish()
-    }
 }
 
 impl RigTls {
@@ -80,7 +72,7 @@ impl RigTls {
         let api_key = format!("rig-{}", uuid::Uuid::new_v4().simple());
         let front = temporal_lambda_tls_front::TlsFront::start(
             temporal_lambda_tls_front::TlsFrontOptions {
-                api_key: Some(api_key.clone()),
+                api_key: Some(api_key.clone().into()),
                 ..temporal_lambda_tls_front::TlsFrontOptions::new(upstream, dir)
             },
         )
@@ -90,7 +82,7 @@ impl RigTls {
             .map_err(step("storing the rig's API key"))?;
         Ok(RigTls {
             front,
-            api_key,
+            api_key: api_key.into(),
             api_key_file,
         })
     }
@@ -114,7 +106,7 @@ impl Rig {
     pub fn conn(&self) -> ConnectArgs {
         let mut c = ConnectArgs::local(self.temporal_address(), "default");
         if let Some(t) = &self.tls {
-            c.api_key = Some(t.api_key.clone().into());
+            c.api_key = Some(t.api_key.clone());
             c.tls = Some(true);
             c.tls_ca_path = Some(t.front.pki().ca_cert_path.clone());
         }
@@ -153,7 +145,11 @@ impl Rig {
             ),
             (
                 "AWS_SECRET_ACCESS_KEY".into(),
-                self.emulator.credentials().secret_access_key.clone(),
+                self.emulator
+                    .credentials()
+                    .secret_access_key
+                    .expose()
+                    .to_owned(),
             ),
         ];
         env.splice(2..2, tls);

@@ -65,9 +65,12 @@ impl TlsFront {
 
     /// Requires another API key from now on (a key rotation): nginx is restarted on the same
     /// port with the same certificates; connections made before are closed.
-    pub fn set_api_key(&mut self, api_key: Option<String>) -> Result<(), TlsFrontError> {
+    pub fn set_api_key(
+        &mut self,
+        api_key: Option<temporal_lambda_env::Secret>,
+    ) -> Result<(), TlsFrontError> {
         if let Some(k) = &api_key {
-            check_api_key(k)?;
+            check_api_key(k.expose())?;
         }
         let nginx = find_nginx()?;
         self.stop();
@@ -78,7 +81,7 @@ impl TlsFront {
     /// What [`TlsFront::start`] refuses before writing anything.
     fn check(opts: &TlsFrontOptions) -> Result<(), TlsFrontError> {
         if let Some(k) = &opts.api_key {
-            check_api_key(k)?;
+            check_api_key(k.expose())?;
         }
         check_upstream(&opts.upstream)?;
         check_dir(&opts.dir)

@@ -42,7 +42,7 @@ pub(crate) fn config(opts: &TlsFrontOptions, pki: &Pki, port: u16, dir: &Path) -
     if let Some(key) = &opts.api_key {
         auth = format!(
             "            if ($http_authorization != {}) {{ return 418; }}\n",
-            nginx_quote(&format!("Bearer {key}"))
+            nginx_quote(&format!("Bearer {}", key.expose()))
         );
     }
     let mtls = if opts.mtls {

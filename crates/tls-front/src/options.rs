@@ -1,8 +1,8 @@
 //! What a front is started with ([`TlsFrontOptions`]), and the API key and upstream values it
 //! accepts.
 
-use std::fmt;
 use std::path::PathBuf;
+use temporal_lambda_env::Secret;
 
 use crate::TlsFrontError;
 
@@ -19,7 +19,8 @@ pub enum ServerCertValidity {
 }
 
 /// What the front checks and presents.
-#[derive(Clone)]
+/// `Debug` shows no secret: the API key is a [`Secret`].
+#[derive(Clone, Debug)]
 pub struct TlsFrontOptions {
     /// The plaintext gRPC server behind the front (`host:port`).
     pub upstream: String,
@@ -27,7 +28,7 @@ pub struct TlsFrontOptions {
     /// to 0700; every file in it is 0600.
     pub dir: PathBuf,
     /// Require `authorization: Bearer <key>`.
-    pub api_key: Option<String>,
+    pub api_key: Option<Secret>,
     /// Require a client certificate signed by the run's CA.
     pub mtls: bool,
     /// An extra DNS name in the server certificate (clients then override the server name);
@@ -41,21 +42,6 @@ pub struct TlsFrontOptions {
     pub validity: ServerCertValidity,
     /// A fixed port (default: a free one).
     pub port: Option<u16>,
-}
-
-impl fmt::Debug for TlsFrontOptions {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("TlsFrontOptions")
-            .field("upstream", &self.upstream)
-            .field("dir", &self.dir)
-            .field("api_key", &self.api_key.as_ref().map(|_| "<redacted>"))
-            .field("mtls", &self.mtls)
-            .field("server_name", &self.server_name)
-            .field("only_server_name", &self.only_server_name)
-            .field("validity", &self.validity)
-            .field("port", &self.port)
-            .finish()
-    }
 }
 
 impl TlsFrontOptions {

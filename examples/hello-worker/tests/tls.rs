@@ -27,7 +27,7 @@ const API_KEY: &str = "tl-test-apikey-9f3c2b7e41d8";
 
 fn front(rig: &AwsRig, name: &str, api_key: Option<&str>, mtls: bool) -> TlsFront {
     TlsFront::start(TlsFrontOptions {
-        api_key: api_key.map(str::to_string),
+        api_key: api_key.map(Into::into),
         mtls,
         server_name: Some("temporal.rig.test".into()),
         ..TlsFrontOptions::new(rig.server.address(), rig.dir.0.join(name))
@@ -441,7 +441,7 @@ async fn api_key_from_secrets_manager_is_read_once_and_again_after_rotation() {
         "c.put_secret_value(SecretId=args['arn'], SecretString=args['v'])",
         &serde_json::json!({"arn": arn, "v": ROTATED_KEY}),
     );
-    front.set_api_key(Some(ROTATED_KEY.to_string())).unwrap();
+    front.set_api_key(Some(ROTATED_KEY.into())).unwrap();
     let mut rotated = conn.clone();
     rotated.api_key = Some(ROTATED_KEY.into());
     let client = rotated.connect().await.unwrap();
