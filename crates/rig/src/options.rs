@@ -133,14 +133,6 @@ impl RigOptions {
             dynamic_config: Vec::new(),
         }
     }
-
-    /// Compatibility shim for callers written before [`RigOptions::for_crate`] (the sample's
-    /// rig tests): `for_crate(repo_root, state_dir, "hello-worker")`. Remove once they name
-    /// their function.
-    #[doc(hidden)]
-    pub fn new(repo_root: impl Into<PathBuf>, state_dir: impl Into<PathBuf>) -> Self {
-        Self::for_crate(repo_root, state_dir, "hello-worker")
-    }
 }
 
 /// A function to deploy on a running rig with [`Rig::deploy`](crate::Rig::deploy).

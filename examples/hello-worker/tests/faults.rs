@@ -96,14 +96,13 @@ async fn rig(
     env: Vec<(String, String)>,
 ) -> local::Rig {
     let opts = local::RigOptions {
-        function_name: name.into(),
         task_queue: format!("faults-{name}"),
         deployment_name: name.into(),
         function_timeout: timeout,
         concurrency,
         env,
         temporal_db_file: Some(dir.join("temporal.db")),
-        ..local::RigOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."), dir)
+        ..local::RigOptions::for_crate(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."), dir, name)
     };
     local::start_rig(&opts, env!("CARGO_BIN_EXE_bootstrap").as_ref(), &|_| {})
         .await

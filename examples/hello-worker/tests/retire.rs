@@ -24,7 +24,11 @@ async fn pinned_workflows_finish_on_build_1_and_retire_waits_for_them() {
         deployment_name: "retire-app".into(),
         concurrency: 4,
         dynamic_config: local::FAST_DRAINAGE.iter().map(|s| s.to_string()).collect(),
-        ..local::RigOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."), dir.path())
+        ..local::RigOptions::for_crate(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
+            dir.path(),
+            hello_worker::FUNCTION_NAME,
+        )
     };
     let bootstrap = std::path::Path::new(env!("CARGO_BIN_EXE_bootstrap"));
     let mut rig = local::start_rig(&opts, bootstrap, &|_| {})

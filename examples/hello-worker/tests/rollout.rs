@@ -36,7 +36,11 @@ async fn ramp_promote_roll_back_and_retire_across_three_builds() {
         deployment_name: "rollout-app".into(),
         concurrency: 4,
         dynamic_config: local::FAST_DRAINAGE.iter().map(|s| s.to_string()).collect(),
-        ..local::RigOptions::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."), dir.path())
+        ..local::RigOptions::for_crate(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
+            dir.path(),
+            hello_worker::FUNCTION_NAME,
+        )
     };
     let bootstrap = std::path::Path::new(env!("CARGO_BIN_EXE_bootstrap"));
     let mut rig = local::start_rig(&opts, bootstrap, &|_| {})
