@@ -13,13 +13,13 @@ use temporalio_common::protos::temporal::api::{
 
 /// A call that failed because the server closed the connection (it does so at the connection's
 /// max age); the channel reconnects and the call may be repeated.
-pub fn reconnecting(st: &Status) -> bool {
+pub(super) fn reconnecting(st: &Status) -> bool {
     matches!(st.code(), Code::Cancelled | Code::Unavailable)
 }
 
 /// The history of `workflow_id` / `run_id` in namespace `default`: with `wait_for_close`, long
 /// polls until the close event and returns it; otherwise every event, all pages.
-pub async fn history(
+pub(super) async fn history(
     conn: &Connection,
     workflow_id: &str,
     run_id: &str,

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 /// Sizes of the function artifact.
 #[derive(Debug, Clone, Copy)]
-pub struct Artifact {
+pub(crate) struct Artifact {
     /// Size of `bootstrap`, bytes.
     pub binary_bytes: u64,
     /// `Some(true)` when the ELF has no `SHT_SYMTAB` section (stripped); `None` if not an ELF64.
@@ -17,7 +17,7 @@ pub struct Artifact {
 }
 
 /// Measures `bootstrap` and zips it in memory.
-pub fn measure(bootstrap: &Path) -> Result<Artifact> {
+pub(crate) fn measure(bootstrap: &Path) -> Result<Artifact> {
     let bytes =
         std::fs::read(bootstrap).with_context(|| format!("reading {}", bootstrap.display()))?;
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 /// The figures of one emulator `REPORT` line.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Report {
+pub(crate) struct Report {
     /// `Duration`: invocation handed to the runtime → response/error received, ms.
     pub duration_ms: f64,
     /// `Max Memory Used`: the sandbox process's `VmHWM` (peak resident set over the process's
@@ -17,7 +17,7 @@ pub struct Report {
 }
 
 /// `REPORT` lines by request ID.
-pub fn parse_reports(logs: &str) -> HashMap<String, Report> {
+pub(crate) fn parse_reports(logs: &str) -> HashMap<String, Report> {
     let mut out = HashMap::new();
     for line in logs.lines() {
         let Some(rest) = line.trim_start().strip_prefix("REPORT ") else {
@@ -59,7 +59,7 @@ pub fn parse_reports(logs: &str) -> HashMap<String, Report> {
 /// The worker's `worker polling` event (logged right after it connected and created the SDK
 /// worker, immediately before its first poll).
 #[derive(Debug, Clone, PartialEq)]
-pub struct Polling {
+pub(crate) struct Polling {
     /// The event's timestamp (the worker's clock = the emulator's clock), epoch ms.
     pub at_ms: f64,
     /// `connect_ms`: time the worker took to connect to Temporal in this invocation.
@@ -67,7 +67,7 @@ pub struct Polling {
 }
 
 /// `worker polling` events by request ID, from plain-text (`tracing` fmt) or JSON log lines.
-pub fn parse_polling(logs: &str) -> HashMap<String, Polling> {
+pub(crate) fn parse_polling(logs: &str) -> HashMap<String, Polling> {
     let mut out = HashMap::new();
     for line in logs.lines().filter(|l| l.contains("worker polling")) {
         let parsed = if line.trim_start().starts_with('{') {

@@ -2,7 +2,7 @@
 
 /// p50 / p95 / min / max of a sample set.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Summary {
+pub(crate) struct Summary {
     /// Number of samples.
     pub n: usize,
     /// Median (nearest rank: the ⌈0.50·n⌉-th smallest sample).
@@ -25,7 +25,7 @@ fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
 }
 
 /// Summarises `samples`; `None` when there are none.
-pub fn summarize(samples: &[f64]) -> Option<Summary> {
+pub(crate) fn summarize(samples: &[f64]) -> Option<Summary> {
     if samples.is_empty() {
         return None;
     }

@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use crate::stats::summarize;
 
 /// One panel: a title and `(row label, samples in ms)`.
-pub struct Panel {
+pub(crate) struct Panel {
     /// Panel title.
     pub title: String,
     /// Samples per row.
@@ -16,7 +16,7 @@ pub struct Panel {
 const COLORS: [&str; 3] = ["#c2410c", "#2563eb", "#16a34a"];
 
 /// Renders the panels as one SVG document.
-pub fn svg(panels: &[Panel]) -> String {
+pub(crate) fn svg(panels: &[Panel]) -> String {
     let (w, left, right) = (900.0, 230.0, 30.0);
     let row_h = 26.0;
     let panel_h = |p: &Panel| 40.0 + row_h * p.rows.len() as f64 + 10.0;

@@ -44,7 +44,7 @@ fn workload_name(c: &Value) -> String {
 }
 
 /// Reads the runs and renders the combined table.
-pub fn render(runs: &[Value]) -> Result<String> {
+pub(crate) fn render(runs: &[Value]) -> Result<String> {
     let Some(first) = runs.first() else {
         bail!("--combine needs at least one JSON file");
     };
@@ -217,7 +217,7 @@ fn cell(r: &Value, key: &str, name: &str) -> String {
 }
 
 /// Reads `files`, writes the combined table to `out` (or stdout).
-pub fn run(files: &[std::path::PathBuf], out: Option<&Path>) -> Result<()> {
+pub(crate) fn run(files: &[std::path::PathBuf], out: Option<&Path>) -> Result<()> {
     let runs = files
         .iter()
         .map(|p| {

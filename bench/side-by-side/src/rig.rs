@@ -17,7 +17,7 @@ const ROLE: &str = "arn:aws:iam::123456789012:role/temporal-serverless-invoker";
 
 /// One function under test.
 #[derive(Debug, Clone)]
-pub struct RowSpec {
+pub(crate) struct RowSpec {
     /// Short name (`rust`, `python`, `typescript`): also function name, task queue and
     /// deployment name suffix.
     pub name: String,
@@ -31,21 +31,21 @@ pub struct RowSpec {
 
 impl RowSpec {
     /// Lambda function name of the row.
-    pub fn function(&self) -> String {
+    pub(crate) fn function(&self) -> String {
         format!("sbs-{}", self.name)
     }
     /// Task queue of the row.
-    pub fn task_queue(&self) -> String {
+    pub(crate) fn task_queue(&self) -> String {
         format!("sbs-{}", self.name)
     }
     /// Worker Deployment name of the row.
-    pub fn deployment(&self) -> String {
+    pub(crate) fn deployment(&self) -> String {
         format!("sbs-{}", self.name)
     }
 }
 
 /// The shared rig.
-pub struct Rig {
+pub(crate) struct Rig {
     /// The emulator (sandboxes die with it).
     pub emulator: EmulatorHandle,
     /// The dev server (kept alive for the rig's lifetime; stopped on drop, after the emulator).
@@ -57,7 +57,7 @@ pub struct Rig {
 
 /// How every row's function is configured.
 #[derive(Debug, Clone, Copy)]
-pub struct FunctionConfig {
+pub(crate) struct FunctionConfig {
     /// Function timeout.
     pub timeout: Duration,
     /// Reserved concurrency.
@@ -70,7 +70,7 @@ pub struct FunctionConfig {
 
 /// Starts the emulator and the dev server, deploys every row as a published function version and
 /// registers it as its deployment's current version.
-pub async fn start(
+pub(crate) async fn start(
     repo_root: &Path,
     rows: &[RowSpec],
     fc: FunctionConfig,

@@ -8,7 +8,7 @@ use anyhow::{Context, Result};
 
 /// Sum of `VmHWM` (peak resident set over each process's life) of every live process in process
 /// group `pgid` (a sandbox: the emulator starts each `bootstrap` as a group leader), MiB.
-pub fn tree_peak_rss_mb(pgid: u32) -> Option<f64> {
+pub(crate) fn tree_peak_rss_mb(pgid: u32) -> Option<f64> {
     let mut kb = 0u64;
     let mut found = false;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
@@ -47,7 +47,7 @@ pub fn tree_peak_rss_mb(pgid: u32) -> Option<f64> {
 /// emulator notices the exit and removes the sandbox), so the next invocation is cold. With Lambda
 /// fidelity an idle sandbox is frozen, and a frozen process (cgroup v1 freezer) dies only once
 /// thawed: the sandbox's freezer cgroup is thawed right after the signal.
-pub fn kill_sandbox(pgid: u32) {
+pub(crate) fn kill_sandbox(pgid: u32) {
     let Ok(pgid) = i32::try_from(pgid) else {
         return;
     };
@@ -96,7 +96,7 @@ fn parse_freezer(proc_cgroup: &str) -> Option<(std::path::PathBuf, &'static str)
 }
 
 /// `/proc/loadavg`'s 1, 5 and 15 min load averages, as printed there.
-pub fn load_average() -> String {
+pub(crate) fn load_average() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .ok()
         .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
@@ -117,7 +117,7 @@ const NOT_PACKAGED: [&str; 5] = [
 /// Size of a Lambda deployment zip of `path` (a file → zip holding it as `bootstrap`; a
 /// directory → zip of its tree, skipping `__pycache__` and [`NOT_PACKAGED`]), deflate at the
 /// default level, bytes. Also returns the unzipped size.
-pub fn zip_size(path: &Path) -> Result<(u64, u64)> {
+pub(crate) fn zip_size(path: &Path) -> Result<(u64, u64)> {
     let mut zip = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     let file_opts = zip::write::SimpleFileOptions::default()
         .compression_method(zip::CompressionMethod::Deflated)

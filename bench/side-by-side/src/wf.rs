@@ -19,7 +19,7 @@ use temporalio_common::protos::temporal::api::{
 };
 
 /// Epoch milliseconds now (host clock, shared by the server, the emulator and the bench).
-pub fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
@@ -27,7 +27,7 @@ pub fn now_ms() -> f64 {
 
 /// A started workflow.
 #[derive(Debug, Clone)]
-pub struct Started {
+pub(crate) struct Started {
     /// Workflow ID.
     pub workflow_id: String,
     /// Run ID.
@@ -40,7 +40,7 @@ pub struct Started {
 
 /// What the history says about a completed workflow.
 #[derive(Debug, Clone)]
-pub struct Done {
+pub(crate) struct Done {
     /// Start request sent → completion observed by the bench, ms.
     pub elapsed_ms: f64,
     /// Server time of the first `WorkflowTaskStarted` event (a poll took the first task), epoch ms.
@@ -55,7 +55,7 @@ fn event_ms(ev: &HistoryEvent) -> Option<f64> {
 }
 
 /// Starts `HelloWorkflow(name)` on `task_queue`.
-pub async fn start(conn: &Connection, task_queue: &str, tag: &str) -> Result<Started> {
+pub(crate) async fn start(conn: &Connection, task_queue: &str, tag: &str) -> Result<Started> {
     let workflow_id = format!("{tag}-{}", uuid::Uuid::new_v4().simple());
     let name = format!("bench {tag}");
     let sent_at_ms = now_ms();
@@ -113,7 +113,7 @@ async fn history(
 }
 
 /// Waits (long poll on the close event) until the workflow closes; checks its result.
-pub async fn wait(conn: &Connection, s: &Started, timeout: Duration) -> Result<Done> {
+pub(crate) async fn wait(conn: &Connection, s: &Started, timeout: Duration) -> Result<Done> {
     let close = match tokio::time::timeout(timeout, history(conn, s, true)).await {
         Ok(h) => h?.unwrap_or_default(),
         Err(_) => {

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 /// One invocation as its log lines tell it.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub struct Invocation {
+pub(crate) struct Invocation {
     /// REPORT `Duration`, ms.
     pub duration_ms: Option<f64>,
     /// REPORT `Init Duration` (cold starts), ms.
@@ -28,7 +28,7 @@ pub struct Invocation {
 }
 
 /// Invocations by request ID.
-pub fn parse(logs: &str) -> HashMap<String, Invocation> {
+pub(crate) fn parse(logs: &str) -> HashMap<String, Invocation> {
     let mut out: HashMap<String, Invocation> = HashMap::new();
     for line in logs.lines() {
         if let Some(rest) = line.trim_start().strip_prefix("REPORT ") {

@@ -2,21 +2,21 @@
 //! invocations the bench observed (under a long idle exit, so every gap is whole).
 
 /// Lambda x86 price per GB-second (us-east-1, published), USD.
-pub const USD_PER_GB_S: f64 = 0.000_016_666_7;
+pub(crate) const USD_PER_GB_S: f64 = 0.000_016_666_7;
 /// Lambda price per request, USD ($0.20 per 1M).
-pub const USD_PER_REQUEST: f64 = 0.20 / 1e6;
+pub(crate) const USD_PER_REQUEST: f64 = 0.20 / 1e6;
 /// Latency a re-invocation adds to the task that triggers it on a warm sandbox, ms
 /// (crates/lambda-worker/README.md, "Idle exit").
-pub const REINVOKE_LATENCY_MS: f64 = 40.0;
+pub(crate) const REINVOKE_LATENCY_MS: f64 = 40.0;
 
 /// Nearest-rank percentile `p` (0 < p ≤ 1) of an ascending, non-empty slice.
-pub fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn nearest_rank(sorted: &[f64], p: f64) -> f64 {
     let rank = (p * sorted.len() as f64).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 
 /// p50 / p90 / p99 / max of `samples` (`None` when empty).
-pub fn pcts(samples: &[f64]) -> Option<[f64; 4]> {
+pub(crate) fn pcts(samples: &[f64]) -> Option<[f64; 4]> {
     if samples.is_empty() {
         return None;
     }
@@ -32,7 +32,7 @@ pub fn pcts(samples: &[f64]) -> Option<[f64; 4]> {
 
 /// What kind of wait a gap was.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Wait {
+pub(crate) enum Wait {
     /// The server's next task after a completion (activity → workflow task, workflow task →
     /// activity, child started/completed → parent): nothing in the workflow waits on time.
     FollowUp,
@@ -44,7 +44,7 @@ pub enum Wait {
 
 /// One observed invocation, reduced to what the policies change.
 #[derive(Debug, Clone)]
-pub struct Inv {
+pub(crate) struct Inv {
     /// REPORT `Duration`, ms (observed, with the long idle exit).
     pub duration_ms: f64,
     /// Its idle gaps, in order, with what each waited for.
@@ -55,7 +55,7 @@ pub struct Inv {
 
 /// An idle policy.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Policy {
+pub(crate) enum Policy {
     /// Stop polling after this long with nothing in flight (`TEMPORAL_LAMBDA_IDLE_EXIT`).
     Fixed(f64),
     /// Stop after `grace` ms idle, except while a cached workflow's durable timer of at most
@@ -84,7 +84,7 @@ impl Policy {
     }
 
     /// Short label for tables.
-    pub fn label(&self) -> String {
+    pub(crate) fn label(&self) -> String {
         match *self {
             Policy::Fixed(e) => format!("idle exit {}", secs(e)),
             Policy::Grace {
@@ -104,7 +104,7 @@ impl Policy {
 }
 
 /// `250 ms`, `1 s`, `0.5 s`.
-pub fn secs(ms: f64) -> String {
+pub(crate) fn secs(ms: f64) -> String {
     if ms < 1000.0 {
         format!("{ms:.0} ms")
     } else {
@@ -114,7 +114,7 @@ pub fn secs(ms: f64) -> String {
 
 /// What an invocation would have cost under a policy.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Cost {
+pub(crate) struct Cost {
     /// Billed ms (Duration summed over the invocation and the re-invocations it splits into).
     pub billed_ms: f64,
     /// Invocations (1 + re-invocations).
@@ -136,7 +136,7 @@ impl std::ops::AddAssign for Cost {
 /// not billed, and the re-invocation costs `overhead_ms`, the measured billed time of an
 /// invocation outside its polling: start-up, connect, drain, return), plus the tail up to the
 /// policy's exit.
-pub fn cost(inv: &Inv, policy: Policy, overhead_ms: f64) -> Cost {
+pub(crate) fn cost(inv: &Inv, policy: Policy, overhead_ms: f64) -> Cost {
     let gaps: f64 = inv.gaps.iter().map(|g| g.0).sum();
     let mut c = Cost {
         billed_ms: (inv.duration_ms - gaps - inv.tail_ms).max(0.0),
@@ -158,18 +158,18 @@ pub fn cost(inv: &Inv, policy: Policy, overhead_ms: f64) -> Cost {
 }
 
 /// GB-s of `billed_ms` at `memory_mb`.
-pub fn gb_s(billed_ms: f64, memory_mb: u32) -> f64 {
+pub(crate) fn gb_s(billed_ms: f64, memory_mb: u32) -> f64 {
     billed_ms / 1000.0 * f64::from(memory_mb) / 1024.0
 }
 
 /// USD of a cost at `memory_mb`.
-pub fn usd(c: Cost, memory_mb: u32) -> f64 {
+pub(crate) fn usd(c: Cost, memory_mb: u32) -> f64 {
     gb_s(c.billed_ms, memory_mb) * USD_PER_GB_S + c.invocations * USD_PER_REQUEST
 }
 
 /// The wait, ms, above which exiting and being invoked again is cheaper than staying: a
 /// re-invocation costs `overhead_ms` of billed time plus one request.
-pub fn break_even_wait_ms(overhead_ms: f64, memory_mb: u32) -> f64 {
+pub(crate) fn break_even_wait_ms(overhead_ms: f64, memory_mb: u32) -> f64 {
     let gb = f64::from(memory_mb) / 1024.0;
     overhead_ms + USD_PER_REQUEST / (USD_PER_GB_S * gb) * 1000.0
 }

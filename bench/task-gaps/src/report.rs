@@ -13,7 +13,7 @@ use crate::model::{self, gb_s, pcts, secs, usd, Policy, Wait};
 use crate::{Args, Run};
 
 /// Everything the report is made of.
-pub struct Input<'a> {
+pub(crate) struct Input<'a> {
     pub args: &'a Args,
     pub fidelity: Fidelity,
     pub runs: &'a [Run],
@@ -24,7 +24,7 @@ pub struct Input<'a> {
     pub started_utc: &'a str,
 }
 
-pub fn render(inp: &Input) -> Result<String> {
+pub(crate) fn render(inp: &Input) -> Result<String> {
     let a = analyse(inp)?;
     let mut o = String::new();
     header(&mut o, &a);

@@ -19,7 +19,7 @@ use temporalio_common::protos::temporal::api::{
 };
 
 /// Epoch milliseconds now (host clock, shared by the server, the emulator and the bench).
-pub fn now_ms() -> f64 {
+pub(crate) fn now_ms() -> f64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
@@ -27,7 +27,7 @@ pub fn now_ms() -> f64 {
 
 /// A started workflow.
 #[derive(Debug, Clone)]
-pub struct Started {
+pub(crate) struct Started {
     /// Workflow ID.
     pub workflow_id: String,
     /// Run ID.
@@ -38,7 +38,7 @@ pub struct Started {
 
 /// The server closes connections at their max age; such a call may simply be repeated.
 /// Starts `GapShapesWorkflow(shape)` on `task_queue`.
-pub async fn start(
+pub(crate) async fn start(
     conn: &Connection,
     task_queue: &str,
     workflow_id: String,
@@ -85,7 +85,7 @@ pub async fn start(
 }
 
 /// Sends the `tick` signal with argument `n`.
-pub async fn signal(conn: &Connection, s: &Started, n: u32) -> Result<()> {
+pub(crate) async fn signal(conn: &Connection, s: &Started, n: u32) -> Result<()> {
     let req = SignalWorkflowExecutionRequest {
         namespace: "default".into(),
         workflow_execution: Some(WorkflowExecution {
@@ -130,7 +130,7 @@ fn event_ms(ev: &HistoryEvent) -> Option<f64> {
 
 /// A closed workflow, as its history tells it.
 #[derive(Debug, Clone)]
-pub struct Done {
+pub(crate) struct Done {
     /// Start request sent → close event observed, ms.
     pub elapsed_ms: f64,
     /// Per fired timer: (its `start_to_fire_timeout` ms, server `TimerFired` − `TimerStarted` ms).
@@ -139,7 +139,7 @@ pub struct Done {
 
 /// Waits (long poll on the close event) until the workflow closes; checks that it completed with
 /// `expected`, then reads its timers from the history.
-pub async fn wait(
+pub(crate) async fn wait(
     conn: &Connection,
     s: &Started,
     expected: &str,

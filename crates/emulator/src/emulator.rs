@@ -62,7 +62,12 @@ pub(crate) enum Launcher {
 }
 
 impl Inner {
-    pub fn new(config: EmulatorConfig, store: Store, endpoint: String, launcher: Launcher) -> Self {
+    pub(crate) fn new(
+        config: EmulatorConfig,
+        store: Store,
+        endpoint: String,
+        launcher: Launcher,
+    ) -> Self {
         let cgroups = crate::fidelity::CgroupHost::setup(config.fidelity);
         let isolation = crate::isolation::Isolation::setup(config.sandbox_user);
         Inner {
@@ -86,7 +91,7 @@ impl Inner {
     }
 
     /// Starts a sandbox for `first` (the scheduler has put its slot in the map already).
-    pub fn launch(
+    pub(crate) fn launch(
         self: &Arc<Self>,
         id: String,
         first: crate::scheduler::Invocation,
@@ -103,19 +108,19 @@ impl Inner {
         }
     }
 
-    pub fn new_sandbox_id(&self) -> String {
+    pub(crate) fn new_sandbox_id(&self) -> String {
         let n = self.sandbox_counter.fetch_add(1, Ordering::Relaxed) + 1;
         format!("sb-{n}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
     }
 
     /// Spawns a tracked task (joined or aborted at shutdown).
-    pub fn spawn_task<F: Future<Output = ()> + Send + 'static>(&self, fut: F) {
+    pub(crate) fn spawn_task<F: Future<Output = ()> + Send + 'static>(&self, fut: F) {
         let mut t = self.tasks.lock().expect("tasks lock");
         while t.try_join_next().is_some() {}
         t.spawn(fut);
     }
 
-    pub fn function_arn(&self, name: &str) -> String {
+    pub(crate) fn function_arn(&self, name: &str) -> String {
         function_arn(&self.config.region, &self.config.account_id, name)
     }
 }

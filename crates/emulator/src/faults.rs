@@ -65,7 +65,7 @@ impl Faults {
 }
 
 impl FaultState {
-    pub fn reject_invoke(&mut self) -> bool {
+    pub(crate) fn reject_invoke(&mut self) -> bool {
         let hit = self.faults.reject_invoke > 0.0 && roll() < self.faults.reject_invoke;
         if hit {
             self.stats.invokes_rejected += 1;
@@ -73,7 +73,7 @@ impl FaultState {
         hit
     }
 
-    pub fn fail_invocation(&mut self) -> bool {
+    pub(crate) fn fail_invocation(&mut self) -> bool {
         let hit = self.faults.fail_invocation > 0.0 && roll() < self.faults.fail_invocation;
         if hit {
             self.stats.invocations_failed += 1;
@@ -81,7 +81,7 @@ impl FaultState {
         hit
     }
 
-    pub fn duplicate_event(&mut self) -> bool {
+    pub(crate) fn duplicate_event(&mut self) -> bool {
         let hit = self.faults.duplicate_event > 0.0 && roll() < self.faults.duplicate_event;
         if hit {
             self.stats.events_duplicated += 1;

@@ -35,7 +35,7 @@ pub(crate) struct Guard {
 
 impl Guard {
     /// The main endpoint (Lambda, STS, CloudWatch Logs, `/_emulator`).
-    pub fn api(port: u16) -> Self {
+    pub(crate) fn api(port: u16) -> Self {
         Self {
             port,
             check_content_type: true,
@@ -44,7 +44,7 @@ impl Guard {
     }
 
     /// A sandbox's Runtime API listener.
-    pub fn runtime_api(port: u16) -> Self {
+    pub(crate) fn runtime_api(port: u16) -> Self {
         Self {
             port,
             check_content_type: false,
@@ -109,7 +109,7 @@ fn loopback_host(host: &str, port: u16) -> bool {
 
 impl Guard {
     /// Checks one request's headers; `Err` says why it is refused.
-    pub fn check(&self, headers: &HeaderMap, uri: &Uri) -> Result<(), Refusal> {
+    pub(crate) fn check(&self, headers: &HeaderMap, uri: &Uri) -> Result<(), Refusal> {
         let port = self.port;
         let forbidden = |message: String| Refusal {
             status: StatusCode::FORBIDDEN,

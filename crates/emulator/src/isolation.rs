@@ -20,7 +20,7 @@ use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// `nobody` / `nogroup` on Debian and most distributions.
-pub const NOBODY: (u32, u32) = (65534, 65534);
+pub(crate) const NOBODY: (u32, u32) = (65534, 65534);
 
 /// Names of what an emulator process leaves on the host (its cgroups and its run dir):
 /// `temporal-lambda-emulator.<pid>.<n>`.
@@ -90,7 +90,7 @@ impl Drop for SandboxFs {
 impl Isolation {
     /// Chooses the sandbox user and, when dropping to it, creates the run dir (after removing
     /// run dirs of emulator processes that no longer exist).
-    pub fn setup(configured: Option<(u32, u32)>) -> Self {
+    pub(crate) fn setup(configured: Option<(u32, u32)>) -> Self {
         // SAFETY: geteuid cannot fail and touches no memory.
         let euid = unsafe { libc::geteuid() };
         let (su, sg) = (
@@ -120,7 +120,7 @@ impl Isolation {
 
     /// The file-system view of sandbox `id` running code from `code_dir`; `data_dir` holds the
     /// scratch dir when there is no privilege drop.
-    pub fn sandbox(
+    pub(crate) fn sandbox(
         &self,
         id: &str,
         code_dir: &Path,

@@ -106,7 +106,11 @@ pub(crate) struct LogStream {
 
 impl LogStream {
     /// Creates the stream file and its writer task.
-    pub async fn open(data_dir: &Path, function: &str, version: &str) -> std::io::Result<Self> {
+    pub(crate) async fn open(
+        data_dir: &Path,
+        function: &str,
+        version: &str,
+    ) -> std::io::Result<Self> {
         let name = format!(
             "{}/[{}]{}",
             chrono::Utc::now().format("%Y/%m/%d"),
@@ -144,14 +148,14 @@ impl LogStream {
     }
 
     /// Writes one platform line (a newline is added).
-    pub fn line(&self, s: impl AsRef<str>) {
+    pub(crate) fn line(&self, s: impl AsRef<str>) {
         let mut v = s.as_ref().as_bytes().to_vec();
         v.push(b'\n');
         let _ = self.tx.send(Msg::Data(v));
     }
 
     /// Waits (briefly) until everything queued so far is in the file.
-    pub async fn sync(&self) {
+    pub(crate) async fn sync(&self) {
         let (tx, rx) = oneshot::channel();
         if self.tx.send(Msg::Flush(tx)).is_ok() {
             let _ = tokio::time::timeout(std::time::Duration::from_secs(1), rx).await;
@@ -159,7 +163,7 @@ impl LogStream {
     }
 
     /// Copies a process pipe into the stream, line by line, until EOF.
-    pub fn pipe<R: AsyncRead + Unpin + Send + 'static>(
+    pub(crate) fn pipe<R: AsyncRead + Unpin + Send + 'static>(
         &self,
         reader: R,
         function: String,
@@ -187,7 +191,7 @@ impl LogStream {
     }
 
     /// Closes the stream and waits until everything is written.
-    pub async fn close(self) {
+    pub(crate) async fn close(self) {
         drop(self.tx);
         let _ = self.writer.await;
     }

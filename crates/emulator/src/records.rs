@@ -15,7 +15,7 @@ pub(crate) struct Records {
 }
 
 impl Records {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         Self {
             list: Mutex::new(Vec::new()),
             changed: watch::Sender::new(0),
@@ -23,12 +23,12 @@ impl Records {
     }
 
     /// Signals a change to waiters (also used for sandbox start/stop).
-    pub fn bump(&self) {
+    pub(crate) fn bump(&self) {
         self.changed.send_modify(|v| *v += 1);
     }
 
     /// Appends a record and returns its index.
-    pub fn push(&self, rec: InvocationRecord) -> usize {
+    pub(crate) fn push(&self, rec: InvocationRecord) -> usize {
         let idx = {
             let mut l = self.list.lock().expect("records lock");
             l.push(rec);
@@ -39,7 +39,7 @@ impl Records {
     }
 
     /// Updates the record at `idx`.
-    pub fn update(&self, idx: usize, f: impl FnOnce(&mut InvocationRecord)) {
+    pub(crate) fn update(&self, idx: usize, f: impl FnOnce(&mut InvocationRecord)) {
         {
             let mut l = self.list.lock().expect("records lock");
             if let Some(r) = l.get_mut(idx) {
@@ -49,13 +49,13 @@ impl Records {
         self.bump();
     }
 
-    pub fn snapshot(&self) -> Vec<InvocationRecord> {
+    pub(crate) fn snapshot(&self) -> Vec<InvocationRecord> {
         self.list.lock().expect("records lock").clone()
     }
 
     /// Waits (without polling) until `check()` returns `Some`, re-checking on every change, or
     /// until `timeout` passes.
-    pub async fn wait_until<T>(
+    pub(crate) async fn wait_until<T>(
         &self,
         timeout: Duration,
         mut check: impl FnMut() -> Option<T>,
@@ -81,7 +81,7 @@ impl Records {
     }
 
     /// Waits until `pred` holds on the records.
-    pub async fn wait<F>(
+    pub(crate) async fn wait<F>(
         &self,
         timeout: Duration,
         mut pred: F,

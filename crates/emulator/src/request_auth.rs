@@ -21,7 +21,10 @@ impl Inner {
     /// Authenticates a request as AWS does: parses its SigV4 authorization, finds the secret of
     /// its access key (the emulator's own key pair, or session credentials our STS issued,
     /// unexpired and presented with their session token) and verifies the signature.
-    pub fn authenticate(&self, req: &crate::sigv4::Request<'_>) -> Result<Caller, AuthFailure> {
+    pub(crate) fn authenticate(
+        &self,
+        req: &crate::sigv4::Request<'_>,
+    ) -> Result<Caller, AuthFailure> {
         let caller = parse_caller(req.headers, req.query)?;
         let secret = self.secret_of(&caller)?;
         crate::sigv4::verify(req, &caller.signed, &secret, std::time::SystemTime::now())?;

@@ -84,7 +84,7 @@ impl Drop for RuntimeApi {
 
 impl RuntimeApi {
     /// Binds a fresh 127.0.0.1 port and starts serving.
-    pub async fn start() -> std::io::Result<(Self, mpsc::UnboundedReceiver<RuntimeEvent>)> {
+    pub(crate) async fn start() -> std::io::Result<(Self, mpsc::UnboundedReceiver<RuntimeEvent>)> {
         let listener = TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -135,25 +135,25 @@ impl RuntimeApi {
     }
 
     /// Offers the next invocation to the runtime's `next` poll.
-    pub fn offer(&self, d: Delivery) {
+    pub(crate) fn offer(&self, d: Delivery) {
         *self.shared.offer.lock().expect("offer lock") = Some(d);
         self.shared.notify.notify_one();
     }
 
     /// Takes back an offer the runtime did not take.
-    pub fn withdraw(&self) -> Option<Delivery> {
+    pub(crate) fn withdraw(&self) -> Option<Delivery> {
         self.shared.offer.lock().expect("offer lock").take()
     }
 
     /// Resolves once the runtime has asked for the next invocation and nothing is offered: from
     /// here until the next offer the runtime is idle (Lambda freezes it then).
-    pub async fn idle(&self) {
+    pub(crate) async fn idle(&self) {
         let mut rx = self.shared.waiting.subscribe();
         let _ = rx.wait_for(|w| *w).await;
     }
 
     /// Forgets the in-flight request id (late responses then get 400).
-    pub fn finish_current(&self) {
+    pub(crate) fn finish_current(&self) {
         *self.shared.current.lock().expect("current lock") = None;
     }
 }

@@ -59,7 +59,7 @@ pub(crate) struct Invocation {
 }
 
 impl Invocation {
-    pub fn function(&self) -> &str {
+    pub(crate) fn function(&self) -> &str {
         &self.fref.name
     }
 

@@ -116,7 +116,11 @@ pub(crate) use temporal_lambda_env::private_file::{
 
 impl Store {
     /// Loads `<data_dir>/state.json` (or starts empty).
-    pub fn load(data_dir: &Path, region: &str, account: &str) -> Result<Self, EmulatorError> {
+    pub(crate) fn load(
+        data_dir: &Path,
+        region: &str,
+        account: &str,
+    ) -> Result<Self, EmulatorError> {
         create_private_dir(data_dir)
             .map_err(|e| EmulatorError::io("creating data dir", data_dir, e))?;
         let path = data_dir.join("state.json");
@@ -153,7 +157,7 @@ impl Store {
     /// session tokens and function environments, so it is created 0600; a stale temp file is
     /// removed first and the new one is created exclusively (`O_EXCL | O_NOFOLLOW`): a symlink or
     /// file planted at the temp path is never followed or written through.
-    pub fn save(&self) -> Result<(), EmulatorError> {
+    pub(crate) fn save(&self) -> Result<(), EmulatorError> {
         let tmp = self.path.with_extension("json.tmp");
         let bytes = serde_json::to_vec_pretty(&self.state).expect("state serializes");
         match std::fs::remove_file(&tmp) {
@@ -202,7 +206,7 @@ impl Store {
         ))
     }
 
-    pub fn create(
+    pub(crate) fn create(
         &mut self,
         nf: NewFunction,
         code: PreparedCode,
@@ -290,14 +294,14 @@ impl Store {
         Ok(self.state.functions.get_mut(name).expect("checked"))
     }
 
-    pub fn function(&self, name: &str) -> Result<&StoredFunction, EmulatorError> {
+    pub(crate) fn function(&self, name: &str) -> Result<&StoredFunction, EmulatorError> {
         self.state
             .functions
             .get(name)
             .ok_or_else(|| self.not_found(name, None))
     }
 
-    pub fn update_code(
+    pub(crate) fn update_code(
         &mut self,
         name: &str,
         code: PreparedCode,
@@ -318,7 +322,7 @@ impl Store {
         Ok(out)
     }
 
-    pub fn update_config(
+    pub(crate) fn update_config(
         &mut self,
         name: &str,
         patch: ConfigPatch,
@@ -364,7 +368,7 @@ impl Store {
 
     /// PublishVersion: snapshots `$LATEST` as the next number, unless nothing changed since the
     /// last published version (then that version is returned, as Lambda does).
-    pub fn publish(
+    pub(crate) fn publish(
         &mut self,
         name: &str,
         description: Option<String>,
@@ -407,7 +411,7 @@ impl Store {
     }
 
     /// Resolves a reference to a stored version (`None`/`$LATEST` = `$LATEST`).
-    pub fn resolve(&self, r: &FunctionRef) -> Result<&StoredVersion, EmulatorError> {
+    pub(crate) fn resolve(&self, r: &FunctionRef) -> Result<&StoredVersion, EmulatorError> {
         let f = self
             .state
             .functions
@@ -423,7 +427,10 @@ impl Store {
         }
     }
 
-    pub fn list_versions(&self, name: &str) -> Result<Vec<FunctionConfiguration>, EmulatorError> {
+    pub(crate) fn list_versions(
+        &self,
+        name: &str,
+    ) -> Result<Vec<FunctionConfiguration>, EmulatorError> {
         let f = self.function(name)?;
         let mut out = vec![f.latest.config.clone()];
         out.extend(f.versions.values().map(|v| v.config.clone()));
@@ -432,7 +439,7 @@ impl Store {
 
     /// Deletes a function (all versions) or one published version. Returns the deleted function's
     /// emulator-owned code root, if the whole function was deleted.
-    pub fn delete(
+    pub(crate) fn delete(
         &mut self,
         name: &str,
         qualifier: Option<&str>,
@@ -461,7 +468,11 @@ impl Store {
         }
     }
 
-    pub fn set_concurrency(&mut self, name: &str, n: Option<u32>) -> Result<(), EmulatorError> {
+    pub(crate) fn set_concurrency(
+        &mut self,
+        name: &str,
+        n: Option<u32>,
+    ) -> Result<(), EmulatorError> {
         if let Some(n) = n {
             if n > 1000 {
                 return Err(EmulatorError::InvalidParameter(format!(
@@ -473,7 +484,7 @@ impl Store {
         self.save()
     }
 
-    pub fn register_role(
+    pub(crate) fn register_role(
         &mut self,
         arn: &str,
         external_id: Option<&str>,

@@ -18,19 +18,19 @@ pub(crate) struct ActivityCounters {
 
 impl ActivityCounters {
     /// Activities started.
-    pub fn started(&self) -> u64 {
+    pub(crate) fn started(&self) -> u64 {
         self.started.load(Ordering::Relaxed)
     }
     /// Activities that returned successfully.
-    pub fn completed(&self) -> u64 {
+    pub(crate) fn completed(&self) -> u64 {
         self.completed.load(Ordering::Relaxed)
     }
     /// Activities that returned an error (including cancellation at shutdown).
-    pub fn failed(&self) -> u64 {
+    pub(crate) fn failed(&self) -> u64 {
         self.failed.load(Ordering::Relaxed)
     }
     /// Activities started but not yet finished.
-    pub fn in_flight(&self) -> u64 {
+    pub(crate) fn in_flight(&self) -> u64 {
         self.started()
             .saturating_sub(self.completed() + self.failed())
     }

@@ -1,5 +1,7 @@
 //! The sample application: workflows and activities, kept apart from `main` so tests and the demo
 //! can start these workflows by type.
+// temporalio's `#[workflow_methods]` generates public associated constants without docs.
+#![allow(missing_docs)]
 
 use std::time::Duration;
 

@@ -13,6 +13,8 @@ use super::ui::{emit, spinner, stepper};
 use super::Output;
 
 /// `local` subcommands.
+// The flattened `rig` fields carry no doc of their own: `RigArgs`' fields are the help text.
+#[allow(missing_docs)]
 #[derive(Debug, Subcommand)]
 pub enum LocalCommand {
     /// Start the dev server + emulator, deploy the worker, run workflows the server completes
@@ -155,7 +157,7 @@ pub(crate) struct Started {
 impl Started {
     /// The workflow type the demo starts on `f`: `--workflow-type`, else the sample's
     /// [`SAMPLE_WORKFLOW_TYPE`] when `f` registers it, else the first type `f` registers.
-    pub fn workflow_type_of(&self, f: &local::RigFunction) -> anyhow::Result<String> {
+    pub(crate) fn workflow_type_of(&self, f: &local::RigFunction) -> anyhow::Result<String> {
         let sample = f
             .workflow_types
             .iter()

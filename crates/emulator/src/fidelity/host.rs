@@ -63,7 +63,7 @@ fn clean_stale(root: &Path) {
 impl CgroupHost {
     /// Sets up what `wanted` needs under the host's cgroup mounts. Logs one notice for whatever
     /// the host cannot do; never fails.
-    pub fn setup(wanted: Fidelity) -> Self {
+    pub(crate) fn setup(wanted: Fidelity) -> Self {
         if wanted.is_off() {
             return Self {
                 layout: None,
@@ -105,7 +105,7 @@ impl CgroupHost {
     }
 
     /// Creates a sandbox's groups with its limits. A failure leaves that limit off (logged).
-    pub fn sandbox(&self, id: &str, memory_mb: u32) -> SandboxCgroup {
+    pub(crate) fn sandbox(&self, id: &str, memory_mb: u32) -> SandboxCgroup {
         let mut sb = SandboxCgroup {
             dirs: Vec::new(),
             cpu_millis: None,
@@ -184,7 +184,7 @@ impl CgroupHost {
     }
 
     /// Thaws every sandbox (a frozen v1 process cannot die of SIGKILL until thawed).
-    pub fn thaw_all(&self) {
+    pub(crate) fn thaw_all(&self) {
         for dir in self.parents() {
             if let Ok(children) = std::fs::read_dir(dir) {
                 for c in children.flatten() {

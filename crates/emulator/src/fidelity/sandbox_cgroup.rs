@@ -34,7 +34,7 @@ pub(crate) struct SandboxCgroup {
 
 impl SandboxCgroup {
     /// Opens each group's `cgroup.procs` for the child to join between fork and exec.
-    pub fn procs_files(&self) -> Vec<OwnedFd> {
+    pub(crate) fn procs_files(&self) -> Vec<OwnedFd> {
         self.dirs
             .iter()
             .filter_map(|d| {
@@ -48,23 +48,23 @@ impl SandboxCgroup {
     }
 
     /// True if freezing is done by this cgroup (else the caller may use signals).
-    pub fn can_freeze(&self) -> bool {
+    pub(crate) fn can_freeze(&self) -> bool {
         self.freezer.is_some()
     }
 
     /// Asks the kernel to freeze the group; does not wait (see [`Self::is_frozen`]).
-    pub fn request_freeze(&self) -> bool {
+    pub(crate) fn request_freeze(&self) -> bool {
         self.write_freezer(true)
     }
 
     /// Thaws the group (also undoes a freeze still in progress). The kernel thaws at once.
-    pub fn thaw(&self) -> bool {
+    pub(crate) fn thaw(&self) -> bool {
         self.write_freezer(false)
     }
 
     /// True once the kernel reports every task of the group stopped. A group whose tasks are
     /// exiting (killed) may never get there.
-    pub fn is_frozen(&self) -> bool {
+    pub(crate) fn is_frozen(&self) -> bool {
         match &self.freezer {
             Some(FreezerCtl::V1(state)) => read(state).is_some_and(|v| v.trim() == "FROZEN"),
             Some(FreezerCtl::V2(dir)) => {
@@ -92,7 +92,7 @@ impl SandboxCgroup {
     }
 
     /// True if the kernel's OOM killer killed a process of this sandbox.
-    pub fn oom_killed(&self) -> bool {
+    pub(crate) fn oom_killed(&self) -> bool {
         match &self.memory {
             Some(MemoryCtl::V1(d)) => {
                 let ctl = read(&d.join("memory.oom_control")).unwrap_or_default();

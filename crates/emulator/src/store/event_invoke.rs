@@ -75,7 +75,7 @@ impl Store {
     /// Put (`replace`: unset fields go back to the defaults) or Update (`!replace`: only the
     /// given fields change; creates the config if there is none) the event invoke config of a
     /// function or version. Returns the stored config.
-    pub fn put_event_invoke_config(
+    pub(crate) fn put_event_invoke_config(
         &mut self,
         r: &FunctionRef,
         patch: EventInvokePatch,
@@ -110,7 +110,7 @@ impl Store {
     }
 
     /// The event invoke config of a function or version; not found if there is none.
-    pub fn event_invoke_config(
+    pub(crate) fn event_invoke_config(
         &self,
         r: &FunctionRef,
     ) -> Result<StoredEventInvokeConfig, EmulatorError> {
@@ -123,7 +123,10 @@ impl Store {
     }
 
     /// Deletes the event invoke config of a function or version; not found if there is none.
-    pub fn delete_event_invoke_config(&mut self, r: &FunctionRef) -> Result<(), EmulatorError> {
+    pub(crate) fn delete_event_invoke_config(
+        &mut self,
+        r: &FunctionRef,
+    ) -> Result<(), EmulatorError> {
         self.resolve(r)?;
         let err = self.no_event_invoke_config(r);
         let f = self.function_mut(&r.name)?;
@@ -138,7 +141,7 @@ impl Store {
 
     /// The async settings for an invocation of `r`: from its qualifier's config if it has one,
     /// else from the unqualified (`$LATEST`) one; fields not set there are Lambda's defaults.
-    pub fn async_settings(&self, r: &FunctionRef) -> AsyncSettings {
+    pub(crate) fn async_settings(&self, r: &FunctionRef) -> AsyncSettings {
         let d = AsyncSettings::default();
         let Some(f) = self.state.functions.get(&r.name) else {
             return d;
