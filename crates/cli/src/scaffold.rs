@@ -111,9 +111,7 @@ fn io(path: &Path) -> impl FnOnce(std::io::Error) -> NewError + '_ {
 
 fn valid_crate_name(n: &str) -> bool {
     n.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && n.len() <= 64
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        && temporal_lambda_env::lambda_names::is_valid_function_name(n)
 }
 
 fn check_setting(setting: &'static str, v: &str) -> Result<(), NewError> {

@@ -9,20 +9,9 @@ pub(crate) struct FunctionRef {
     pub qualifier: Option<String>,
 }
 
-fn valid_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
-
-fn valid_qualifier(s: &str) -> bool {
-    s == "$LATEST"
-        || (!s.is_empty()
-            && s.len() <= 128
-            && s.chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'))
-}
+use temporal_lambda_env::lambda_names::{
+    is_valid_function_name as valid_name, is_valid_qualifier as valid_qualifier,
+};
 
 fn malformed(input: &str) -> EmulatorError {
     EmulatorError::Validation(format!(

@@ -34,6 +34,7 @@
 use std::fmt;
 
 pub mod connection;
+pub mod lambda_names;
 #[cfg(unix)]
 pub mod private_file;
 pub mod protocol;

@@ -283,17 +283,4 @@ pub fn find_repo_root() -> Option<PathBuf> {
     }
 }
 
-/// A Lambda function name for a package: letters, digits, '-' and '_' (64 at most).
-pub fn function_name_for(package: &str) -> String {
-    package
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .take(64)
-        .collect()
-}
+pub use temporal_lambda_env::lambda_names::function_name_for;

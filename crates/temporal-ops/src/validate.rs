@@ -5,6 +5,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use temporal_lambda_env::lambda_names;
 
 use serde::Serialize;
 
@@ -79,10 +80,6 @@ fn is_account(s: &str) -> bool {
     s.len() == 12 && s.chars().all(|c| c.is_ascii_digit())
 }
 
-fn is_lambda_name_char(c: char) -> bool {
-    c.is_ascii_alphanumeric() || c == '-' || c == '_'
-}
-
 /// A Lambda function ARN, optionally qualified with a version or alias.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct FunctionArn {
@@ -151,17 +148,14 @@ impl FromStr for FunctionArn {
             return Err(err("the resource type must be `function`"));
         }
         let name = parts[6];
-        if name.is_empty() || name.len() > 64 || !name.chars().all(is_lambda_name_char) {
+        if !lambda_names::is_valid_function_name(name) {
             return Err(err(
                 "the function name must be 1-64 characters from [a-zA-Z0-9-_]",
             ));
         }
         let qualifier = match parts.get(7) {
             None => None,
-            Some(&"$LATEST") => Some("$LATEST".to_string()),
-            Some(q) if !q.is_empty() && q.len() <= 128 && q.chars().all(is_lambda_name_char) => {
-                Some(q.to_string())
-            }
+            Some(q) if lambda_names::is_valid_qualifier(q) => Some(q.to_string()),
             Some(_) => {
                 return Err(err(
                     "the qualifier must be a version number, `$LATEST`, or an alias \

@@ -28,13 +28,7 @@ const RESERVED_ENV: &[&str] = &[
 
 /// Lambda's function name rule: 1-64 characters among ASCII letters, digits, `-` and `_`.
 /// The one check for every name used in a path under the data dir (code dirs, log dirs).
-pub(crate) fn is_valid_function_name(name: &str) -> bool {
-    !name.is_empty()
-        && name.len() <= 64
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-}
+pub(crate) use temporal_lambda_env::lambda_names::is_valid_function_name;
 
 pub(super) fn validate_name(name: &str) -> Result<(), EmulatorError> {
     if !is_valid_function_name(name) {
