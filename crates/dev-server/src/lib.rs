@@ -43,7 +43,7 @@ mod ports;
 mod process;
 mod server;
 
-pub use binary::{default_workspace_root, ensure_installed, find_temporal_binary};
+pub use binary::{default_workspace_root, ensure_installed, find_repo_root, find_temporal_binary};
 pub use error::DevServerError;
 pub use options::{AwsCredentials, DevServerOptions};
 pub use ports::free_port;

@@ -265,22 +265,6 @@ pub fn tool_root() -> PathBuf {
         .join("temporal-lambda")
 }
 
-/// Find this repository's root: the nearest ancestor of the current directory holding this
-/// crate (`crates/rig/Cargo.toml` of `temporal-lambda-rig`).
-pub fn find_repo_root() -> Option<PathBuf> {
-    let holds_rig = |dir: &Path| {
-        std::fs::read_to_string(dir.join("crates/rig/Cargo.toml"))
-            .is_ok_and(|m| m.contains("name = \"temporal-lambda-rig\""))
-    };
-    let mut dir = std::env::current_dir().ok()?;
-    loop {
-        if holds_rig(&dir) {
-            return Some(dir);
-        }
-        if !dir.pop() {
-            return None;
-        }
-    }
-}
+pub use temporal_dev_server::find_repo_root;
 
 pub use temporal_lambda_env::lambda_names::function_name_for;
