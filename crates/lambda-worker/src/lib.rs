@@ -52,6 +52,7 @@
 
 #![warn(missing_docs)]
 
+pub mod activity;
 mod api_key;
 pub mod config;
 mod error;
@@ -69,12 +70,6 @@ mod stats;
 pub mod telemetry;
 pub mod window;
 mod worker_config;
-
-/// The errors the worker raises in place of an activity that cannot run in what is left of the
-/// invocation; both are retryable, so the server runs the activity again in a fresh invocation.
-pub mod activity {
-    pub use crate::stats::{WindowClosed, WontFit};
-}
 
 pub use error::Error;
 pub use lambda_worker::LambdaWorker;
