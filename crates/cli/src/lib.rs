@@ -1,14 +1,21 @@
-//! Library behind the `temporal-lambda` CLI. The Temporal-side operations for Temporal Serverless
-//! Workers on AWS Lambda, over Temporal's gRPC API (no `temporal` CLI needed), live in
-//! `temporal-lambda-temporal` and are re-exported here ([`compute`], [`connect`], [`deployment`],
-//! [`validate`], [`verify`]); the local rig lives in `temporal-lambda-rig` ([`local`]).
+//! Library behind the `temporal-lambda` CLI: everything that needs AWS (the SDK clients in
+//! [`aws`]) plus the commands' decisions and output.
 //!
-//! * [`deployment::register`]: create the Worker Deployment (if missing) and a version whose
-//!   compute config makes the server invoke a Lambda function: byte-for-byte the payload the
-//!   official `temporal worker deployment create-version --aws-lambda-*` writes;
-//! * [`deployment::set_current`]: route new workflows to that version;
-//! * [`deployment::describe_version`]: read the stored compute config back;
-//! * [`verify::verify`]: run a workflow end to end and time it.
+//! * [`lambda_deploy`]: create or update the Lambda function from a zip and publish a version
+//!   (what to create, update, reuse or refuse is decided over gathered facts);
+//! * [`iam`]: the role the Temporal server assumes (CloudFormation template, creation);
+//! * [`ship`]: package → deploy → register → set current, resumable from a state file;
+//! * [`rollout`] / [`retire`]: ramp, promote, roll back, and remove drained builds (Temporal
+//!   version and Lambda version);
+//! * [`doctor`]: gather facts from AWS and Temporal, then run pure checks keyed by
+//!   [`doctor::CheckId`];
+//! * [`scaffold`]: `new`, a project from the template; [`local`]: the local rig
+//!   (`temporal-lambda-rig`) with AWS SDK clients for its emulator; [`logs`]: CloudWatch Logs;
+//! * [`commands`]: the clap command tree.
+//!
+//! The Temporal-side operations over gRPC (no `temporal` CLI needed, no AWS SDK) live in
+//! `temporal-lambda-temporal` and are re-exported here ([`compute`], [`connect`],
+//! [`deployment`], [`identifiers`], [`verify`]).
 //!
 //! ```no_run
 //! # async fn demo() -> anyhow::Result<()> {
@@ -43,4 +50,4 @@ pub mod rollout;
 pub mod scaffold;
 pub mod ship;
 
-pub use temporal_lambda_temporal::{compute, connect, deployment, validate, verify};
+pub use temporal_lambda_temporal::{compute, connect, deployment, identifiers, verify};

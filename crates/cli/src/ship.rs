@@ -17,9 +17,9 @@ use crate::compute::LambdaTarget;
 use crate::connect::ConnectArgs;
 use crate::deployment::{self, RegisterOptions, RegisterReport};
 use crate::iam::{self, StackOptions, StackReport, Trust};
+use crate::identifiers::{ExternalId, FunctionArn, RoleArn};
 use crate::lambda_deploy::{self, DeployOptions, DeployReport};
 use crate::rollout::RoutingReport;
-use crate::validate::{ExternalId, FunctionArn, RoleArn};
 use crate::verify::{self, VerifyOptions, VerifyReport};
 
 /// Where the invocation role comes from.

@@ -14,7 +14,7 @@ use temporalio_common::protos::temporal::api::{
     },
 };
 
-use crate::validate::{ExternalId, FunctionArn, RoleArn};
+use crate::identifiers::{ExternalId, FunctionArn, RoleArn};
 
 /// Compute provider type for AWS Lambda.
 pub const AWS_LAMBDA_PROVIDER: &str = "aws-lambda";

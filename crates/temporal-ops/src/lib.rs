@@ -10,7 +10,7 @@
 //! * [`deployment::set_current`]: route new workflows to that version;
 //! * [`deployment::describe_version`]: read the stored compute config back;
 //! * [`verify::verify`]: run a workflow end to end and time it;
-//! * [`compute`] and [`validate`]: the aws-lambda compute config and the identifiers in it.
+//! * [`compute`] and [`identifiers`]: the aws-lambda compute config and the identifiers in it.
 //!
 //! With the `clap` feature, [`connect::ConnectArgs`] is a `clap::Args` (the CLI's flags).
 //!
@@ -42,5 +42,5 @@ pub mod clap_args;
 pub mod compute;
 pub mod connect;
 pub mod deployment;
-pub mod validate;
+pub mod identifiers;
 pub mod verify;

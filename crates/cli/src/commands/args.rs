@@ -7,8 +7,8 @@ use clap::ValueEnum;
 
 use crate::connect::ConnectArgs;
 use crate::iam::Trust;
+use crate::identifiers::{ExternalId, RoleArn};
 use crate::lambda_deploy::{self, DeployOptions};
-use crate::validate::{ExternalId, RoleArn};
 use temporal_lambda_temporal::clap_args::check_secret_arn;
 pub use temporal_lambda_temporal::clap_args::{parse_secret_arn, quiet, Quiet};
 

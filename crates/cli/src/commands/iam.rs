@@ -4,7 +4,7 @@ use clap::Subcommand;
 
 use crate::aws::{Aws, AwsArgs};
 use crate::iam::{self, StackOptions};
-use crate::validate::{ExternalId, FunctionArn};
+use crate::identifiers::{ExternalId, FunctionArn};
 
 use super::args::trust;
 use super::ui::{emit, print_plan, spinner};

@@ -3,7 +3,7 @@
 use crate::compute::LambdaTarget;
 use crate::connect::ConnectArgs;
 use crate::deployment::{self, RegisterOptions, RegisterOutcome, RegisterReport};
-use crate::validate::{self, ExternalId, FunctionArn, RoleArn};
+use crate::identifiers::{self, ExternalId, FunctionArn, RoleArn};
 
 use super::args::VersionArgs;
 use super::set_current::set_current_text;
@@ -46,8 +46,8 @@ pub async fn run(output: Output, args: RegisterArgs) -> anyhow::Result<()> {
         update,
         set_current,
     } = args;
-    validate::deployment_name(&version.deployment_name)?;
-    validate::build_id(&version.build_id)?;
+    identifiers::deployment_name(&version.deployment_name)?;
+    identifiers::build_id(&version.build_id)?;
     let pb = spinner(output, "connecting to Temporal");
     let c = conn.connect().await?;
     pb.set_message(format!(

@@ -9,8 +9,8 @@ use std::time::Duration;
 
 use crate::compute::LambdaProviderDetails;
 use crate::iam::{RoleFacts, Trust};
+use crate::identifiers::FunctionArn;
 use crate::logs::LogActivity;
-use crate::validate::FunctionArn;
 use temporal_lambda_env::protocol::{ConnectionCheck, Describe};
 
 use super::Verdict;

@@ -6,7 +6,7 @@ use temporalio_client::Connection;
 use crate::aws::{error_code, Aws, AwsError};
 use crate::compute::{LambdaProviderDetails, AWS_LAMBDA_PROVIDER};
 use crate::deployment::DeploymentError;
-use crate::validate::FunctionArn;
+use crate::identifiers::FunctionArn;
 
 use super::facts::{
     AwsFailure, AwsIdentity, DeploymentFacts, Facts, FunctionFacts, FunctionLookupError, Inputs,

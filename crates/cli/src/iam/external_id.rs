@@ -1,7 +1,7 @@
 //! The external ID a role stack enforces, and choosing one without rotating it by accident.
 
 use crate::aws::{Aws, AwsError};
-use crate::validate::ExternalId;
+use crate::identifiers::ExternalId;
 
 use super::stack::describe_stack;
 use super::IamError;

@@ -7,7 +7,7 @@ use aws_sdk_cloudformation::types::{Capability, Parameter, Stack, StackStatus};
 use serde::Serialize;
 
 use crate::aws::{describe_sdk_error, error_code, Aws, AwsError};
-use crate::validate::ExternalId;
+use crate::identifiers::ExternalId;
 
 use super::{IamError, Trust};
 

@@ -298,7 +298,7 @@ pub async fn update_role_external_id(
     deployment_name: &str,
     role_arn: &str,
     old_external_id: &str,
-    new_external_id: &crate::validate::ExternalId,
+    new_external_id: &crate::identifiers::ExternalId,
 ) -> Result<usize, DeploymentError> {
     let Some(dep) = describe_deployment_raw(conn, namespace, deployment_name).await? else {
         return Ok(0);
@@ -358,7 +358,7 @@ pub(crate) fn rotation_target(
     details: &compute::LambdaProviderDetails,
     role_arn: &str,
     old_external_id: &str,
-) -> Option<(crate::validate::FunctionArn, crate::validate::RoleArn)> {
+) -> Option<(crate::identifiers::FunctionArn, crate::identifiers::RoleArn)> {
     if details.role.as_deref() != Some(role_arn)
         || details.role_external_id.as_deref() != Some(old_external_id)
     {

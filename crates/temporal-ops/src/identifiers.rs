@@ -1,4 +1,5 @@
-//! Local validation of the AWS identifiers that go into an `aws-lambda` compute config.
+//! The identifiers that go into a Worker Deployment Version and its `aws-lambda` compute config
+//! (function and role ARNs, external ID, deployment name, build ID), checked locally.
 //!
 //! The Temporal server validates the config too (by calling AWS), but its errors arrive late
 //! and are hard to read; these checks catch typos before any network call.
