@@ -112,6 +112,32 @@ pub fn connect_failure_hint(message: &str) -> Option<&'static str> {
     )
 }
 
+/// The frontend's URL for `address` (`host:port` or a URL): as given when it carries a scheme,
+/// else `https://address` when TLS is on and `http://address` when not. `None` when the address
+/// is empty. The one rule for the worker and the CLI.
+///
+/// ```
+/// use temporal_lambda_env::connection::server_url;
+///
+/// assert_eq!(server_url("ns.acct.tmprl.cloud:7233", true).unwrap(), "https://ns.acct.tmprl.cloud:7233");
+/// assert_eq!(server_url(" 127.0.0.1:7233 ", false).unwrap(), "http://127.0.0.1:7233");
+/// assert_eq!(server_url("http://10.0.0.1:7233", true).unwrap(), "http://10.0.0.1:7233");
+/// assert_eq!(server_url("  ", true), None);
+/// ```
+pub fn server_url(address: &str, tls: bool) -> Option<String> {
+    let address = address.trim();
+    if address.is_empty() {
+        None
+    } else if address.contains("://") {
+        Some(address.to_owned())
+    } else {
+        Some(format!(
+            "{}://{address}",
+            if tls { "https" } else { "http" }
+        ))
+    }
+}
+
 /// What it means when the server answers `UNAUTHENTICATED` (gRPC status 16), and the fix: the
 /// hint for a typed rejection, and for one recognised in an error's text.
 pub const REJECTED_CREDENTIALS_FIX: &str = "the server rejected the credentials: check the API key (TEMPORAL_API_KEY / --api-key, or the secret named by TEMPORAL_API_KEY_SECRET_ARN) — it may be wrong, expired or rotated";

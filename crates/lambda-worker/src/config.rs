@@ -319,19 +319,13 @@ impl ConnectionConfig {
     /// The server URL, with a scheme chosen from the TLS setting when the address has none.
     pub fn url(&self) -> Result<Url, Error> {
         let addr = self.address.trim();
-        if addr.is_empty() {
-            return Err(Error::MissingSetting {
+        let url = temporal_lambda_env::connection::server_url(addr, self.uses_tls()).ok_or(
+            Error::MissingSetting {
                 setting: "Temporal address (TEMPORAL_ADDRESS)",
                 fix: "set TEMPORAL_ADDRESS=host:port, `address` in temporal.toml, or config.connection.address",
-            });
-        }
-        if let Ok(u) = Url::parse(addr) {
-            if u.host().is_some() {
-                return Ok(u);
-            }
-        }
-        let scheme = if self.uses_tls() { "https" } else { "http" };
-        Url::parse(&format!("{scheme}://{addr}")).map_err(|e| {
+            },
+        )?;
+        Url::parse(&url).map_err(|e| {
             Error::InvalidClientConfig(format!(
                 "TEMPORAL_ADDRESS={addr} is not a valid host:port ({e}); use e.g. my-ns.a1b2c.tmprl.cloud:7233"
             ))

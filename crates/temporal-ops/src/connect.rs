@@ -125,12 +125,8 @@ impl ConnectArgs {
 
     /// The target URL (`http(s)://host:port`).
     pub fn url(&self) -> Result<Url, ConnectError> {
-        let scheme = if self.tls_enabled() { "https" } else { "http" };
-        let raw = if self.address.contains("://") {
-            self.address.clone()
-        } else {
-            format!("{scheme}://{}", self.address)
-        };
+        let raw = temporal_lambda_env::connection::server_url(&self.address, self.tls_enabled())
+            .unwrap_or_default();
         Url::parse(&raw).map_err(|e| ConnectError::Address(self.address.clone(), e.to_string()))
     }
 
