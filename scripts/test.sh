@@ -29,6 +29,11 @@ stage "cargo fmt --check"
 cargo fmt --all -- --check
 stage "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Each crate's integration tests are one test binary (tests/it/main.rs); libtest runs its tests
+# on RUST_TEST_THREADS threads. Most of them wait on dev servers, emulators and sandboxes, so one
+# more thread than the 2 cores of CI overlaps those waits; the tests that compile a crate hold a
+# lock (crates/cli/tests/it/support: COMPILING) so only one compile runs at a time.
+export RUST_TEST_THREADS="${RUST_TEST_THREADS:-3}"
 stage "cargo test"
 cargo test --workspace "$@"
 stage "cargo test (worker library with the otel feature)"
