@@ -145,6 +145,7 @@ where
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workflows_complete_exactly_once_through_kills_failed_invocations_and_a_server_restart() {
+    let _heavy = crate::common::HEAVY.lock().await;
     let n: usize = if full() { 200 } else { 24 };
     let suite_deadline = Instant::now()
         + if full() {
@@ -388,6 +389,7 @@ fn temporal_cli(server: &temporal_dev_server::DevServer, args: &[&str]) -> Strin
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deadline_discipline_over_many_short_invocations_and_an_unreachable_server_fails_fast() {
+    let _heavy = crate::common::HEAVY.lock().await;
     let (idle_n, slow_n) = if full() { (1_000, 100) } else { (60, 6) };
     let dir = tempfile::tempdir().unwrap();
     let mut env = secret_env();

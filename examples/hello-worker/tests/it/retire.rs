@@ -18,6 +18,7 @@ use temporal_lambda_cli::rollout;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pinned_workflows_finish_on_build_1_and_retire_waits_for_them() {
+    let _heavy = crate::common::HEAVY.lock().await;
     let dir = tempfile::tempdir().unwrap();
     let opts = local::RigOptions {
         task_queue: "retire-tq".into(),

@@ -22,6 +22,7 @@ use temporal_lambda_cli::rollout;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ramp_promote_roll_back_and_retire_across_three_builds() {
+    let _heavy = crate::common::HEAVY.lock().await;
     let t0 = Instant::now();
     let phase = |what: &str| eprintln!("ROLLOUT [{:>6.1} s] {what}", t0.elapsed().as_secs_f64());
     // The CLI's warnings (e.g. a routing change still propagating after 30 s) go to the output.

@@ -1,4 +1,5 @@
-//! Helpers shared by the rig tests of versioned rollouts.
+//! Helpers shared by the tests: the rig tests of versioned rollouts, and the lock of the tests
+//! that must not overlap.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +9,13 @@ use temporal_lambda_cli::retire;
 use temporalio_client::{
     Client, Connection, VersioningOverride, WorkflowGetResultOptions, WorkflowStartOptions,
 };
+
+/// Held for their whole run by the tests that load the machine most or need their timers not
+/// to run late: retire and rollout (pinned workflows on a 12 s timer must still be open after a
+/// deploy) and the two big fault-injection tests (sandbox kills, a server restart, hundreds of
+/// invocations checked against their deadlines). Each ran alone in its own test binary before
+/// the tests shared one; now at most one of them runs at a time, next to the lighter tests.
+pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Milliseconds since the Unix epoch (the clock of the emulator's invocation records).
 pub fn now_ms() -> u64 {
