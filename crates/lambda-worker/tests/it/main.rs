@@ -3,9 +3,9 @@
 
 mod common;
 
-// `pub`: its activities' `#[activities]` constants (`Acts::noop`) count as used, as they did
+// `pub`: their activities' `#[activities]` constants (`Acts::noop`) count as used, as they did
 // at the root of their own test binary.
 pub mod config;
 #[cfg(feature = "otel")]
-mod otel;
+pub mod otel;
 mod proptest_config;
