@@ -29,11 +29,43 @@ stage "cargo fmt --check"
 cargo fmt --all -- --check
 stage "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+# Each crate's integration tests are one test binary (tests/it/main.rs): libtest runs the tests
+# of all its modules in one pool of as many threads as cores. The tests that compile a crate
+# (crates/cli/tests/it/support: COMPILING) and the heaviest, timer-bound rig tests
+# (examples/hello-worker/tests/it/common: HEAVY) each hold a lock, so no two of them overlap.
+# More threads than cores made nothing faster on 2 shared cores and made timers run late.
 stage "cargo test"
 cargo test --workspace "$@"
 stage "cargo test (worker library with the otel feature)"
-cargo clippy -p temporal-lambda-worker --all-targets --features otel --quiet -- -D warnings
-cargo test -p temporal-lambda-worker --features otel "$@"
+# Every test of the worker library again, with `otel`. Built as part of the workspace minus the
+# worker's dependents (hello-worker, connect-latency), not `-p temporal-lambda-worker` alone:
+# then every dependency gets the same features as in the stages above (alone, tokio, rustls,
+# chrono, the AWS crates … get fewer, and they and the Temporal SDK above them are compiled
+# again, ~2 min), so this reuses their artifacts and compiles only the worker and the OTLP
+# crates. Only the worker's test binaries and doc tests are run.
+otel=(--workspace --exclude hello-worker --exclude connect-latency --features temporal-lambda-worker/otel)
+cargo_args=() test_args=() after_dashes=0
+for a in "$@"; do
+  if [ "${after_dashes}" = 1 ]; then test_args+=("$a"); elif [ "$a" = -- ]; then after_dashes=1; else cargo_args+=("$a"); fi
+done
+cargo clippy "${otel[@]}" --all-targets --quiet -- -D warnings
+otel_build="$(mktemp)"
+cargo test "${otel[@]}" "${cargo_args[@]}" --no-run --message-format=json-render-diagnostics >"${otel_build}"
+mapfile -t otel_tests < <(python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"] \
+            and "#temporal-lambda-worker@" in m["package_id"]:
+        print(m["executable"])
+' "${otel_build}")
+rm -f "${otel_build}"
+[ "${#otel_tests[@]}" -ge 2 ] || { echo "error: the worker's test binaries were not found" >&2; exit 1; }
+for t in "${otel_tests[@]}"; do
+  echo "     Running ${t}"
+  (cd crates/lambda-worker && "$t" "${test_args[@]}")
+done
+cargo test "${otel[@]}" "${cargo_args[@]}" --doc -- crates/lambda-worker/ "${test_args[@]}"
 stage "side-by-side bench smoke (debug build; Python peer skipped with a note if it cannot be installed)"
 bash bench/side-by-side.sh --smoke
 stage "done"

@@ -1,0 +1,7 @@
+//! All of this crate's integration tests in one test binary (one link of the SDKs; the
+//! tests of every module run in one libtest thread pool).
+
+mod support;
+
+mod moto;
+mod moto_tls;
