@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 /// Asserts `actual` is the pinned `src/golden/<name>` (or writes it with `PIN_WRITE` set).
-pub fn pin(name: &str, actual: &str) {
+pub(crate) fn pin(name: &str, actual: &str) {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("src/golden")
         .join(name);

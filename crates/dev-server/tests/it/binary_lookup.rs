@@ -42,7 +42,7 @@ fn lookup_order_and_missing_binary_message() {
 /// and checks that it passed there. A test that changes process-wide environment variables calls
 /// this first: the other tests of this binary run on other threads of the same process and read
 /// them. Returns `true` in the child (go on with the test), `false` in the parent (done).
-pub fn in_own_process(name: &str) -> bool {
+pub(crate) fn in_own_process(name: &str) -> bool {
     const CHILD: &str = "TEMPORAL_LAMBDA_TEST_IN_OWN_PROCESS";
     if std::env::var(CHILD).as_deref() == Ok(name) {
         return true;

@@ -4,8 +4,10 @@
 mod common;
 
 // `pub`: their activities' `#[activities]` constants (`Acts::noop`) count as used, as they did
-// at the root of their own test binary.
+// at the root of their own test binary. What the macros generate carries no docs.
+#[allow(missing_docs)]
 pub mod config;
 #[cfg(feature = "otel")]
+#[allow(missing_docs)]
 pub mod otel;
 mod proptest_config;

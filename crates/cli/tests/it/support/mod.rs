@@ -21,19 +21,19 @@ use temporal_lambda_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 /// build` and `cargo test`) for as long as it runs: the tests of this binary share one libtest
 /// thread pool, and two compiles at once on a small machine only slow each other down and starve
 /// the tests around them (which wait on deadlines).
-pub static COMPILING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static COMPILING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Static credentials the tests use (not secrets: local endpoints only).
-pub const ACCESS_KEY: &str = "AKIATESTLOCAL0000000";
+pub(crate) const ACCESS_KEY: &str = "AKIATESTLOCAL0000000";
 /// Secret key.
-pub const SECRET_KEY: &str = "test-secret-key-local-only";
+pub(crate) const SECRET_KEY: &str = "test-secret-key-local-only";
 /// The principal the emulator reports for static credentials (what a self-hosted server is).
-pub const SERVER_PRINCIPAL: &str = "arn:aws:iam::123456789012:user/emulator-user";
+pub(crate) const SERVER_PRINCIPAL: &str = "arn:aws:iam::123456789012:user/emulator-user";
 /// The execution role functions are created with.
-pub const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/lambda-execution";
+pub(crate) const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/lambda-execution";
 
 /// `moto_server` on a free port, killed (by PID) on drop.
-pub struct Moto {
+pub(crate) struct Moto {
     child: Child,
     pub url: String,
 }
@@ -45,7 +45,7 @@ impl Drop for Moto {
     }
 }
 
-pub fn repo_root() -> PathBuf {
+pub(crate) fn repo_root() -> PathBuf {
     let mut d = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     while !d.join("Cargo.lock").exists() {
         d = d
@@ -56,12 +56,12 @@ pub fn repo_root() -> PathBuf {
     d
 }
 
-pub fn venv_bin() -> PathBuf {
+pub(crate) fn venv_bin() -> PathBuf {
     repo_root().join(".venv/bin")
 }
 
 impl Moto {
-    pub fn start(log: &Path) -> Moto {
+    pub(crate) fn start(log: &Path) -> Moto {
         let bin = venv_bin().join("moto_server");
         assert!(
             bin.exists(),
@@ -93,10 +93,10 @@ impl Moto {
     }
 }
 
-pub struct TempDir(pub PathBuf);
+pub(crate) struct TempDir(pub PathBuf);
 impl TempDir {
     /// A fresh directory under the system temp dir, removed on drop.
-    pub fn new(name: &str) -> TempDir {
+    pub(crate) fn new(name: &str) -> TempDir {
         let dir = std::env::temp_dir().join(format!("tl-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).unwrap();
@@ -110,7 +110,7 @@ impl Drop for TempDir {
 }
 
 /// Everything a deployment test needs. Field order is drop order: server, emulator, moto.
-pub struct AwsRig {
+pub(crate) struct AwsRig {
     pub server: DevServer,
     pub emu: EmulatorHandle,
     pub moto: Moto,
@@ -120,7 +120,7 @@ pub struct AwsRig {
 }
 
 impl AwsRig {
-    pub async fn start(name: &str) -> AwsRig {
+    pub(crate) async fn start(name: &str) -> AwsRig {
         let t = Instant::now();
         let dir = std::env::temp_dir().join(format!("tl-aws-{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
@@ -165,12 +165,12 @@ impl AwsRig {
         }
     }
 
-    pub fn conn(&self) -> ConnectArgs {
+    pub(crate) fn conn(&self) -> ConnectArgs {
         ConnectArgs::local(self.server.address(), "default")
     }
 
     /// Runs a `temporal-lambda` binary with only this rig's environment.
-    pub fn cli(&self, exe: &str, args: &[&str]) -> std::process::Output {
+    pub(crate) fn cli(&self, exe: &str, args: &[&str]) -> std::process::Output {
         Command::new(exe)
             .args(args)
             .env_clear()
@@ -182,7 +182,7 @@ impl AwsRig {
 
     /// Env for running the `temporal-lambda` binary against this rig through the standard AWS
     /// config chain (`AWS_ENDPOINT_URL_<SERVICE>`).
-    pub fn cli_env(&self) -> Vec<(String, String)> {
+    pub(crate) fn cli_env(&self) -> Vec<(String, String)> {
         vec![
             ("AWS_ACCESS_KEY_ID".into(), ACCESS_KEY.into()),
             ("AWS_SECRET_ACCESS_KEY".into(), SECRET_KEY.into()),
@@ -230,7 +230,7 @@ fn rust_home(var: &str, dir: &str) -> String {
 
 /// A worker binary (e.g. hello-worker's `bootstrap`, stripped when `strip` is available) zipped
 /// as a Lambda package. Zipped once per test binary; read-only.
-pub fn sample_zip(bin: &Path) -> PathBuf {
+pub(crate) fn sample_zip(bin: &Path) -> PathBuf {
     static ZIP: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     ZIP.get_or_init(|| {
         let bin = bin.to_path_buf();
@@ -253,16 +253,16 @@ pub fn sample_zip(bin: &Path) -> PathBuf {
 }
 
 /// Copies the `bootstrap` entry of a Lambda zip to `out`.
-pub fn extract_bootstrap(zip: &Path, out: &Path) {
+pub(crate) fn extract_bootstrap(zip: &Path, out: &Path) {
     let mut z = zip::ZipArchive::new(std::fs::File::open(zip).unwrap()).unwrap();
     let mut f = z.by_name("bootstrap").unwrap();
     std::io::copy(&mut f, &mut std::fs::File::create(out).unwrap()).unwrap();
 }
 
-pub fn stdout(o: &std::process::Output) -> String {
+pub(crate) fn stdout(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-pub fn stderr(o: &std::process::Output) -> String {
+pub(crate) fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }

@@ -11,20 +11,20 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use temporal_lambda_emulator::{Emulator, EmulatorConfig, EmulatorHandle};
 
-pub const TIMEOUT: Duration = Duration::from_secs(30);
-pub const ROLE: &str = "arn:aws:iam::123456789012:role/temporal-invoker";
-pub const EXTERNAL_ID: &str = "ext-id-12345";
+pub(crate) const TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const ROLE: &str = "arn:aws:iam::123456789012:role/temporal-invoker";
+pub(crate) const EXTERNAL_ID: &str = "ext-id-12345";
 
 /// The test function binary (a real lambda_runtime function).
-pub fn test_function() -> PathBuf {
+pub(crate) fn test_function() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_emulator-test-function"))
 }
 
 /// The key pair the test emulators accept (set in [`config`]).
-pub const ACCESS_KEY: &str = "AKIAEMULATORTEST";
-pub const SECRET_KEY: &str = "emulator-test-secret-key";
+pub(crate) const ACCESS_KEY: &str = "AKIAEMULATORTEST";
+pub(crate) const SECRET_KEY: &str = "emulator-test-secret-key";
 
-pub fn config(dir: &Path) -> EmulatorConfig {
+pub(crate) fn config(dir: &Path) -> EmulatorConfig {
     let mut c = EmulatorConfig::new(dir).with_credentials(
         temporal_lambda_emulator::Credentials::new(ACCESS_KEY, SECRET_KEY),
     );
@@ -32,7 +32,7 @@ pub fn config(dir: &Path) -> EmulatorConfig {
     c
 }
 
-pub async fn start(dir: &Path) -> EmulatorHandle {
+pub(crate) async fn start(dir: &Path) -> EmulatorHandle {
     started(Emulator::start(config(dir)).await.expect("emulator starts"))
 }
 
@@ -40,7 +40,7 @@ pub async fn start(dir: &Path) -> EmulatorHandle {
 static TOKENS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
 
 /// Registers a started emulator's `/_emulator` token with [`http`]; returns the handle.
-pub fn started(emu: EmulatorHandle) -> EmulatorHandle {
+pub(crate) fn started(emu: EmulatorHandle) -> EmulatorHandle {
     TOKENS
         .lock()
         .unwrap()
@@ -63,7 +63,7 @@ fn token_for(url: &str) -> Option<String> {
 static SECRETS: std::sync::Mutex<Vec<(String, String)>> = std::sync::Mutex::new(Vec::new());
 
 /// Lets [`http`] sign requests of `akid` with `secret`.
-pub fn remember_secret(akid: &str, secret: &str) {
+pub(crate) fn remember_secret(akid: &str, secret: &str) {
     SECRETS
         .lock()
         .unwrap()
@@ -86,17 +86,17 @@ fn secret_of(akid: &str) -> String {
 
 /// An `Authorization` value that [`http`] replaces with a real SigV4 signature of the request
 /// for the Lambda service by `akid` (its secret: [`SECRET_KEY`] or [`remember_secret`]).
-pub fn sigv4(akid: &str) -> String {
+pub(crate) fn sigv4(akid: &str) -> String {
     sigv4_for(akid, "lambda")
 }
 
 /// [`sigv4`] for another service's credential scope (`sts`, `logs`).
-pub fn sigv4_for(akid: &str, service: &str) -> String {
+pub(crate) fn sigv4_for(akid: &str, service: &str) -> String {
     format!("SIGN {service} {akid}")
 }
 
 /// A SigV4 header that is well-formed but not a valid signature (for tests of refusals).
-pub fn forged_sigv4(akid: &str, service: &str) -> String {
+pub(crate) fn forged_sigv4(akid: &str, service: &str) -> String {
     format!(
         "AWS4-HMAC-SHA256 Credential={akid}/20250101/us-east-1/{service}/aws4_request, \
          SignedHeaders=host;x-amz-date, Signature=0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
@@ -149,21 +149,21 @@ fn sign(req: &mut hyper::Request<Full<Bytes>>, body: &[u8], service: &str, akid:
     }
 }
 
-pub struct Resp {
+pub(crate) struct Resp {
     pub status: u16,
     pub headers: hyper::HeaderMap,
     pub body: Bytes,
 }
 
 impl Resp {
-    pub fn json(&self) -> serde_json::Value {
+    pub(crate) fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body)
             .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
-    pub fn header(&self, name: &str) -> Option<String> {
+    pub(crate) fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
             .map(|v| v.to_str().unwrap().to_string())
@@ -172,7 +172,7 @@ impl Resp {
 
 /// One HTTP request. An `authorization` header made by [`sigv4`] / [`sigv4_for`] is replaced by
 /// a real signature of the request.
-pub async fn http(
+pub(crate) async fn http(
     method: &str,
     url: &str,
     headers: &[(&str, &str)],
@@ -223,12 +223,12 @@ pub async fn http(
 }
 
 /// A Lambda API call signed with the test emulators' key pair.
-pub async fn lambda(method: &str, url: &str, body: impl Into<Bytes>) -> Resp {
+pub(crate) async fn lambda(method: &str, url: &str, body: impl Into<Bytes>) -> Resp {
     let auth = sigv4(ACCESS_KEY);
     http(method, url, &[("authorization", &auth)], body).await
 }
 
-pub async fn invoke(
+pub(crate) async fn invoke(
     endpoint: &str,
     function: &str,
     kind: &str,
@@ -245,7 +245,7 @@ pub async fn invoke(
 }
 
 /// A zip with the given (name, contents, unix mode) entries, stored uncompressed.
-pub fn zip(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
+pub(crate) fn zip(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
     let mut w = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
     for (name, data, mode) in entries {
         let opts = zip::write::SimpleFileOptions::default()
@@ -258,17 +258,17 @@ pub fn zip(entries: &[(&str, &[u8], u32)]) -> Vec<u8> {
 }
 
 /// A small shell `bootstrap` that execs the test function (keeps zips tiny).
-pub fn bootstrap_script() -> Vec<u8> {
+pub(crate) fn bootstrap_script() -> Vec<u8> {
     format!("#!/bin/sh\nexec '{}' \"$@\"\n", test_function().display()).into_bytes()
 }
 
-pub fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// True if the process exists and is not a zombie.
-pub fn process_alive(pid: u32) -> bool {
+pub(crate) fn process_alive(pid: u32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
         Ok(stat) => {
             let state = stat
@@ -282,7 +282,7 @@ pub fn process_alive(pid: u32) -> bool {
     }
 }
 
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -291,7 +291,7 @@ pub fn now_ms() -> u64 {
 
 /// A temporary directory any user may write to (mode 1777, like `/tmp`): for files a sandbox
 /// writes, as sandboxes of an emulator running as root run as an unprivileged user.
-pub fn shared_tempdir() -> tempfile::TempDir {
+pub(crate) fn shared_tempdir() -> tempfile::TempDir {
     use std::os::unix::fs::PermissionsExt;
     let d = tempfile::Builder::new()
         .permissions(std::fs::Permissions::from_mode(0o1777))
@@ -302,7 +302,7 @@ pub fn shared_tempdir() -> tempfile::TempDir {
 }
 
 /// An `application/x-www-form-urlencoded` body (the query APIs: STS, IAM).
-pub fn form(params: &[(&str, &str)]) -> String {
+pub(crate) fn form(params: &[(&str, &str)]) -> String {
     let mut s = form_urlencoded::Serializer::new(String::new());
     for (k, v) in params {
         s.append_pair(k, v);

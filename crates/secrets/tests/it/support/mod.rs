@@ -19,14 +19,14 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::{json, Value};
 
-pub const ACCESS_KEY: &str = "AKIATESTLOCAL0000000";
-pub const SECRET_KEY: &str = "test-secret-key-local-only";
-pub const SESSION_TOKEN: &str = "test-session-token-local-only";
-pub const REGION: &str = "us-east-1";
-pub const ACCOUNT: &str = "123456789012"; // moto's default account
+pub(crate) const ACCESS_KEY: &str = "AKIATESTLOCAL0000000";
+pub(crate) const SECRET_KEY: &str = "test-secret-key-local-only";
+pub(crate) const SESSION_TOKEN: &str = "test-session-token-local-only";
+pub(crate) const REGION: &str = "us-east-1";
+pub(crate) const ACCOUNT: &str = "123456789012"; // moto's default account
 
 /// `moto_server` on a free 127.0.0.1 port, killed (by PID) on drop.
-pub struct Moto {
+pub(crate) struct Moto {
     child: Child,
     pub url: String,
     log: PathBuf,
@@ -44,13 +44,13 @@ impl Drop for Moto {
 
 impl Moto {
     /// `moto_server` over plain HTTP.
-    pub fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(&[], "http")
     }
 
     /// `moto_server` with extra arguments (e.g. `-c cert.pem -k key.pem`), reached as
     /// `scheme://127.0.0.1:PORT`.
-    pub fn start_with(extra_args: &[&str], scheme: &str) -> Self {
+    pub(crate) fn start_with(extra_args: &[&str], scheme: &str) -> Self {
         let bin = std::env::var_os("MOTO_SERVER")
             .map(PathBuf::from)
             .unwrap_or_else(|| {
@@ -100,7 +100,7 @@ impl Moto {
         moto
     }
 
-    pub fn env(&self) -> HashMap<String, String> {
+    pub(crate) fn env(&self) -> HashMap<String, String> {
         [
             ("AWS_ENDPOINT_URL", self.url.as_str()),
             ("AWS_ACCESS_KEY_ID", ACCESS_KEY),
@@ -113,7 +113,7 @@ impl Moto {
     }
 
     /// A signed AWS JSON 1.1 call (fixture setup); panics on a non-2xx answer.
-    pub async fn call(&self, service: &str, target: &str, body: Value) -> Value {
+    pub(crate) async fn call(&self, service: &str, target: &str, body: Value) -> Value {
         let body = body.to_string().into_bytes();
         let mut request = http::Request::builder()
             .method("POST")
@@ -170,7 +170,7 @@ impl Moto {
     }
 
     /// CreateSecret; returns the secret's full ARN (with moto's random suffix).
-    pub async fn create_secret(&self, name: &str, value: Value) -> String {
+    pub(crate) async fn create_secret(&self, name: &str, value: Value) -> String {
         let mut body = json!({ "Name": name });
         body.as_object_mut()
             .unwrap()
@@ -182,7 +182,7 @@ impl Moto {
     }
 
     /// PutParameter; returns the parameter's ARN.
-    pub async fn put_parameter(&self, name: &str, kind: &str, value: &str) -> String {
+    pub(crate) async fn put_parameter(&self, name: &str, kind: &str, value: &str) -> String {
         self.call(
             "ssm",
             "AmazonSSM.PutParameter",
@@ -200,7 +200,7 @@ impl Moto {
 /// and checks that it passed there. A test that changes process-wide environment variables calls
 /// this first: the other tests of this binary run on other threads of the same process and read
 /// them. Returns `true` in the child (go on with the test), `false` in the parent (done).
-pub fn in_own_process(name: &str) -> bool {
+pub(crate) fn in_own_process(name: &str) -> bool {
     const CHILD: &str = "TEMPORAL_LAMBDA_TEST_IN_OWN_PROCESS";
     if std::env::var(CHILD).as_deref() == Ok(name) {
         return true;

@@ -15,10 +15,10 @@ use temporalio_client::{
 /// deploy) and the two big fault-injection tests (sandbox kills, a server restart, hundreds of
 /// invocations checked against their deadlines). Each ran alone in its own test binary before
 /// the tests shared one; now at most one of them runs at a time, next to the lighter tests.
-pub static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Milliseconds since the Unix epoch (the clock of the emulator's invocation records).
-pub fn now_ms() -> u64 {
+pub(crate) fn now_ms() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -28,7 +28,7 @@ pub fn now_ms() -> u64 {
 /// Deploys build `build_id` of the sample as its own Lambda function `function_name` (through
 /// `HELLO_BUILD_ID`), polling the rig's task queue in the rig's deployment: the rig publishes
 /// Lambda version 1 of it, registers the deployment version and makes it current.
-pub async fn deploy_build(
+pub(crate) async fn deploy_build(
     rig: &mut local::Rig,
     function_name: &str,
     build_id: &str,
@@ -84,7 +84,10 @@ fn describe(server: &temporal_dev_server::DevServer, workflow_id: &str) -> serde
 
 /// The deployment version a workflow is on (`None` before its first workflow task completes),
 /// from `temporal workflow describe`.
-pub fn version_of(server: &temporal_dev_server::DevServer, workflow_id: &str) -> Option<String> {
+pub(crate) fn version_of(
+    server: &temporal_dev_server::DevServer,
+    workflow_id: &str,
+) -> Option<String> {
     describe(server, workflow_id)["workflowExecutionInfo"]["versioningInfo"]["deploymentVersion"]
         ["buildId"]
         .as_str()
@@ -93,20 +96,20 @@ pub fn version_of(server: &temporal_dev_server::DevServer, workflow_id: &str) ->
 
 /// Whether the workflow is still running (from the server's mutable state, not visibility).
 #[allow(dead_code)]
-pub fn is_running(server: &temporal_dev_server::DevServer, workflow_id: &str) -> bool {
+pub(crate) fn is_running(server: &temporal_dev_server::DevServer, workflow_id: &str) -> bool {
     describe(server, workflow_id)["workflowExecutionInfo"]["status"].as_str()
         == Some("WORKFLOW_EXECUTION_STATUS_RUNNING")
 }
 
 /// The build a workflow ran on (its last completed workflow task's).
-pub fn build_of(server: &temporal_dev_server::DevServer, workflow_id: &str) -> String {
+pub(crate) fn build_of(server: &temporal_dev_server::DevServer, workflow_id: &str) -> String {
     version_of(server, workflow_id)
         .unwrap_or_else(|| panic!("{workflow_id} has no deployment version"))
 }
 
 /// Waits until the workflow's first workflow task completed (it then has a version), and
 /// returns that version's build.
-pub async fn wait_for_version(server: &temporal_dev_server::DevServer, id: &str) -> String {
+pub(crate) async fn wait_for_version(server: &temporal_dev_server::DevServer, id: &str) -> String {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
         if let Some(b) = version_of(server, id) {
@@ -120,7 +123,12 @@ pub async fn wait_for_version(server: &temporal_dev_server::DevServer, id: &str)
 /// Waits until visibility counts `n` open pinned workflows on `build_id`. `retire` (like the
 /// server's drainage check) counts them there, and visibility records a workflow's version a
 /// moment after its first task.
-pub async fn wait_for_open_pinned(conn: &Connection, deployment: &str, build_id: &str, n: u64) {
+pub(crate) async fn wait_for_open_pinned(
+    conn: &Connection,
+    deployment: &str,
+    build_id: &str,
+    n: u64,
+) {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (open, _) = retire::open_pinned(conn, "default", deployment, build_id, 0)
@@ -140,7 +148,7 @@ pub async fn wait_for_open_pinned(conn: &Connection, deployment: &str, build_id:
 /// Starts a `TimerHelloWorkflow` (`id`, a durable timer of `delay` between its two
 /// activities): pinned to the build that runs its first task (the sample's default), or
 /// auto-upgrade.
-pub async fn start_timer_hello(
+pub(crate) async fn start_timer_hello(
     client: &Client,
     task_queue: &str,
     id: &str,
@@ -166,7 +174,7 @@ pub async fn start_timer_hello(
 
 /// Waits (up to 120 s) for a `TimerHelloWorkflow` started by [`start_timer_hello`] to complete
 /// with its two greetings.
-pub async fn timer_hello_result(client: &Client, id: &str) {
+pub(crate) async fn timer_hello_result(client: &Client, id: &str) {
     let r = tokio::time::timeout(
         Duration::from_secs(120),
         client
@@ -181,7 +189,7 @@ pub async fn timer_hello_result(client: &Client, id: &str) {
 
 /// Starts `n` `HelloWorkflow`s (`<prefix><i>`) at once, waits for each, and returns the build
 /// each ran on.
-pub async fn run_workflows(
+pub(crate) async fn run_workflows(
     rig: &local::Rig,
     task_queue: &str,
     prefix: &str,
@@ -216,7 +224,7 @@ pub async fn run_workflows(
 }
 
 /// How many of `builds` ran on each of `expected`, in that order; panics if any ran elsewhere.
-pub fn split(builds: &[String], expected: &[&str]) -> Vec<usize> {
+pub(crate) fn split(builds: &[String], expected: &[&str]) -> Vec<usize> {
     let counts: Vec<usize> = expected
         .iter()
         .map(|e| builds.iter().filter(|b| b == e).count())
