@@ -65,9 +65,19 @@ notes=()
 log() { echo "==> $*" >&2; }
 
 # --- our row -----------------------------------------------------------------------------------
+# After `cargo test --workspace` (CI: SIDE_BY_SIDE_AFTER_WORKSPACE_TESTS=1), every dependency is
+# built with the whole workspace's features (dev-dependencies' included): building all targets
+# of the workspace resolves the same features, so only the two binaries are linked. `cargo build
+# -p …` alone would unify fewer features and compile tokio, rustls and the SDKs again.
+debug_build=(build --quiet -p hello-worker --bin bootstrap)
+bench_build=(build --quiet -p side-by-side)
+if [ "${SIDE_BY_SIDE_AFTER_WORKSPACE_TESTS:-0}" = 1 ]; then
+  debug_build=(build --quiet --workspace --all-targets)
+  bench_build=("${debug_build[@]}")
+fi
 if [ "$smoke" = 1 ]; then
   log "building the debug sample and the bench (smoke: no release build)"
-  cargo build --quiet -p hello-worker --bin bootstrap
+  cargo "${debug_build[@]}"
   bootstrap=$target_dir/debug/bootstrap
   notes+=("smoke run: Rust row is the DEBUG bootstrap; figures are not comparable")
 else
@@ -77,7 +87,7 @@ else
   notes+=("rust setup: cargo build --release took $((SECONDS - t)) s in this run (incremental; a release build from clean took ≈ 4.5 min on an idle 2-core machine, ≈ 8–9 min with other builds running)")
   bootstrap=$target_dir/release/bootstrap
 fi
-cargo build --quiet -p side-by-side
+cargo "${bench_build[@]}"
 # A copy: every config runs the same build even if the target dir is rebuilt meanwhile.
 bench=$cache/side-by-side-bench
 cp "$target_dir/debug/side-by-side" "$bench"

@@ -67,5 +67,5 @@ for t in "${otel_tests[@]}"; do
 done
 cargo test "${otel[@]}" "${cargo_args[@]}" --doc -- crates/lambda-worker/ "${test_args[@]}"
 stage "side-by-side bench smoke (debug build; Python peer skipped with a note if it cannot be installed)"
-bash bench/side-by-side.sh --smoke
+SIDE_BY_SIDE_AFTER_WORKSPACE_TESTS=1 bash bench/side-by-side.sh --smoke
 stage "done"

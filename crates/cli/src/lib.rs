@@ -9,7 +9,7 @@
 //!   version and Lambda version);
 //! * [`doctor`]: gather facts from AWS and Temporal, then run pure checks keyed by
 //!   [`doctor::CheckId`];
-//! * [`scaffold`]: `new`, a project from the template; [`local`]: the local rig
+//! * [`scaffold`]: `new`, a project from the template; [`local_rig`]: the local rig
 //!   (`temporal-lambda-rig`) with AWS SDK clients for its emulator; [`logs`]: CloudWatch Logs;
 //! * [`commands`]: the clap command tree.
 //!
@@ -43,7 +43,7 @@ pub mod commands;
 pub mod doctor;
 pub mod iam;
 pub mod lambda_deploy;
-pub mod local;
+pub mod local_rig;
 pub mod logs;
 pub mod retire;
 pub mod rollout;

@@ -171,7 +171,7 @@ impl ConnectionConfig {
             .map(|p| p.display().to_string())
             .unwrap_or_else(|| "<no temporal.toml found>".to_owned());
         let profile_name = env
-            .get("TEMPORAL_PROFILE")
+            .get(temporal_lambda_env::connection::PROFILE)
             .filter(|p| !p.is_empty())
             .cloned()
             .unwrap_or_else(|| "default".to_owned());
@@ -398,7 +398,10 @@ fn mask_quoted(s: &str) -> String {
 pub(crate) fn locate_config_file(
     env: &HashMap<String, String>,
 ) -> Result<(Option<PathBuf>, Vec<u8>), Error> {
-    if let Some(p) = env.get("TEMPORAL_CONFIG_FILE").filter(|p| !p.is_empty()) {
+    if let Some(p) = env
+        .get(temporal_lambda_env::connection::CONFIG_FILE)
+        .filter(|p| !p.is_empty())
+    {
         let bytes = std::fs::read(p).map_err(|e| Error::ConfigFileUnreadable {
             path: p.clone(),
             reason: e.to_string(),

@@ -330,12 +330,12 @@ async fn connect_with(
     };
     use temporalio_client::{errors::ClientConnectError, tonic::Code};
     let fail = |reason: String, code: Option<Code>| {
-        let fix = match code {
+        // The text names the cause more precisely (an mTLS front also answers UNAUTHENTICATED,
+        // for a client certificate it does not trust); the code is the fallback.
+        let fix = connect_failure_hint(&reason).unwrap_or(match code {
             Some(Code::Unauthenticated) => REJECTED_CREDENTIALS_FIX,
-            _ => connect_failure_hint(&reason).unwrap_or(
-                "check TEMPORAL_ADDRESS, network access from the function (VPC/NAT), and the TLS/API key settings",
-            ),
-        };
+            _ => "check TEMPORAL_ADDRESS, network access from the function (VPC/NAT), and the TLS/API key settings",
+        });
         Error::Connect {
             address: conn.address.clone(),
             namespace: conn.namespace.clone(),

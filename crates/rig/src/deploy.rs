@@ -78,7 +78,7 @@ impl Rig {
             );
         }
         if let Some(tq) = f.task_queue.as_deref().filter(|t| !t.is_empty()) {
-            spec = spec.env("TEMPORAL_TASK_QUEUE", tq);
+            spec = spec.env(temporal_lambda_env::connection::TASK_QUEUE, tq);
         }
         self.emulator
             .create_function_from_path(spec)
@@ -127,7 +127,10 @@ impl Rig {
         progress(&format!("updating {function_name}'s code"));
         if let Some(b) = new_build_id {
             self.emulator
-                .set_function_env(function_name, &[("TEMPORAL_BUILD_ID".into(), b.into())])
+                .set_function_env(
+                    function_name,
+                    &[(temporal_lambda_env::connection::BUILD_ID.into(), b.into())],
+                )
                 .map_err(step("setting TEMPORAL_BUILD_ID"))?;
         }
         self.emulator

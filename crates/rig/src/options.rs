@@ -86,8 +86,11 @@ impl RigOptions {
     pub(crate) fn function_options(&self) -> FunctionOptions {
         let mut env = self.env.clone();
         for (key, value) in [
-            ("TEMPORAL_DEPLOYMENT_NAME", &self.deployment_name),
-            ("TEMPORAL_BUILD_ID", &self.build_id),
+            (
+                temporal_lambda_env::connection::DEPLOYMENT_NAME,
+                &self.deployment_name,
+            ),
+            (temporal_lambda_env::connection::BUILD_ID, &self.build_id),
         ] {
             if !value.is_empty() {
                 env.push((key.into(), value.clone()));

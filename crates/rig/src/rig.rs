@@ -130,13 +130,22 @@ impl Rig {
         let mut tls = Vec::new();
         if let Some(t) = &self.tls {
             let ca = t.front.pki().ca_cert_path.display().to_string();
-            tls.push(("TEMPORAL_TLS".into(), "true".into()));
-            tls.push(("TEMPORAL_TLS_SERVER_CA_CERT_PATH".into(), ca.clone()));
-            tls.push(("TEMPORAL_TLS_CA_PATH".into(), ca));
+            tls.push((temporal_lambda_env::connection::TLS.into(), "true".into()));
+            tls.push((
+                temporal_lambda_env::connection::TLS_SERVER_CA_CERT_PATH.into(),
+                ca.clone(),
+            ));
+            tls.push((temporal_lambda_env::connection::TLS_CA_PATH.into(), ca));
         }
         let mut env: Vec<(String, String)> = vec![
-            ("TEMPORAL_ADDRESS".into(), self.temporal_address()),
-            ("TEMPORAL_NAMESPACE".into(), "default".into()),
+            (
+                temporal_lambda_env::connection::ADDRESS.into(),
+                self.temporal_address(),
+            ),
+            (
+                temporal_lambda_env::connection::NAMESPACE.into(),
+                "default".into(),
+            ),
             ("AWS_ENDPOINT_URL".into(), self.emulator.endpoint()),
             ("AWS_REGION".into(), "us-east-1".into()),
             (

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use clap::Subcommand;
 
-use crate::local::{self, Rig};
+use crate::local_rig::{self, Rig};
 use temporal_lambda_emulator::Fidelity;
 
 use super::args::{parse_function_timeout, parse_json};
@@ -98,7 +98,7 @@ pub struct RigArgs {
     /// Lambda fidelity of the sandboxes: `lambda` (CPU share = memory/1769 vCPU, memory limit,
     /// frozen between invocations; needs root and writable cgroups, else a notice and freezing
     /// by SIGSTOP), `off` (every sandbox gets the whole machine), or a list of cpu,memory,freeze.
-    #[arg(long, env = "TEMPORAL_LAMBDA_FIDELITY", default_value_t = local::RIG_DEFAULT_FIDELITY, value_parser = parse_fidelity)]
+    #[arg(long, env = "TEMPORAL_LAMBDA_FIDELITY", default_value_t = local_rig::RIG_DEFAULT_FIDELITY, value_parser = parse_fidelity)]
     fidelity: Fidelity,
     /// The functions' memory size in MB; with fidelity on, their CPU share follows it.
     #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(128..=10240))]
@@ -134,7 +134,7 @@ pub(crate) fn say(output: Output, msg: &str) {
 /// One function of the rig with the crate it is built from.
 pub(crate) struct Served {
     /// The crate.
-    pub worker: local::WorkerCrate,
+    pub worker: local_rig::WorkerCrate,
     /// The function's name on the rig.
     pub function_name: String,
 }
@@ -157,7 +157,7 @@ pub(crate) struct Started {
 impl Started {
     /// The workflow type the demo starts on `f`: `--workflow-type`, else the sample's
     /// [`SAMPLE_WORKFLOW_TYPE`] when `f` registers it, else the first type `f` registers.
-    pub(crate) fn workflow_type_of(&self, f: &local::RigFunction) -> anyhow::Result<String> {
+    pub(crate) fn workflow_type_of(&self, f: &local_rig::RigFunction) -> anyhow::Result<String> {
         let sample = f
             .workflow_types
             .iter()
@@ -176,15 +176,15 @@ impl Started {
 
 /// A function to put on the rig, before it is built.
 struct Planned {
-    worker: local::WorkerCrate,
-    options: local::FunctionOptions,
+    worker: local_rig::WorkerCrate,
+    options: local_rig::FunctionOptions,
 }
 
 /// Resolves every crate (the one `--manifest-path`/`-p` or the current directory select, or
 /// each of the rig file's) and names its function.
 fn plan(args: &RigArgs) -> anyhow::Result<Vec<Planned>> {
     let opts = |name: String, task_queue: Option<String>, env: Vec<(String, String)>| {
-        local::FunctionOptions {
+        local_rig::FunctionOptions {
             function_name: name,
             task_queue,
             env,
@@ -193,25 +193,25 @@ fn plan(args: &RigArgs) -> anyhow::Result<Vec<Planned>> {
         }
     };
     let Some(file) = &args.rig_file else {
-        let worker = local::resolve_worker(&args.worker_source())?;
-        let name = local::function_name_for(&worker.package);
+        let worker = local_rig::resolve_worker(&args.worker_source())?;
+        let name = local_rig::function_name_for(&worker.package);
         return Ok(vec![Planned {
             worker,
             options: opts(name, None, Vec::new()),
         }]);
     };
-    let rig_file = local::RigFile::load(file)?;
+    let rig_file = local_rig::RigFile::load(file)?;
     let mut planned: Vec<Planned> = Vec::new();
     for (f, src) in rig_file
         .functions
         .iter()
         .zip(rig_file.sources(args.release))
     {
-        let worker = local::resolve_worker(&src)?;
+        let worker = local_rig::resolve_worker(&src)?;
         let name = f
             .name
             .clone()
-            .unwrap_or_else(|| local::function_name_for(&worker.package));
+            .unwrap_or_else(|| local_rig::function_name_for(&worker.package));
         if planned.iter().any(|p| p.options.function_name == name) {
             anyhow::bail!(
                 "{}: two functions are named `{name}`; give each [[function]] its own `name`",
@@ -236,7 +236,7 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
     }
     let planned = plan(args)?;
     let built = build_all(output, &planned)?;
-    let bootstrap_of = |w: &local::WorkerCrate| {
+    let bootstrap_of = |w: &local_rig::WorkerCrate| {
         built
             .iter()
             .find(|(b, _)| b.same_build(w))
@@ -246,7 +246,7 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
     let opts = rig_options(args, &planned[0], ui);
     let pb = spinner(output, "starting the local serverless rig");
     let progress = stepper(output, &pb);
-    let mut rig = local::start_rig(&opts, &bootstrap_of(&planned[0].worker), &progress).await;
+    let mut rig = local_rig::start_rig(&opts, &bootstrap_of(&planned[0].worker), &progress).await;
     if let Ok(r) = rig.as_mut() {
         for p in &planned[1..] {
             if let Err(e) = r
@@ -280,8 +280,8 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
 fn build_all(
     output: Output,
     planned: &[Planned],
-) -> anyhow::Result<Vec<(local::WorkerCrate, PathBuf)>> {
-    let mut built: Vec<(local::WorkerCrate, PathBuf)> = Vec::new();
+) -> anyhow::Result<Vec<(local_rig::WorkerCrate, PathBuf)>> {
+    let mut built: Vec<(local_rig::WorkerCrate, PathBuf)> = Vec::new();
     for p in planned {
         let w = &p.worker;
         if built.iter().any(|(b, _)| b.same_build(w)) {
@@ -296,18 +296,18 @@ fn build_all(
                 if w.release { " --release" } else { "" }
             ),
         );
-        built.push((w.clone(), local::build_worker(w)?));
+        built.push((w.clone(), local_rig::build_worker(w)?));
     }
     Ok(built)
 }
 
 /// The rig's options from the flags, with `first` as its first function.
-fn rig_options(args: &RigArgs, first: &Planned, ui: bool) -> local::RigOptions {
+fn rig_options(args: &RigArgs, first: &Planned, ui: bool) -> local_rig::RigOptions {
     let state_dir = args
         .state_dir
         .clone()
         .unwrap_or_else(|| first.worker.state_dir());
-    local::RigOptions {
+    local_rig::RigOptions {
         task_queue: first.options.task_queue.clone().unwrap_or_default(),
         env: first.options.env.clone(),
         emulator_port: args.emulator_port,
@@ -320,11 +320,18 @@ fn rig_options(args: &RigArgs, first: &Planned, ui: bool) -> local::RigOptions {
         fidelity: args.fidelity,
         memory_mb: args.memory_mb,
         dynamic_config: if args.fast_drainage {
-            local::FAST_DRAINAGE.iter().map(|s| s.to_string()).collect()
+            local_rig::FAST_DRAINAGE
+                .iter()
+                .map(|s| s.to_string())
+                .collect()
         } else {
             Vec::new()
         },
-        ..local::RigOptions::for_crate(local::tool_root(), state_dir, &first.options.function_name)
+        ..local_rig::RigOptions::for_crate(
+            local_rig::tool_root(),
+            state_dir,
+            &first.options.function_name,
+        )
     }
 }
 
@@ -370,7 +377,7 @@ async fn demo(output: Output, args: RigArgs, workflows: usize) -> anyhow::Result
                 f.task_queue
             ),
         );
-        let report = local::run_workflows_on(
+        let report = local_rig::run_workflows_on(
             &started.rig,
             f,
             &workflow_type,
@@ -456,8 +463,8 @@ fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
 }
 
 impl RigArgs {
-    fn worker_source(&self) -> local::WorkerSource {
-        local::WorkerSource {
+    fn worker_source(&self) -> local_rig::WorkerSource {
+        local_rig::WorkerSource {
             manifest_path: self.manifest_path.clone(),
             package: self.package.clone(),
             bin: Some(self.bin.clone()),

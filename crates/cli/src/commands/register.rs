@@ -25,7 +25,7 @@ pub struct RegisterArgs {
     #[arg(long)]
     role_arn: RoleArn,
     /// External ID the role's trust policy requires (5-45 chars of [a-zA-Z0-9_+=,.@-]).
-    #[arg(long, env = "TEMPORAL_LAMBDA_EXTERNAL_ID")]
+    #[arg(long, env = temporal_lambda_env::connection::EXTERNAL_ID)]
     external_id: ExternalId,
     /// Replace the compute config if the version exists with a different one.
     #[arg(long)]

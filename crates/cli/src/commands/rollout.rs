@@ -11,7 +11,7 @@ use super::Output;
 #[derive(Debug, clap::Args)]
 pub struct DeploymentArg {
     /// Worker Deployment name.
-    #[arg(long, env = "TEMPORAL_DEPLOYMENT_NAME")]
+    #[arg(long, env = temporal_lambda_env::connection::DEPLOYMENT_NAME)]
     pub deployment_name: String,
 }
 

@@ -15,7 +15,7 @@ use notify::{EventKind, RecursiveMode, Watcher as _};
 use serde_json::json;
 use tokio::signal::unix::{signal, SignalKind};
 
-use crate::local;
+use crate::local_rig;
 
 use super::local::{rig_json, say, start, stop, RigArgs, Served, Started};
 use super::Output;
@@ -69,8 +69,8 @@ pub async fn run(output: Output, args: RigArgs, new_build_id: bool) -> anyhow::R
 }
 
 /// Each served crate's directory with the crate, once per build.
-fn watched_crates(served: &[Served]) -> Vec<(PathBuf, local::WorkerCrate)> {
-    let mut crates: Vec<(PathBuf, local::WorkerCrate)> = Vec::new();
+fn watched_crates(served: &[Served]) -> Vec<(PathBuf, local_rig::WorkerCrate)> {
+    let mut crates: Vec<(PathBuf, local_rig::WorkerCrate)> = Vec::new();
     for s in served {
         let root = s
             .worker
@@ -89,7 +89,7 @@ fn watched_crates(served: &[Served]) -> Vec<(PathBuf, local::WorkerCrate)> {
 /// directories watched.
 #[allow(clippy::type_complexity)]
 fn watch(
-    crates: &[(PathBuf, local::WorkerCrate)],
+    crates: &[(PathBuf, local_rig::WorkerCrate)],
 ) -> anyhow::Result<(
     notify::RecommendedWatcher,
     tokio::sync::mpsc::UnboundedReceiver<PathBuf>,
@@ -127,7 +127,7 @@ fn watch(
 }
 
 /// The `ready` event: the rig (as `local up -o json` prints it) and the watched directories.
-fn announce_ready(output: Output, rig: &local::Rig, roots: &[PathBuf]) {
+fn announce_ready(output: Output, rig: &local_rig::Rig, roots: &[PathBuf]) {
     let mut ready = rig_json(rig);
     ready["event"] = json!("ready");
     ready["watching"] = json!(roots);
@@ -178,9 +178,9 @@ impl Session<'_> {
     /// built from it. A failed build is reported and leaves the previous code serving.
     async fn rebuild(
         &self,
-        rig: &mut local::Rig,
+        rig: &mut local_rig::Rig,
         root: &Path,
-        worker: &local::WorkerCrate,
+        worker: &local_rig::WorkerCrate,
         changed: &[PathBuf],
         rebuilds: u32,
     ) -> anyhow::Result<()> {
@@ -203,7 +203,7 @@ impl Session<'_> {
             ),
         );
         let w = worker.clone();
-        let built = tokio::task::spawn_blocking(move || local::build_worker(&w)).await?;
+        let built = tokio::task::spawn_blocking(move || local_rig::build_worker(&w)).await?;
         let bootstrap = match built {
             Ok(b) => b,
             Err(e) => {
@@ -247,7 +247,7 @@ impl Session<'_> {
 }
 
 /// Stops the rig and reports the session's invocations (the `stopped` event).
-async fn finish(output: Output, rig: local::Rig) {
+async fn finish(output: Output, rig: local_rig::Rig) {
     say(output, "stopping");
     let mut stopped = invocation_summary(&rig.emulator.invocations());
     stop(rig).await;
@@ -284,7 +284,7 @@ fn invocation_summary(records: &[temporal_lambda_emulator::InvocationRecord]) ->
 /// Deploys `bootstrap` to `function` and reports it; on failure the previous code stays.
 async fn redeploy(
     output: Output,
-    rig: &mut local::Rig,
+    rig: &mut local_rig::Rig,
     function: &str,
     bootstrap: &Path,
     build_id: Option<&str>,

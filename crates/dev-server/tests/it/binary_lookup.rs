@@ -4,7 +4,8 @@ use temporal_dev_server::{find_temporal_binary, DevServerError, TEMPORAL_CLI_ENV
 
 #[test]
 fn lookup_order_and_missing_binary_message() {
-    if !in_own_process("binary_lookup::lookup_order_and_missing_binary_message") {
+    if !crate::own_process::in_own_process("binary_lookup::lookup_order_and_missing_binary_message")
+    {
         return;
     }
     let empty = std::env::temp_dir().join(format!("tds-empty-root-{}", std::process::id()));
@@ -36,28 +37,4 @@ fn lookup_order_and_missing_binary_message() {
         std::env::set_var("PATH", p);
     }
     std::fs::remove_dir_all(empty).unwrap();
-}
-
-/// Runs the test `name` (its libtest name) again, alone, in a child process of this test binary,
-/// and checks that it passed there. A test that changes process-wide environment variables calls
-/// this first: the other tests of this binary run on other threads of the same process and read
-/// them. Returns `true` in the child (go on with the test), `false` in the parent (done).
-pub(crate) fn in_own_process(name: &str) -> bool {
-    const CHILD: &str = "TEMPORAL_LAMBDA_TEST_IN_OWN_PROCESS";
-    if std::env::var(CHILD).as_deref() == Ok(name) {
-        return true;
-    }
-    let out = std::process::Command::new(std::env::current_exe().unwrap())
-        .args([name, "--exact", "--nocapture", "--test-threads=1"])
-        .env(CHILD, name)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success() && stdout.contains("1 passed"),
-        "{name} in its own process: {}\n{stdout}\n{stderr}",
-        out.status
-    );
-    false
 }

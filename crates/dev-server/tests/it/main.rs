@@ -3,3 +3,4 @@
 
 mod binary_lookup;
 mod dev_server;
+mod own_process;

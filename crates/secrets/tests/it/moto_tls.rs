@@ -38,7 +38,8 @@ fn pki(name: &str) -> (String, String, String) {
 #[tokio::test]
 async fn https_endpoint_with_trusted_and_untrusted_ca() {
     // Sets SSL_CERT_FILE, which every fetcher of this binary reads: alone in a child process.
-    if !support::in_own_process("moto_tls::https_endpoint_with_trusted_and_untrusted_ca") {
+    if !crate::own_process::in_own_process("moto_tls::https_endpoint_with_trusted_and_untrusted_ca")
+    {
         return;
     }
     let dir = std::env::temp_dir().join(format!(

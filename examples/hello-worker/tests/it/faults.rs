@@ -18,7 +18,7 @@ use std::{
 };
 
 use hello_worker::{SlowHello, SlowHelloWorkflow, ThreeStepWorkflow};
-use temporal_lambda_cli::local;
+use temporal_lambda_cli::local_rig;
 use temporal_lambda_emulator::{Faults, FunctionSpec, InvocationRecord, Outcome};
 use temporalio_client::{WorkflowGetResultOptions, WorkflowStartOptions};
 
@@ -94,17 +94,17 @@ async fn rig(
     timeout: Duration,
     concurrency: u32,
     env: Vec<(String, String)>,
-) -> local::Rig {
-    let opts = local::RigOptions {
+) -> local_rig::Rig {
+    let opts = local_rig::RigOptions {
         task_queue: format!("faults-{name}"),
         deployment_name: name.into(),
         function_timeout: timeout,
         concurrency,
         env,
         temporal_db_file: Some(dir.join("temporal.db")),
-        ..local::RigOptions::for_crate(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."), dir, name)
+        ..local_rig::RigOptions::for_crate(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."), dir, name)
     };
-    local::start_rig(&opts, env!("CARGO_BIN_EXE_bootstrap").as_ref(), &|_| {})
+    local_rig::start_rig(&opts, env!("CARGO_BIN_EXE_bootstrap").as_ref(), &|_| {})
         .await
         .expect("local rig up")
 }
@@ -167,7 +167,7 @@ async fn workflows_complete_exactly_once_through_kills_failed_invocations_and_a_
         ..Default::default()
     });
     let client = rig.server.client().await.unwrap();
-    let local::Rig {
+    let local_rig::Rig {
         emulator, server, ..
     } = &mut rig;
     let emulator = &*emulator;

@@ -12,7 +12,7 @@ use common::{
     build_of, deploy_build, now_ms, run_workflows, split, start_timer_hello, timer_hello_result,
     wait_for_open_pinned, wait_for_version,
 };
-use temporal_lambda_cli::local;
+use temporal_lambda_cli::local_rig;
 use temporal_lambda_cli::retire::{self, RetireError, RetireOptions, RetireTarget};
 use temporal_lambda_cli::rollout;
 
@@ -20,19 +20,22 @@ use temporal_lambda_cli::rollout;
 async fn pinned_workflows_finish_on_build_1_and_retire_waits_for_them() {
     let _heavy = crate::common::HEAVY.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let opts = local::RigOptions {
+    let opts = local_rig::RigOptions {
         task_queue: "retire-tq".into(),
         deployment_name: "retire-app".into(),
         concurrency: 4,
-        dynamic_config: local::FAST_DRAINAGE.iter().map(|s| s.to_string()).collect(),
-        ..local::RigOptions::for_crate(
+        dynamic_config: local_rig::FAST_DRAINAGE
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ..local_rig::RigOptions::for_crate(
             concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
             dir.path(),
             hello_worker::FUNCTION_NAME,
         )
     };
     let bootstrap = std::path::Path::new(env!("CARGO_BIN_EXE_bootstrap"));
-    let mut rig = local::start_rig(&opts, bootstrap, &|_| {})
+    let mut rig = local_rig::start_rig(&opts, bootstrap, &|_| {})
         .await
         .expect("rig up");
     let client = rig.server.client().await.unwrap();
@@ -58,7 +61,7 @@ async fn pinned_workflows_finish_on_build_1_and_retire_waits_for_them() {
     deploy_build(&mut rig, "retire-b2", "build-2").await;
     let build_2_current_at = now_ms();
     let conn = rig.conn().connect().await.unwrap();
-    let aws = local::aws(&rig).await;
+    let aws = local_rig::aws(&rig).await;
     let retire_opts = |wait: Option<Duration>| RetireOptions {
         namespace: ns.into(),
         deployment_name: dep.into(),

@@ -16,7 +16,7 @@ use common::{
 };
 
 use temporal_lambda_cli::connect::ConnectArgs;
-use temporal_lambda_cli::local;
+use temporal_lambda_cli::local_rig;
 use temporal_lambda_cli::retire::{self, RetireOptions, RetireTarget};
 use temporal_lambda_cli::rollout;
 
@@ -32,19 +32,22 @@ async fn ramp_promote_roll_back_and_retire_across_three_builds() {
         .try_init();
     let dir = tempfile::tempdir().unwrap();
 
-    let opts = local::RigOptions {
+    let opts = local_rig::RigOptions {
         task_queue: "rollout-tq".into(),
         deployment_name: "rollout-app".into(),
         concurrency: 4,
-        dynamic_config: local::FAST_DRAINAGE.iter().map(|s| s.to_string()).collect(),
-        ..local::RigOptions::for_crate(
+        dynamic_config: local_rig::FAST_DRAINAGE
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ..local_rig::RigOptions::for_crate(
             concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
             dir.path(),
             hello_worker::FUNCTION_NAME,
         )
     };
     let bootstrap = std::path::Path::new(env!("CARGO_BIN_EXE_bootstrap"));
-    let mut rig = local::start_rig(&opts, bootstrap, &|_| {})
+    let mut rig = local_rig::start_rig(&opts, bootstrap, &|_| {})
         .await
         .expect("rig up");
     // Build 2: its own Lambda function; the rig registers it and makes it current.
@@ -346,7 +349,7 @@ async fn ramp_promote_roll_back_and_retire_across_three_builds() {
     phase("build 3's ramp rolled back");
 
     // Retire build 1 (drained now) while builds 2 and 3 stay live.
-    let aws = local::aws(&rig).await;
+    let aws = local_rig::aws(&rig).await;
     let t = Instant::now();
     let r = retire::retire(
         &conn,

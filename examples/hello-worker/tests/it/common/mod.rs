@@ -4,7 +4,7 @@
 use std::time::{Duration, Instant};
 
 use hello_worker::{HelloWorkflow, TimerHello, TimerHelloWorkflow};
-use temporal_lambda_cli::local::{self, FunctionOptions, RigFunction};
+use temporal_lambda_cli::local_rig::{self, FunctionOptions, RigFunction};
 use temporal_lambda_cli::retire;
 use temporalio_client::{
     Client, Connection, VersioningOverride, WorkflowGetResultOptions, WorkflowStartOptions,
@@ -29,7 +29,7 @@ pub(crate) fn now_ms() -> u64 {
 /// `HELLO_BUILD_ID`), polling the rig's task queue in the rig's deployment: the rig publishes
 /// Lambda version 1 of it, registers the deployment version and makes it current.
 pub(crate) async fn deploy_build(
-    rig: &mut local::Rig,
+    rig: &mut local_rig::Rig,
     function_name: &str,
     build_id: &str,
 ) -> RigFunction {
@@ -190,7 +190,7 @@ pub(crate) async fn timer_hello_result(client: &Client, id: &str) {
 /// Starts `n` `HelloWorkflow`s (`<prefix><i>`) at once, waits for each, and returns the build
 /// each ran on.
 pub(crate) async fn run_workflows(
-    rig: &local::Rig,
+    rig: &local_rig::Rig,
     task_queue: &str,
     prefix: &str,
     n: usize,
