@@ -2,14 +2,27 @@
 //! ([`RunGaps`]), and over all runs the grace, the policies and their costs ([`Analysis`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
 
 use anyhow::{bail, Result};
-use temporal_lambda_emulator::InvocationRecord;
+
+use temporal_lambda_emulator::{Fidelity, InvocationRecord};
 
 use crate::logs;
 use crate::model::{break_even_wait_ms, cost, pcts, Cost, Inv, Policy, Wait};
-use crate::report::Input;
-use crate::Run;
+use crate::{Args, Run};
+
+/// Everything the report is made of.
+pub(crate) struct Input<'a> {
+    pub args: &'a Args,
+    pub fidelity: Fidelity,
+    pub runs: &'a [Run],
+    pub logs: &'a HashMap<String, logs::Invocation>,
+    pub all_records: &'a [InvocationRecord],
+    pub wall: Duration,
+    /// The report's time, `YYYY-MM-DD HH:MM` (UTC).
+    pub started_utc: &'a str,
+}
 
 /// One run's invocations, reduced and labelled.
 pub(crate) struct RunGaps {

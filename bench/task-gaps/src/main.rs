@@ -359,7 +359,7 @@ async fn run(args: Args) -> Result<()> {
     let all = bench.rig.emulator.invocations();
     let wall = t0.elapsed();
     let started_utc = chrono::Utc::now().format("%Y-%m-%d %H:%M").to_string();
-    let out = report::render(&report::Input {
+    let out = report::render(&analysis::Input {
         args: &args,
         fidelity: enforced,
         runs: &runs,

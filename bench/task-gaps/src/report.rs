@@ -1,28 +1,12 @@
 //! The markdown report: gap distributions, timers, idle-policy what-ifs and the proposal.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::time::Duration;
 
 use anyhow::Result;
-use temporal_lambda_emulator::{Fidelity, InvocationRecord};
 
-use crate::analysis::{analyse, fmt_pcts, median, over, per_1000, Analysis};
-use crate::logs;
+use crate::analysis::{analyse, fmt_pcts, median, over, per_1000, Analysis, Input};
 use crate::model::{self, gb_s, pcts, secs, usd, Policy, Wait};
-use crate::{Args, Run};
-
-/// Everything the report is made of.
-pub(crate) struct Input<'a> {
-    pub args: &'a Args,
-    pub fidelity: Fidelity,
-    pub runs: &'a [Run],
-    pub logs: &'a HashMap<String, logs::Invocation>,
-    pub all_records: &'a [InvocationRecord],
-    pub wall: Duration,
-    /// The report's time, `YYYY-MM-DD HH:MM` (UTC).
-    pub started_utc: &'a str,
-}
 
 pub(crate) fn render(inp: &Input) -> Result<String> {
     let a = analyse(inp)?;

@@ -2,8 +2,13 @@
 
 use clap::Parser as _;
 
+use std::collections::HashMap;
+use std::time::Duration;
+
+use temporal_lambda_emulator::{Fidelity, InvocationRecord};
+
 use super::*;
-use crate::ShapeSpec;
+use crate::{logs, Run, ShapeSpec};
 
 /// A finished attempt of `function` received at `at` ms.
 fn record(id: &str, at: u64, cold: bool) -> InvocationRecord {

@@ -118,9 +118,11 @@ pub async fn run(output: Output, cmd: LocalCommand) -> anyhow::Result<()> {
     match cmd {
         LocalCommand::Demo { rig, workflows } => demo(output, rig, workflows).await,
         LocalCommand::Up { rig } => up(output, rig).await,
-        LocalCommand::Watch { rig, new_build_id } => {
-            super::watch::run(output, rig, new_build_id).await
-        }
+        // `local watch` builds on this module (its rig start and output), not the reverse: the
+        // command tree dispatches it to `watch` directly.
+        LocalCommand::Watch { .. } => Err(anyhow::anyhow!(
+            "`local watch` is run by commands::watch::run (commands::run dispatches it there)"
+        )),
     }
 }
 
