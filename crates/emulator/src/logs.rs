@@ -113,7 +113,7 @@ impl LogStream {
     ) -> std::io::Result<Self> {
         let name = format!(
             "{}/[{}]{}",
-            chrono::Utc::now().format("%Y/%m/%d"),
+            crate::store::now_utc().format("%Y/%m/%d"),
             version,
             uuid::Uuid::new_v4().simple()
         );

@@ -763,7 +763,7 @@ pub(crate) async fn run(
                     ));
                     log.line(format!(
                         "{} {} Task timed out after {timeout_s}.00 seconds",
-                        chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
+                        crate::store::now_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ"),
                         inv.request_id
                     ));
                     log.sync().await;
@@ -863,7 +863,7 @@ pub(crate) async fn run(
                 exited = true;
                 log.line(format!(
                     "{} {request_id} Task timed out after {timeout_s}.00 seconds",
-                    chrono::Utc::now().format("%Y-%m-%dT%H:%M:%S%.3fZ")
+                    crate::store::now_utc().format("%Y-%m-%dT%H:%M:%S%.3fZ")
                 ));
                 report_line(last_mem).write(&log).await;
                 report.finished(inv, Outcome::Timeout, scheduler::timeout_body(timeout_s));

@@ -104,10 +104,14 @@ pub(crate) fn now_ms() -> u64 {
         .unwrap_or(0)
 }
 
+/// Now, as a UTC date-time (from the system clock; chrono's own `clock` feature is not used, see
+/// Cargo.toml).
+pub(crate) fn now_utc() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::from_timestamp_millis(now_ms() as i64).unwrap_or_default()
+}
+
 fn last_modified() -> String {
-    chrono::Utc::now()
-        .format("%Y-%m-%dT%H:%M:%S%.3f+0000")
-        .to_string()
+    now_utc().format("%Y-%m-%dT%H:%M:%S%.3f+0000").to_string()
 }
 
 pub(crate) use temporal_lambda_env::private_file::{

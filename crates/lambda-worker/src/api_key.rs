@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use temporal_lambda_secrets::{AwsCredentials, SecretFetcher, SecretSource};
 
-use crate::{config::ApiKeySecret, secret::Secret, Error};
+use crate::{config::ApiKeySecret, Error};
+use temporal_lambda_env::Secret;
 
 /// The cached key and the HTTP client that fetched it (kept for the next fetch).
 #[derive(Default)]

@@ -19,8 +19,8 @@ use temporalio_common::envconfig::{
     LoadClientConfigProfileOptions,
 };
 
-pub use crate::secret::Secret;
 use crate::Error;
+pub use temporal_lambda_env::Secret;
 
 /// Default Temporal address when none is configured.
 pub const DEFAULT_ADDRESS: &str = "localhost:7233";

@@ -62,7 +62,6 @@ mod lambda_worker;
 mod lifecycle;
 pub mod logging;
 pub mod routing;
-mod secret;
 pub mod serve;
 mod stats;
 /// OpenTelemetry traces and metrics over OTLP/gRPC, flushed every invocation (feature `otel`).

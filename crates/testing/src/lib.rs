@@ -116,10 +116,8 @@ impl LocalRigBuilder {
     /// Starts the dev server and the emulator on free ports, deploys the bootstrap, asks it
     /// for its deployment version, registers that as current with an aws-lambda compute config.
     pub async fn start(self) -> Result<LocalRig, Error> {
-        let state = tempfile::Builder::new()
-            .prefix("temporal-lambda-rig-")
-            .tempdir()?;
-        let base = RigOptions::for_crate(local::tool_root(), state.path(), self.function_name);
+        let state = StateDir::create()?;
+        let base = RigOptions::for_crate(local::tool_root(), &state.0, self.function_name);
         let opts = RigOptions {
             fidelity: self.fidelity.unwrap_or(base.fidelity),
             memory_mb: self.memory_mb.unwrap_or(base.memory_mb),
@@ -140,7 +138,42 @@ impl LocalRigBuilder {
 /// A running local serverless rig for one function. Dropping it stops everything.
 pub struct LocalRig {
     rig: Rig,
-    _state: tempfile::TempDir,
+    _state: StateDir,
+}
+
+/// The rig's state directory: owner-only, new (never an existing path or link), removed when
+/// the rig is dropped. Not `tempfile`: in a user's crate it would turn on `rustix` features that
+/// the worker's own build does not use, and `cargo test` would then compile the Temporal SDK a
+/// second time (cargo unifies features per build).
+struct StateDir(PathBuf);
+
+impl StateDir {
+    fn create() -> std::io::Result<StateDir> {
+        use std::os::unix::fs::DirBuilderExt as _;
+        use std::sync::atomic::{AtomicU32, Ordering};
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let base = std::env::temp_dir();
+        loop {
+            let dir = base.join(format!(
+                "temporal-lambda-rig-{}-{}",
+                std::process::id(),
+                NEXT.fetch_add(1, Ordering::Relaxed)
+            ));
+            // `create`, not `create_dir_all`: fails on anything already there (a leftover of
+            // an earlier process with this PID, or a planted link), and we take the next name.
+            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
+                Ok(()) => return Ok(StateDir(dir)),
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+}
+
+impl Drop for StateDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 impl std::fmt::Debug for LocalRig {

@@ -23,6 +23,7 @@ pub mod new;
 pub mod package;
 pub mod register;
 pub mod retire;
+pub mod rig_session;
 pub mod rollout;
 pub mod set_current;
 pub mod ship;
@@ -111,9 +112,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Iam(c) => iam::run(output, c).await?,
         Command::Ship(a) => ship::run(output, a).await?,
         Command::Doctor(a) => return doctor::run(output, a).await,
-        Command::Local(local::LocalCommand::Watch { rig, new_build_id }) => {
-            watch::run(output, rig, new_build_id).await?
-        }
         Command::Local(c) => local::run(output, c).await?,
         Command::Register(a) => register::run(output, a).await?,
         Command::SetCurrent(a) => set_current::run(output, a).await?,

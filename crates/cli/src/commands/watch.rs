@@ -17,7 +17,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::local_rig;
 
-use super::local::{rig_json, say, start, stop, RigArgs, Served, Started};
+use super::rig_session::{rig_json, say, start, stop, RigArgs, Served, Started};
 use super::Output;
 
 /// How long the files must be quiet before a rebuild starts (editors write in bursts).

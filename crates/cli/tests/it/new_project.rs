@@ -131,8 +131,22 @@ fn new_then_local_demo_then_cargo_test_outside_the_workspace() {
         "{err}"
     );
 
-    // The generated project's own test passes.
+    // The generated project's own test passes — and its build reuses what `local demo` built:
+    // the test harness turns on no feature of a crate below the worker (cargo unifies features
+    // per build; one more feature on serde or chrono recompiles the whole Temporal SDK).
     let t2 = Instant::now();
+    let built = run(user_cmd("cargo", &project).args([
+        "test",
+        "--no-run",
+        "--message-format",
+        "json-render-diagnostics",
+    ]));
+    let recompiled = recompiled_below_the_worker(&built.stdout);
+    assert!(
+        recompiled.is_empty(),
+        "`cargo test` compiled again what `local demo` had built (a dev-dependency turns on \
+         more features of them): {recompiled:?}"
+    );
     run(user_cmd("cargo", &project).args(["test", "--quiet"]));
     let test_secs = t2.elapsed().as_secs_f64();
 
@@ -203,6 +217,39 @@ fn new_then_local_demo_then_cargo_test_outside_the_workspace() {
         "new → first demo workflow: {demo_secs:.1} s (build included); cargo test: {test_secs:.1} s; watch up + one redeploy: {rebuild_secs:.1} s; total {:.1} s",
         t0.elapsed().as_secs_f64()
     );
+}
+
+/// The crates below the worker library (its registry dependencies that the Temporal SDK and
+/// serde build on) that a `cargo build --message-format json` output says were compiled, not
+/// fresh.
+fn recompiled_below_the_worker(cargo_json: &[u8]) -> Vec<String> {
+    const BELOW: &[&str] = &[
+        "serde_core",
+        "serde",
+        "serde_json",
+        "chrono",
+        "uuid",
+        "rustix",
+        "tokio",
+        "prost",
+        "tonic",
+        "temporalio-protos",
+        "temporalio-common",
+        "temporalio-client",
+        "temporalio-sdk-core",
+        "temporalio-sdk",
+    ];
+    String::from_utf8_lossy(cargo_json)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|m| m["reason"] == "compiler-artifact" && m["fresh"] == false)
+        .filter_map(|m| {
+            let id = m["package_id"].as_str()?.to_string();
+            // `registry+…#name@version`: the name between '#' and '@'.
+            let name = id.rsplit('#').next()?.split('@').next()?.to_string();
+            BELOW.contains(&name.as_str()).then_some(id)
+        })
+        .collect()
 }
 
 /// A running `local watch -o json`: its JSON events, its stderr; stopped with SIGINT.

@@ -20,20 +20,7 @@ use temporal_lambda_cli::rollout;
 async fn pinned_workflows_finish_on_build_1_and_retire_waits_for_them() {
     let _heavy = crate::common::HEAVY.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let opts = local_rig::RigOptions {
-        task_queue: "retire-tq".into(),
-        deployment_name: "retire-app".into(),
-        concurrency: 4,
-        dynamic_config: local_rig::FAST_DRAINAGE
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        ..local_rig::RigOptions::for_crate(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
-            dir.path(),
-            hello_worker::FUNCTION_NAME,
-        )
-    };
+    let opts = crate::common::rollout_rig_options(dir.path(), "retire-tq", "retire-app");
     let bootstrap = std::path::Path::new(env!("CARGO_BIN_EXE_bootstrap"));
     let mut rig = local_rig::start_rig(&opts, bootstrap, &|_| {})
         .await

@@ -32,20 +32,7 @@ async fn ramp_promote_roll_back_and_retire_across_three_builds() {
         .try_init();
     let dir = tempfile::tempdir().unwrap();
 
-    let opts = local_rig::RigOptions {
-        task_queue: "rollout-tq".into(),
-        deployment_name: "rollout-app".into(),
-        concurrency: 4,
-        dynamic_config: local_rig::FAST_DRAINAGE
-            .iter()
-            .map(|s| s.to_string())
-            .collect(),
-        ..local_rig::RigOptions::for_crate(
-            concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
-            dir.path(),
-            hello_worker::FUNCTION_NAME,
-        )
-    };
+    let opts = crate::common::rollout_rig_options(dir.path(), "rollout-tq", "rollout-app");
     let bootstrap = std::path::Path::new(env!("CARGO_BIN_EXE_bootstrap"));
     let mut rig = local_rig::start_rig(&opts, bootstrap, &|_| {})
         .await

@@ -25,6 +25,30 @@ pub(crate) fn now_ms() -> u64 {
         .as_millis() as u64
 }
 
+/// The rig of the versioned-rollout tests (retire, rollout): the sample as build 1 of
+/// `deployment_name` on `task_queue`, 4 concurrent invocations, and builds that drain within
+/// seconds ([`local_rig::FAST_DRAINAGE`]).
+pub(crate) fn rollout_rig_options(
+    state_dir: &std::path::Path,
+    task_queue: &str,
+    deployment_name: &str,
+) -> local_rig::RigOptions {
+    local_rig::RigOptions {
+        task_queue: task_queue.into(),
+        deployment_name: deployment_name.into(),
+        concurrency: 4,
+        dynamic_config: local_rig::FAST_DRAINAGE
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        ..local_rig::RigOptions::for_crate(
+            concat!(env!("CARGO_MANIFEST_DIR"), "/../.."),
+            state_dir,
+            hello_worker::FUNCTION_NAME,
+        )
+    }
+}
+
 /// Deploys build `build_id` of the sample as its own Lambda function `function_name` (through
 /// `HELLO_BUILD_ID`), polling the rig's task queue in the rig's deployment: the rig publishes
 /// Lambda version 1 of it, registers the deployment version and makes it current.
