@@ -269,7 +269,8 @@ fn package_step(
         }
     })
     .map_err(step("package"))?;
-    temporal_lambda_package::check_glibc(&bin, b.arch.max_glibc()).map_err(step("package"))?;
+    temporal_lambda_package::check_glibc(&bin, temporal_lambda_package::max_glibc(b.arch))
+        .map_err(step("package"))?;
     let z = temporal_lambda_package::zip_bootstrap(&bin, &o.include, &o.zip)
         .map_err(step("package"))?;
     state.done("package", &o.state_file)?;

@@ -33,6 +33,7 @@
 
 use std::fmt;
 
+pub mod arch;
 pub mod connection;
 pub mod lambda_names;
 #[cfg(unix)]

@@ -86,7 +86,7 @@ impl BuildOptions {
 
     /// The target triple with the glibc suffix cargo-zigbuild understands.
     pub fn zig_target(&self) -> String {
-        format!("{}.{}", self.arch.triple(), self.arch.max_glibc())
+        format!("{}.{}", self.arch.triple(), crate::max_glibc(self.arch))
     }
 
     /// The `cargo zigbuild` arguments (without the program).
@@ -169,18 +169,69 @@ pub fn check_target_installed(arch: Arch) -> Result<(), PackageError> {
     }
 }
 
-fn zigbuild_program(opts: &BuildOptions) -> PathBuf {
-    opts.zigbuild
-        .clone()
-        .or_else(|| std::env::var_os("TEMPORAL_LAMBDA_ZIGBUILD").map(PathBuf::from))
-        .unwrap_or_else(|| PathBuf::from("cargo-zigbuild"))
+/// Environment variable naming a `cargo-zigbuild`-compatible program that builds for arm64
+/// without rustup's aarch64 target — `.venv/bin/cargo-arm64`, which
+/// scripts/install-arm64-toolchain.sh makes (sid's rustc and arm64 standard library in a
+/// build root). Used only for `Arch::Arm64`.
+pub const ARM64_CARGO_ENV: &str = "TEMPORAL_LAMBDA_ARM64_CARGO";
+
+/// Environment variable naming the `cargo-zigbuild` executable (default: `cargo-zigbuild` on
+/// PATH).
+pub const ZIGBUILD_ENV: &str = "TEMPORAL_LAMBDA_ZIGBUILD";
+
+/// Which program builds the binary, and whether this machine's own `rustc` must have the
+/// target's standard library (not when an arm64 builder brings its own toolchain).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Builder {
+    pub(crate) program: PathBuf,
+    pub(crate) needs_host_target: bool,
+}
+
+/// The builder for `arch`: an explicit `zigbuild` option wins, then (arm64 only) the
+/// [`ARM64_CARGO_ENV`] builder, then [`ZIGBUILD_ENV`], then `cargo-zigbuild`.
+pub(crate) fn choose_builder(
+    arch: Arch,
+    explicit: Option<&Path>,
+    arm64_cargo: Option<PathBuf>,
+    zigbuild: Option<PathBuf>,
+) -> Builder {
+    if let Some(p) = explicit {
+        return Builder {
+            program: p.to_path_buf(),
+            needs_host_target: true,
+        };
+    }
+    if let (Arch::Arm64, Some(p)) = (arch, arm64_cargo) {
+        return Builder {
+            program: p,
+            needs_host_target: false,
+        };
+    }
+    Builder {
+        program: zigbuild.unwrap_or_else(|| PathBuf::from("cargo-zigbuild")),
+        needs_host_target: true,
+    }
+}
+
+fn builder(opts: &BuildOptions) -> Builder {
+    choose_builder(
+        opts.arch,
+        opts.zigbuild.as_deref(),
+        std::env::var_os(ARM64_CARGO_ENV).map(PathBuf::from),
+        std::env::var_os(ZIGBUILD_ENV).map(PathBuf::from),
+    )
 }
 
 /// Builds the binary with `cargo zigbuild`; `progress` gets each line cargo prints (e.g.
 /// `Compiling serde v1…`). Returns the path of the built (stripped) binary.
 pub fn build(opts: &BuildOptions, progress: &mut dyn FnMut(&str)) -> Result<PathBuf, PackageError> {
-    check_target_installed(opts.arch)?;
-    let program = zigbuild_program(opts);
+    let Builder {
+        program,
+        needs_host_target,
+    } = builder(opts);
+    if needs_host_target {
+        check_target_installed(opts.arch)?;
+    }
     let probe = Command::new(&program)
         .arg("--version")
         .stdout(Stdio::null())

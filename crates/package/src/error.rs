@@ -8,7 +8,9 @@ pub enum PackageError {
     /// The Rust standard library for the target is not installed.
     #[error(
         "the Rust standard library for {triple} is not installed, so the {arch} (Lambda \
-         `{lambda_arch}`) binary cannot be built; fix: `rustup target add {triple}`"
+         `{lambda_arch}`) binary cannot be built; fix: `rustup target add {triple}` (without \
+         rustup's servers: scripts/install-arm64-toolchain.sh builds a Debian toolchain for \
+         arm64 and TEMPORAL_LAMBDA_ARM64_CARGO=<repo>/.venv/bin/cargo-arm64 uses it)"
     )]
     TargetNotInstalled {
         /// Rust target triple.

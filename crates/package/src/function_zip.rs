@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::io_err;
-use crate::{create_private_file, PackageError};
+use crate::{create_private_file, executable_arch, Arch, PackageError};
 
 /// A written deployment package.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -122,25 +122,52 @@ pub fn code_sha256(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(Sha256::digest(bytes))
 }
 
-/// Checks that a zip has an executable `bootstrap` at its root (what `provided.al2023` runs).
-pub fn check_zip(path: &Path) -> Result<(), String> {
+/// Checks that a zip has an executable `bootstrap` at its root (what `provided.al2023` runs) and
+/// returns the architecture it was built for: `Some` for an ELF executable, `None` for a script
+/// (`#!…`, which runs on either). An ELF for a machine Lambda does not have is refused.
+pub fn check_zip(path: &Path) -> Result<Option<Arch>, String> {
     let f =
         std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
     let mut z = zip::ZipArchive::new(f)
         .map_err(|e| format!("{} is not a zip file ({e})", path.display()))?;
-    let entry = z.by_name("bootstrap").map_err(|_| {
+    let mut entry = z.by_name("bootstrap").map_err(|_| {
         format!(
             "{} has no `bootstrap` at its root; provided.al2023 runs `bootstrap`. Fix: build it \
              with `temporal-lambda package`",
             path.display()
         )
     })?;
-    match entry.unix_mode() {
-        Some(m) if m & 0o111 == 0 => Err(format!(
+    if let Some(m) = entry.unix_mode().filter(|m| m & 0o111 == 0) {
+        return Err(format!(
             "`bootstrap` in {} is not executable (mode {:o}); Lambda would fail with \
              Runtime.InvalidEntrypoint. Fix: rebuild with `temporal-lambda package`",
             path.display(),
             m & 0o777
+        ));
+    }
+    use std::io::Read;
+    let mut header = Vec::with_capacity(64);
+    Read::take(&mut entry, 64)
+        .read_to_end(&mut header)
+        .map_err(|e| format!("cannot read `bootstrap` in {}: {e}", path.display()))?;
+    if header.starts_with(b"#!") {
+        return Ok(None);
+    }
+    executable_arch(&header)
+        .map(Some)
+        .map_err(|e| format!("`bootstrap` in {}: {e}", path.display()))
+}
+
+/// Refuses a `bootstrap` built for another architecture than the function's (Lambda would fail
+/// every invocation with `Runtime.InvalidEntrypoint` / "exec format error"), naming both fixes.
+pub fn check_zip_arch(path: &Path, function_arch: Arch) -> Result<(), String> {
+    match check_zip(path)? {
+        Some(built) if built != function_arch => Err(format!(
+            "`bootstrap` in {} is built for {built}, but the function is {function_arch}: \
+             Lambda would fail every invocation (Runtime.InvalidEntrypoint). Fix: package for \
+             {function_arch} (`temporal-lambda package --arch {function_arch}`), or deploy with \
+             `--arch {built}`",
+            path.display()
         )),
         _ => Ok(()),
     }

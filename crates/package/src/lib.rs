@@ -11,12 +11,12 @@
 //!   sorted entries, fixed compression).
 //!
 //! ```no_run
-//! use temporal_lambda_package::{build, zip_bootstrap, check_glibc, Arch, BuildOptions};
+//! use temporal_lambda_package::{build, check_glibc, max_glibc, zip_bootstrap, Arch, BuildOptions};
 //!
 //! # fn main() -> Result<(), temporal_lambda_package::PackageError> {
 //! let opts = BuildOptions::new(".", Arch::X86_64).package("hello-worker").bin("bootstrap");
 //! let binary = build(&opts, &mut |line| eprintln!("{line}"))?;
-//! check_glibc(&binary, Arch::X86_64.max_glibc())?;
+//! check_glibc(&binary, max_glibc(Arch::X86_64))?;
 //! let zip = zip_bootstrap(&binary, &[], "target/lambda/function.zip".as_ref())?;
 //! println!("{} bytes, CodeSha256 {}", zip.size, zip.code_sha256);
 //! # Ok(()) }
@@ -38,8 +38,13 @@ mod glibc;
 #[cfg(test)]
 mod tests;
 
-pub use arch::Arch;
-pub use cargo_build::{build, cargo_target_dir, check_target_installed, BuildOptions, Profile};
+pub use arch::{executable_arch, max_glibc, Arch, ExecutableArchError};
+pub use cargo_build::{
+    build, cargo_target_dir, check_target_installed, BuildOptions, Profile, ARM64_CARGO_ENV,
+    ZIGBUILD_ENV,
+};
 pub use error::PackageError;
-pub use function_zip::{check_zip, code_sha256, zip_bootstrap, zip_with_files, ZipInfo};
+pub use function_zip::{
+    check_zip, check_zip_arch, code_sha256, zip_bootstrap, zip_with_files, ZipInfo,
+};
 pub use glibc::{check_glibc, glibc_requirements, GlibcVersion};

@@ -64,6 +64,45 @@ fn cargo_args_target_glibc_and_size_profile() {
     assert_eq!(d.profile.dir(), "debug");
 }
 
+/// The first 64 bytes of a 64-bit little-endian ELF executable for `machine` (62: x86_64,
+/// 183: aarch64).
+fn elf_header(machine: u16) -> Vec<u8> {
+    let mut h = b"\x7fELF\x02\x01\x01\x00".to_vec();
+    h.resize(18, 0);
+    h.extend_from_slice(&machine.to_le_bytes());
+    h.resize(64, 0);
+    h
+}
+
+#[test]
+fn a_bootstrap_for_the_other_architecture_is_refused_naming_both() {
+    let d = tmp("arch");
+    let bin = d.join("bootstrap");
+    std::fs::write(&bin, elf_header(183)).unwrap();
+    let arm = zip_bootstrap(&bin, &[], &d.join("arm.zip")).unwrap();
+    assert_eq!(check_zip(&arm.path).unwrap(), Some(Arch::Arm64));
+    check_zip_arch(&arm.path, Arch::Arm64).unwrap();
+    let e = check_zip_arch(&arm.path, Arch::X86_64).unwrap_err();
+    assert!(
+        e.contains("built for arm64, but the function is x86_64"),
+        "{e}"
+    );
+    assert!(
+        e.contains("--arch x86_64") && e.contains("--arch arm64"),
+        "{e}"
+    );
+    // A script runs on either.
+    std::fs::write(&bin, b"#!/bin/sh\nexec ./worker\n").unwrap();
+    let script = zip_bootstrap(&bin, &[], &d.join("script.zip")).unwrap();
+    assert_eq!(check_zip(&script.path).unwrap(), None);
+    check_zip_arch(&script.path, Arch::Arm64).unwrap();
+    // A machine Lambda does not have.
+    std::fs::write(&bin, elf_header(40)).unwrap();
+    let other = zip_bootstrap(&bin, &[], &d.join("other.zip")).unwrap();
+    assert!(check_zip(&other.path).unwrap_err().contains("machine 40"));
+    std::fs::remove_dir_all(&d).ok();
+}
+
 fn tmp(name: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("tl-pkg-{}-{name}", std::process::id()));
     std::fs::create_dir_all(&d).unwrap();
@@ -74,13 +113,13 @@ fn tmp(name: &str) -> PathBuf {
 fn zip_is_deterministic_and_has_executable_bootstrap() {
     let d = tmp("zip");
     let bin = d.join("my-worker");
-    std::fs::write(&bin, b"\x7fELF not really").unwrap();
+    std::fs::write(&bin, elf_header(62)).unwrap();
     let toml = d.join("temporal.toml");
     std::fs::write(&toml, b"[profile.default]\naddress='x:7233'\n").unwrap();
     let a = zip_bootstrap(&bin, std::slice::from_ref(&toml), &d.join("a.zip")).unwrap();
     // Different mtime on the inputs: same bytes out.
     std::thread::sleep(std::time::Duration::from_millis(1100));
-    std::fs::write(&bin, b"\x7fELF not really").unwrap();
+    std::fs::write(&bin, elf_header(62)).unwrap();
     let b = zip_bootstrap(&bin, &[toml], &d.join("b.zip")).unwrap();
     assert_eq!(a.code_sha256, b.code_sha256);
     assert_eq!(
@@ -88,7 +127,7 @@ fn zip_is_deterministic_and_has_executable_bootstrap() {
         std::fs::read(&b.path).unwrap()
     );
     assert_eq!(a.entries, vec!["bootstrap", "temporal.toml"]);
-    check_zip(&a.path).unwrap();
+    assert_eq!(check_zip(&a.path).unwrap(), Some(Arch::X86_64));
     let mut z = zip::ZipArchive::new(std::fs::File::open(&a.path).unwrap()).unwrap();
     assert_eq!(
         z.by_name("bootstrap").unwrap().unix_mode().unwrap() & 0o777,
@@ -136,4 +175,40 @@ fn host_binaries_report_their_glibc_needs() {
         "a glibc-linked binary needs some GLIBC_ versions"
     );
     assert!(check_glibc(&me, GlibcVersion(2, 2)).is_err());
+}
+
+#[test]
+fn arm64_uses_its_own_builder_only_when_one_is_named() {
+    use crate::cargo_build::{choose_builder, Builder};
+    use std::path::{Path, PathBuf};
+    let arm = Some(PathBuf::from("/r/.venv/bin/cargo-arm64"));
+    let zig = Some(PathBuf::from("/z/cargo-zigbuild"));
+    // arm64 with the build-root wrapper: it brings its own rustc, the host's is not checked.
+    assert_eq!(
+        choose_builder(Arch::Arm64, None, arm.clone(), zig.clone()),
+        Builder {
+            program: "/r/.venv/bin/cargo-arm64".into(),
+            needs_host_target: false
+        }
+    );
+    // x86_64 ignores it.
+    assert_eq!(
+        choose_builder(Arch::X86_64, None, arm.clone(), zig.clone()),
+        Builder {
+            program: "/z/cargo-zigbuild".into(),
+            needs_host_target: true
+        }
+    );
+    // An explicit program wins; nothing named: cargo-zigbuild on PATH, host target checked.
+    assert_eq!(
+        choose_builder(Arch::Arm64, Some(Path::new("/x/zb")), arm, zig).program,
+        PathBuf::from("/x/zb")
+    );
+    assert_eq!(
+        choose_builder(Arch::Arm64, None, None, None),
+        Builder {
+            program: "cargo-zigbuild".into(),
+            needs_host_target: true
+        }
+    );
 }

@@ -30,7 +30,8 @@ pub fn run(output: Output, args: PackageArgs) -> anyhow::Result<()> {
     });
     pb.finish_and_clear();
     let bin = res?;
-    let glibc = temporal_lambda_package::check_glibc(&bin, opts.arch.max_glibc())?;
+    let glibc =
+        temporal_lambda_package::check_glibc(&bin, temporal_lambda_package::max_glibc(opts.arch))?;
     let z = temporal_lambda_package::zip_bootstrap(&bin, &build.include, &out)?;
     let report = serde_json::json!({
         "zip": z,

@@ -343,7 +343,8 @@ impl Package {
 
 /// Step 1: checks and reads the zip, adds the connection's files.
 fn read_package(opts: &DeployOptions) -> Result<Package, DeployError> {
-    temporal_lambda_package::check_zip(&opts.zip).map_err(DeployError::BadPackage)?;
+    temporal_lambda_package::check_zip_arch(&opts.zip, opts.arch)
+        .map_err(DeployError::BadPackage)?;
     let mut bytes = std::fs::read(&opts.zip)
         .map_err(|e| DeployError::BadPackage(format!("cannot read {}: {e}", opts.zip.display())))?;
     if !opts.files.is_empty() {
