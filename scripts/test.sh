@@ -25,6 +25,17 @@ export TEMPORAL_LAMBDA_REQUIRE_CGROUPS=1
 export TEMPORAL_LAMBDA_NGINX="$(pwd)/.venv/nginx/usr/sbin/nginx"
 # `temporal-lambda package` (run by the ship test) finds cargo-zigbuild and zig here.
 export PATH="$(pwd)/.venv/bin:$PATH"
+# arm64 (Graviton): a Debian sid build root with rustc and the arm64 standard library
+# (scripts/install-arm64-toolchain.sh; needs root and apt, ~2 GB, mostly downloads) is made
+# beside the stages below and awaited before the tests, which then package the sample for arm64
+# (crates/cli/tests/it/arm64.rs). TEMPORAL_LAMBDA_SKIP_ARM64=1 leaves it out on a machine without
+# them (CI never sets it).
+arm64_pid=""
+if [ -z "${TEMPORAL_LAMBDA_SKIP_ARM64:-}" ]; then
+  arm64_log="$(mktemp)"
+  (bash scripts/install-arm64-toolchain.sh >"${arm64_log}" 2>&1) &
+  arm64_pid=$!
+fi
 stage "cargo fmt --check"
 cargo fmt --all -- --check
 # Download every dependency once, before two cargo processes run side by side.
@@ -43,14 +54,49 @@ clippy_started=$SECONDS
     --features temporal-lambda-worker/otel --all-targets --quiet -- -D warnings
 ) >"${clippy_log}" 2>&1 &
 clippy_pid=$!
-# A run that stops early does not leave clippy running.
-trap 'pkill -TERM -P "${clippy_pid}" 2>/dev/null || true' EXIT
+# A run that stops early does not leave clippy or the toolchain build running.
+trap 'for p in "${clippy_pid}" "${arm64_pid}" "${arm64_pkg_pid:-}"; do [ -n "$p" ] && pkill -TERM -P "$p" 2>/dev/null; done; true' EXIT
+cargo_args=() test_args=() after_dashes=0
+for a in "$@"; do
+  if [ "${after_dashes}" = 1 ]; then test_args+=("$a"); elif [ "$a" = -- ]; then after_dashes=1; else cargo_args+=("$a"); fi
+done
 # Each crate's integration tests are one test binary (tests/it/main.rs): libtest runs the tests
 # of all its modules in one pool of as many threads as cores. The tests that compile a crate
 # (crates/cli/tests/it/support: COMPILING) and the heaviest, timer-bound rig tests
 # (examples/hello-worker/tests/it/common: HEAVY) each hold a lock, so no two of them overlap.
 # More threads than cores made nothing faster on 2 shared cores and made timers run late.
-stage "cargo test"
+stage "cargo test: compile"
+test_build="$(mktemp)"
+cargo test --workspace "${cargo_args[@]}" --no-run --message-format=json-render-diagnostics >"${test_build}"
+# The CLI's integration-test binary (its arm64 test runs last, below).
+cli_it="$(python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"] \
+            and "#temporal-lambda-cli@" in m["package_id"] and m["target"]["name"] == "it":
+        print(m["executable"])
+' "${test_build}")"
+rm -f "${test_build}"
+arm64_pkg_pid=""
+if [ -n "${arm64_pid}" ]; then
+  stage "arm64 toolchain (started after the installs; waiting for it)"
+  arm64_rc=0
+  wait "${arm64_pid}" || arm64_rc=$?
+  cat "${arm64_log}"
+  rm -f "${arm64_log}"
+  [ "${arm64_rc}" = 0 ] || { echo "error: scripts/install-arm64-toolchain.sh failed (above)" >&2; exit 1; }
+  # The sample packaged for arm64 through the build root, beside the tests and at the lowest
+  # CPU priority (as clippy); its checks run after them.
+  export TEMPORAL_LAMBDA_ARM64_CARGO="$(pwd)/.venv/bin/cargo-arm64" TEMPORAL_LAMBDA_REQUIRE_ARM64=1
+  arm64_zip="$(pwd)/target/arm64/function-arm64.zip"
+  arm64_pkg_log="$(mktemp)"
+  arm64_pkg_started=$SECONDS
+  (CARGO_TARGET_DIR="$(pwd)/target/arm64" nice -n 19 "${CARGO_TARGET_DIR:-target}/debug/temporal-lambda" \
+    package -p hello-worker --arch arm64 --profile dev --out "${arm64_zip}" >"${arm64_pkg_log}" 2>&1) &
+  arm64_pkg_pid=$!
+fi
+stage "cargo test: run"
 cargo test --workspace "$@"
 stage "cargo test (worker library with the otel feature)"
 # Every test of the worker library again, with `otel`. Built as part of the workspace minus the
@@ -60,10 +106,6 @@ stage "cargo test (worker library with the otel feature)"
 # again, ~2 min), so this reuses their artifacts and compiles only the worker and the OTLP
 # crates. Only the worker's test binaries and doc tests are run.
 otel=(--workspace --exclude hello-worker --exclude connect-latency --features temporal-lambda-worker/otel)
-cargo_args=() test_args=() after_dashes=0
-for a in "$@"; do
-  if [ "${after_dashes}" = 1 ]; then test_args+=("$a"); elif [ "$a" = -- ]; then after_dashes=1; else cargo_args+=("$a"); fi
-done
 otel_build="$(mktemp)"
 cargo test "${otel[@]}" "${cargo_args[@]}" --no-run --message-format=json-render-diagnostics >"${otel_build}"
 mapfile -t otel_tests < <(python3 -c '
@@ -83,6 +125,16 @@ done
 cargo test "${otel[@]}" "${cargo_args[@]}" --doc -- crates/lambda-worker/ "${test_args[@]}"
 stage "side-by-side bench smoke (debug build; Python peer skipped with a note if it cannot be installed)"
 SIDE_BY_SIDE_AFTER_WORKSPACE_TESTS=1 bash bench/side-by-side.sh --smoke
+if [ -n "${arm64_pkg_pid}" ]; then
+  stage "arm64: the sample's package (started beside the tests; waiting for it), then its checks"
+  arm64_pkg_rc=0
+  wait "${arm64_pkg_pid}" || arm64_pkg_rc=$?
+  grep -v '^\s*Compiling' "${arm64_pkg_log}" | tail -n 20
+  rm -f "${arm64_pkg_log}"
+  echo "     arm64 package (dev profile, sid build root, nice 19 beside the tests) finished $((SECONDS - arm64_pkg_started)) s after it started"
+  [ "${arm64_pkg_rc}" = 0 ] || { echo "error: packaging the sample for arm64 failed (above)" >&2; exit 1; }
+  (cd crates/cli && TEMPORAL_LAMBDA_ARM64_ZIP="${arm64_zip}" "${cli_it}" arm64 --ignored "${test_args[@]}")
+fi
 stage "cargo clippy (started beside the tests; waiting for it)"
 clippy_rc=0
 wait "${clippy_pid}" || clippy_rc=$?

@@ -30,6 +30,21 @@ pub fn run(output: Output, args: PackageArgs) -> anyhow::Result<()> {
     });
     pb.finish_and_clear();
     let bin = res?;
+    // What was built is what was asked for (a builder named by TEMPORAL_LAMBDA_ARM64_CARGO, or a
+    // cargo config that overrides the target, could produce another).
+    let mut header = Vec::with_capacity(64);
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(std::fs::File::open(&bin)?, 64),
+        &mut header,
+    )?;
+    let built = temporal_lambda_package::executable_arch(&header)?;
+    anyhow::ensure!(
+        built == opts.arch,
+        "{} is built for {built}, not {}: check the builder (TEMPORAL_LAMBDA_ARM64_CARGO) and any \
+         `build.target` in your cargo config",
+        bin.display(),
+        opts.arch
+    );
     let glibc =
         temporal_lambda_package::check_glibc(&bin, temporal_lambda_package::max_glibc(opts.arch))?;
     let z = temporal_lambda_package::zip_bootstrap(&bin, &build.include, &out)?;

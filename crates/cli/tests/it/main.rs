@@ -3,6 +3,7 @@
 
 mod support;
 
+mod arm64;
 mod cli_flows;
 mod compat;
 mod new_project;
