@@ -182,7 +182,7 @@ impl LambdaWorker {
             }
         })?;
         let shutdown = worker.shutdown_handle();
-        let worker_key = worker.worker_instance_key();
+        let registration = Registration::of(worker_set, &worker);
         tracing::info!(
             request_id = %info.request_id,
             deployment_version = %cfg.version,
@@ -244,14 +244,7 @@ impl LambdaWorker {
         };
         // The run future is gone; free the worker and its connection before the hooks run.
         drop(worker);
-        // The SDK's `Worker::run` shuts the core worker down but never finalizes it, so it
-        // stays registered in its connection's worker set while holding a clone of that
-        // connection: a cycle that kept every invocation's connection, channels and h2 buffers
-        // alive (≈ 84 kB per invocation of a warm sandbox, bench/results/2026-12-05-memory-profile.md).
-        // Unregistering breaks it; the first call fails harmlessly if shutdown already did it.
-        let _ = worker_set.unregister_slot_provider(worker_key);
-        let released = worker_set.finalize_unregister(worker_key).is_ok();
-        drop(worker_set);
+        let released = registration.release();
         tracing::debug!(request_id = %info.request_id, released, "worker unregistered from its connection");
 
         #[cfg(feature = "otel")]
@@ -317,6 +310,34 @@ impl LambdaWorker {
             }
             None => Ok(report),
         }
+    }
+}
+
+/// The one place of the SDK workaround for a worker's registration in its connection:
+/// `Worker::run` shuts the core worker down but never finalizes it, so it stays registered in its
+/// connection's worker set while holding a clone of that connection: a cycle that kept every
+/// invocation's connection, channels and h2 buffers alive (≈ 84 kB per invocation of a warm
+/// sandbox, bench/results/2026-12-05-memory-profile.md), and would grow a shared connection's set
+/// by one worker per drain. [`Registration::release`] after the worker is dropped breaks it.
+pub(crate) struct Registration(Box<dyn FnOnce() -> bool + Send>);
+
+impl Registration {
+    /// The registration of `worker` in the connection whose worker set is `set`.
+    pub(crate) fn of(
+        set: Arc<temporalio_client::worker::ClientWorkerSet>,
+        worker: &Worker,
+    ) -> Self {
+        let key = worker.worker_instance_key();
+        Self(Box::new(move || {
+            // The first call fails harmlessly if shutdown already did it.
+            let _ = set.unregister_slot_provider(key);
+            set.finalize_unregister(key).is_ok()
+        }))
+    }
+
+    /// Unregister the (dropped) worker; returns whether it was released.
+    pub(crate) fn release(self) -> bool {
+        (self.0)()
     }
 }
 

@@ -127,22 +127,30 @@ pub(crate) async fn poll_and_drain<T>(
         _ = handoff.notified() => StopReason::Handoff,
     };
     stop_polling(stopped_by);
+    let (outcome, interrupted) = drain(plan, run, interrupt).await;
+    Ended {
+        stopped_by,
+        outcome,
+        interrupted,
+    }
+}
+
+/// The drain of a worker already asked to stop polling: wait for `run` until `interrupt_at`,
+/// call `interrupt`, and wait until `drain_until` at most. Returns `run`'s output (`None`: the
+/// drain overran and was abandoned) and whether `interrupt` was called.
+pub(crate) async fn drain<T>(
+    plan: &Plan,
+    mut run: std::pin::Pin<&mut impl Future<Output = T>>,
+    interrupt: impl FnOnce(),
+) -> (Option<T>, bool) {
     if let Ok(r) = tokio::time::timeout_at(plan.interrupt_at, &mut run).await {
-        return Ended {
-            stopped_by,
-            outcome: Some(r),
-            interrupted: false,
-        };
+        return (Some(r), false);
     }
     interrupt();
     let outcome = tokio::time::timeout_at(plan.window.drain_until, &mut run)
         .await
         .ok();
-    Ended {
-        stopped_by,
-        outcome,
-        interrupted: true,
-    }
+    (outcome, true)
 }
 
 #[cfg(test)]
