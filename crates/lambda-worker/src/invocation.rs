@@ -137,6 +137,25 @@ pub struct InvocationReport {
     pub hooks: HooksReport,
     /// Time left before the deadline when the invocation returned, ms (negative: overran).
     pub time_left_ms: i64,
+    /// Concurrent invocations only (Lambda Managed Instances): the lease on the shared worker.
+    /// There, the activity counts are the shared worker's during the lease.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lease: Option<LeaseReport>,
+}
+
+/// One invocation's lease on the shared worker of an execution environment that serves
+/// invocations concurrently.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LeaseReport {
+    /// Which SDK worker of the environment served it (1 for the first; a new one after a drain).
+    pub generation: u64,
+    /// Leases still live when this one ended.
+    pub live_leases: usize,
+    /// Whether this lease was the last under `stop` and drained the shared worker (and ran the
+    /// shutdown hooks).
+    pub drained_shared_worker: bool,
+    /// The residency policy in force.
+    pub residency: crate::config::Residency,
 }
 
 /// Why an invocation stopped polling.
@@ -152,6 +171,8 @@ pub enum StopReason {
     Handoff,
     /// The SDK worker stopped on its own (an error).
     WorkerStopped,
+    /// The execution environment is being reclaimed (`SIGTERM`); Lambda Managed Instances only.
+    Reclaimed,
 }
 
 #[cfg(test)]

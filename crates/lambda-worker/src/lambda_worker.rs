@@ -43,12 +43,12 @@ impl Drop for InterruptGuard<'_> {
 /// (tests, custom runtimes).
 pub struct LambdaWorker {
     config: Arc<LambdaWorkerConfig>,
-    runtime: Runtime,
-    unhealthy: AtomicBool,
-    warned_activity_types: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    pub(crate) runtime: Runtime,
+    pub(crate) unhealthy: AtomicBool,
+    pub(crate) warned_activity_types: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     api_keys: crate::api_key::ApiKeyCache,
     #[cfg(feature = "otel")]
-    telemetry: Option<crate::telemetry::Telemetry>,
+    pub(crate) telemetry: Option<crate::telemetry::Telemetry>,
 }
 
 impl std::fmt::Debug for LambdaWorker {
@@ -110,6 +110,11 @@ impl LambdaWorker {
     /// environment must not be reused.
     pub fn is_healthy(&self) -> bool {
         !self.unhealthy.load(Ordering::SeqCst)
+    }
+
+    /// Mark the execution environment as not to be reused (a drain or hook overran).
+    pub(crate) fn mark_unhealthy(&self) {
+        self.unhealthy.store(true, Ordering::SeqCst);
     }
 
     /// Run one invocation to completion: poll until `deadline − buffer`, drain, run hooks.
@@ -288,6 +293,7 @@ impl LambdaWorker {
             routing,
             hooks,
             time_left_ms,
+            lease: None,
         };
         tracing::info!(
             request_id = %report.request_id,

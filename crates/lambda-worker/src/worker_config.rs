@@ -296,7 +296,25 @@ impl LambdaWorkerConfig {
         identity: &str,
         tasks: InvocationTasks,
     ) -> WorkerOptions {
-        let t = &self.tuning;
+        self.options_with(&self.tuning, identity, tasks)
+    }
+
+    /// SDK worker options for the shared worker of concurrent invocations: the tuning scaled to
+    /// the environment's vCPUs ([`ConcurrencySettings::scale`]).
+    pub(crate) fn shared_worker_options(
+        &self,
+        identity: &str,
+        tasks: InvocationTasks,
+    ) -> WorkerOptions {
+        self.options_with(&self.concurrency.scale(&self.tuning), identity, tasks)
+    }
+
+    fn options_with(
+        &self,
+        t: &WorkerTuning,
+        identity: &str,
+        tasks: InvocationTasks,
+    ) -> WorkerOptions {
         let mut o = self.options.clone();
         o.task_queue = self.task_queue.clone();
         o.deployment_options = WorkerDeploymentOptions::new(self.version.to_sdk())
