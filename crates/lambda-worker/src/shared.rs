@@ -180,8 +180,11 @@ impl SharedWorker {
             "lease taken on the shared worker"
         );
         let stopped_by = self.lease_end(&generation, &plan).await;
+        // The worker's own error when it stopped by itself (the drain below does not run then).
+        let mut run_error = None;
         if stopped_by == StopReason::WorkerStopped {
             self.forget(&generation);
+            run_error = generation.done.borrow().clone().and_then(Result::err);
         }
         let after = lease.close();
         let drained = match after {
@@ -206,7 +209,7 @@ impl SharedWorker {
             "lease ended"
         );
         self.record(&report, &window, drained.as_ref());
-        match drained.and_then(|d| d.run_error) {
+        match drained.and_then(|d| d.run_error).or(run_error) {
             Some(reason) => Err(Error::WorkerRun {
                 task_queue: cfg.task_queue.clone(),
                 reason,
@@ -563,7 +566,12 @@ impl Drop for OpenLease {
             return;
         }
         if self.close() == AfterClose::Drain {
-            match self.generation.take() {
+            // A lease dropped before it joined may still be the last one of a running worker.
+            let running = self
+                .generation
+                .take()
+                .or_else(|| self.shared.current().clone());
+            match running {
                 Some(g) => {
                     let (shared, plan) = (self.shared.clone(), self.plan);
                     tokio::spawn(async move { shared.drain(&g, &plan, "dropped").await });

@@ -327,3 +327,41 @@ async fn under_stay_the_worker_polls_with_no_lease_until_the_environment_is_recl
     assert_eq!(shared.generations(), 1);
     assert_eq!(shared.connections(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_shared_worker_that_fails_is_reported_and_replaced_by_the_next_lease() {
+    let server = DevServer::start(DevServerOptions::default())
+        .await
+        .expect("dev server");
+    let mut cfg = LambdaWorkerConfig::from_env(
+        WorkerDeploymentVersion::new("lmi-app", "b4"),
+        &env(&[
+            ("TEMPORAL_TASK_QUEUE", "lmi-fail"),
+            ("AWS_LAMBDA_MAX_CONCURRENCY", "2"),
+        ]),
+    )
+    .unwrap();
+    cfg.connection.address = server.address();
+    // The worker connects, then its first call fails: the namespace does not exist.
+    cfg.connection.namespace = "no-such-namespace".into();
+    cfg.default_versioning_behavior = Some(VersioningBehavior::Pinned);
+    cfg.register_workflow::<LeaseWorkflow>().unwrap();
+    let shared = SharedWorker::new(Arc::new(LambdaWorker::new(cfg).unwrap()));
+    for (i, request_id) in ["req-fail-1", "req-fail-2"].into_iter().enumerate() {
+        let started = Instant::now();
+        let err = shared
+            .lease(&invocation(request_id, Duration::from_millis(9_500)))
+            .await
+            .expect_err("the worker's failure is the invocation's error");
+        assert!(started.elapsed() < Duration::from_millis(9_500));
+        assert_eq!(err.kind(), "WorkerRun", "{err}");
+        assert!(err.to_string().contains("lmi-fail"), "{err}");
+        assert_eq!(
+            shared.generations(),
+            i as u64 + 1,
+            "a fresh worker per lease"
+        );
+    }
+    assert_eq!(shared.connections(), 1);
+    assert_eq!(shared.live_leases(), 0);
+}
