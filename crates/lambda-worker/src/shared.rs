@@ -508,12 +508,7 @@ impl SharedWorker {
             [0, 1, 2].map(|i| now[i].saturating_sub(before[i]))
         });
         let g = g.map(|(g, _)| g);
-        let now = Instant::now();
-        let time_left_ms = if now <= window.deadline {
-            (window.deadline - now).as_millis() as i64
-        } else {
-            -((now - window.deadline).as_millis() as i64)
-        };
+        let time_left_ms = window.time_left_ms(Instant::now());
         InvocationReport {
             request_id: info.request_id.clone(),
             identity: self.identity(info),
