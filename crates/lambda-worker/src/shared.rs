@@ -156,6 +156,14 @@ impl SharedWorker {
             Ok(Some(joined)) => joined,
             Ok(None) => {
                 let after = lease.close();
+                if after == AfterClose::Drain {
+                    // Its wait ended after every other lease had gone: the worker is its to stop.
+                    let running = self.current().clone();
+                    match running {
+                        Some(g) => drop(self.drain(&g, &plan, &info.request_id).await),
+                        None => self.leases().drained(),
+                    }
+                }
                 let why = if *self.reclaimed.borrow() {
                     StopReason::Reclaimed
                 } else {
