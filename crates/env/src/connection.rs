@@ -38,6 +38,14 @@ pub const DEPLOYMENT_NAME: &str = "TEMPORAL_DEPLOYMENT_NAME";
 pub const BUILD_ID: &str = "TEMPORAL_BUILD_ID";
 /// The role-assumption external ID the server presents (the CLI's `iam` / `register`).
 pub const EXTERNAL_ID: &str = "TEMPORAL_LAMBDA_EXTERNAL_ID";
+/// What a Lambda Managed Instances environment's shared worker does once its last invocation has
+/// answered: `stop` (drain and stop; the server invokes again when work arrives) or `stay` (keep
+/// polling until the environment is reclaimed). Read only when `AWS_LAMBDA_MAX_CONCURRENCY` > 1.
+pub const RESIDENCY: &str = "TEMPORAL_LAMBDA_RESIDENCY";
+/// Memory per vCPU of a Lambda Managed Instances environment, GiB (as the capacity provider
+/// config's `ExecutionEnvironmentMemoryGiBPerVCpu`, 2–8): the worker sizes its slots from
+/// `AWS_LAMBDA_FUNCTION_MEMORY_SIZE` / this.
+pub const MEMORY_GIB_PER_VCPU: &str = "TEMPORAL_LAMBDA_MEMORY_GIB_PER_VCPU";
 
 /// Where `deploy` packages the connection's files inside the function's zip (relative to the
 /// task root, `/var/task` on Lambda); the function's environment points at these paths and the

@@ -430,7 +430,13 @@ pub fn process_env() -> HashMap<String, String> {
     std::env::vars().collect()
 }
 
+mod concurrency;
 mod tuning;
+
+pub use concurrency::{
+    ConcurrencyError, ConcurrencySettings, Residency, DEFAULT_MEMORY_GIB_PER_VCPU,
+    MAX_CONCURRENCY_ENV, MEMORY_SIZE_ENV,
+};
 
 pub use tuning::{
     parse_idle_exit, ShutdownSettings, WorkerTuning, DEFAULT_FIRST_TASK_WAIT, DEFAULT_IDLE_EXIT,

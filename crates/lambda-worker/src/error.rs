@@ -123,6 +123,10 @@ pub enum Error {
     /// Not running inside Lambda (or an emulator): the runtime environment is incomplete.
     #[error("{0} is not set: run this binary inside AWS Lambda or the local emulator (`temporal-lambda local up`), not directly")]
     NotInLambda(&'static str),
+
+    /// A concurrency setting (Lambda Managed Instances) cannot be used.
+    #[error(transparent)]
+    Concurrency(#[from] crate::config::ConcurrencyError),
 }
 
 impl Error {
@@ -146,6 +150,7 @@ impl Error {
             Error::WorkerRun { .. } => "WorkerRun",
             Error::Runtime(_) => "Runtime",
             Error::NotInLambda(_) => "NotInLambda",
+            Error::Concurrency(_) => "Concurrency",
         }
     }
 

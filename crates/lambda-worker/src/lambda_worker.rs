@@ -43,12 +43,12 @@ impl Drop for InterruptGuard<'_> {
 /// (tests, custom runtimes).
 pub struct LambdaWorker {
     config: Arc<LambdaWorkerConfig>,
-    runtime: Runtime,
-    unhealthy: AtomicBool,
-    warned_activity_types: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
+    pub(crate) runtime: Runtime,
+    pub(crate) unhealthy: AtomicBool,
+    pub(crate) warned_activity_types: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     api_keys: crate::api_key::ApiKeyCache,
     #[cfg(feature = "otel")]
-    telemetry: Option<crate::telemetry::Telemetry>,
+    pub(crate) telemetry: Option<crate::telemetry::Telemetry>,
 }
 
 impl std::fmt::Debug for LambdaWorker {
@@ -112,24 +112,16 @@ impl LambdaWorker {
         !self.unhealthy.load(Ordering::SeqCst)
     }
 
+    /// Mark the execution environment as not to be reused (a drain or hook overran).
+    pub(crate) fn mark_unhealthy(&self) {
+        self.unhealthy.store(true, Ordering::SeqCst);
+    }
+
     /// Run one invocation to completion: poll until `deadline − buffer`, drain, run hooks.
     pub async fn invoke(&self, info: &InvocationInfo) -> Result<InvocationReport, Error> {
         let cfg = &*self.config;
-        let window = WorkWindow::plan(
-            info.deadline,
-            SystemTime::now(),
-            Instant::now(),
-            &cfg.shutdown,
-        )
-        .inspect_err(|e| tracing::error!(request_id = %info.request_id, "{e}"))?;
-        if window.is_short(&cfg.shutdown) {
-            tracing::warn!(
-                work_window_ms = window.work_time().as_millis() as u64,
-                "work window is under {:?}; raise the function timeout so tasks have time to run",
-                cfg.shutdown.warn_work_time
-            );
-        }
-        let plan = Plan::new(window, &cfg.shutdown);
+        let plan = self.plan_invocation(info)?;
+        let window = plan.window;
         let mut guard = InterruptGuard {
             unhealthy: &self.unhealthy,
             armed: true,
@@ -142,56 +134,25 @@ impl LambdaWorker {
             .connect_client(identity.clone(), plan.connect_budget())
             .await;
         let connect_ms = connect_started.elapsed().as_millis() as u64;
-        let client = match client {
-            Ok(c) => c,
+        let started =
+            client.and_then(|c| self.start_sdk_worker(c, info, &plan, &identity, connect_ms));
+        let Started {
+            mut worker,
+            shutdown,
+            registration,
+            counters,
+            busy,
+            handoff,
+            interrupt,
+            routing_check,
+        } = match started {
+            Ok(s) => s,
             Err(e) => {
                 guard.armed = false;
                 tracing::error!(request_id = %info.request_id, "{e}");
                 return Err(e);
             }
         };
-
-        let counters = Arc::new(ActivityCounters::default());
-        let busy = Arc::new(Busy::default());
-        let handoff = Arc::new(tokio::sync::Notify::new());
-        let (interrupt_tx, interrupt_rx) = tokio::sync::watch::channel(false);
-        let tasks = InvocationTasks {
-            counters: counters.clone(),
-            busy: busy.clone(),
-            interrupt: interrupt_rx,
-            fit: Some(plan.fit(SystemTime::now())),
-            handoff: handoff.clone(),
-            warned: self.warned_activity_types.clone(),
-        };
-        // Build-ID mismatch check: one DescribeWorkerDeployment in the background.
-        let routing_check = tokio::spawn(routing::check(
-            client.clone(),
-            cfg.connection.namespace.clone(),
-            cfg.version.clone(),
-            info.request_id.clone(),
-        ));
-        let options = cfg.worker_options_for(&identity, tasks);
-        // The connection's set of registered workers: the worker is taken out of it after its run.
-        let worker_set = client.connection().workers();
-        let mut worker = Worker::new(&self.runtime, client, options).map_err(|e| {
-            guard.armed = false;
-            routing_check.abort();
-            Error::WorkerCreate {
-                task_queue: cfg.task_queue.clone(),
-                reason: e.to_string(),
-            }
-        })?;
-        let shutdown = worker.shutdown_handle();
-        let worker_key = worker.worker_instance_key();
-        tracing::info!(
-            request_id = %info.request_id,
-            deployment_version = %cfg.version,
-            task_queue = %cfg.task_queue,
-            namespace = %cfg.connection.namespace,
-            work_window_ms = window.stop_polling_at.saturating_duration_since(Instant::now()).as_millis() as u64,
-            connect_ms,
-            "worker polling"
-        );
 
         let mut idle_tail_ms = 0;
         let ended = lifecycle::poll_and_drain(
@@ -216,7 +177,7 @@ impl LambdaWorker {
             // Activities still running near the end of the drain are interrupted (and retried
             // by the server) so the drain ends in time.
             || {
-                let _ = interrupt_tx.send(true);
+                let _ = interrupt.send(true);
             },
         )
         .await;
@@ -227,55 +188,19 @@ impl LambdaWorker {
             None
         };
         let drained = ended.outcome.is_some();
-        let run_error = match ended.outcome {
-            Some(Err(e)) => Some(Error::WorkerRun {
-                task_queue: cfg.task_queue.clone(),
-                reason: e.to_string(),
-            }),
-            Some(Ok(())) => None,
-            None => {
-                tracing::error!(
-                    request_id = %info.request_id,
-                    in_flight_activities = counters.in_flight(),
-                    "drain overran its time: tasks still running were abandoned; this execution environment will not be reused"
-                );
-                None
-            }
-        };
+        let run_error = self.run_error(ended.outcome, info, &counters);
         // The run future is gone; free the worker and its connection before the hooks run.
         drop(worker);
-        // The SDK's `Worker::run` shuts the core worker down but never finalizes it, so it
-        // stays registered in its connection's worker set while holding a clone of that
-        // connection: a cycle that kept every invocation's connection, channels and h2 buffers
-        // alive (≈ 84 kB per invocation of a warm sandbox, bench/results/2026-12-05-memory-profile.md).
-        // Unregistering breaks it; the first call fails harmlessly if shutdown already did it.
-        let _ = worker_set.unregister_slot_provider(worker_key);
-        let released = worker_set.finalize_unregister(worker_key).is_ok();
-        drop(worker_set);
+        let released = registration.release();
         tracing::debug!(request_id = %info.request_id, released, "worker unregistered from its connection");
 
-        #[cfg(feature = "otel")]
-        if let Some(t) = &self.telemetry {
-            // Recorded before the hooks so the flush hook exports it in this invocation.
-            t.record_invocation(&crate::telemetry::InvocationMetrics {
-                duration: window.start.elapsed(),
-                activities_completed: counters.completed(),
-                activities_failed: counters.failed(),
-                succeeded: run_error.is_none(),
-                drained,
-            });
-        }
+        // Recorded before the hooks so the flush hook exports it in this invocation.
+        self.record(&window, &counters, run_error.is_none(), drained);
         let hooks = plan.run_hooks(&cfg.hooks).await;
         if !drained || hooks.overran() {
             self.unhealthy.store(true, Ordering::SeqCst);
         }
         guard.armed = false;
-        let now = Instant::now();
-        let time_left_ms = if now <= window.deadline {
-            (window.deadline - now).as_millis() as i64
-        } else {
-            -((now - window.deadline).as_millis() as i64)
-        };
         let report = InvocationReport {
             request_id: info.request_id.clone(),
             identity,
@@ -294,8 +219,144 @@ impl LambdaWorker {
             stopped_by: ended.stopped_by,
             routing,
             hooks,
-            time_left_ms,
+            time_left_ms: window.time_left_ms(Instant::now()),
+            lease: None,
         };
+        self.finished(report, run_error)
+    }
+
+    /// Record the invocation's metrics (feature `otel`).
+    #[cfg_attr(not(feature = "otel"), allow(unused_variables))]
+    fn record(
+        &self,
+        window: &WorkWindow,
+        counters: &ActivityCounters,
+        succeeded: bool,
+        drained: bool,
+    ) {
+        #[cfg(feature = "otel")]
+        if let Some(t) = &self.telemetry {
+            t.record_invocation(&crate::telemetry::InvocationMetrics {
+                duration: window.start.elapsed(),
+                activities_completed: counters.completed(),
+                activities_failed: counters.failed(),
+                succeeded,
+                drained,
+            });
+        }
+    }
+
+    /// The invocation's time plan from its deadline (an error if too short, a warning if short).
+    fn plan_invocation(&self, info: &InvocationInfo) -> Result<Plan, Error> {
+        let cfg = &*self.config;
+        let window = WorkWindow::plan(
+            info.deadline,
+            SystemTime::now(),
+            Instant::now(),
+            &cfg.shutdown,
+        )
+        .inspect_err(|e| tracing::error!(request_id = %info.request_id, "{e}"))?;
+        if window.is_short(&cfg.shutdown) {
+            tracing::warn!(
+                work_window_ms = window.work_time().as_millis() as u64,
+                "work window is under {:?}; raise the function timeout so tasks have time to run",
+                cfg.shutdown.warn_work_time
+            );
+        }
+        Ok(Plan::new(window, &cfg.shutdown))
+    }
+
+    /// Build this invocation's SDK worker on `client` (and start its routing check).
+    fn start_sdk_worker(
+        &self,
+        client: Client,
+        info: &InvocationInfo,
+        plan: &Plan,
+        identity: &str,
+        connect_ms: u64,
+    ) -> Result<Started, Error> {
+        let cfg = &*self.config;
+        let counters = Arc::new(ActivityCounters::default());
+        let busy = Arc::new(Busy::default());
+        let handoff = Arc::new(tokio::sync::Notify::new());
+        let (interrupt, interrupt_rx) = tokio::sync::watch::channel(false);
+        let tasks = InvocationTasks {
+            counters: counters.clone(),
+            busy: busy.clone(),
+            interrupt: interrupt_rx,
+            fit: Some(plan.fit(SystemTime::now())),
+            handoff: handoff.clone(),
+            warned: self.warned_activity_types.clone(),
+        };
+        // Build-ID mismatch check: one DescribeWorkerDeployment in the background.
+        let routing_check = tokio::spawn(routing::check(
+            client.clone(),
+            cfg.connection.namespace.clone(),
+            cfg.version.clone(),
+            info.request_id.clone(),
+        ));
+        let options = cfg.worker_options_for(identity, tasks);
+        // The connection's set of registered workers: the worker is taken out of it after its run.
+        let worker_set = client.connection().workers();
+        let worker = Worker::new(&self.runtime, client, options).map_err(|e| {
+            routing_check.abort();
+            Error::WorkerCreate {
+                task_queue: cfg.task_queue.clone(),
+                reason: e.to_string(),
+            }
+        })?;
+        tracing::info!(
+            request_id = %info.request_id,
+            deployment_version = %cfg.version,
+            task_queue = %cfg.task_queue,
+            namespace = %cfg.connection.namespace,
+            work_window_ms = plan.window.stop_polling_at.saturating_duration_since(Instant::now()).as_millis() as u64,
+            connect_ms,
+            "worker polling"
+        );
+        Ok(Started {
+            shutdown: Box::new(worker.shutdown_handle()),
+            registration: Registration::of(worker_set, &worker),
+            worker,
+            counters,
+            busy,
+            handoff,
+            interrupt,
+            routing_check,
+        })
+    }
+
+    /// The invocation's error from how the worker's run ended (`None`: the drain overran, which
+    /// is logged and retires the environment, not an error of the invocation).
+    fn run_error<E: std::fmt::Display>(
+        &self,
+        outcome: Option<Result<(), E>>,
+        info: &InvocationInfo,
+        counters: &ActivityCounters,
+    ) -> Option<Error> {
+        match outcome {
+            Some(Err(e)) => Some(Error::WorkerRun {
+                task_queue: self.config.task_queue.clone(),
+                reason: e.to_string(),
+            }),
+            Some(Ok(())) => None,
+            None => {
+                tracing::error!(
+                    request_id = %info.request_id,
+                    in_flight_activities = counters.in_flight(),
+                    "drain overran its time: tasks still running were abandoned; this execution environment will not be reused"
+                );
+                None
+            }
+        }
+    }
+
+    /// Log the finished invocation; its answer.
+    fn finished(
+        &self,
+        report: InvocationReport,
+        run_error: Option<Error>,
+    ) -> Result<InvocationReport, Error> {
         tracing::info!(
             request_id = %report.request_id,
             activities_completed = report.activities_completed,
@@ -312,11 +373,51 @@ impl LambdaWorker {
         );
         match run_error {
             Some(e) => {
-                tracing::error!(request_id = %info.request_id, "{e}");
+                tracing::error!(request_id = %report.request_id, "{e}");
                 Err(e)
             }
             None => Ok(report),
         }
+    }
+}
+
+/// An invocation's SDK worker, built and about to run.
+struct Started {
+    worker: Worker,
+    shutdown: Box<dyn Fn()>,
+    registration: Registration,
+    counters: Arc<ActivityCounters>,
+    busy: Arc<Busy>,
+    handoff: Arc<tokio::sync::Notify>,
+    interrupt: tokio::sync::watch::Sender<bool>,
+    routing_check: tokio::task::JoinHandle<routing::RoutingCheck>,
+}
+
+/// The one place of the SDK workaround for a worker's registration in its connection:
+/// `Worker::run` shuts the core worker down but never finalizes it, so it stays registered in its
+/// connection's worker set while holding a clone of that connection: a cycle that kept every
+/// invocation's connection, channels and h2 buffers alive (≈ 84 kB per invocation of a warm
+/// sandbox, bench/results/2026-12-05-memory-profile.md), and would grow a shared connection's set
+/// by one worker per drain. [`Registration::release`] after the worker is dropped breaks it.
+pub(crate) struct Registration(Box<dyn FnOnce() -> bool + Send>);
+
+impl Registration {
+    /// The registration of `worker` in the connection whose worker set is `set`.
+    pub(crate) fn of(
+        set: Arc<temporalio_client::worker::ClientWorkerSet>,
+        worker: &Worker,
+    ) -> Self {
+        let key = worker.worker_instance_key();
+        Self(Box::new(move || {
+            // The first call fails harmlessly if shutdown already did it.
+            let _ = set.unregister_slot_provider(key);
+            set.finalize_unregister(key).is_ok()
+        }))
+    }
+
+    /// Unregister the (dropped) worker; returns whether it was released.
+    pub(crate) fn release(self) -> bool {
+        (self.0)()
     }
 }
 

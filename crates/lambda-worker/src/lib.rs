@@ -45,6 +45,33 @@
 //! }
 //! ```
 //!
+//! ## Lambda Managed Instances: concurrent invocations over one shared worker
+//!
+//! When `AWS_LAMBDA_MAX_CONCURRENCY` > 1 (Lambda sets it on Lambda Managed Instances), the
+//! runtime holds that many `/next` requests at once and each execution environment keeps **one**
+//! Temporal connection and **one** worker ([`shared::SharedWorker`]): shared slots and sticky
+//! cache, sized by the environment's vCPUs (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE` /
+//! `TEMPORAL_LAMBDA_MEMORY_GIB_PER_VCPU`, default 2; slot counts set in code are kept), one
+//! identity per environment, and each invocation's request ID in the logs. Each invocation is a
+//! lease: it answers by its own deadline (polling stops for it at `deadline − shutdown buffer`,
+//! or after the idle exit with the shared worker idle) and never drains the worker others hold.
+//! After the last lease, `TEMPORAL_LAMBDA_RESIDENCY` ([`config::Residency`]) decides: `stop`
+//! (default for now) drains the worker in that last invocation, `stay` keeps it polling until
+//! the environment is reclaimed. `SIGTERM` drains within [`shared::RECLAIM_GRACE`] and runs the
+//! hooks. In that model:
+//! - **shutdown hooks** (and the telemetry flush) run whenever the shared worker drains: in the
+//!   last invocation under `stop`, at `SIGTERM` under `stay` — not in every invocation;
+//! - the **routing check** runs once per started worker, not per invocation;
+//! - the **idle exit** ends a lease once the *shared* worker has been idle that long;
+//! - the activity **hand-off** is off: activities still running at a drain are interrupted and
+//!   retried by the server.
+//!
+//! On on-demand Lambda (the variable unset or 1) nothing of this applies.
+//!
+//! A `Lambda-Runtime-Deadline-Ms` before the year 2000 cannot be an epoch time (`cargo lambda
+//! watch` sends the constant 600000): it is read as a budget from receipt
+//! ([`invocation::read_deadline`]), with one notice in the log.
+//!
 //! Connection settings come from `temporal.toml` (`TEMPORAL_CONFIG_FILE`, else
 //! `$LAMBDA_TASK_ROOT/temporal.toml`, else `./temporal.toml`; profile `TEMPORAL_PROFILE`) and the
 //! `TEMPORAL_*` environment variables; whatever the closure sets wins. Secrets are redacted in
@@ -59,10 +86,12 @@ mod error;
 pub mod hooks;
 pub mod invocation;
 mod lambda_worker;
+mod lease;
 mod lifecycle;
 pub mod logging;
 pub mod routing;
 pub mod serve;
+pub mod shared;
 mod stats;
 /// OpenTelemetry traces and metrics over OTLP/gRPC, flushed every invocation (feature `otel`).
 #[cfg(feature = "otel")]

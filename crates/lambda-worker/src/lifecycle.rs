@@ -31,7 +31,7 @@ pub(crate) struct Plan {
     /// Stop polling after this long with nothing in flight (`None`: only at the window's end).
     pub(crate) idle_exit: Option<Duration>,
     /// Before the first task, the idle exit waits at least this long.
-    first_task_wait: Duration,
+    pub(crate) first_task_wait: Duration,
     /// The longest a connect may take.
     connect_timeout: Duration,
 }
@@ -49,6 +49,31 @@ impl Plan {
             idle_exit: settings.idle_exit,
             first_task_wait: settings.first_task_wait,
             connect_timeout: settings.connect_timeout,
+        }
+    }
+
+    /// The plan of a drain when the execution environment is reclaimed (`SIGTERM`): polling
+    /// stops now; half of `grace` drains (activities still running are interrupted a fifth of
+    /// `grace` before that ends), the hooks get the rest but the response margin.
+    pub(crate) fn for_reclaim(now: Instant, grace: Duration, settings: &ShutdownSettings) -> Self {
+        let deadline = now + grace;
+        let hooks_until = deadline
+            .checked_sub(settings.response_margin.min(grace / 10))
+            .unwrap_or(deadline);
+        let drain_until = now + grace / 2;
+        let window = WorkWindow {
+            start: now,
+            deadline,
+            stop_polling_at: now,
+            drain_until,
+            hooks_until,
+        };
+        Self {
+            window,
+            interrupt_at: drain_until.checked_sub(grace / 5).unwrap_or(now).max(now),
+            idle_exit: None,
+            first_task_wait: settings.first_task_wait,
+            connect_timeout: Duration::ZERO,
         }
     }
 
@@ -127,22 +152,30 @@ pub(crate) async fn poll_and_drain<T>(
         _ = handoff.notified() => StopReason::Handoff,
     };
     stop_polling(stopped_by);
+    let (outcome, interrupted) = drain(plan, run, interrupt).await;
+    Ended {
+        stopped_by,
+        outcome,
+        interrupted,
+    }
+}
+
+/// The drain of a worker already asked to stop polling: wait for `run` until `interrupt_at`,
+/// call `interrupt`, and wait until `drain_until` at most. Returns `run`'s output (`None`: the
+/// drain overran and was abandoned) and whether `interrupt` was called.
+pub(crate) async fn drain<T>(
+    plan: &Plan,
+    mut run: std::pin::Pin<&mut impl Future<Output = T>>,
+    interrupt: impl FnOnce(),
+) -> (Option<T>, bool) {
     if let Ok(r) = tokio::time::timeout_at(plan.interrupt_at, &mut run).await {
-        return Ended {
-            stopped_by,
-            outcome: Some(r),
-            interrupted: false,
-        };
+        return (Some(r), false);
     }
     interrupt();
     let outcome = tokio::time::timeout_at(plan.window.drain_until, &mut run)
         .await
         .ok();
-    Ended {
-        stopped_by,
-        outcome,
-        interrupted: true,
-    }
+    (outcome, true)
 }
 
 #[cfg(test)]
@@ -280,6 +313,18 @@ mod tests {
         assert_eq!(p.interrupt_at - w.start, Duration::from_secs(27));
         assert_eq!(w.hooks_until - w.start, 29_900 * MS);
         assert_eq!(w.deadline - w.start, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn a_reclaim_splits_its_grace_between_drain_and_hooks() {
+        let now = Instant::now();
+        let p = Plan::for_reclaim(now, 500 * MS, &ShutdownSettings::default());
+        let w = p.window;
+        assert_eq!(w.stop_polling_at, now);
+        assert_eq!(p.interrupt_at - now, 150 * MS);
+        assert_eq!(w.drain_until - now, 250 * MS);
+        assert_eq!(w.hooks_until - now, 450 * MS);
+        assert_eq!(w.deadline - now, 500 * MS);
     }
 
     #[tokio::test(start_paused = true)]

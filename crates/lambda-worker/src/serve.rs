@@ -19,7 +19,11 @@ use serde_json::{json, Value};
 use temporal_lambda_env::protocol::ToolRequest;
 pub use temporal_lambda_env::protocol::{ConnectionCheck, Describe};
 
-use crate::{invocation::InvocationInfo, Error, LambdaWorker};
+use crate::{
+    invocation::InvocationInfo,
+    shared::{SharedWorker, RECLAIM_GRACE},
+    Error, LambdaWorker,
+};
 
 impl LambdaWorker {
     /// The answer to a describe request.
@@ -84,22 +88,28 @@ impl LambdaWorker {
     /// Handle one Lambda event: a describe request, a connection check, or (anything else) a
     /// polling invocation.
     pub async fn handle(&self, event: LambdaEvent<Value>) -> Result<Value, Error> {
-        match ToolRequest::from_payload(&event.payload) {
-            Some(ToolRequest::Describe) => {
-                tracing::info!(request_id = %event.context.request_id, "describe request answered");
-                return Ok(serde_json::to_value(self.describe()).unwrap_or(Value::Null));
-            }
-            Some(ToolRequest::CheckConnection) => {
-                let info = InvocationInfo::from(&event.context);
-                let r = self.check_connection(&info).await;
-                tracing::info!(request_id = %info.request_id, ok = r.ok, connect_ms = r.connect_ms, "connection check answered");
-                return Ok(serde_json::to_value(r).unwrap_or(Value::Null));
-            }
-            None => {}
+        if let Some(answer) = self.answer_tool_request(&event).await {
+            return Ok(answer);
         }
         let info = InvocationInfo::from(&event.context);
         let report = self.invoke(&info).await?;
         Ok(serde_json::to_value(report).unwrap_or_else(|_| json!({})))
+    }
+
+    /// The answer to a describe request or a connection check; `None` for anything else.
+    async fn answer_tool_request(&self, event: &LambdaEvent<Value>) -> Option<Value> {
+        match ToolRequest::from_payload(&event.payload)? {
+            ToolRequest::Describe => {
+                tracing::info!(request_id = %event.context.request_id, "describe request answered");
+                Some(serde_json::to_value(self.describe()).unwrap_or(Value::Null))
+            }
+            ToolRequest::CheckConnection => {
+                let info = InvocationInfo::from(&event.context);
+                let r = self.check_connection(&info).await;
+                tracing::info!(request_id = %info.request_id, ok = r.ok, connect_ms = r.connect_ms, "connection check answered");
+                Some(serde_json::to_value(r).unwrap_or(Value::Null))
+            }
+        }
     }
 
     /// Serve invocations from the Lambda Runtime API until the process ends.
@@ -115,6 +125,9 @@ impl LambdaWorker {
             }
         }
         let worker = Arc::new(self);
+        if worker.config().concurrency.is_concurrent() {
+            return serve_concurrently(SharedWorker::new(worker)).await;
+        }
         let handler_worker = worker.clone();
         let handler = lambda_runtime::service_fn(move |event: LambdaEvent<Value>| {
             let w = handler_worker.clone();
@@ -127,6 +140,69 @@ impl LambdaWorker {
             .await
             .map_err(|e| Error::Runtime(e.to_string()))
     }
+}
+
+impl SharedWorker {
+    /// Handle one Lambda event of an environment that serves invocations concurrently: a
+    /// describe request, a connection check, or (anything else) a lease on the shared worker.
+    pub async fn handle(self: &Arc<Self>, event: LambdaEvent<Value>) -> Result<Value, Error> {
+        if let Some(answer) = self.worker().answer_tool_request(&event).await {
+            return Ok(answer);
+        }
+        let info = InvocationInfo::from(&event.context);
+        let report = self.lease(&info).await?;
+        Ok(serde_json::to_value(report).unwrap_or_else(|_| json!({})))
+    }
+}
+
+/// Serve up to `AWS_LAMBDA_MAX_CONCURRENCY` invocations at once (`lambda_runtime`'s concurrent
+/// mode: one `/next` loop per slot, each with a clone of this service), all leasing `shared`;
+/// `SIGTERM` drains it ([`SharedWorker::reclaim`]) and exits.
+async fn serve_concurrently(shared: Arc<SharedWorker>) -> Result<(), Error> {
+    let c = &shared.worker().config().concurrency;
+    tracing::info!(
+        max_concurrency = c.max_concurrency,
+        residency = ?c.residency,
+        vcpus = c.vcpus(),
+        "serving invocations concurrently over one shared worker"
+    );
+    spawn_reclaim_on_sigterm(shared.clone());
+    let handler_shared = shared.clone();
+    let handler = lambda_runtime::service_fn(move |event: LambdaEvent<Value>| {
+        let s = handler_shared.clone();
+        async move { s.handle(event).await.map_err(Diagnostic::from) }
+    });
+    Runtime::new(handler)
+        .layer(TracingLayer::new())
+        .layer(RetireWhenIdleIfUnhealthyLayer { shared })
+        .run_concurrent()
+        .await
+        .map_err(|e| Error::Runtime(e.to_string()))
+}
+
+/// On `SIGTERM` (the environment is reclaimed): drain the shared worker within
+/// [`RECLAIM_GRACE`], run the shutdown hooks, exit.
+fn spawn_reclaim_on_sigterm(shared: Arc<SharedWorker>) {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(t) => t,
+        Err(e) => {
+            tracing::warn!(
+                "cannot listen for SIGTERM ({e}): a reclaimed environment will not drain"
+            );
+            return;
+        }
+    };
+    tokio::spawn(async move {
+        if term.recv().await.is_some() {
+            let hooks = shared.reclaim(RECLAIM_GRACE).await;
+            tracing::info!(
+                overran = hooks.overran(),
+                "SIGTERM: shared worker drained, shutdown hooks ran; exiting"
+            );
+            std::process::exit(0);
+        }
+    });
 }
 
 impl From<Error> for Diagnostic {
@@ -179,6 +255,56 @@ where
             let r = fut.await;
             if !worker.is_healthy() {
                 tracing::error!("a drain or shutdown hook overran, or an invocation was interrupted: exiting so Lambda starts a fresh execution environment");
+                std::process::exit(1);
+            }
+            r
+        })
+    }
+}
+
+/// Like [`RetireIfUnhealthyLayer`] for concurrent invocations: exits after the response of an
+/// invocation that left the worker unhealthy, once no other lease is live.
+#[derive(Clone)]
+struct RetireWhenIdleIfUnhealthyLayer {
+    shared: Arc<SharedWorker>,
+}
+
+impl<S> Layer<S> for RetireWhenIdleIfUnhealthyLayer {
+    type Service = RetireWhenIdleIfUnhealthy<S>;
+    fn layer(&self, inner: S) -> Self::Service {
+        RetireWhenIdleIfUnhealthy {
+            inner,
+            shared: self.shared.clone(),
+        }
+    }
+}
+
+#[derive(Clone)]
+struct RetireWhenIdleIfUnhealthy<S> {
+    inner: S,
+    shared: Arc<SharedWorker>,
+}
+
+impl<S> Service<LambdaInvocation> for RetireWhenIdleIfUnhealthy<S>
+where
+    S: Service<LambdaInvocation, Response = (), Error = lambda_runtime::Error>,
+    S::Future: Send + 'static,
+{
+    type Response = ();
+    type Error = lambda_runtime::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<(), lambda_runtime::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: LambdaInvocation) -> Self::Future {
+        let fut = self.inner.call(req);
+        let shared = self.shared.clone();
+        Box::pin(async move {
+            let r = fut.await;
+            if !shared.worker().is_healthy() && shared.live_leases() == 0 {
+                tracing::error!("a drain or shutdown hook of the shared worker overran: exiting so Lambda starts a fresh execution environment");
                 std::process::exit(1);
             }
             r

@@ -80,6 +80,15 @@ impl WorkWindow {
         self.stop_polling_at - self.start
     }
 
+    /// Time left before the deadline at `now`, ms (negative: overran).
+    pub fn time_left_ms(&self, now: Instant) -> i64 {
+        if now <= self.deadline {
+            (self.deadline - now).as_millis() as i64
+        } else {
+            -((now - self.deadline).as_millis() as i64)
+        }
+    }
+
     /// Whether the work window is short enough to deserve a warning.
     pub fn is_short(&self, settings: &ShutdownSettings) -> bool {
         self.work_time() < settings.warn_work_time
@@ -155,6 +164,17 @@ mod tests {
         assert!(
             work <= Duration::from_secs(23) && work > Duration::from_millis(22_900),
             "{work:?}"
+        );
+    }
+
+    #[test]
+    fn time_left_is_negative_after_the_deadline() {
+        let w = plan(30_000).unwrap();
+        assert_eq!(w.time_left_ms(w.start), 30_000);
+        assert_eq!(w.time_left_ms(w.deadline), 0);
+        assert_eq!(
+            w.time_left_ms(w.deadline + Duration::from_millis(250)),
+            -250
         );
     }
 

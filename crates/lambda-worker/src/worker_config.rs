@@ -18,7 +18,7 @@ use temporalio_sdk::{
 };
 
 use crate::{
-    config::{ConnectionConfig, ShutdownSettings, WorkerTuning},
+    config::{ConcurrencySettings, ConnectionConfig, ShutdownSettings, WorkerTuning},
     hooks::{HookError, ShutdownHook},
     stats::{CountingInterceptor, InvocationTasks, WorkflowBusyInterceptor},
     Error,
@@ -91,6 +91,9 @@ pub struct LambdaWorkerConfig {
     pub tuning: WorkerTuning,
     /// Deadline budget (7 s buffer = 5 s drain + 2 s hooks by default).
     pub shutdown: ShutdownSettings,
+    /// Concurrent invocations over one shared worker (Lambda Managed Instances:
+    /// `AWS_LAMBDA_MAX_CONCURRENCY` > 1), the residency policy and the vCPU-scaled slots.
+    pub concurrency: ConcurrencySettings,
     /// Versioning behavior for every workflow this worker runs. Serverless Workers require one:
     /// `Pinned` or `AutoUpgrade`. The Rust SDK has no per-workflow behavior yet, so this is it.
     pub default_versioning_behavior: Option<VersioningBehavior>,
@@ -113,6 +116,7 @@ impl fmt::Debug for LambdaWorkerConfig {
             .field("connection", &self.connection)
             .field("tuning", &self.tuning)
             .field("shutdown", &self.shutdown)
+            .field("concurrency", &self.concurrency)
             .field(
                 "default_versioning_behavior",
                 &self.default_versioning_behavior,
@@ -145,6 +149,7 @@ impl LambdaWorkerConfig {
             connection,
             tuning: WorkerTuning::default(),
             shutdown: ShutdownSettings::from_env(env)?,
+            concurrency: ConcurrencySettings::from_env(env)?,
             default_versioning_behavior: None,
             worker_heartbeat_interval: None,
             // Deployment options set here (replaced per invocation by `worker_options_for`):
@@ -291,7 +296,25 @@ impl LambdaWorkerConfig {
         identity: &str,
         tasks: InvocationTasks,
     ) -> WorkerOptions {
-        let t = &self.tuning;
+        self.options_with(&self.tuning, identity, tasks)
+    }
+
+    /// SDK worker options for the shared worker of concurrent invocations: the tuning scaled to
+    /// the environment's vCPUs ([`ConcurrencySettings::scale`]).
+    pub(crate) fn shared_worker_options(
+        &self,
+        identity: &str,
+        tasks: InvocationTasks,
+    ) -> WorkerOptions {
+        self.options_with(&self.concurrency.scale(&self.tuning), identity, tasks)
+    }
+
+    fn options_with(
+        &self,
+        t: &WorkerTuning,
+        identity: &str,
+        tasks: InvocationTasks,
+    ) -> WorkerOptions {
         let mut o = self.options.clone();
         o.task_queue = self.task_queue.clone();
         o.deployment_options = WorkerDeploymentOptions::new(self.version.to_sdk())

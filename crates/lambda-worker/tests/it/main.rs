@@ -11,3 +11,5 @@ pub mod config;
 #[allow(missing_docs)]
 pub mod otel;
 mod proptest_config;
+#[allow(missing_docs)]
+pub mod shared;
