@@ -69,6 +69,7 @@ mod http_error;
 mod invoke;
 mod isolation;
 mod logs;
+mod managed;
 mod model;
 mod records;
 mod request_auth;
@@ -89,7 +90,8 @@ pub use faults::{FaultStats, Faults};
 pub use fidelity::{cpu_millis, Fidelity, MB_PER_VCPU};
 pub use http_error::ApiError;
 pub use model::{
-    AssumeRoleCall, EnvironmentResponse, EphemeralStorage, FunctionConfiguration, FunctionSpec,
-    InvocationRecord, InvocationType, InvokeOutput, LoggingConfig, Outcome, SandboxInfo,
-    SandboxLimits, StsStats, TracingConfig, MAX_STS_CALLS,
+    AssumeRoleCall, CapacityProviderConfig, EnvironmentResponse, EphemeralStorage,
+    FunctionConfiguration, FunctionSpec, GibPerVcpu, InvocationRecord, InvocationType,
+    InvokeOutput, LambdaManagedInstancesCapacityProviderConfig, LoggingConfig, Outcome,
+    SandboxInfo, SandboxLimits, StsStats, TracingConfig, MAX_STS_CALLS,
 };

@@ -110,6 +110,7 @@ fn push_record(inner: &Inner, inv: &Invocation, received_at_ms: u64) -> usize {
         ended_before_deadline: None,
         duplicate: inv.duplicate,
         limits: None,
+        environment_concurrency: None,
     })
 }
 
@@ -148,12 +149,19 @@ pub(crate) enum SandboxCmd {
 pub(crate) struct Slot {
     version: String,
     revision: String,
-    busy: bool,
+    /// Invocations assigned to it and not finished (at most 1 on demand).
+    in_flight: u32,
     cmd: mpsc::UnboundedSender<SandboxCmd>,
     pid: Option<u32>,
     log_stream: String,
     /// The sandbox's session credentials, revoked when the slot goes.
     _credentials: Option<crate::credentials::Revocation>,
+}
+
+impl Slot {
+    fn busy(&self) -> bool {
+        self.in_flight > 0
+    }
 }
 
 #[derive(Default)]
@@ -167,7 +175,22 @@ pub(crate) struct FnSched {
 
 impl FnSched {
     fn busy(&self) -> usize {
-        self.sandboxes.values().filter(|s| s.busy).count()
+        self.sandboxes.values().filter(|s| s.busy()).count()
+    }
+    /// Invocations of `version` running in its sandboxes or waiting in the queue.
+    fn taken(&self, version: &str) -> usize {
+        let running: usize = self
+            .sandboxes
+            .values()
+            .filter(|s| s.version == version)
+            .map(|s| s.in_flight as usize)
+            .sum();
+        running
+            + self
+                .queue
+                .iter()
+                .filter(|i| i.version.config.version == version)
+                .count()
     }
     fn note_peak(&mut self) {
         self.peak = self.peak.max(self.busy());

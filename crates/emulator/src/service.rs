@@ -238,7 +238,7 @@ pub(crate) fn invoke(
             .store
             .lock()
             .expect("store lock")
-            .resolve(&r)?
+            .resolve_invoke(&r)?
             .config
             .version
             .clone();

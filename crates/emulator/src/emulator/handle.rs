@@ -136,6 +136,7 @@ impl EmulatorHandle {
             memory_size: Some(spec.memory_mb),
             env: Some(spec.env),
             architectures: None,
+            capacity_provider: spec.managed_instances,
         };
         crate::service::create_function(&self.inner, nf, prepared, false, spec.concurrency)
     }

@@ -39,7 +39,22 @@ pub(super) fn lambda_env(
         c.logging_config.log_group.clone(),
     );
     set("AWS_LAMBDA_LOG_STREAM_NAME", stream.to_string());
-    set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string());
+    match c.managed_instances() {
+        // Lambda Managed Instances: the runtime may hold this many concurrent `next` requests
+        // (AWS, Runtime API page). The init type's value is not on an AWS docs page: it is what
+        // LocalStack sets and observability agents test for.
+        Some(m) => {
+            set(
+                "AWS_LAMBDA_INITIALIZATION_TYPE",
+                "lambda-managed-instances".to_string(),
+            );
+            set(
+                "AWS_LAMBDA_MAX_CONCURRENCY",
+                m.effective_max_concurrency(c.memory_size).to_string(),
+            );
+        }
+        None => set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),
+    }
     set("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", c.runtime));
     set("AWS_REGION", inner.config.region.clone());
     set("AWS_DEFAULT_REGION", inner.config.region.clone());

@@ -1,7 +1,8 @@
 //! Sandboxes: one real `bootstrap` process per execution environment, in its own process group,
 //! with its own Runtime API listener, scratch dir and log stream. An on-demand sandbox runs one
 //! invocation at a time, stays warm between invocations, is killed at the deadline, and is reaped
-//! when idle ([`serial`]).
+//! when idle ([`serial`]). On Lambda Managed Instances an environment runs many invocations at
+//! once, is never frozen, and outlives a late invocation ([`concurrent`]).
 //!
 //! A [`Sandbox`] goes through named phases: [`Sandbox::start`] (scratch dir, credentials, cgroups,
 //! spawn), then per invocation `next_invocation` → `deliver` → `run_invocation`, then
@@ -20,6 +21,7 @@ use crate::runtime_api::{RuntimeApi, RuntimeEvent};
 use crate::scheduler::{Invocation, Reporter, SandboxCmd};
 use crate::store::StoredVersion;
 
+mod concurrent;
 mod env;
 mod events;
 mod freezer;
@@ -44,7 +46,11 @@ pub(crate) async fn run(
     let Some(mut sandbox) = Sandbox::start(&inner, &id, &function, first, cmd_rx).await else {
         return;
     };
-    sandbox.serve_one_at_a_time().await;
+    if sandbox.version.config.managed_instances().is_some() {
+        sandbox.serve_concurrently().await;
+    } else {
+        sandbox.serve_one_at_a_time().await;
+    }
     sandbox.teardown().await;
 }
 

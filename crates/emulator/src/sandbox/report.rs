@@ -65,6 +65,9 @@ pub(super) struct Report<'a> {
     pub(super) max_memory_mb: u64,
     pub(super) init: Option<Duration>,
     pub(super) limits: Option<&'a SandboxLimits>,
+    /// Lambda Managed Instances: the execution environment and the most invocations it ran at
+    /// once during this one.
+    pub(super) environment: Option<(&'a str, u32)>,
 }
 
 impl Report<'_> {
@@ -90,6 +93,13 @@ impl Report<'_> {
                 line.push_str(&format!("\tMemory Limit: {m} MB"));
             }
             line.push_str(&format!("\tFrozen Before: {} ms", l.frozen_ms));
+        }
+        // Not in Lambda's REPORT either (AWS's docs are silent on the REPORT line on Lambda
+        // Managed Instances): which environment ran it and how many ran there at once.
+        if let Some((env, n)) = self.environment {
+            line.push_str(&format!(
+                "\tExecution Environment: {env}\tConcurrent Invocations: {n}"
+            ));
         }
         line
     }

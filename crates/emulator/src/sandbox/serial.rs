@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 
-use tokio::sync::oneshot;
+use tokio::sync::mpsc;
 
 use super::env::trace_id;
 use super::events::{shutdown_requested, wait_init_error, wait_result};
@@ -18,7 +18,7 @@ use crate::store::now_ms;
 
 /// Whether the sandbox takes another invocation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Flow {
+pub(super) enum Flow {
     Continue,
     Stop,
 }
@@ -111,7 +111,7 @@ impl Sandbox<'_> {
         let timeout = self.version.config.timeout_duration();
         let mut init_retry_deadline: Option<(u64, tokio::time::Instant)> = None;
         loop {
-            let (ack_tx, ack_rx) = oneshot::channel::<Delivered>();
+            let (ack_tx, mut ack_rx) = mpsc::unbounded_channel::<Delivered>();
             self.rt.offer(Delivery {
                 request_id: inv.request_id.clone(),
                 payload: inv.payload.clone(),
@@ -129,9 +129,9 @@ impl Sandbox<'_> {
             };
             tokio::select! {
                 biased;
-                ack = ack_rx => return match ack {
-                    Ok(delivered) => Some(Taken { inv, delivered, init_retried: init_retry_deadline.is_some() }),
-                    Err(_) => {
+                ack = ack_rx.recv() => return match ack {
+                    Some(delivered) => Some(Taken { inv, delivered, init_retried: init_retry_deadline.is_some() }),
+                    None => {
                         // Cannot happen (the offer is held by the runtime state); never lose it.
                         self.report.requeue(inv);
                         None
@@ -314,6 +314,7 @@ impl Sandbox<'_> {
             max_memory_mb: mem,
             init,
             limits,
+            environment: None,
         };
         match end {
             End::Done(RuntimeEvent::Response { body, .. }) => {

@@ -101,7 +101,7 @@ pub(super) fn retry(inner: &Arc<Inner>, mut inv: Invocation) {
     let resolved = {
         let store = inner.store.lock().expect("store lock");
         store
-            .resolve(&inv.fref)
+            .resolve_invoke(&inv.fref)
             .cloned()
             .map(|v| (v, store.async_settings(&inv.fref)))
     };

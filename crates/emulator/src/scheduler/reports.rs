@@ -147,7 +147,8 @@ pub(super) fn sandbox_idle(inner: &Arc<Inner>, function: &str, id: &str) -> bool
                 f.sandboxes.remove(id);
                 false
             } else {
-                f.sandboxes.get_mut(id).expect("checked").busy = false;
+                let slot = f.sandboxes.get_mut(id).expect("checked");
+                slot.in_flight = slot.in_flight.saturating_sub(1);
                 true
             }
         } else {
@@ -166,7 +167,7 @@ pub(super) fn try_reap(inner: &Arc<Inner>, function: &str, id: &str) -> bool {
         return true;
     };
     match f.sandboxes.get(id) {
-        Some(sl) if sl.busy => false,
+        Some(sl) if sl.busy() => false,
         _ => {
             f.sandboxes.remove(id);
             true

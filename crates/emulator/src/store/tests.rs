@@ -13,6 +13,7 @@ pub(crate) fn store_with_function(dir: &Path) -> Store {
         memory_size: None,
         env: None,
         architectures: None,
+        capacity_provider: None,
     };
     let code = PreparedCode {
         code_dir: dir.join("code"),

@@ -1,0 +1,340 @@
+//! Lambda Managed Instances mode: concurrent invocations in one environment, per-invocation
+//! deadlines that do not stop the environment, throttling, published versions only, the
+//! environment variables, and records that name the environment.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use temporal_lambda_emulator::{
+    Emulator, EmulatorError, EmulatorHandle, FunctionSpec,
+    LambdaManagedInstancesCapacityProviderConfig, Outcome,
+};
+
+use crate::common::*;
+
+const PROVIDER: &str = "arn:aws:lambda:us-east-1:123456789012:capacity-provider:test-cp";
+
+/// An emulator whose LMI versions get `environments` execution environments.
+async fn start_lmi(dir: &std::path::Path, environments: u32) -> EmulatorHandle {
+    let mut c = config(dir);
+    c.managed_instances_environments = environments;
+    started(Emulator::start(c).await.expect("emulator starts"))
+}
+
+/// Creates LMI function `name` (2048 MB, `max` per environment) and publishes version 1.
+async fn create_lmi(emu: &EmulatorHandle, name: &str, max: u32, timeout: Duration) {
+    emu.create_function_from_path(
+        FunctionSpec::new(name, test_function())
+            .memory_mb(2048)
+            .timeout(timeout)
+            .managed_instances(
+                LambdaManagedInstancesCapacityProviderConfig::new(PROVIDER).max_concurrency(max),
+            ),
+    )
+    .await
+    .unwrap();
+    emu.publish_version(name, None).unwrap();
+}
+
+fn payload(out: &temporal_lambda_emulator::InvokeOutput) -> Value {
+    serde_json::from_slice(&out.payload).unwrap()
+}
+
+#[tokio::test]
+async fn one_environment_runs_max_concurrency_invocations_at_once_in_one_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start_lmi(dir.path(), 1).await;
+    create_lmi(&emu, "lmi", 4, Duration::from_secs(20)).await;
+    let sleep = json!({"action": "sleep", "ms": 1500}).to_string();
+    let (a, b, c, d) = tokio::join!(
+        emu.invoke("lmi", sleep.as_bytes()),
+        emu.invoke("lmi", sleep.as_bytes()),
+        emu.invoke("lmi", sleep.as_bytes()),
+        emu.invoke("lmi", sleep.as_bytes()),
+    );
+    let outs = [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()];
+    for o in &outs {
+        assert_eq!(o.function_error, None, "{:?}", o.payload);
+        assert_eq!(o.executed_version, "1");
+    }
+    let pids: std::collections::BTreeSet<_> =
+        outs.iter().map(|o| payload(o)["pid"].as_u64()).collect();
+    assert_eq!(pids.len(), 1, "one process served them all: {pids:?}");
+    let most = outs
+        .iter()
+        .map(|o| payload(o)["max_in_flight"].as_u64().unwrap())
+        .max();
+    assert_eq!(most, Some(4), "the process ran 4 at once");
+    let recs = emu.invocations();
+    assert_eq!(recs.len(), 4);
+    let env = recs[0].sandbox_id.clone();
+    assert!(env.is_some());
+    for r in &recs {
+        assert_eq!(r.sandbox_id, env, "records name the one environment");
+        assert_eq!(r.outcome, Some(Outcome::Success));
+        assert_eq!(r.environment_concurrency, Some(4));
+    }
+    // Measured overlap: the last start came before the first end.
+    let last_start = recs.iter().filter_map(|r| r.started_at_ms).max().unwrap();
+    let first_end = recs.iter().filter_map(|r| r.ended_at_ms).min().unwrap();
+    assert!(
+        last_start < first_end,
+        "overlap {} ms",
+        first_end as i64 - last_start as i64
+    );
+    assert_eq!(
+        recs.iter().filter(|r| r.cold_start == Some(true)).count(),
+        1
+    );
+    assert_eq!(emu.sandboxes().len(), 1);
+    let logs = emu.logs("lmi").unwrap();
+    let env = env.unwrap();
+    assert!(
+        logs.contains(&format!(
+            "Execution Environment: {env}\tConcurrent Invocations: 4"
+        )),
+        "{logs}"
+    );
+    // The variables Lambda sets on Lambda Managed Instances.
+    let out = emu.invoke("lmi", br#"{"action":"env"}"#).await.unwrap();
+    let vars = &payload(&out)["env"];
+    assert_eq!(vars["AWS_LAMBDA_MAX_CONCURRENCY"], "4");
+    assert_eq!(
+        vars["AWS_LAMBDA_INITIALIZATION_TYPE"],
+        "lambda-managed-instances"
+    );
+    assert_eq!(vars["AWS_LAMBDA_FUNCTION_VERSION"], "1");
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_late_invocation_fails_while_its_environment_keeps_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start_lmi(dir.path(), 1).await;
+    create_lmi(&emu, "late", 2, Duration::from_secs(1)).await;
+    let late = emu
+        .invoke("late", br#"{"action":"sleep","ms":2500}"#)
+        .await
+        .unwrap();
+    assert_eq!(late.function_error.as_deref(), Some("Unhandled"));
+    assert_eq!(
+        payload(&late),
+        json!({"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after 1.00 seconds"})
+    );
+    let rec = emu.invocations().pop().unwrap();
+    assert_eq!(rec.outcome, Some(Outcome::Timeout));
+    let pid = rec.pid.unwrap();
+    assert!(process_alive(pid), "the environment was not killed");
+    // The environment serves the next invocation while the late one still runs.
+    let next = emu.invoke("late", br#"{"action":"echo"}"#).await.unwrap();
+    assert_eq!(next.function_error, None);
+    assert_eq!(payload(&next)["pid"].as_u64(), Some(u64::from(pid)));
+    assert_eq!(
+        payload(&next)["in_flight"],
+        2,
+        "the late one was still running"
+    );
+    // Its late answer is refused with 410; the runtime carries on.
+    let t = std::time::Instant::now();
+    while !emu.logs("late").unwrap().contains("refused: 410") {
+        assert!(t.elapsed() < TIMEOUT, "{}", emu.logs("late").unwrap());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let after = emu.invoke("late", br#"{"action":"echo"}"#).await.unwrap();
+    assert_eq!(after.function_error, None);
+    assert_eq!(emu.sandboxes().len(), 1);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn invokes_are_throttled_with_429_when_every_slot_is_busy() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start_lmi(dir.path(), 1).await;
+    create_lmi(&emu, "full", 2, Duration::from_secs(20)).await;
+    let endpoint = emu.endpoint();
+    let busy: Vec<_> = (0..2)
+        .map(|_| {
+            let ep = endpoint.clone();
+            tokio::spawn(async move {
+                invoke(
+                    &ep,
+                    "full",
+                    "RequestResponse",
+                    json!({"action":"sleep","ms":3000}),
+                )
+                .await
+            })
+        })
+        .collect();
+    emu.wait_for_invocations(TIMEOUT, |r| {
+        r.iter().filter(|x| x.started_at_ms.is_some()).count() == 2
+    })
+    .await
+    .unwrap();
+    for kind in ["RequestResponse", "Event"] {
+        let r = invoke(&endpoint, "full", kind, json!({})).await;
+        assert_eq!(r.status, 429, "{kind}: {}", r.text());
+        assert_eq!(
+            r.header("x-amzn-errortype").as_deref(),
+            Some("TooManyRequestsException")
+        );
+        assert!(
+            r.text().contains("PerExecutionEnvironmentMaxConcurrency"),
+            "{}",
+            r.text()
+        );
+    }
+    for b in busy {
+        assert_eq!(b.await.unwrap().status, 200);
+    }
+    // A slot is free again.
+    let r = invoke(&endpoint, "full", "RequestResponse", json!({})).await;
+    assert_eq!(r.status, 200);
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn latest_is_refused_and_only_published_versions_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start_lmi(dir.path(), 1).await;
+    emu.create_function_from_path(
+        FunctionSpec::new("pub", test_function())
+            .memory_mb(2048)
+            .managed_instances(LambdaManagedInstancesCapacityProviderConfig::new(PROVIDER)),
+    )
+    .await
+    .unwrap();
+    let endpoint = emu.endpoint();
+    let r = invoke(&endpoint, "pub", "RequestResponse", json!({})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.header("x-amzn-errortype").as_deref(),
+        Some("NoPublishedVersionException")
+    );
+    let r = invoke(&endpoint, "pub:$LATEST", "Event", json!({})).await;
+    assert_eq!(r.status, 400);
+    assert_eq!(
+        r.header("x-amzn-errortype").as_deref(),
+        Some("InvalidParameterValueException")
+    );
+    assert!(
+        r.text().contains("can't be invoked with $LATEST qualifier"),
+        "{}",
+        r.text()
+    );
+    assert!(matches!(
+        emu.invoke("pub:$LATEST", b"{}").await,
+        Err(EmulatorError::InvalidParameter(_))
+    ));
+    assert!(emu.invocations().is_empty(), "nothing ran");
+    emu.publish_version("pub", None).unwrap();
+    let out = emu.invoke("pub", b"{}").await.unwrap();
+    assert_eq!(out.executed_version, "1");
+    assert_eq!(
+        emu.invoke("pub:1", b"{}").await.unwrap().function_error,
+        None
+    );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn capacity_provider_config_round_trips_through_the_control_plane() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start_lmi(dir.path(), 1).await;
+    let ep = emu.endpoint();
+    let zip = b64(&zip(&[("bootstrap", &bootstrap_script(), 0o755)]));
+    let create = |name: &str, memory: u32, cp: Value| {
+        json!({
+            "FunctionName": name, "Runtime": "provided.al2023", "Role": ROLE, "Handler": "bootstrap",
+            "MemorySize": memory, "Code": {"ZipFile": zip}, "CapacityProviderConfig": cp,
+        })
+        .to_string()
+    };
+    let cp = json!({"LambdaManagedInstancesCapacityProviderConfig": {
+        "CapacityProviderArn": PROVIDER, "PerExecutionEnvironmentMaxConcurrency": 3,
+        "ExecutionEnvironmentMemoryGiBPerVCpu": 4.0}});
+    let r = lambda(
+        "POST",
+        &format!("{ep}/2015-03-31/functions"),
+        create("cp", 4096, cp.clone()),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert_eq!(r.json()["CapacityProviderConfig"], cp);
+    assert_eq!(r.json()["State"], "ActiveNonInvocable");
+    let r = lambda(
+        "GET",
+        &format!("{ep}/2015-03-31/functions/cp/configuration"),
+        "",
+    )
+    .await;
+    assert_eq!(r.json()["CapacityProviderConfig"], cp);
+    // Out of range, too little memory, a null member: refused, naming the setting.
+    let bad = json!({"LambdaManagedInstancesCapacityProviderConfig": {
+        "CapacityProviderArn": PROVIDER, "PerExecutionEnvironmentMaxConcurrency": 0}});
+    let r = lambda(
+        "PUT",
+        &format!("{ep}/2015-03-31/functions/cp/configuration"),
+        json!({"CapacityProviderConfig": bad}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text().contains("PerExecutionEnvironmentMaxConcurrency"),
+        "{}",
+        r.text()
+    );
+    let r = lambda(
+        "POST",
+        &format!("{ep}/2015-03-31/functions"),
+        create("small", 1024, cp.clone()),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("MemorySize"), "{}", r.text());
+    let r = lambda(
+        "POST",
+        &format!("{ep}/2015-03-31/functions"),
+        create("null", 2048, json!({})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text()
+            .contains("lambdaManagedInstancesCapacityProviderConfig"),
+        "{}",
+        r.text()
+    );
+    // An on-demand function cannot be moved onto a capacity provider.
+    let r = lambda(
+        "POST",
+        &format!("{ep}/2015-03-31/functions"),
+        create("od", 2048, Value::Null),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.text());
+    assert!(r.json().get("CapacityProviderConfig").is_none());
+    let r = lambda(
+        "PUT",
+        &format!("{ep}/2015-03-31/functions/od/configuration"),
+        json!({"CapacityProviderConfig": cp}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.text()
+            .contains("isn't supported for Lambda Default functions"),
+        "{}",
+        r.text()
+    );
+    // Published versions carry the settings and are invocable.
+    let r = lambda(
+        "POST",
+        &format!("{ep}/2015-03-31/functions/cp/versions"),
+        "{}",
+    )
+    .await;
+    assert_eq!(r.json()["State"], "Active");
+    assert_eq!(r.json()["CapacityProviderConfig"], cp);
+    emu.shutdown().await;
+}
