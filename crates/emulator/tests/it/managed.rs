@@ -338,3 +338,61 @@ async fn capacity_provider_config_round_trips_through_the_control_plane() {
     assert_eq!(r.json()["CapacityProviderConfig"], cp);
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_version_spreads_over_its_fixed_environments_which_get_sigterm_when_retired() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start_lmi(dir.path(), 2).await;
+    let marks = shared_tempdir();
+    let term = marks.path().join("sigterm");
+    emu.create_function_from_path(
+        FunctionSpec::new("two", test_function())
+            .memory_mb(2048)
+            .timeout(Duration::from_secs(20))
+            .env("TEST_FUNCTION_SIGTERM_FILE", term.to_str().unwrap())
+            .managed_instances(
+                LambdaManagedInstancesCapacityProviderConfig::new(PROVIDER).max_concurrency(2),
+            ),
+    )
+    .await
+    .unwrap();
+    emu.publish_version("two", None).unwrap();
+    let sleep = json!({"action": "sleep", "ms": 1500}).to_string();
+    let (a, b, c, d) = tokio::join!(
+        emu.invoke("two", sleep.as_bytes()),
+        emu.invoke("two", sleep.as_bytes()),
+        emu.invoke("two", sleep.as_bytes()),
+        emu.invoke("two", sleep.as_bytes()),
+    );
+    let outs = [a.unwrap(), b.unwrap(), c.unwrap(), d.unwrap()];
+    let pids: std::collections::BTreeSet<_> = outs
+        .iter()
+        .map(|o| payload(o)["pid"].as_u64().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 2, "two environments, two processes");
+    let recs = emu.invocations();
+    for env in recs.iter().map(|r| r.sandbox_id.clone()) {
+        let mine: Vec<_> = recs.iter().filter(|r| r.sandbox_id == env).collect();
+        assert_eq!(mine.len(), 2, "two invocations in {env:?}");
+        assert!(mine.iter().all(|r| r.environment_concurrency == Some(2)));
+    }
+    // Deleting the function retires its environments: SIGTERM, then they are gone.
+    emu.delete_function("two").unwrap();
+    emu.wait_for_sandboxes(TIMEOUT, |s| s.is_empty())
+        .await
+        .unwrap();
+    // The slots go first; each environment then runs its shutdown phase.
+    let t = std::time::Instant::now();
+    while pids.iter().any(|p| process_alive(*p as u32)) {
+        assert!(
+            t.elapsed() < TIMEOUT,
+            "an environment outlived its retirement"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(
+        std::fs::read_to_string(&term).unwrap(),
+        "SIGTERM\nSIGTERM\n"
+    );
+    emu.shutdown().await;
+}
