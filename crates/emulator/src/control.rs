@@ -16,9 +16,9 @@ use serde_json::json;
 
 use crate::arn::FunctionRef;
 use crate::code;
-use crate::emulator::Inner;
 use crate::http_error::ApiError;
 use crate::service;
+use crate::state::Inner;
 use crate::store::{
     event_invoke_key, AsyncSettings, ConfigPatch, EventInvokePatch, NewFunction,
     StoredEventInvokeConfig,

@@ -78,6 +78,7 @@ mod sandbox;
 mod scheduler;
 mod service;
 mod sigv4;
+mod state;
 mod store;
 mod sts;
 mod trust;

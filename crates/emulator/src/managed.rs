@@ -28,6 +28,31 @@ pub(crate) const DEFAULT_CONCURRENCY_PER_VCPU: u32 = 8;
 const INIT_TIMEOUT_FLOOR: Duration = Duration::from_secs(130);
 const INIT_TIMEOUT_CAP: Duration = Duration::from_secs(900);
 
+/// The invocations one environment of a function with `memory_mb` runs at once: the configured
+/// `PerExecutionEnvironmentMaxConcurrency`, else the Rust runtime's documented default of 8 per
+/// vCPU (AWS's docs are silent on whether `AWS_LAMBDA_MAX_CONCURRENCY` then holds the per-vCPU
+/// figure or the total: the emulator uses the total).
+pub(crate) fn max_concurrency(
+    cfg: &LambdaManagedInstancesCapacityProviderConfig,
+    memory_mb: u32,
+) -> u32 {
+    cfg.per_execution_environment_max_concurrency
+        .unwrap_or_else(|| DEFAULT_CONCURRENCY_PER_VCPU * environment_vcpus(cfg, memory_mb))
+}
+
+/// vCPUs of an environment with `memory_mb`: memory (GiB) /
+/// `ExecutionEnvironmentMemoryGiBPerVCpu` (default [`DEFAULT_GIB_PER_VCPU`]).
+pub(crate) fn environment_vcpus(
+    cfg: &LambdaManagedInstancesCapacityProviderConfig,
+    memory_mb: u32,
+) -> u32 {
+    let ratio = cfg
+        .execution_environment_memory_gib_per_vcpu
+        .map(|r| r.0)
+        .unwrap_or(DEFAULT_GIB_PER_VCPU);
+    vcpus(memory_mb, ratio)
+}
+
 /// vCPUs of an environment: memory (GiB) / GiB per vCPU, whole, at least 1.
 pub(crate) fn vcpus(memory_mb: u32, gib_per_vcpu: f64) -> u32 {
     let v = (f64::from(memory_mb) / 1024.0 / gib_per_vcpu).floor();
@@ -254,18 +279,13 @@ mod tests {
         let cfg = LambdaManagedInstancesCapacityProviderConfig::new(
             "arn:aws:lambda:us-east-1:123456789012:capacity-provider:cp",
         );
-        assert_eq!(cfg.vcpus(4096), 2);
-        assert_eq!(cfg.effective_max_concurrency(4096), 16);
-        assert_eq!(
-            cfg.clone()
-                .max_concurrency(5)
-                .effective_max_concurrency(4096),
-            5
-        );
+        assert_eq!(environment_vcpus(&cfg, 4096), 2);
+        assert_eq!(max_concurrency(&cfg, 4096), 16);
+        assert_eq!(max_concurrency(&cfg.clone().max_concurrency(5), 4096), 5);
         let mut wide = cfg;
         wide.execution_environment_memory_gib_per_vcpu = Some(GibPerVcpu(4.0));
-        assert_eq!(wide.vcpus(2048), 1);
-        assert_eq!(wide.vcpus(16384), 4);
+        assert_eq!(environment_vcpus(&wide, 2048), 1);
+        assert_eq!(environment_vcpus(&wide, 16384), 4);
     }
 
     #[test]

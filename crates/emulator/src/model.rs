@@ -111,7 +111,7 @@ pub struct LambdaManagedInstancesCapacityProviderConfig {
     /// `arn:aws:lambda:<region>:<account>:capacity-provider:<name>`.
     pub capacity_provider_arn: String,
     /// Invocations one execution environment runs at once (1-1600); `None`: Lambda's default
-    /// (see [`LambdaManagedInstancesCapacityProviderConfig::max_concurrency`]).
+    /// (8 per vCPU, the Rust runtime's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_execution_environment_max_concurrency: Option<u32>,
     /// Memory (GiB) per vCPU of an execution environment (2.0-8.0); `None`: the default.
@@ -136,23 +136,6 @@ impl LambdaManagedInstancesCapacityProviderConfig {
     pub fn max_concurrency(mut self, n: u32) -> Self {
         self.per_execution_environment_max_concurrency = Some(n);
         self
-    }
-    /// The invocations one environment of a function with `memory_mb` runs at once: the
-    /// configured `PerExecutionEnvironmentMaxConcurrency`, else the Rust runtime's documented
-    /// default of 8 per vCPU (AWS's docs are silent on whether `AWS_LAMBDA_MAX_CONCURRENCY`
-    /// then holds the per-vCPU figure or the total: the emulator uses the total).
-    pub fn effective_max_concurrency(&self, memory_mb: u32) -> u32 {
-        self.per_execution_environment_max_concurrency
-            .unwrap_or_else(|| crate::managed::DEFAULT_CONCURRENCY_PER_VCPU * self.vcpus(memory_mb))
-    }
-    /// vCPUs of an environment with `memory_mb`: memory (GiB) / `ExecutionEnvironmentMemoryGiBPerVCpu`,
-    /// at least 1.
-    pub fn vcpus(&self, memory_mb: u32) -> u32 {
-        let ratio = self
-            .execution_environment_memory_gib_per_vcpu
-            .map(|r| r.0)
-            .unwrap_or(crate::managed::DEFAULT_GIB_PER_VCPU);
-        crate::managed::vcpus(memory_mb, ratio)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::emulator::Inner;
+use crate::state::Inner;
 use crate::store::{now_ms, StoredVersion};
 
 pub(super) fn trace_id() -> String {
@@ -50,7 +50,7 @@ pub(super) fn lambda_env(
             );
             set(
                 "AWS_LAMBDA_MAX_CONCURRENCY",
-                m.effective_max_concurrency(c.memory_size).to_string(),
+                crate::managed::max_concurrency(m, c.memory_size).to_string(),
             );
         }
         None => set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_string()),

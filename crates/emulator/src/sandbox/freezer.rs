@@ -3,8 +3,8 @@
 use std::time::{Duration, Instant};
 
 use super::process::{signal_group, ProcessGroup};
-use crate::emulator::Inner;
 use crate::fidelity::SandboxCgroup;
+use crate::state::Inner;
 
 /// How long a freeze may take before it is undone.
 const FREEZE_WAIT: Duration = Duration::from_secs(1);

@@ -14,11 +14,11 @@ use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
 
-use crate::emulator::Inner;
 use crate::isolation::SandboxFs;
 use crate::logs::LogStream;
 use crate::runtime_api::{RuntimeApi, RuntimeEvent};
 use crate::scheduler::{Invocation, Reporter, SandboxCmd};
+use crate::state::Inner;
 use crate::store::StoredVersion;
 
 mod concurrent;

@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 
 use tokio::process::Child;
 
-use crate::emulator::Inner;
 use crate::fidelity::SandboxCgroup;
 use crate::logs::LogStream;
+use crate::state::Inner;
 use crate::store::StoredVersion;
 
 /// A sandbox's process group; `bootstrap` is its leader (pgid = its pid).

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::completion::fail;
 use super::queue::dispatch;
 use super::Invocation;
-use crate::emulator::Inner;
+use crate::state::Inner;
 
 /// `$LATEST` changed: idle sandboxes running the old revision are retired.
 pub(crate) fn latest_updated(inner: &Arc<Inner>, function: &str, revision: &str) {

@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use super::queue::enqueue;
 use super::{drop_expired, push_record, retry_delay, Invocation, SyncResult, EVENT_AGE_EXCEEDED};
-use crate::emulator::Inner;
 use crate::model::{InvocationType, Outcome};
+use crate::state::Inner;
 use crate::store::now_ms;
 
 pub(super) fn error_body(error_type: &str, message: &str) -> Bytes {

@@ -9,10 +9,10 @@ use tokio::sync::{mpsc, oneshot};
 use super::completion::fail;
 use super::{drop_expired, push_record, Invocation, SandboxCmd, Slot, Submitted};
 use crate::arn::FunctionRef;
-use crate::emulator::Inner;
 use crate::error::EmulatorError;
 use crate::managed::{place, throttled, EnvLoad, Placement};
 use crate::model::InvocationType;
+use crate::state::Inner;
 use crate::store::now_ms;
 
 /// Resolves the function, records the invocation and queues it.
@@ -260,7 +260,7 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
 fn managed_max_concurrency(version: &crate::store::StoredVersion) -> Option<u32> {
     let c = &version.config;
     c.managed_instances()
-        .map(|m| m.effective_max_concurrency(c.memory_size))
+        .map(|m| crate::managed::max_concurrency(m, c.memory_size))
 }
 
 /// Live sandboxes, by id.

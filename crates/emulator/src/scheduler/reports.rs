@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use super::completion::{complete, fail};
 use super::queue::{dispatch, enqueue};
 use super::{Invocation, SandboxCmd};
-use crate::emulator::Inner;
 use crate::model::Outcome;
+use crate::state::Inner;
 
 /// What a sandbox tells the scheduler. Sandboxes change scheduling state only through
 /// [`report`]: they never touch the queues or slots themselves.

@@ -2,12 +2,15 @@
 use super::completion::complete;
 use super::reports::{sandbox_gone, sandbox_idle};
 use super::*;
+use crate::arn::FunctionRef;
 use crate::config::EmulatorConfig;
-use crate::emulator::Launcher;
 use crate::error::EmulatorError;
 use crate::model::Outcome;
+use crate::state::Launcher;
+use bytes::Bytes;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 struct Fixture {
     inner: Arc<Inner>,
