@@ -150,7 +150,14 @@ impl<'a> Sandbox<'a> {
             &fs,
             creds.as_ref(),
         );
-        let cgroup = inner.cgroups.sandbox(id, version.config.memory_size);
+        let memory = version.config.memory_size;
+        // On Lambda Managed Instances the CPU is the environment's vCPUs (memory / GiB per
+        // vCPU), not a share proportional to memory.
+        let vcpus = version
+            .config
+            .managed_instances()
+            .map(|m| crate::managed::environment_vcpus(m, memory));
+        let cgroup = inner.cgroups.sandbox(id, memory, vcpus);
         let freezer = Freezer::new(inner, cgroup);
         let proc = match spawn_process(inner, id, &version, &env, &log, &freezer.cgroup, &fs) {
             Ok(p) => p,

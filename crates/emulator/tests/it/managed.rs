@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde_json::{json, Value};
 use temporal_lambda_emulator::{
-    Emulator, EmulatorError, EmulatorHandle, FunctionSpec,
+    Emulator, EmulatorError, EmulatorHandle, Fidelity, FunctionSpec,
     LambdaManagedInstancesCapacityProviderConfig, Outcome,
 };
 
@@ -17,6 +17,7 @@ const PROVIDER: &str = "arn:aws:lambda:us-east-1:123456789012:capacity-provider:
 /// An emulator whose LMI versions get `environments` execution environments.
 async fn start_lmi(dir: &std::path::Path, environments: u32) -> EmulatorHandle {
     let mut c = config(dir);
+    c.fidelity = Fidelity::LAMBDA;
     c.managed_instances_environments = environments;
     started(Emulator::start(c).await.expect("emulator starts"))
 }
@@ -73,6 +74,14 @@ async fn one_environment_runs_max_concurrency_invocations_at_once_in_one_process
         assert_eq!(r.sandbox_id, env, "records name the one environment");
         assert_eq!(r.outcome, Some(Outcome::Success));
         assert_eq!(r.environment_concurrency, Some(4));
+        // Never frozen; with cgroups, the environment's CPU is its vCPUs (2 GiB at 2 GiB/vCPU).
+        if let Some(l) = &r.limits {
+            assert_eq!(l.freezer, "none");
+            assert_eq!(l.frozen_ms, 0);
+            if emu.fidelity().cpu {
+                assert_eq!(l.cpu_millis, Some(1000));
+            }
+        }
     }
     // Measured overlap: the last start came before the first end.
     let last_start = recs.iter().filter_map(|r| r.started_at_ms).max().unwrap();
