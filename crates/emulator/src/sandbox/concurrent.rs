@@ -33,20 +33,33 @@ struct Running {
     cold: bool,
 }
 
+/// An invocation offered to the runtime, not taken yet.
+struct Offered {
+    inv: Invocation,
+    /// How many invocations had ended when it was offered.
+    ended_before: u64,
+}
+
 /// The invocations of one environment: offered (not taken yet) and running. Lists, not maps: an
 /// injected duplicate event has the same request id, and no invocation may be lost.
 #[derive(Default)]
 struct Slots {
-    offered: Vec<Invocation>,
+    offered: Vec<Offered>,
     running: Vec<Running>,
+    /// The most invocations the runtime has run at once.
+    most_at_once: u32,
+    /// Invocations ended so far.
+    ended: u64,
+    /// The notice that the runtime serialises its invocations has been given.
+    serial_noticed: bool,
 }
 
 impl Slots {
-    fn take_offered(&mut self, request_id: &str) -> Option<Invocation> {
+    fn take_offered(&mut self, request_id: &str) -> Option<Offered> {
         let i = self
             .offered
             .iter()
-            .position(|o| o.request_id == request_id)?;
+            .position(|o| o.inv.request_id == request_id)?;
         Some(self.offered.remove(i))
     }
     fn take_running(&mut self, request_id: &str) -> Option<Running> {
@@ -115,7 +128,8 @@ impl Sandbox<'_> {
             deadline: None,
             ack: ack.clone(),
         });
-        slots.offered.push(inv);
+        let ended_before = slots.ended;
+        slots.offered.push(Offered { inv, ended_before });
     }
 
     async fn on_wake(
@@ -154,8 +168,9 @@ impl Sandbox<'_> {
                 Flow::Stop
             }
             Wake::Ack(d) => {
-                if let Some(inv) = slots.take_offered(&d.request_id) {
-                    self.begin_one(inv, &d, slots);
+                if let Some(o) = slots.take_offered(&d.request_id) {
+                    self.notice_serial_runtime(&o, slots);
+                    self.begin_one(o.inv, &d, slots);
                 }
                 Flow::Continue
             }
@@ -196,6 +211,33 @@ impl Sandbox<'_> {
         }
     }
 
+    /// A runtime built without concurrency support holds one `next` at a time: an invocation
+    /// that waited while another one ended is taken only once nothing runs, and the runtime
+    /// has never run two at once. Said once per environment, in its log and the emulator's.
+    fn notice_serial_runtime(&mut self, o: &Offered, slots: &mut Slots) {
+        if slots.serial_noticed
+            || slots.ended == o.ended_before
+            || !slots.running.is_empty()
+            || slots.most_at_once > 1
+        {
+            return;
+        }
+        slots.serial_noticed = true;
+        let c = &self.version.config;
+        let max = c
+            .managed_instances()
+            .map(|m| crate::managed::max_concurrency(m, c.memory_size))
+            .unwrap_or(1);
+        let msg = format!(
+            "the runtime holds one `next` at a time: it serialises the invocations Lambda Managed \
+             Instances gives it at once (AWS_LAMBDA_MAX_CONCURRENCY={max}); poll `next` \
+             concurrently, e.g. with lambda_runtime's concurrency-tokio feature and \
+             Runtime::run_concurrent"
+        );
+        tracing::warn!(sandbox = %self.id, function = %c.function_name, "{msg}");
+        self.log.line(format!("EMULATOR NOTICE: {msg}"));
+    }
+
     /// Phase: run — the runtime took `inv`: its record, START line and slot.
     fn begin_one(&mut self, inv: Invocation, d: &Delivered, slots: &mut Slots) {
         let cold = !self.warm;
@@ -204,6 +246,7 @@ impl Sandbox<'_> {
         }
         self.warm = true;
         let at_once = slots.running.len() as u32 + 1;
+        slots.most_at_once = slots.most_at_once.max(at_once);
         for r in &mut slots.running {
             r.peak = r.peak.max(at_once);
         }
@@ -265,6 +308,7 @@ impl Sandbox<'_> {
         body: Bytes,
         slots: &mut Slots,
     ) -> Flow {
+        slots.ended += 1;
         let duration = r.started.elapsed();
         if let Some(m) = max_memory_mb(self.proc.pid) {
             self.last_mem = m;
@@ -303,7 +347,7 @@ impl Sandbox<'_> {
             self.log.line(&msg);
             self.report.failed(r.inv, error_type, &msg);
         }
-        for inv in std::mem::take(&mut slots.offered) {
+        for Offered { inv, .. } in std::mem::take(&mut slots.offered) {
             if self.warm {
                 self.log.line(format!(
                     "sandbox process exited ({why}); invocation {} requeued",
@@ -333,6 +377,10 @@ fn drain(slots: &mut Slots) -> Vec<Invocation> {
         .into_iter()
         .map(|r| r.inv)
         .collect();
-    all.append(&mut slots.offered);
+    all.extend(
+        std::mem::take(&mut slots.offered)
+            .into_iter()
+            .map(|o| o.inv),
+    );
     all
 }

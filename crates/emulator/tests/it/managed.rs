@@ -104,6 +104,7 @@ async fn one_environment_runs_max_concurrency_invocations_at_once_in_one_process
         )),
         "{logs}"
     );
+    assert!(!logs.contains("EMULATOR NOTICE"), "{logs}");
     // The variables Lambda sets on Lambda Managed Instances.
     let out = emu.invoke("lmi", br#"{"action":"env"}"#).await.unwrap();
     let vars = &payload(&out)["env"];
@@ -403,5 +404,46 @@ async fn a_version_spreads_over_its_fixed_environments_which_get_sigterm_when_re
         std::fs::read_to_string(&term).unwrap(),
         "SIGTERM\nSIGTERM\n"
     );
+    emu.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_runtime_that_polls_next_one_at_a_time_is_called_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start_lmi(dir.path(), 1).await;
+    emu.create_function_from_path(
+        FunctionSpec::new("serial", test_function())
+            .memory_mb(2048)
+            .timeout(Duration::from_secs(20))
+            .env("TEST_FUNCTION_SEQUENTIAL", "1")
+            .managed_instances(
+                LambdaManagedInstancesCapacityProviderConfig::new(PROVIDER).max_concurrency(4),
+            ),
+    )
+    .await
+    .unwrap();
+    emu.publish_version("serial", None).unwrap();
+    let sleep = json!({"action": "sleep", "ms": 700}).to_string();
+    let (a, b) = tokio::join!(
+        emu.invoke("serial", sleep.as_bytes()),
+        emu.invoke("serial", sleep.as_bytes()),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.function_error, None);
+    assert_eq!(b.function_error, None);
+    assert_eq!(payload(&a)["max_in_flight"], 1);
+    assert_eq!(payload(&b)["max_in_flight"], 1);
+    assert!(emu
+        .invocations()
+        .iter()
+        .all(|r| r.environment_concurrency == Some(1)));
+    let logs = emu.logs("serial").unwrap();
+    assert_eq!(
+        logs.matches("EMULATOR NOTICE: the runtime holds one `next` at a time")
+            .count(),
+        1,
+        "{logs}"
+    );
+    assert!(logs.contains("AWS_LAMBDA_MAX_CONCURRENCY=4"), "{logs}");
     emu.shutdown().await;
 }
