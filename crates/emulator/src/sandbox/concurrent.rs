@@ -52,6 +52,9 @@ struct Slots {
     ended: u64,
     /// The notice that the runtime serialises its invocations has been given.
     serial_noticed: bool,
+    /// Retired (function deleted, emulator stopping): takes no new work, stops once what runs
+    /// has ended.
+    retiring: bool,
 }
 
 impl Slots {
@@ -103,7 +106,7 @@ impl Sandbox<'_> {
                 Some(ev) = self.events.recv() => Wake::Event(ev),
                 Some(d) = ack_rx.recv() => Wake::Ack(d),
                 _ = tokio::time::sleep_until(next_deadline.unwrap_or(init_deadline)), if next_deadline.is_some() => Wake::Deadline,
-                cmd = self.cmd_rx.recv() => match cmd {
+                cmd = self.cmd_rx.recv(), if !slots.retiring => match cmd {
                     Some(SandboxCmd::Invoke(inv)) => Wake::Invoke(Box::new(inv)),
                     None => Wake::Retired,
                 },
@@ -179,12 +182,7 @@ impl Sandbox<'_> {
                 self.offer(*inv, ack, slots);
                 Flow::Continue
             }
-            Wake::Retired => {
-                // Retired by the scheduler (deleted, shutting down): the shutdown phase follows.
-                self.reclaim = true;
-                self.stop_all(slots, "the execution environment was retired");
-                Flow::Stop
-            }
+            Wake::Retired => self.retire(slots),
             Wake::InitTimeout => {
                 let _ = kill_and_reap(&mut self.proc.child, &mut self.proc.group).await;
                 self.exited = true;
@@ -329,13 +327,32 @@ impl Sandbox<'_> {
             rec.environment_concurrency = Some(peak);
         });
         self.report.finished(r.inv, outcome, body);
-        if self.report.idle() == Verdict::Stop {
-            // Retired after this invocation (deleted, shutting down).
-            self.reclaim = true;
-            self.stop_all(slots, "the execution environment was retired");
-            return Flow::Stop;
+        if self.report.idle() == Verdict::Stop || slots.retiring {
+            // Retired (deleted, shutting down).
+            return self.retire(slots);
         }
         Flow::Continue
+    }
+
+    /// Retired by the scheduler (the function deleted, the emulator stopping): what was offered
+    /// and not taken fails; what runs may end (by its answer or its deadline); then the
+    /// environment stops, with the shutdown phase (SIGTERM, grace).
+    fn retire(&mut self, slots: &mut Slots) -> Flow {
+        self.reclaim = true;
+        slots.retiring = true;
+        self.rt.withdraw();
+        for Offered { inv, .. } in std::mem::take(&mut slots.offered) {
+            self.report.failed(
+                inv,
+                "Emulator.ShuttingDown",
+                "the execution environment was retired before the invocation ran",
+            );
+        }
+        if slots.running.is_empty() {
+            Flow::Stop
+        } else {
+            Flow::Continue
+        }
     }
 
     /// The process exited: what it ran fails as Lambda reports it; what it had not taken yet is

@@ -447,3 +447,51 @@ async fn a_runtime_that_polls_next_one_at_a_time_is_called_out() {
     assert!(logs.contains("AWS_LAMBDA_MAX_CONCURRENCY=4"), "{logs}");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn deleting_the_function_lets_running_invocations_finish_before_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start_lmi(dir.path(), 1).await;
+    let marks = shared_tempdir();
+    let term = marks.path().join("sigterm");
+    emu.create_function_from_path(
+        FunctionSpec::new("del", test_function())
+            .memory_mb(2048)
+            .timeout(Duration::from_secs(20))
+            .env("TEST_FUNCTION_SIGTERM_FILE", term.to_str().unwrap())
+            .managed_instances(
+                LambdaManagedInstancesCapacityProviderConfig::new(PROVIDER).max_concurrency(2),
+            ),
+    )
+    .await
+    .unwrap();
+    emu.publish_version("del", None).unwrap();
+    let ep = emu.endpoint();
+    let running = tokio::spawn(async move {
+        invoke(
+            &ep,
+            "del:1",
+            "RequestResponse",
+            json!({"action":"sleep","ms":1000}),
+        )
+        .await
+    });
+    emu.wait_for_invocations(TIMEOUT, |r| r.iter().any(|x| x.started_at_ms.is_some()))
+        .await
+        .unwrap();
+    emu.delete_function("del").unwrap();
+    let r = running.await.unwrap();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("x-amz-function-error"), None, "{}", r.text());
+    let pid = emu.invocations()[0].pid.unwrap();
+    let t = std::time::Instant::now();
+    while process_alive(pid) {
+        assert!(
+            t.elapsed() < TIMEOUT,
+            "the retired environment outlived its invocation"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(std::fs::read_to_string(&term).unwrap(), "SIGTERM\n");
+    emu.shutdown().await;
+}
