@@ -172,10 +172,7 @@ impl<'a> Sandbox<'a> {
             }
         };
         report.started(proc.pid, &log.name);
-        tracing::info!(sandbox = %id, function = %function, version = %version.config.version, pid = ?proc.pid,
-            runtime_api = %rt.addr, stream = %log.name, cpu_millis = ?freezer.cgroup.cpu_millis,
-            memory_limit_mb = ?freezer.cgroup.memory_limit_mb, freezer = freezer.method(), "sandbox started");
-        Some(Sandbox {
+        let sandbox = Sandbox {
             inner,
             id,
             report,
@@ -197,7 +194,17 @@ impl<'a> Sandbox<'a> {
             reclaim: false,
             last_mem: 0,
             frozen_before: Duration::ZERO,
-        })
+        };
+        sandbox.log_started();
+        Some(sandbox)
+    }
+
+    fn log_started(&self) {
+        let (cg, proc) = (&self.freezer.cgroup, &self.proc);
+        tracing::info!(sandbox = %self.id, function = %self.version.config.function_name,
+            version = %self.version.config.version, pid = ?proc.pid, runtime_api = %self.rt.addr,
+            stream = %self.log.name, cpu_millis = ?cg.cpu_millis, memory_limit_mb = ?cg.memory_limit_mb,
+            freezer = self.freezer.method(), "sandbox started");
     }
 
     /// Last phase, teardown: no process, listener, or scratch dir outlives the sandbox. A

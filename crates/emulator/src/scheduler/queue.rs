@@ -7,7 +7,7 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::completion::fail;
-use super::{drop_expired, push_record, Invocation, SandboxCmd, Slot, Submitted};
+use super::{drop_expired, push_record, FnSched, Invocation, SandboxCmd, Slot, Submitted};
 use crate::arn::FunctionRef;
 use crate::error::EmulatorError;
 use crate::managed::{place, throttled, EnvLoad, Placement};
@@ -54,26 +54,8 @@ pub(crate) fn submit(
         let f = s.functions.entry(fref.name.clone()).or_default();
         f.limit = limit;
         f.latest_revision = latest_revision;
-        if let Some(max) = managed_max_concurrency(&version) {
-            let environments = inner.config.managed_instances_environments;
-            if throttled(f.taken(&version.config.version), max, environments) {
-                return Err(EmulatorError::Throttled(format!(
-                    "Rate Exceeded. (Lambda Managed Instances: all {environments} execution environments of \
-                     {}:{} are running {max} invocations each, its PerExecutionEnvironmentMaxConcurrency; \
-                     retry, or raise PerExecutionEnvironmentMaxConcurrency or the emulator's \
-                     managed_instances_environments)",
-                    fref.name, version.config.version
-                )));
-            }
-        } else if kind == InvocationType::RequestResponse
-            && f.busy() + f.queue.len() >= limit as usize
-        {
-            return Err(EmulatorError::Throttled(format!(
-                "Rate Exceeded. (ReservedFunctionConcurrentInvocationLimitExceeded: function {} is running \
-                 {limit} invocations, its concurrency limit; raise it with PutFunctionConcurrency or retry)",
-                fref.name
-            )));
-        }
+        let environments = inner.config.managed_instances_environments;
+        check_capacity(f, &fref.name, &version, kind, environments)?;
     }
     let received = now_ms();
     let mut inv = Invocation {
@@ -254,6 +236,37 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
     for inv in expired {
         drop_expired(inner, inv, now, "from the queue");
     }
+}
+
+/// 429 when a new invoke finds no room: on Lambda Managed Instances every slot of every
+/// environment of the version is taken (sync and `Event`); on demand, a synchronous invoke
+/// when the function runs its concurrency limit.
+fn check_capacity(
+    f: &FnSched,
+    function: &str,
+    version: &crate::store::StoredVersion,
+    kind: InvocationType,
+    environments: u32,
+) -> Result<(), EmulatorError> {
+    let limit = f.limit;
+    if let Some(max) = managed_max_concurrency(version) {
+        if throttled(f.taken(&version.config.version), max, environments) {
+            return Err(EmulatorError::Throttled(format!(
+                "Rate Exceeded. (Lambda Managed Instances: all {environments} execution environments of \
+                 {function}:{} are running {max} invocations each, its PerExecutionEnvironmentMaxConcurrency; \
+                 retry, or raise PerExecutionEnvironmentMaxConcurrency or the emulator's \
+                 managed_instances_environments)",
+                version.config.version
+            )));
+        }
+    } else if kind == InvocationType::RequestResponse && f.busy() + f.queue.len() >= limit as usize
+    {
+        return Err(EmulatorError::Throttled(format!(
+            "Rate Exceeded. (ReservedFunctionConcurrentInvocationLimitExceeded: function {function} is running \
+             {limit} invocations, its concurrency limit; raise it with PutFunctionConcurrency or retry)"
+        )));
+    }
+    Ok(())
 }
 
 /// `PerExecutionEnvironmentMaxConcurrency` of a version on Lambda Managed Instances.

@@ -86,6 +86,13 @@ async fn one_environment_runs_max_concurrency_invocations_at_once_in_one_process
     // Measured overlap: the last start came before the first end.
     let last_start = recs.iter().filter_map(|r| r.started_at_ms).max().unwrap();
     let first_end = recs.iter().filter_map(|r| r.ended_at_ms).min().unwrap();
+    let first_start = recs.iter().filter_map(|r| r.started_at_ms).min().unwrap();
+    let last_end = recs.iter().filter_map(|r| r.ended_at_ms).max().unwrap();
+    eprintln!(
+        "4 invocations of 1500 ms in one environment: all running together for {} ms, {} ms from first start to last end",
+        first_end as i64 - last_start as i64,
+        last_end - first_start
+    );
     assert!(
         last_start < first_end,
         "overlap {} ms",
