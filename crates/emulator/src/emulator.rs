@@ -16,7 +16,7 @@ use crate::error::EmulatorError;
 use crate::http_error::ApiError;
 use crate::state::{Inner, Launcher};
 use crate::store::Store;
-use crate::{control, emulator_api, invoke, sts};
+use crate::{capacity_providers, control, emulator_api, invoke, sts};
 
 /// Entry point: `Emulator::start(config)`.
 pub struct Emulator;
@@ -201,6 +201,14 @@ fn router(inner: Arc<Inner>, port: u16) -> Router {
         .route(
             "/2019-09-25/functions/{name}/event-invoke-config/list",
             get(control::list_event_invoke_configs),
+        )
+        .route(
+            "/2025-11-30/capacity-providers",
+            post(capacity_providers::create).get(capacity_providers::list),
+        )
+        .route(
+            "/2025-11-30/capacity-providers/{name}",
+            get(capacity_providers::get).delete(capacity_providers::delete),
         )
         .route("/", post(root_post).get(sts::handle))
         .route_layer(middleware::from_fn_with_state(

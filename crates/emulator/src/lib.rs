@@ -54,6 +54,7 @@
 
 mod arn;
 mod auth;
+mod capacity_providers;
 mod code;
 mod config;
 mod control;

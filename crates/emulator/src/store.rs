@@ -61,6 +61,9 @@ pub(crate) struct PersistedState {
     pub roles: BTreeMap<String, StoredRole>,
     #[serde(default)]
     pub credentials: BTreeMap<String, IssuedCredential>,
+    /// Capacity providers by name (their `CapacityProvider` objects).
+    #[serde(default)]
+    pub capacity_providers: BTreeMap<String, serde_json::Value>,
 }
 
 /// Settings of a new function (from CreateFunction or a [`crate::FunctionSpec`]).
@@ -585,6 +588,7 @@ impl Store {
     }
 }
 
+mod capacity_providers;
 mod event_invoke;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -502,3 +502,57 @@ async fn deleting_the_function_lets_running_invocations_finish_before_sigterm() 
     assert_eq!(std::fs::read_to_string(&term).unwrap(), "SIGTERM\n");
     emu.shutdown().await;
 }
+
+#[tokio::test]
+async fn capacity_providers_are_created_listed_read_and_deleted_after_their_functions() {
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start_lmi(dir.path(), 1).await;
+    let ep = emu.endpoint();
+    let base = format!("{ep}/2025-11-30/capacity-providers");
+    let create = json!({
+        "CapacityProviderName": "test-cp",
+        "VpcConfig": {"SubnetIds": ["subnet-1", "subnet-2", "subnet-3"], "SecurityGroupIds": ["sg-1"]},
+        "PermissionsConfig": {"CapacityProviderOperatorRoleArn": "arn:aws:iam::123456789012:role/op"},
+    });
+    let r = lambda("POST", &base, create.to_string()).await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    let cp = &r.json()["CapacityProvider"];
+    assert_eq!(cp["CapacityProviderArn"], PROVIDER);
+    assert_eq!(cp["State"], "Active");
+    assert_eq!(cp["VpcConfig"]["SecurityGroupIds"], json!(["sg-1"]));
+    assert_eq!(lambda("POST", &base, create.to_string()).await.status, 409);
+    let r = lambda(
+        "POST",
+        &base,
+        json!({"CapacityProviderName": "x"}).to_string(),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert!(r.text().contains("VpcConfig.SubnetIds"), "{}", r.text());
+    let r = lambda("GET", &base, "").await;
+    assert_eq!(
+        r.json()["CapacityProviders"][0]["CapacityProviderArn"],
+        PROVIDER
+    );
+    let r = lambda("GET", &format!("{base}/test-cp"), "").await;
+    assert_eq!(r.json()["CapacityProvider"]["State"], "Active");
+    assert_eq!(lambda("GET", &format!("{base}/nope"), "").await.status, 404);
+    // In use by a function: refused until the function is deleted.
+    create_lmi(&emu, "user", 2, Duration::from_secs(3)).await;
+    let r = lambda("DELETE", &format!("{base}/test-cp"), "").await;
+    assert_eq!(r.status, 409);
+    assert!(
+        r.text().contains("delete the function first"),
+        "{}",
+        r.text()
+    );
+    emu.delete_function("user").unwrap();
+    let r = lambda("DELETE", &format!("{base}/test-cp"), "").await;
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.json()["CapacityProvider"]["State"], "Deleting");
+    assert_eq!(
+        lambda("GET", &format!("{base}/test-cp"), "").await.status,
+        404
+    );
+    emu.shutdown().await;
+}
