@@ -60,12 +60,16 @@ pub struct EmulatorConfig {
     /// `SUDO_UID`/`SUDO_GID` when set, else `nobody` (65534/65534). Ignored when not root
     /// (sandboxes then run as the emulator's own user). Never root.
     pub sandbox_user: Option<(u32, u32)>,
+    /// Lambda Managed Instances: how many execution environments each published version of an
+    /// LMI function gets at most (the "instances"; started at its first invocations). Default 3,
+    /// as many as Lambda starts for AZ resiliency.
+    pub managed_instances_environments: u32,
 }
 
 impl EmulatorConfig {
     /// Defaults: `127.0.0.1:0`, `us-east-1`, account `123456789012`, concurrency 10,
     /// async retry delays 60 s then 120 s (as Lambda), event-age unit 1 s, idle TTL 10 min,
-    /// init timeout 10 s, fidelity off, shutdown grace 500 ms, freshly generated credentials.
+    /// init timeout 10 s, 3 Lambda Managed Instances environments per version, fidelity off, shutdown grace 500 ms, freshly generated credentials.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -83,6 +87,7 @@ impl EmulatorConfig {
             shutdown_grace: Duration::from_millis(500),
             credentials: Credentials::generate(),
             sandbox_user: None,
+            managed_instances_environments: 3,
         }
     }
 

@@ -16,9 +16,9 @@ use serde_json::json;
 
 use crate::arn::FunctionRef;
 use crate::code;
-use crate::emulator::Inner;
 use crate::http_error::ApiError;
 use crate::service;
+use crate::state::Inner;
 use crate::store::{
     event_invoke_key, AsyncSettings, ConfigPatch, EventInvokePatch, NewFunction,
     StoredEventInvokeConfig,
@@ -54,8 +54,37 @@ struct CreateFunctionRequest {
     memory_size: Option<u32>,
     environment: Option<EnvironmentInput>,
     architectures: Option<Vec<String>>,
+    capacity_provider_config: Option<CapacityProviderConfigInput>,
     #[serde(default)]
     publish: bool,
+}
+
+/// `CapacityProviderConfig` as a request carries it (its member may be null: a validation error).
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+struct CapacityProviderConfigInput {
+    lambda_managed_instances_capacity_provider_config:
+        Option<crate::model::LambdaManagedInstancesCapacityProviderConfig>,
+}
+
+/// The Lambda Managed Instances settings of a request, if it has a `CapacityProviderConfig`.
+fn managed_instances_input(
+    input: Option<CapacityProviderConfigInput>,
+) -> Result<Option<crate::model::LambdaManagedInstancesCapacityProviderConfig>, ApiError> {
+    let Some(input) = input else {
+        return Ok(None);
+    };
+    input
+        .lambda_managed_instances_capacity_provider_config
+        .map(Some)
+        .ok_or_else(|| {
+            ApiError::validation(
+                "1 validation error detected: Value null at \
+                 'capacityProviderConfig.lambdaManagedInstancesCapacityProviderConfig' failed to satisfy \
+                 constraint: Member must not be null (give CapacityProviderArn, and optionally \
+                 PerExecutionEnvironmentMaxConcurrency and ExecutionEnvironmentMemoryGiBPerVCpu)",
+            )
+        })
 }
 
 #[derive(Debug, Deserialize)]
@@ -78,6 +107,7 @@ struct UpdateConfigRequest {
     timeout: Option<u32>,
     memory_size: Option<u32>,
     environment: Option<EnvironmentInput>,
+    capacity_provider_config: Option<CapacityProviderConfigInput>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -190,6 +220,7 @@ pub(crate) async fn create_function(
         memory_size: req.memory_size,
         env: req.environment.and_then(|e| e.variables),
         architectures: req.architectures,
+        capacity_provider: managed_instances_input(req.capacity_provider_config)?,
     };
     let config = service::create_function(&inner, nf, prepared, req.publish, None)?;
     Ok((StatusCode::CREATED, Json(config)).into_response())
@@ -280,6 +311,7 @@ pub(crate) async fn update_configuration(
         timeout: req.timeout,
         memory_size: req.memory_size,
         env: req.environment.map(|e| e.variables.unwrap_or_default()),
+        capacity_provider: managed_instances_input(req.capacity_provider_config)?,
     };
     let config = service::update_configuration(&inner, &name, patch)?;
     Ok(Json(config).into_response())

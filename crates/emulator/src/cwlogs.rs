@@ -14,8 +14,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Value};
 
-use crate::emulator::Inner;
 use crate::logs::{function_log_dir, list_streams, stream_name_of_file};
+use crate::state::Inner;
 
 /// The `X-Amz-Target` prefix of CloudWatch Logs calls.
 pub(crate) const TARGET_PREFIX: &str = "Logs_20140328.";

@@ -1,129 +1,22 @@
-//! [`Emulator::start`] and the [`EmulatorHandle`] library API; the shared state behind the HTTP routes.
+//! [`Emulator::start`] and the [`EmulatorHandle`] library API; the HTTP router on top of the
+//! service core ([`crate::state::Inner`]).
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post, put};
 use axum::Router;
-use tokio::sync::{oneshot, watch};
-use tokio::task::JoinSet;
+use tokio::sync::oneshot;
 
-use crate::arn::function_arn;
 use crate::auth::Caller;
 use crate::config::EmulatorConfig;
-use crate::credentials::ApiToken;
 use crate::error::EmulatorError;
 use crate::http_error::ApiError;
-use crate::model::StsStats;
-use crate::records::Records;
-use crate::scheduler::Scheduler;
+use crate::state::{Inner, Launcher};
 use crate::store::Store;
-use crate::{control, emulator_api, invoke, sts};
-
-/// State shared by the HTTP handlers, sandboxes and the handle.
-pub(crate) struct Inner {
-    pub config: EmulatorConfig,
-    pub endpoint: String,
-    pub store: Mutex<Store>,
-    pub sched: Mutex<Scheduler>,
-    pub records: Records,
-    pub sts: Mutex<StsStats>,
-    pub shutdown: watch::Sender<bool>,
-    pub tasks: Mutex<JoinSet<()>>,
-    /// Process group ids of sandboxes whose `bootstrap` is not reaped yet (see
-    /// `sandbox::ProcessGroup`): only those may be signalled.
-    pub pgids: Mutex<HashMap<String, i32>>,
-    pub faults: Mutex<crate::faults::FaultState>,
-    /// Per-sandbox CPU/memory limits and freezing (what the host allows of `config.fidelity`).
-    pub cgroups: crate::fidelity::CgroupHost,
-    /// Who sandboxes run as and what they see (privilege drop when the emulator is root).
-    pub isolation: crate::isolation::Isolation,
-    /// The bearer token `/_emulator` requires.
-    pub api_token: ApiToken,
-    /// Sandbox credentials revoked since their sandbox went (see `scheduler::credentials_issued`).
-    pub revoked: crate::credentials::Revoked,
-    launcher: Launcher,
-    sandbox_counter: AtomicU64,
-}
-
-/// How the scheduler starts a sandbox.
-pub(crate) enum Launcher {
-    /// A real `bootstrap` process ([`crate::sandbox::run`]).
-    Processes,
-    /// Tests of the scheduler without processes: the new sandbox's id, first invocation and
-    /// command channel are handed over to the test, which plays the sandbox.
-    #[cfg(test)]
-    Record(std::sync::mpsc::Sender<crate::scheduler::Launched>),
-}
-
-impl Inner {
-    pub(crate) fn new(
-        config: EmulatorConfig,
-        store: Store,
-        endpoint: String,
-        launcher: Launcher,
-    ) -> Self {
-        let cgroups = crate::fidelity::CgroupHost::setup(config.fidelity);
-        let isolation = crate::isolation::Isolation::setup(config.sandbox_user);
-        Inner {
-            cgroups,
-            isolation,
-            endpoint,
-            config,
-            store: Mutex::new(store),
-            sched: Mutex::new(Scheduler::default()),
-            records: Records::new(),
-            sts: Mutex::new(StsStats::default()),
-            shutdown: watch::Sender::new(false),
-            tasks: Mutex::new(JoinSet::new()),
-            pgids: Mutex::new(HashMap::new()),
-            faults: Mutex::new(Default::default()),
-            api_token: ApiToken::generate(),
-            revoked: Default::default(),
-            launcher,
-            sandbox_counter: AtomicU64::new(0),
-        }
-    }
-
-    /// Starts a sandbox for `first` (the scheduler has put its slot in the map already).
-    pub(crate) fn launch(
-        self: &Arc<Self>,
-        id: String,
-        first: crate::scheduler::Invocation,
-        cmd_rx: tokio::sync::mpsc::UnboundedReceiver<crate::scheduler::SandboxCmd>,
-    ) {
-        match &self.launcher {
-            Launcher::Processes => {
-                self.spawn_task(crate::sandbox::run(self.clone(), id, first, cmd_rx));
-            }
-            #[cfg(test)]
-            Launcher::Record(tx) => {
-                let _ = tx.send(crate::scheduler::Launched { id, first, cmd_rx });
-            }
-        }
-    }
-
-    pub(crate) fn new_sandbox_id(&self) -> String {
-        let n = self.sandbox_counter.fetch_add(1, Ordering::Relaxed) + 1;
-        format!("sb-{n}-{}", &uuid::Uuid::new_v4().simple().to_string()[..8])
-    }
-
-    /// Spawns a tracked task (joined or aborted at shutdown).
-    pub(crate) fn spawn_task<F: Future<Output = ()> + Send + 'static>(&self, fut: F) {
-        let mut t = self.tasks.lock().expect("tasks lock");
-        while t.try_join_next().is_some() {}
-        t.spawn(fut);
-    }
-
-    pub(crate) fn function_arn(&self, name: &str) -> String {
-        function_arn(&self.config.region, &self.config.account_id, name)
-    }
-}
+use crate::{capacity_providers, control, emulator_api, invoke, sts};
 
 /// Entry point: `Emulator::start(config)`.
 pub struct Emulator;
@@ -177,7 +70,7 @@ impl Emulator {
             config,
             store,
             format!("http://{addr}"),
-            Launcher::Processes,
+            Launcher::Processes(run_sandbox),
         ));
         inner.api_token.write_file(&inner.config.data_dir)?;
         let app = router(inner.clone(), addr.port());
@@ -201,6 +94,16 @@ impl Emulator {
             stop: Some(stop_tx),
         })
     }
+}
+
+/// Starts a sandbox's `bootstrap` process and serves it ([`crate::sandbox::run`]).
+fn run_sandbox(
+    inner: Arc<Inner>,
+    id: String,
+    first: crate::scheduler::Invocation,
+    cmd_rx: tokio::sync::mpsc::UnboundedReceiver<crate::scheduler::SandboxCmd>,
+) -> crate::state::SandboxTask {
+    Box::pin(crate::sandbox::run(inner, id, first, cmd_rx))
 }
 
 /// Creates the data dir 0700. An existing one is tightened to 0700 if it is an emulator data
@@ -298,6 +201,14 @@ fn router(inner: Arc<Inner>, port: u16) -> Router {
         .route(
             "/2019-09-25/functions/{name}/event-invoke-config/list",
             get(control::list_event_invoke_configs),
+        )
+        .route(
+            "/2025-11-30/capacity-providers",
+            post(capacity_providers::create).get(capacity_providers::list),
+        )
+        .route(
+            "/2025-11-30/capacity-providers/{name}",
+            get(capacity_providers::get).delete(capacity_providers::delete),
         )
         .route("/", post(root_post).get(sts::handle))
         .route_layer(middleware::from_fn_with_state(

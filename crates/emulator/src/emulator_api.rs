@@ -25,9 +25,9 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::emulator::Inner;
 use crate::http_error::ApiError;
 use crate::scheduler::sandboxes;
+use crate::state::Inner;
 
 pub(crate) fn routes() -> Router<Arc<Inner>> {
     Router::new()

@@ -65,6 +65,10 @@ pub enum EmulatorError {
     /// The concurrency limit of the function is reached (synchronous invocations only).
     #[error("{0}")]
     Throttled(String),
+    /// A function on Lambda Managed Instances was invoked unqualified with no published version
+    /// (`NoPublishedVersionException`).
+    #[error("{0}")]
+    NoPublishedVersion(String),
     /// The service failed the call (`ServiceException`, e.g. injected by the fault settings):
     /// retry it.
     #[error("{0}")]

@@ -66,6 +66,9 @@ impl From<EmulatorError> for ApiError {
                 "TooManyRequestsException",
                 msg,
             ),
+            EmulatorError::NoPublishedVersion(_) => {
+                ApiError::new(StatusCode::BAD_REQUEST, "NoPublishedVersionException", msg)
+            }
             EmulatorError::RequestTooLarge(_) => ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "RequestTooLargeException",

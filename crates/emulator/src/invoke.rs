@@ -10,10 +10,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use crate::control::function_ref;
-use crate::emulator::Inner;
 use crate::http_error::ApiError;
 use crate::model::InvocationType;
 use crate::service::{self, Accepted};
+use crate::state::Inner;
 
 fn header(h: &mut HeaderMap, k: &'static str, v: &str) {
     if let Ok(v) = HeaderValue::from_str(v) {

@@ -54,6 +54,7 @@
 
 mod arn;
 mod auth;
+mod capacity_providers;
 mod code;
 mod config;
 mod control;
@@ -69,6 +70,7 @@ mod http_error;
 mod invoke;
 mod isolation;
 mod logs;
+mod managed;
 mod model;
 mod records;
 mod request_auth;
@@ -77,6 +79,7 @@ mod sandbox;
 mod scheduler;
 mod service;
 mod sigv4;
+mod state;
 mod store;
 mod sts;
 mod trust;
@@ -89,7 +92,8 @@ pub use faults::{FaultStats, Faults};
 pub use fidelity::{cpu_millis, Fidelity, MB_PER_VCPU};
 pub use http_error::ApiError;
 pub use model::{
-    AssumeRoleCall, EnvironmentResponse, EphemeralStorage, FunctionConfiguration, FunctionSpec,
-    InvocationRecord, InvocationType, InvokeOutput, LoggingConfig, Outcome, SandboxInfo,
-    SandboxLimits, StsStats, TracingConfig, MAX_STS_CALLS,
+    AssumeRoleCall, CapacityProviderConfig, EnvironmentResponse, EphemeralStorage,
+    FunctionConfiguration, FunctionSpec, GibPerVcpu, InvocationRecord, InvocationType,
+    InvokeOutput, LambdaManagedInstancesCapacityProviderConfig, LoggingConfig, Outcome,
+    SandboxInfo, SandboxLimits, StsStats, TracingConfig, MAX_STS_CALLS,
 };

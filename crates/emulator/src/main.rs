@@ -69,6 +69,11 @@ struct Args {
     /// Milliseconds between SIGTERM and SIGKILL when a sandbox is reclaimed (shutdown phase).
     #[arg(long, default_value_t = 500)]
     shutdown_grace_ms: u64,
+    /// Execution environments of each published version of a Lambda Managed Instances function
+    /// (its "instances"); invokes beyond environments × PerExecutionEnvironmentMaxConcurrency
+    /// get 429.
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..))]
+    managed_instances_environments: u32,
     /// The key pair the emulator accepts, from a file (`aws_access_key_id = …` /
     /// `aws_secret_access_key = …`, or AWS_ACCESS_KEY_ID=… / AWS_SECRET_ACCESS_KEY=… lines).
     /// Default: a new pair each run, printed at start.
@@ -177,6 +182,7 @@ async fn main() -> ExitCode {
     config.iam_endpoint = args.iam_endpoint.clone();
     config.fidelity = args.fidelity;
     config.shutdown_grace = std::time::Duration::from_millis(args.shutdown_grace_ms);
+    config.managed_instances_environments = args.managed_instances_environments;
     config.sandbox_user = args.sandbox_user;
     if let Some(file) = &args.credentials_file {
         match temporal_lambda_emulator::Credentials::from_file(file) {

@@ -89,7 +89,69 @@ pub struct FunctionConfiguration {
     pub ephemeral_storage: EphemeralStorage,
     /// Log group and format.
     pub logging_config: LoggingConfig,
+    /// Set for a function on Lambda Managed Instances (attached to a capacity provider).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capacity_provider_config: Option<CapacityProviderConfig>,
 }
+
+/// `CapacityProviderConfig`: attaches a function to a capacity provider (Lambda Managed Instances).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CapacityProviderConfig {
+    /// The Lambda Managed Instances settings.
+    pub lambda_managed_instances_capacity_provider_config:
+        LambdaManagedInstancesCapacityProviderConfig,
+}
+
+/// `LambdaManagedInstancesCapacityProviderConfig`, as CreateFunction, UpdateFunctionConfiguration
+/// and GetFunctionConfiguration carry it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct LambdaManagedInstancesCapacityProviderConfig {
+    /// `arn:aws:lambda:<region>:<account>:capacity-provider:<name>`.
+    pub capacity_provider_arn: String,
+    /// Invocations one execution environment runs at once (1-1600); `None`: Lambda's default
+    /// (8 per vCPU, the Rust runtime's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_execution_environment_max_concurrency: Option<u32>,
+    /// Memory (GiB) per vCPU of an execution environment (2.0-8.0); `None`: the default.
+    #[serde(
+        rename = "ExecutionEnvironmentMemoryGiBPerVCpu",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub execution_environment_memory_gib_per_vcpu: Option<GibPerVcpu>,
+}
+
+impl LambdaManagedInstancesCapacityProviderConfig {
+    /// Settings for capacity provider `arn` with Lambda's defaults.
+    pub fn new(capacity_provider_arn: impl Into<String>) -> Self {
+        Self {
+            capacity_provider_arn: capacity_provider_arn.into(),
+            per_execution_environment_max_concurrency: None,
+            execution_environment_memory_gib_per_vcpu: None,
+        }
+    }
+    /// Sets `PerExecutionEnvironmentMaxConcurrency`.
+    pub fn max_concurrency(mut self, n: u32) -> Self {
+        self.per_execution_environment_max_concurrency = Some(n);
+        self
+    }
+}
+
+/// `ExecutionEnvironmentMemoryGiBPerVCpu` (a JSON number); compared by value bits so that the
+/// configuration types stay `Eq`.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct GibPerVcpu(pub f64);
+
+impl PartialEq for GibPerVcpu {
+    fn eq(&self, other: &Self) -> bool {
+        self.0.to_bits() == other.0.to_bits()
+    }
+}
+
+impl Eq for GibPerVcpu {}
 
 impl FunctionConfiguration {
     /// Timeout as a [`Duration`].
@@ -103,6 +165,13 @@ impl FunctionConfiguration {
             .as_ref()
             .map(|e| e.variables.clone())
             .unwrap_or_default()
+    }
+
+    /// The Lambda Managed Instances settings, if the function runs there.
+    pub fn managed_instances(&self) -> Option<&LambdaManagedInstancesCapacityProviderConfig> {
+        self.capacity_provider_config
+            .as_ref()
+            .map(|c| &c.lambda_managed_instances_capacity_provider_config)
     }
 }
 
@@ -142,6 +211,8 @@ pub struct FunctionSpec {
     /// as a zip would carry them: e.g. a CA certificate the function reads through
     /// `LAMBDA_TASK_ROOT`. Only with a `bootstrap` file as `code_path`, not a directory.
     pub files: Vec<(String, Vec<u8>)>,
+    /// Runs the function on Lambda Managed Instances (`CapacityProviderConfig`); `None`: on demand.
+    pub managed_instances: Option<LambdaManagedInstancesCapacityProviderConfig>,
 }
 
 impl FunctionSpec {
@@ -159,7 +230,17 @@ impl FunctionSpec {
             handler: "bootstrap".to_string(),
             role: None,
             files: Vec::new(),
+            managed_instances: None,
         }
+    }
+    /// Runs the function on Lambda Managed Instances with these settings (memory at least
+    /// 2048 MB; only published versions can then be invoked).
+    pub fn managed_instances(
+        mut self,
+        config: LambdaManagedInstancesCapacityProviderConfig,
+    ) -> Self {
+        self.managed_instances = Some(config);
+        self
     }
     /// Adds a file to the code (path relative to the code root; see [`FunctionSpec::files`]).
     pub fn file(mut self, path: impl Into<String>, contents: impl Into<Vec<u8>>) -> Self {
@@ -272,6 +353,10 @@ pub struct InvocationRecord {
     /// The Lambda limits its sandbox ran under ([`crate::Fidelity`]); `None` with fidelity off.
     #[serde(default)]
     pub limits: Option<SandboxLimits>,
+    /// Lambda Managed Instances only: the most invocations its execution environment
+    /// (`sandbox_id`) ran at once while this one ran, this one included.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub environment_concurrency: Option<u32>,
 }
 
 /// The Lambda limits a sandbox enforced for one invocation (see [`crate::Fidelity`]).
@@ -320,6 +405,10 @@ pub struct SandboxInfo {
     pub pid: Option<u32>,
     /// True while running an invocation.
     pub busy: bool,
+    /// Invocations it is running now (at most 1 on demand; up to
+    /// `PerExecutionEnvironmentMaxConcurrency` on Lambda Managed Instances).
+    #[serde(default)]
+    pub in_flight: u32,
     /// Log stream name.
     pub log_stream: String,
 }

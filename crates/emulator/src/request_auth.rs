@@ -9,8 +9,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{parse_caller, AuthFailure, Caller};
-use crate::emulator::Inner;
 use crate::http_error::ApiError;
+use crate::state::Inner;
 use crate::store::now_ms;
 use crate::sts;
 

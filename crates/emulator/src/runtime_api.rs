@@ -1,10 +1,14 @@
 //! The Lambda Runtime API (`/2018-06-01/runtime/...`) served to ONE sandbox on its own
 //! 127.0.0.1 port, so `AWS_LAMBDA_RUNTIME_API` is a plain `host:port` every runtime client accepts.
 //!
-//! The sandbox actor *offers* one invocation at a time; the `next` long poll takes it and acks
-//! with the deadline it sent. Nothing is handed out unless the actor offered it, and an offer
-//! the process never took is withdrawn (and requeued) by the actor when the process dies.
+//! The sandbox actor *offers* invocations (one at a time on demand; on Lambda Managed Instances
+//! up to `AWS_LAMBDA_MAX_CONCURRENCY`, taken by as many concurrent `next` long polls); each
+//! `next` takes one and acks with the deadline it sent. Nothing is handed out unless the actor
+//! offered it, and an offer the process never took is withdrawn (and requeued) by the actor when
+//! the process dies. `/response` and `/error` are keyed by request id: one in flight is
+//! accepted once; one whose deadline passed on Lambda Managed Instances gets 410.
 
+use std::collections::{HashSet, VecDeque};
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
-use tokio::sync::{mpsc, oneshot, Notify};
+use tokio::sync::{mpsc, Notify};
 use tokio::task::{JoinHandle, JoinSet};
 
 use crate::store::now_ms;
@@ -31,12 +35,13 @@ pub(crate) struct Delivery {
     /// A deadline fixed before delivery (an init retried at the invoke runs under the function
     /// timeout from the retry's start): `(epoch ms, instant)`. `None`: now + `timeout`.
     pub deadline: Option<(u64, tokio::time::Instant)>,
-    pub ack: oneshot::Sender<Delivered>,
+    pub ack: mpsc::UnboundedSender<Delivered>,
 }
 
 /// What the `next` handler actually sent.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub(crate) struct Delivered {
+    pub request_id: String,
     pub started_ms: u64,
     pub deadline_ms: u64,
     pub deadline_at: tokio::time::Instant,
@@ -61,9 +66,12 @@ pub(crate) enum RuntimeEvent {
 }
 
 struct Shared {
-    offer: Mutex<Option<Delivery>>,
+    offers: Mutex<VecDeque<Delivery>>,
     notify: Notify,
-    current: Mutex<Option<String>>,
+    /// Request ids delivered and not answered yet.
+    current: Mutex<HashSet<String>>,
+    /// Request ids whose deadline passed on Lambda Managed Instances: a late answer gets 410.
+    late: Mutex<HashSet<String>>,
     events: mpsc::UnboundedSender<RuntimeEvent>,
     /// True while a `next` request waits with nothing offered (the runtime is idle).
     waiting: tokio::sync::watch::Sender<bool>,
@@ -89,9 +97,10 @@ impl RuntimeApi {
         let addr = listener.local_addr()?;
         let (tx, rx) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
-            offer: Mutex::new(None),
+            offers: Mutex::new(VecDeque::new()),
             notify: Notify::new(),
-            current: Mutex::new(None),
+            current: Mutex::new(HashSet::new()),
+            late: Mutex::new(HashSet::new()),
             events: tx,
             waiting: tokio::sync::watch::Sender::new(false),
         });
@@ -136,13 +145,18 @@ impl RuntimeApi {
 
     /// Offers the next invocation to the runtime's `next` poll.
     pub(crate) fn offer(&self, d: Delivery) {
-        *self.shared.offer.lock().expect("offer lock") = Some(d);
+        self.shared.offers.lock().expect("offer lock").push_back(d);
         self.shared.notify.notify_one();
     }
 
-    /// Takes back an offer the runtime did not take.
-    pub(crate) fn withdraw(&self) -> Option<Delivery> {
-        self.shared.offer.lock().expect("offer lock").take()
+    /// Takes back the offers the runtime did not take.
+    pub(crate) fn withdraw(&self) -> Vec<Delivery> {
+        self.shared
+            .offers
+            .lock()
+            .expect("offer lock")
+            .drain(..)
+            .collect()
     }
 
     /// Resolves once the runtime has asked for the next invocation and nothing is offered: from
@@ -152,9 +166,24 @@ impl RuntimeApi {
         let _ = rx.wait_for(|w| *w).await;
     }
 
-    /// Forgets the in-flight request id (late responses then get 400).
+    /// Forgets the in-flight request ids (late responses then get 400).
     pub(crate) fn finish_current(&self) {
-        *self.shared.current.lock().expect("current lock") = None;
+        self.shared.current.lock().expect("current lock").clear();
+    }
+
+    /// Lambda Managed Instances: invocation `request_id` passed its deadline and was marked
+    /// failed; the runtime keeps running it, and its late `/response` or `/error` gets 410.
+    pub(crate) fn expire(&self, request_id: &str) {
+        self.shared
+            .current
+            .lock()
+            .expect("current lock")
+            .remove(request_id);
+        self.shared
+            .late
+            .lock()
+            .expect("late lock")
+            .insert(request_id.to_string());
     }
 }
 
@@ -165,7 +194,7 @@ fn hv(s: &str) -> HeaderValue {
 async fn next(State(sh): State<Arc<Shared>>) -> Response {
     loop {
         let notified = sh.notify.notified();
-        let taken = sh.offer.lock().expect("offer lock").take();
+        let taken = sh.offers.lock().expect("offer lock").pop_front();
         if let Some(d) = taken {
             sh.waiting.send_replace(false);
             let now = now_ms();
@@ -175,16 +204,23 @@ async fn next(State(sh): State<Arc<Shared>>) -> Response {
                     tokio::time::Instant::now() + d.timeout,
                 )
             });
-            *sh.current.lock().expect("current lock") = Some(d.request_id.clone());
+            sh.current
+                .lock()
+                .expect("current lock")
+                .insert(d.request_id.clone());
             if d.ack
                 .send(Delivered {
+                    request_id: d.request_id.clone(),
                     started_ms: now,
                     deadline_ms,
                     deadline_at,
                 })
                 .is_err()
             {
-                *sh.current.lock().expect("current lock") = None;
+                sh.current
+                    .lock()
+                    .expect("current lock")
+                    .remove(&d.request_id);
                 return (
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "sandbox is shutting down",
@@ -224,19 +260,34 @@ fn accepted() -> Response {
         .into_response()
 }
 
-fn take_current(sh: &Shared, id: &str) -> bool {
-    let mut cur = sh.current.lock().expect("current lock");
-    if cur.as_deref() == Some(id) {
-        *cur = None;
-        true
+/// 410 to an answer whose invocation timed out on Lambda Managed Instances (the request id was
+/// marked failed at its deadline). The status is what runtime clients expect (the .NET client's
+/// `ErrorRuntimeInvokeTimeout`); AWS's docs do not give the body: this one is the emulator's.
+fn gone(id: &str) -> Response {
+    (
+        StatusCode::GONE,
+        axum::Json(serde_json::json!({
+            "errorType": "InvocationTimedOut",
+            "errorMessage": format!("Invocation {id} passed its deadline and was marked failed: this late answer is discarded"),
+        })),
+    )
+        .into_response()
+}
+
+/// Takes `id` out of the in-flight set; else the refusal to answer.
+fn take_current(sh: &Shared, id: &str) -> Option<Response> {
+    if sh.current.lock().expect("current lock").remove(id) {
+        None
+    } else if sh.late.lock().expect("late lock").contains(id) {
+        Some(gone(id))
     } else {
-        false
+        Some(invalid_request_id(id))
     }
 }
 
 async fn response(State(sh): State<Arc<Shared>>, Path(id): Path<String>, body: Bytes) -> Response {
-    if !take_current(&sh, &id) {
-        return invalid_request_id(&id);
+    if let Some(refused) = take_current(&sh, &id) {
+        return refused;
     }
     let _ = sh.events.send(RuntimeEvent::Response {
         request_id: id,
@@ -271,8 +322,8 @@ async fn error(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if !take_current(&sh, &id) {
-        return invalid_request_id(&id);
+    if let Some(refused) = take_current(&sh, &id) {
+        return refused;
     }
     let error_type = error_type(&headers, &body, "Unhandled");
     let _ = sh.events.send(RuntimeEvent::Error {

@@ -17,46 +17,17 @@
 //! * A sandbox is only given work while its slot is in the scheduler map; a sandbox that ends
 //!   removes its slot first, then drains its command channel back into the queue.
 
-use std::collections::{HashMap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::Bytes;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
-use crate::arn::FunctionRef;
-use crate::emulator::Inner;
 use crate::model::{InvocationRecord, InvocationType};
-use crate::store::{AsyncSettings, StoredVersion};
+use crate::state::Inner;
+use crate::store::AsyncSettings;
 
 /// `errorType` of an asynchronous event dropped for exceeding `MaximumEventAgeInSeconds`.
 pub(crate) const EVENT_AGE_EXCEEDED: &str = "Emulator.EventAgeExceeded";
-
-/// What a synchronous caller gets back.
-#[derive(Debug)]
-pub(crate) struct SyncResult {
-    pub function_error: Option<String>,
-    pub payload: Bytes,
-}
-
-/// One attempt of an invocation, travelling through queue → sandbox → completion.
-pub(crate) struct Invocation {
-    pub request_id: String,
-    pub fref: FunctionRef,
-    pub version: StoredVersion,
-    pub invoked_arn: String,
-    pub payload: Bytes,
-    pub kind: InvocationType,
-    pub attempt: u32,
-    pub record: usize,
-    pub reply: Option<oneshot::Sender<SyncResult>>,
-    /// When the Invoke request was first received (epoch ms): the event's age counts from here.
-    pub first_received_ms: u64,
-    /// The function's async settings, as of submission or the last retry.
-    pub settings: AsyncSettings,
-    /// An extra delivery injected by `Faults::duplicate_event`.
-    pub duplicate: bool,
-}
 
 impl Invocation {
     pub(crate) fn function(&self) -> &str {
@@ -110,6 +81,7 @@ fn push_record(inner: &Inner, inv: &Invocation, received_at_ms: u64) -> usize {
         ended_before_deadline: None,
         duplicate: inv.duplicate,
         limits: None,
+        environment_concurrency: None,
     })
 }
 
@@ -131,53 +103,34 @@ fn drop_expired(inner: &Arc<Inner>, inv: Invocation, now_ms: u64, when: &str) {
     fail(inner, inv, EVENT_AGE_EXCEEDED, &msg);
 }
 
-/// A sandbox the scheduler asked for (handed to scheduler tests instead of a process).
-#[cfg(test)]
-pub(crate) struct Launched {
-    pub id: String,
-    pub first: Invocation,
-    pub cmd_rx: mpsc::UnboundedReceiver<SandboxCmd>,
-}
-
-/// Commands to a sandbox actor. Dropping the sender retires the sandbox.
-pub(crate) enum SandboxCmd {
-    Invoke(Invocation),
-}
-
-/// A sandbox as the scheduler sees it. Only this module reads or changes slots and queues.
-pub(crate) struct Slot {
-    version: String,
-    revision: String,
-    busy: bool,
-    cmd: mpsc::UnboundedSender<SandboxCmd>,
-    pid: Option<u32>,
-    log_stream: String,
-    /// The sandbox's session credentials, revoked when the slot goes.
-    _credentials: Option<crate::credentials::Revocation>,
-}
-
-#[derive(Default)]
-pub(crate) struct FnSched {
-    queue: VecDeque<Invocation>,
-    sandboxes: HashMap<String, Slot>,
-    limit: u32,
-    peak: usize,
-    latest_revision: String,
+impl Slot {
+    fn busy(&self) -> bool {
+        self.in_flight > 0
+    }
 }
 
 impl FnSched {
     fn busy(&self) -> usize {
-        self.sandboxes.values().filter(|s| s.busy).count()
+        self.sandboxes.values().filter(|s| s.busy()).count()
+    }
+    /// Invocations of `version` running in its sandboxes or waiting in the queue.
+    fn taken(&self, version: &str) -> usize {
+        let running: usize = self
+            .sandboxes
+            .values()
+            .filter(|s| s.version == version)
+            .map(|s| s.in_flight as usize)
+            .sum();
+        running
+            + self
+                .queue
+                .iter()
+                .filter(|i| i.version.config.version == version)
+                .count()
     }
     fn note_peak(&mut self) {
         self.peak = self.peak.max(self.busy());
     }
-}
-
-#[derive(Default)]
-pub(crate) struct Scheduler {
-    functions: HashMap<String, FnSched>,
-    shutting_down: bool,
 }
 
 /// Result of [`submit`].
@@ -193,6 +146,7 @@ mod queue;
 mod reports;
 #[cfg(test)]
 mod tests;
+pub(crate) mod work;
 
 use completion::fail;
 
@@ -200,3 +154,6 @@ pub(crate) use changes::{function_deleted, latest_updated, set_limit};
 pub(crate) use completion::timeout_body;
 pub(crate) use queue::{peak_concurrency, sandboxes, shut_down, stop_accepting, submit};
 pub(crate) use reports::{credentials_issued, Reporter, Verdict};
+#[cfg(test)]
+pub(crate) use work::Launched;
+pub(crate) use work::{FnSched, Invocation, SandboxCmd, Slot, SyncResult};

@@ -10,10 +10,10 @@ use bytes::Bytes;
 
 use crate::arn::{merge_qualifier, parse_function_ref, FunctionRef};
 use crate::code::PreparedCode;
-use crate::emulator::Inner;
 use crate::error::EmulatorError;
 use crate::model::{FunctionConfiguration, InvocationType};
 use crate::scheduler;
+use crate::state::Inner;
 use crate::store::{ConfigPatch, NewFunction};
 
 /// A function name, `name:qualifier` or (qualified) ARN of this emulator's region and account,
@@ -238,7 +238,7 @@ pub(crate) fn invoke(
             .store
             .lock()
             .expect("store lock")
-            .resolve(&r)?
+            .resolve_invoke(&r)?
             .config
             .version
             .clone();

@@ -61,6 +61,9 @@ pub(crate) struct PersistedState {
     pub roles: BTreeMap<String, StoredRole>,
     #[serde(default)]
     pub credentials: BTreeMap<String, IssuedCredential>,
+    /// Capacity providers by name (their `CapacityProvider` objects).
+    #[serde(default)]
+    pub capacity_providers: BTreeMap<String, serde_json::Value>,
 }
 
 /// Settings of a new function (from CreateFunction or a [`crate::FunctionSpec`]).
@@ -75,6 +78,7 @@ pub(crate) struct NewFunction {
     pub memory_size: Option<u32>,
     pub env: Option<BTreeMap<String, String>>,
     pub architectures: Option<Vec<String>>,
+    pub capacity_provider: Option<crate::model::LambdaManagedInstancesCapacityProviderConfig>,
 }
 
 /// UpdateFunctionConfiguration's optional fields.
@@ -87,6 +91,7 @@ pub(crate) struct ConfigPatch {
     pub timeout: Option<u32>,
     pub memory_size: Option<u32>,
     pub env: Option<BTreeMap<String, String>>,
+    pub capacity_provider: Option<crate::model::LambdaManagedInstancesCapacityProviderConfig>,
 }
 
 pub(crate) struct Store {
@@ -229,6 +234,9 @@ impl Store {
         validate_memory(memory)?;
         let env = nf.env.unwrap_or_default();
         validate_env(&env)?;
+        if let Some(cp) = &nf.capacity_provider {
+            crate::managed::validate(cp, memory).map_err(EmulatorError::InvalidParameter)?;
+        }
         let architectures = nf
             .architectures
             .unwrap_or_else(|| vec!["x86_64".to_string()]);
@@ -260,7 +268,14 @@ impl Store {
                 mode: "PassThrough".to_string(),
             },
             revision_id: uuid::Uuid::new_v4().to_string(),
-            state: "Active".to_string(),
+            // An LMI function's `$LATEST` cannot be invoked: `ActiveNonInvocable` (a `State` of the
+            // SDK model; LocalStack sets it on create, AWS's docs do not say when it is shown).
+            state: if nf.capacity_provider.is_some() {
+                "ActiveNonInvocable"
+            } else {
+                "Active"
+            }
+            .to_string(),
             last_update_status: "Successful".to_string(),
             package_type: "Zip".to_string(),
             architectures,
@@ -269,6 +284,11 @@ impl Store {
                 log_format: "Text".to_string(),
                 log_group: format!("/aws/lambda/{}", nf.name),
             },
+            capacity_provider_config: nf.capacity_provider.map(|c| {
+                crate::model::CapacityProviderConfig {
+                    lambda_managed_instances_capacity_provider_config: c,
+                }
+            }),
         };
         let name = nf.name.clone();
         self.state.functions.insert(
@@ -342,6 +362,23 @@ impl Store {
         }
         let f = self.function_mut(name)?;
         let c = &mut f.latest.config;
+        if let Some(cp) = &patch.capacity_provider {
+            if c.capacity_provider_config.is_none() {
+                return Err(EmulatorError::InvalidParameter(format!(
+                    "CapacityProviderConfig isn't supported for Lambda Default functions. Function {name} \
+                     runs on demand: create a new function with CapacityProviderConfig instead"
+                )));
+            }
+            crate::managed::validate(cp, patch.memory_size.unwrap_or(c.memory_size))
+                .map_err(EmulatorError::InvalidParameter)?;
+        } else if let (Some(cp), Some(m)) = (c.managed_instances(), patch.memory_size) {
+            crate::managed::validate(cp, m).map_err(EmulatorError::InvalidParameter)?;
+        }
+        if let Some(cp) = patch.capacity_provider {
+            c.capacity_provider_config = Some(crate::model::CapacityProviderConfig {
+                lambda_managed_instances_capacity_provider_config: cp,
+            });
+        }
         if let Some(v) = patch.runtime {
             c.runtime = v;
         }
@@ -389,6 +426,7 @@ impl Store {
                 && l.handler == latest.handler
                 && l.runtime == latest.runtime
                 && l.role == latest.role
+                && l.capacity_provider_config == latest.capacity_provider_config
                 && last.code_dir == f.latest.code_dir;
             if same {
                 return Ok(l.clone());
@@ -400,6 +438,7 @@ impl Store {
         config.version = n.to_string();
         config.function_arn = format!("{arn}:{n}");
         config.revision_id = uuid::Uuid::new_v4().to_string();
+        config.state = "Active".to_string();
         if let Some(d) = description {
             config.description = d;
         }
@@ -428,6 +467,31 @@ impl Store {
                 .ok()
                 .and_then(|n| f.versions.get(&n))
                 .ok_or_else(|| self.not_found(&r.name, Some(q))),
+        }
+    }
+
+    /// Resolves the version an invoke runs. For a function on Lambda Managed Instances:
+    /// `$LATEST` is refused, and an unqualified invoke runs the newest published version (the
+    /// emulator's stand-in for `$LATEST.PUBLISHED`), or is refused when none is published.
+    pub(crate) fn resolve_invoke(&self, r: &FunctionRef) -> Result<&StoredVersion, EmulatorError> {
+        let f = self
+            .state
+            .functions
+            .get(&r.name)
+            .ok_or_else(|| self.not_found(&r.name, r.qualifier.as_deref()))?;
+        if f.latest.config.capacity_provider_config.is_none() {
+            return self.resolve(r);
+        }
+        let newest = f.versions.keys().next_back().copied();
+        match crate::managed::invoke_version(r.qualifier.as_deref(), newest) {
+            Ok(Some(n)) => Ok(&f.versions[&n]),
+            Ok(None) => self.resolve(r),
+            Err(e @ crate::managed::Refusal::LatestQualifier) => {
+                Err(EmulatorError::InvalidParameter(e.to_string()))
+            }
+            Err(e @ crate::managed::Refusal::NoPublishedVersion) => {
+                Err(EmulatorError::NoPublishedVersion(e.to_string()))
+            }
         }
     }
 
@@ -524,6 +588,7 @@ impl Store {
     }
 }
 
+mod capacity_providers;
 mod event_invoke;
 #[cfg(test)]
 pub(crate) mod tests;

@@ -10,8 +10,8 @@ use axum::http::{HeaderValue, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 
 use crate::auth::{AuthFailure, Caller};
-use crate::emulator::Inner;
 use crate::model::AssumeRoleCall;
+use crate::state::Inner;
 use crate::store::{now_ms, IssuedCredential};
 
 const NS: &str = "https://sts.amazonaws.com/doc/2011-06-15/";

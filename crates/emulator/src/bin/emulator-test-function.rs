@@ -17,9 +17,16 @@
 //! receives SIGTERM, then exits 0.
 //!
 //! Every result has `pid`, `request_id`, `deadline_ms` (from `Lambda-Runtime-Deadline-Ms`),
-//! `now_ms` and `invoked_arn`. With `TEST_FUNCTION_INIT_EXIT=<code>` in the environment the
+//! `now_ms`, `invoked_arn`, and `in_flight` / `max_in_flight`: how many invocations this process
+//! was running when this one started, and the most it has run at once.
+//!
+//! With `AWS_LAMBDA_MAX_CONCURRENCY` = N > 1 (Lambda Managed Instances) it runs N pollers, each
+//! its own `next` → handler → `response` loop (a plain HTTP/1.1 client, as a runtime with N
+//! workers does); a late answer refused with 410 is logged (`late answer … refused: 410`) and
+//! the poller carries on. `TEST_FUNCTION_SEQUENTIAL=1` keeps one poller (a runtime built without
+//! concurrency support). With `TEST_FUNCTION_INIT_EXIT=<code>` in the environment the
 //! process exits before asking for work; with `TEST_FUNCTION_INIT_SLEEP_MS` it sleeps first.
-use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU32, AtomicU64, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -44,7 +51,35 @@ fn ms(t: SystemTime) -> u64 {
         .unwrap_or(0)
 }
 
+static IN_FLIGHT: AtomicU32 = AtomicU32::new(0);
+static MAX_IN_FLIGHT: AtomicU32 = AtomicU32::new(0);
+
+/// Counts the invocations this process runs at once (see the module docs).
+struct InFlight(u32);
+
+impl InFlight {
+    fn enter() -> Self {
+        let n = IN_FLIGHT.fetch_add(1, Ordering::SeqCst) + 1;
+        MAX_IN_FLIGHT.fetch_max(n, Ordering::SeqCst);
+        Self(n)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn handler(event: LambdaEvent<Value>) -> Result<Value, TestError> {
+    let in_flight = InFlight::enter();
+    let mut out = handle(event).await?;
+    out["in_flight"] = json!(in_flight.0);
+    out["max_in_flight"] = json!(MAX_IN_FLIGHT.load(Ordering::SeqCst));
+    Ok(out)
+}
+
+async fn handle(event: LambdaEvent<Value>) -> Result<Value, TestError> {
     let (payload, ctx) = event.into_parts();
     let action = payload
         .get("action")
@@ -213,5 +248,103 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     {
         std::thread::sleep(Duration::from_millis(ms));
     }
+    let pollers = std::env::var("AWS_LAMBDA_MAX_CONCURRENCY")
+        .ok()
+        .and_then(|v| v.parse::<u32>().ok())
+        .filter(|_| std::env::var_os("TEST_FUNCTION_SEQUENTIAL").is_none())
+        .unwrap_or(1);
+    if pollers > 1 {
+        return concurrent::run(pollers).await;
+    }
     lambda_runtime::run(service_fn(handler)).await
+}
+
+/// N pollers against the Runtime API, each with its own connection per request.
+mod concurrent {
+    use serde_json::{json, Value};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    pub(super) async fn run(pollers: u32) -> Result<(), lambda_runtime::Error> {
+        let api = std::env::var("AWS_LAMBDA_RUNTIME_API")?;
+        println!("test-function: {pollers} concurrent pollers");
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..pollers {
+            let api = api.clone();
+            tasks.spawn(async move { poll(&api).await });
+        }
+        while let Some(r) = tasks.join_next().await {
+            r??;
+        }
+        Ok(())
+    }
+
+    async fn poll(api: &str) -> Result<(), lambda_runtime::Error> {
+        loop {
+            let (status, headers, body) =
+                http(api, "GET", "/2018-06-01/runtime/invocation/next", b"").await?;
+            if status != 200 {
+                return Err(format!("next answered {status}").into());
+            }
+            let header = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            let mut ctx = lambda_runtime::Context::default();
+            ctx.request_id = header("lambda-runtime-aws-request-id");
+            ctx.deadline = header("lambda-runtime-deadline-ms").parse().unwrap_or(0);
+            ctx.invoked_function_arn = header("lambda-runtime-invoked-function-arn");
+            let id = ctx.request_id.clone();
+            let payload: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            let (path, answer) =
+                match super::handler(lambda_runtime::LambdaEvent::new(payload, ctx)).await {
+                    Ok(v) => (format!("/2018-06-01/runtime/invocation/{id}/response"), v),
+                    Err(e) => (
+                        format!("/2018-06-01/runtime/invocation/{id}/error"),
+                        json!({"errorType": "TestError", "errorMessage": e.0}),
+                    ),
+                };
+            let (status, _, _) = http(api, "POST", &path, answer.to_string().as_bytes()).await?;
+            if status == 410 {
+                println!("test-function: late answer to {id} refused: 410");
+            } else if status != 202 {
+                return Err(format!("answer to {id} got {status}").into());
+            }
+        }
+    }
+
+    type Answer = (u16, Vec<(String, String)>, Vec<u8>);
+
+    /// One HTTP/1.1 request on a new connection (`Connection: close`).
+    async fn http(addr: &str, method: &str, path: &str, body: &[u8]) -> std::io::Result<Answer> {
+        let mut s = tokio::net::TcpStream::connect(addr).await?;
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).await?;
+        s.write_all(body).await?;
+        let mut buf = Vec::new();
+        s.read_to_end(&mut buf).await?;
+        let bad = || std::io::Error::new(std::io::ErrorKind::InvalidData, "bad HTTP answer");
+        let end = buf
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .ok_or_else(bad)?;
+        let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|c| c.parse().ok())
+            .ok_or_else(bad)?;
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect();
+        Ok((status, headers, buf[end + 4..].to_vec()))
+    }
 }

@@ -8,7 +8,6 @@ use std::time::Duration;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-use super::Inner;
 use crate::code;
 use crate::config::EmulatorConfig;
 use crate::error::EmulatorError;
@@ -17,6 +16,7 @@ use crate::model::{
     SandboxInfo, StsStats,
 };
 use crate::scheduler;
+use crate::state::Inner;
 use crate::store::NewFunction;
 
 /// A running emulator. Dropping it kills all sandboxes and stops the server (prefer
@@ -136,6 +136,7 @@ impl EmulatorHandle {
             memory_size: Some(spec.memory_mb),
             env: Some(spec.env),
             architectures: None,
+            capacity_provider: spec.managed_instances,
         };
         crate::service::create_function(&self.inner, nf, prepared, false, spec.concurrency)
     }

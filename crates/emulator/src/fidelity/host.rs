@@ -104,8 +104,10 @@ impl CgroupHost {
         }
     }
 
-    /// Creates a sandbox's groups with its limits. A failure leaves that limit off (logged).
-    pub(crate) fn sandbox(&self, id: &str, memory_mb: u32) -> SandboxCgroup {
+    /// Creates a sandbox's groups with its limits: `memory_mb`, and a CPU share proportional to
+    /// it, or `vcpus` whole vCPUs (a Lambda Managed Instances environment). A failure leaves
+    /// that limit off (logged).
+    pub(crate) fn sandbox(&self, id: &str, memory_mb: u32, vcpus: Option<u32>) -> SandboxCgroup {
         let mut sb = SandboxCgroup {
             dirs: Vec::new(),
             cpu_millis: None,
@@ -117,7 +119,10 @@ impl CgroupHost {
             return sb;
         };
         let bytes = u64::from(memory_mb) * 1024 * 1024;
-        let quota = cpu_quota_us(memory_mb);
+        let (quota, share) = match vcpus {
+            Some(v) => (u64::from(v) * CPU_PERIOD_US, v * 1000),
+            None => (cpu_quota_us(memory_mb), cpu_millis(memory_mb)),
+        };
         let mut mk = |parent: &Path| -> Option<PathBuf> {
             let d = parent.join(id);
             match std::fs::create_dir(&d) {
@@ -142,7 +147,7 @@ impl CgroupHost {
                         .and_then(|_| write(&d.join("cpu.cfs_quota_us"), &quota.to_string()))
                         .is_ok()
                     {
-                        sb.cpu_millis = Some(cpu_millis(memory_mb));
+                        sb.cpu_millis = Some(share);
                     }
                 }
                 if let Some(d) = memory.as_deref().and_then(&mut mk) {
@@ -163,7 +168,7 @@ impl CgroupHost {
                     if *cpu
                         && write(&d.join("cpu.max"), &format!("{quota} {CPU_PERIOD_US}")).is_ok()
                     {
-                        sb.cpu_millis = Some(cpu_millis(memory_mb));
+                        sb.cpu_millis = Some(share);
                     }
                     if *memory && write(&d.join("memory.max"), &bytes.to_string()).is_ok() {
                         let _ = write(&d.join("memory.swap.max"), "0");

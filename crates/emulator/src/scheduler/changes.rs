@@ -6,7 +6,7 @@ use std::sync::Arc;
 use super::completion::fail;
 use super::queue::dispatch;
 use super::Invocation;
-use crate::emulator::Inner;
+use crate::state::Inner;
 
 /// `$LATEST` changed: idle sandboxes running the old revision are retired.
 pub(crate) fn latest_updated(inner: &Arc<Inner>, function: &str, revision: &str) {
@@ -14,7 +14,7 @@ pub(crate) fn latest_updated(inner: &Arc<Inner>, function: &str, revision: &str)
     if let Some(f) = s.functions.get_mut(function) {
         f.latest_revision = revision.to_string();
         f.sandboxes
-            .retain(|_, sl| sl.busy || sl.version != "$LATEST" || sl.revision == revision);
+            .retain(|_, sl| sl.busy() || sl.version != "$LATEST" || sl.revision == revision);
     }
 }
 
@@ -37,7 +37,8 @@ pub(crate) fn function_deleted(inner: &Arc<Inner>, function: &str, version: Opti
             return;
         };
         let matches = |v: &str| version.is_none_or(|q| q == v);
-        f.sandboxes.retain(|_, sl| sl.busy || !matches(&sl.version));
+        f.sandboxes
+            .retain(|_, sl| sl.busy() || !matches(&sl.version));
         let (gone, keep): (Vec<_>, Vec<_>) = f
             .queue
             .drain(..)

@@ -7,8 +7,8 @@ use bytes::Bytes;
 
 use super::queue::enqueue;
 use super::{drop_expired, push_record, retry_delay, Invocation, SyncResult, EVENT_AGE_EXCEEDED};
-use crate::emulator::Inner;
 use crate::model::{InvocationType, Outcome};
+use crate::state::Inner;
 use crate::store::now_ms;
 
 pub(super) fn error_body(error_type: &str, message: &str) -> Bytes {
@@ -101,7 +101,7 @@ pub(super) fn retry(inner: &Arc<Inner>, mut inv: Invocation) {
     let resolved = {
         let store = inner.store.lock().expect("store lock");
         store
-            .resolve(&inv.fref)
+            .resolve_invoke(&inv.fref)
             .cloned()
             .map(|v| (v, store.async_settings(&inv.fref)))
     };

@@ -7,11 +7,12 @@ use bytes::Bytes;
 use tokio::sync::{mpsc, oneshot};
 
 use super::completion::fail;
-use super::{drop_expired, push_record, Invocation, SandboxCmd, Slot, Submitted};
+use super::{drop_expired, push_record, FnSched, Invocation, SandboxCmd, Slot, Submitted};
 use crate::arn::FunctionRef;
-use crate::emulator::Inner;
 use crate::error::EmulatorError;
+use crate::managed::{place, throttled, EnvLoad, Placement};
 use crate::model::InvocationType;
+use crate::state::Inner;
 use crate::store::now_ms;
 
 /// Resolves the function, records the invocation and queues it.
@@ -24,7 +25,7 @@ pub(crate) fn submit(
 ) -> Result<Submitted, EmulatorError> {
     let (version, reserved, latest_revision, settings) = {
         let store = inner.store.lock().expect("store lock");
-        let v = store.resolve(&fref)?.clone();
+        let v = store.resolve_invoke(&fref)?.clone();
         let f = store.function(&fref.name)?;
         (
             v,
@@ -53,13 +54,8 @@ pub(crate) fn submit(
         let f = s.functions.entry(fref.name.clone()).or_default();
         f.limit = limit;
         f.latest_revision = latest_revision;
-        if kind == InvocationType::RequestResponse && f.busy() + f.queue.len() >= limit as usize {
-            return Err(EmulatorError::Throttled(format!(
-                "Rate Exceeded. (ReservedFunctionConcurrentInvocationLimitExceeded: function {} is running \
-                 {limit} invocations, its concurrency limit; raise it with PutFunctionConcurrency or retry)",
-                fref.name
-            )));
-        }
+        let environments = inner.config.managed_instances_environments;
+        check_capacity(f, &fref.name, &version, kind, environments)?;
     }
     let received = now_ms();
     let mut inv = Invocation {
@@ -166,8 +162,9 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
             return;
         };
         while let Some(front) = f.queue.front() {
-            // The limit counts executing sandboxes, warm or new.
-            if f.busy() >= f.limit as usize {
+            let managed = managed_max_concurrency(&front.version);
+            // On demand, the limit counts executing sandboxes, warm or new.
+            if managed.is_none() && f.busy() >= f.limit as usize {
                 break;
             }
             if front.expired(inner, now) {
@@ -176,15 +173,35 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
             }
             let version = front.version.config.version.clone();
             let revision = front.version.config.revision_id.clone();
-            let idle = f
-                .sandboxes
-                .iter()
-                .find(|(_, sl)| !sl.busy && sl.version == version && sl.revision == revision)
-                .map(|(id, _)| id.clone());
-            if let Some(id) = idle {
-                let inv = f.queue.pop_front().expect("front exists");
+            let target = match managed {
+                None => f
+                    .sandboxes
+                    .iter()
+                    .find(|(_, sl)| !sl.busy() && sl.version == version && sl.revision == revision)
+                    .map(|(id, _)| id.clone()),
+                Some(max) => {
+                    let mut envs: Vec<EnvLoad<'_>> = f
+                        .sandboxes
+                        .iter()
+                        .filter(|(_, sl)| sl.version == version && sl.revision == revision)
+                        .map(|(id, sl)| EnvLoad {
+                            id,
+                            in_flight: sl.in_flight,
+                        })
+                        .collect();
+                    envs.sort_by(|a, b| a.id.cmp(b.id));
+                    match place(&envs, max, inner.config.managed_instances_environments) {
+                        Placement::Environment(id) => Some(id.to_string()),
+                        Placement::StartEnvironment => None,
+                        // Waits for a slot (a sandbox that finishes one dispatches again).
+                        Placement::Full => break,
+                    }
+                }
+            };
+            let inv = f.queue.pop_front().expect("front exists");
+            if let Some(id) = target {
                 let slot = f.sandboxes.get_mut(&id).expect("slot exists");
-                slot.busy = true;
+                slot.in_flight += 1;
                 if let Err(mpsc::error::SendError(SandboxCmd::Invoke(inv))) =
                     slot.cmd.send(SandboxCmd::Invoke(inv))
                 {
@@ -193,9 +210,7 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
                     f.queue.push_front(inv);
                     continue;
                 }
-                f.note_peak();
             } else {
-                let inv = f.queue.pop_front().expect("front exists");
                 let id = inner.new_sandbox_id();
                 let (tx, rx) = mpsc::unbounded_channel();
                 f.sandboxes.insert(
@@ -203,16 +218,16 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
                     Slot {
                         version,
                         revision,
-                        busy: true,
+                        in_flight: 1,
                         cmd: tx,
                         pid: None,
                         log_stream: String::new(),
                         _credentials: None,
                     },
                 );
-                f.note_peak();
                 to_spawn.push((id, inv, rx));
             }
+            f.note_peak();
         }
     }
     for (id, inv, rx) in to_spawn {
@@ -221,6 +236,44 @@ pub(crate) fn dispatch(inner: &Arc<Inner>, function: &str) {
     for inv in expired {
         drop_expired(inner, inv, now, "from the queue");
     }
+}
+
+/// 429 when a new invoke finds no room: on Lambda Managed Instances every slot of every
+/// environment of the version is taken (sync and `Event`); on demand, a synchronous invoke
+/// when the function runs its concurrency limit.
+fn check_capacity(
+    f: &FnSched,
+    function: &str,
+    version: &crate::store::StoredVersion,
+    kind: InvocationType,
+    environments: u32,
+) -> Result<(), EmulatorError> {
+    let limit = f.limit;
+    if let Some(max) = managed_max_concurrency(version) {
+        if throttled(f.taken(&version.config.version), max, environments) {
+            return Err(EmulatorError::Throttled(format!(
+                "Rate Exceeded. (Lambda Managed Instances: all {environments} execution environments of \
+                 {function}:{} are running {max} invocations each, its PerExecutionEnvironmentMaxConcurrency; \
+                 retry, or raise PerExecutionEnvironmentMaxConcurrency or the emulator's \
+                 managed_instances_environments)",
+                version.config.version
+            )));
+        }
+    } else if kind == InvocationType::RequestResponse && f.busy() + f.queue.len() >= limit as usize
+    {
+        return Err(EmulatorError::Throttled(format!(
+            "Rate Exceeded. (ReservedFunctionConcurrentInvocationLimitExceeded: function {function} is running \
+             {limit} invocations, its concurrency limit; raise it with PutFunctionConcurrency or retry)"
+        )));
+    }
+    Ok(())
+}
+
+/// `PerExecutionEnvironmentMaxConcurrency` of a version on Lambda Managed Instances.
+fn managed_max_concurrency(version: &crate::store::StoredVersion) -> Option<u32> {
+    let c = &version.config;
+    c.managed_instances()
+        .map(|m| crate::managed::max_concurrency(m, c.memory_size))
 }
 
 /// Live sandboxes, by id.
@@ -237,7 +290,8 @@ pub(crate) fn sandboxes(inner: &Inner) -> Vec<crate::model::SandboxInfo> {
                     function_name: name.clone(),
                     version: sl.version.clone(),
                     pid: sl.pid,
-                    busy: sl.busy,
+                    busy: sl.busy(),
+                    in_flight: sl.in_flight,
                     log_stream: sl.log_stream.clone(),
                 })
         })

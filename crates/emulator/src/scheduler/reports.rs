@@ -9,8 +9,8 @@ use tokio::sync::mpsc;
 use super::completion::{complete, fail};
 use super::queue::{dispatch, enqueue};
 use super::{Invocation, SandboxCmd};
-use crate::emulator::Inner;
 use crate::model::Outcome;
+use crate::state::Inner;
 
 /// What a sandbox tells the scheduler. Sandboxes change scheduling state only through
 /// [`report`]: they never touch the queues or slots themselves.
@@ -147,7 +147,8 @@ pub(super) fn sandbox_idle(inner: &Arc<Inner>, function: &str, id: &str) -> bool
                 f.sandboxes.remove(id);
                 false
             } else {
-                f.sandboxes.get_mut(id).expect("checked").busy = false;
+                let slot = f.sandboxes.get_mut(id).expect("checked");
+                slot.in_flight = slot.in_flight.saturating_sub(1);
                 true
             }
         } else {
@@ -166,7 +167,7 @@ pub(super) fn try_reap(inner: &Arc<Inner>, function: &str, id: &str) -> bool {
         return true;
     };
     match f.sandboxes.get(id) {
-        Some(sl) if sl.busy => false,
+        Some(sl) if sl.busy() => false,
         _ => {
             f.sandboxes.remove(id);
             true

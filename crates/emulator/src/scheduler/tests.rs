@@ -2,12 +2,15 @@
 use super::completion::complete;
 use super::reports::{sandbox_gone, sandbox_idle};
 use super::*;
+use crate::arn::FunctionRef;
 use crate::config::EmulatorConfig;
-use crate::emulator::Launcher;
 use crate::error::EmulatorError;
 use crate::model::Outcome;
+use crate::state::Launcher;
+use bytes::Bytes;
 use std::sync::mpsc::Receiver;
 use std::time::Duration;
+use tokio::sync::mpsc;
 
 struct Fixture {
     inner: Arc<Inner>,
@@ -21,6 +24,26 @@ fn fixture(limit: u32) -> Fixture {
     config.async_retry_delays = vec![Duration::from_secs(60), Duration::from_secs(120)];
     let mut store = crate::store::tests::store_with_function(dir.path());
     store.set_concurrency("f", Some(limit)).unwrap();
+    let (tx, launched) = std::sync::mpsc::channel();
+    let inner = Arc::new(Inner::new(
+        config,
+        store,
+        "http://127.0.0.1:1".into(),
+        Launcher::Record(tx),
+    ));
+    Fixture {
+        inner,
+        launched,
+        _dir: dir,
+    }
+}
+
+/// The scheduler with LMI function `f` (`max` per environment, `environments` of them).
+fn lmi_fixture(environments: u32, max: u32) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = EmulatorConfig::new(dir.path());
+    config.managed_instances_environments = environments;
+    let store = crate::store::tests::store_with_lmi_function(dir.path(), max);
     let (tx, launched) = std::sync::mpsc::channel();
     let inner = Arc::new(Inner::new(
         config,
@@ -183,4 +206,45 @@ fn retry_delays_reuse_the_last_entry() {
     assert_eq!(retry_delay(&d, 2), Duration::from_secs(120));
     assert_eq!(retry_delay(&d, 3), Duration::from_secs(120));
     assert_eq!(retry_delay(&[], 1), Duration::ZERO);
+}
+
+#[tokio::test]
+async fn lmi_slots_fill_every_environment_then_throttle_and_free_one_at_a_time() {
+    let f = lmi_fixture(2, 2);
+    for n in 1..=4 {
+        submit_one(&f, InvocationType::Event, n).unwrap();
+    }
+    // Two environments started (one per first invocation), each then given a second one.
+    let mut envs: Vec<Launched> = f.launched.try_iter().collect();
+    assert_eq!(
+        envs.len(),
+        2,
+        "one environment, then a second once the first is full"
+    );
+    envs.sort_by(|a, b| a.id.cmp(&b.id));
+    let second: Vec<Option<Invocation>> =
+        envs.iter_mut().map(|e| next_cmd(&mut e.cmd_rx)).collect();
+    assert!(
+        second.iter().all(Option::is_some),
+        "each environment got a second invocation"
+    );
+    let infos = sandboxes(&f.inner);
+    assert!(infos.iter().all(|s| s.in_flight == 2), "{infos:?}");
+    // Every slot taken: sync and Event invokes are throttled.
+    for kind in [InvocationType::Event, InvocationType::RequestResponse] {
+        match submit_one(&f, kind, 5) {
+            Err(EmulatorError::Throttled(m)) => {
+                assert!(m.contains("PerExecutionEnvironmentMaxConcurrency"), "{m}")
+            }
+            other => panic!("not throttled: {:?}", other.map(|s| s.request_id)),
+        }
+    }
+    // One invocation ends: its environment has a free slot, and the next invoke goes there.
+    let first = envs.remove(0);
+    complete(&f.inner, first.first, Outcome::Success, Bytes::new());
+    assert!(sandbox_idle(&f.inner, "f", &first.id));
+    submit_one(&f, InvocationType::Event, 6).unwrap();
+    let mut rx = first.cmd_rx;
+    assert_eq!(next_cmd(&mut rx).map(|i| n_of(&i)), Some(6));
+    assert_eq!(f.launched.try_iter().count(), 0, "no third environment");
 }

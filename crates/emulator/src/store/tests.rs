@@ -2,6 +2,22 @@ use super::*;
 
 /// A store in `dir` with one function `f` (code dir `dir/code`, not checked), published once.
 pub(crate) fn store_with_function(dir: &Path) -> Store {
+    store_with(dir, None)
+}
+
+/// Like [`store_with_function`], `f` on Lambda Managed Instances (2048 MB, `max` per environment).
+pub(crate) fn store_with_lmi_function(dir: &Path, max: u32) -> Store {
+    let cp = crate::model::LambdaManagedInstancesCapacityProviderConfig::new(
+        "arn:aws:lambda:us-east-1:123456789012:capacity-provider:cp",
+    )
+    .max_concurrency(max);
+    store_with(dir, Some(cp))
+}
+
+fn store_with(
+    dir: &Path,
+    capacity_provider: Option<crate::model::LambdaManagedInstancesCapacityProviderConfig>,
+) -> Store {
     let mut s = Store::load(dir, "us-east-1", "123456789012").unwrap();
     let nf = NewFunction {
         name: "f".into(),
@@ -10,9 +26,10 @@ pub(crate) fn store_with_function(dir: &Path) -> Store {
         handler: None,
         description: None,
         timeout: None,
-        memory_size: None,
+        memory_size: capacity_provider.as_ref().map(|_| 2048),
         env: None,
         architectures: None,
+        capacity_provider,
     };
     let code = PreparedCode {
         code_dir: dir.join("code"),

@@ -6,6 +6,7 @@ mod common;
 mod binary;
 mod fidelity;
 mod lambda;
+mod managed;
 mod proptest_http;
 mod security;
 mod sts;
