@@ -71,6 +71,8 @@ mod invoke;
 mod isolation;
 mod logs;
 mod managed;
+/// The smallest memory size of a function on Lambda Managed Instances, in MB (2 GB).
+pub use managed::MIN_MEMORY_MB as MANAGED_INSTANCES_MIN_MEMORY_MB;
 mod model;
 mod records;
 mod request_auth;

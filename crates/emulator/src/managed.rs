@@ -17,7 +17,7 @@ pub(crate) const MAX_CONCURRENCY_RANGE: std::ops::RangeInclusive<u32> = 1..=1600
 /// `ExecutionEnvironmentMemoryGiBPerVCpu`'s range (API reference).
 pub(crate) const GIB_PER_VCPU_RANGE: std::ops::RangeInclusive<f64> = 2.0..=8.0;
 /// The smallest memory size of an LMI function (2 GB / 1 vCPU).
-pub(crate) const MIN_MEMORY_MB: u32 = 2048;
+pub const MIN_MEMORY_MB: u32 = 2048;
 /// The default `ExecutionEnvironmentMemoryGiBPerVCpu`. AWS's API docs are silent; LocalStack
 /// uses 2.0, an AWS-authored agent skill says 4:1. The emulator uses 2.0.
 pub(crate) const DEFAULT_GIB_PER_VCPU: f64 = 2.0;

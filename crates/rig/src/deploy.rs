@@ -5,7 +5,9 @@
 use std::{path::Path, time::Duration};
 
 use serde::Serialize;
-use temporal_lambda_emulator::{EmulatorHandle, FunctionSpec};
+use temporal_lambda_emulator::{
+    EmulatorHandle, FunctionSpec, LambdaManagedInstancesCapacityProviderConfig,
+};
 use temporal_lambda_env::protocol::{version_description, Describe, DESCRIBE_PAYLOAD};
 use temporal_lambda_temporal::{
     compute::LambdaTarget,
@@ -52,36 +54,8 @@ impl Rig {
         }
         progress(&format!("deploying {name} and publishing a version"));
         let _ = self.emulator.delete_function(name);
-        let mut spec = FunctionSpec::new(name, bootstrap);
-        for (k, v) in &f.env {
-            spec = spec.env(k, v);
-        }
-        spec = spec
-            .timeout(f.timeout)
-            .memory_mb(self.memory_mb)
-            .concurrency(f.concurrency);
-        // The function's connection, from the shared model (with --tls: the front, its CA and
-        // the API key). The CA goes into the function's code, as `package` puts it into the zip:
-        // the sandbox runs as an unprivileged user that cannot read the rig's state dir.
-        let conn = self.conn();
-        for (k, v) in temporal_env(&conn, None, &[]) {
-            if k == "HOME" {
-                continue;
-            }
-            spec = spec.env(&k, &v);
-        }
-        if let Some(ca) = &conn.tls_ca_path {
-            let pem = std::fs::read(ca).map_err(step("reading the rig's CA certificate"))?;
-            spec = spec.file(
-                temporal_lambda_env::connection::zip_paths::SERVER_CA_CERT,
-                pem,
-            );
-        }
-        if let Some(tq) = f.task_queue.as_deref().filter(|t| !t.is_empty()) {
-            spec = spec.env(temporal_lambda_env::connection::TASK_QUEUE, tq);
-        }
         self.emulator
-            .create_function_from_path(spec)
+            .create_function_from_path(self.function_spec(f, bootstrap)?)
             .await
             .map_err(step("creating the function"))?;
         // Ask the code what it is: its deployment version and task queue are compiled in.
@@ -92,6 +66,10 @@ impl Rig {
                 return Err(e);
             }
         };
+        if let Some(m) = self.managed_instances {
+            self.move_to_managed_instances(f, bootstrap, m, progress)
+                .await?;
+        }
         let function = self.publish(name, d)?;
         progress(&format!(
             "registering Worker Deployment Version {} and setting it current",
@@ -123,6 +101,12 @@ impl Rig {
                 step: "redeploying",
                 reason: format!("the rig has no function named `{function_name}`"),
             })?;
+        if self.managed_instances.is_some() {
+            return Err(LocalError::Step {
+                step: "redeploying",
+                reason: "the rig does not redeploy functions on Lambda Managed Instances yet: stop it and start it again with the new code".into(),
+            });
+        }
         let previous = self.functions[idx].clone();
         progress(&format!("updating {function_name}'s code"));
         if let Some(b) = new_build_id {
@@ -179,6 +163,83 @@ impl Rig {
                 .map_err(step("waiting for invocations of the previous code"))?;
         }
         Ok(at_start)
+    }
+
+    /// The function `f` as the emulator creates it: its code, timeout, memory, concurrency and
+    /// environment, with the rig's connection settings.
+    fn function_spec(
+        &self,
+        f: &FunctionOptions,
+        bootstrap: &Path,
+    ) -> Result<FunctionSpec, LocalError> {
+        let name = f.function_name.as_str();
+        let mut spec = FunctionSpec::new(name, bootstrap);
+        for (k, v) in &f.env {
+            spec = spec.env(k, v);
+        }
+        spec = spec
+            .timeout(f.timeout)
+            .memory_mb(self.memory_mb)
+            .concurrency(f.concurrency);
+        // The function's connection, from the shared model (with --tls: the front, its CA and
+        // the API key). The CA goes into the function's code, as `package` puts it into the zip:
+        // the sandbox runs as an unprivileged user that cannot read the rig's state dir.
+        let conn = self.conn();
+        for (k, v) in temporal_env(&conn, None, &[]) {
+            if k == "HOME" {
+                continue;
+            }
+            spec = spec.env(&k, &v);
+        }
+        if let Some(ca) = &conn.tls_ca_path {
+            let pem = std::fs::read(ca).map_err(step("reading the rig's CA certificate"))?;
+            spec = spec.file(
+                temporal_lambda_env::connection::zip_paths::SERVER_CA_CERT,
+                pem,
+            );
+        }
+        if let Some(tq) = f.task_queue.as_deref().filter(|t| !t.is_empty()) {
+            spec = spec.env(temporal_lambda_env::connection::TASK_QUEUE, tq);
+        }
+        Ok(spec)
+    }
+
+    /// Lambda Managed Instances invoke only published versions, and a version's description
+    /// (the build it runs) is fixed when it is published: the code was asked what it is while
+    /// on-demand, now the function is made again on the rig's capacity provider (Lambda does not
+    /// move a function between the two), ready to publish.
+    async fn move_to_managed_instances(
+        &self,
+        f: &FunctionOptions,
+        bootstrap: &Path,
+        m: crate::ManagedInstances,
+        progress: &(dyn Fn(&str) + Sync),
+    ) -> Result<(), LocalError> {
+        let name = f.function_name.as_str();
+        progress(&format!(
+            "putting {name} on Lambda Managed Instances ({} environment(s), {} invocations each at once)",
+            m.environments, m.max_concurrency
+        ));
+        self.emulator
+            .delete_function(name)
+            .map_err(step("deleting the on-demand function"))?;
+        let spec = self
+            .function_spec(f, bootstrap)?
+            .memory_mb(
+                self.memory_mb
+                    .max(temporal_lambda_emulator::MANAGED_INSTANCES_MIN_MEMORY_MB),
+            )
+            .managed_instances(
+                LambdaManagedInstancesCapacityProviderConfig::new(
+                    crate::ManagedInstances::CAPACITY_PROVIDER_ARN,
+                )
+                .max_concurrency(m.max_concurrency),
+            );
+        self.emulator
+            .create_function_from_path(spec)
+            .await
+            .map_err(step("creating the function on Lambda Managed Instances"))?;
+        Ok(())
     }
 
     /// Publishes `$LATEST` of `name` (described as `d`), the build ID as its description.

@@ -39,7 +39,9 @@ pub mod worker;
 pub mod workflows;
 
 pub use deploy::Redeployed;
-pub use options::{FunctionOptions, RigOptions, FAST_DRAINAGE, RIG_DEFAULT_FIDELITY};
+pub use options::{
+    FunctionOptions, ManagedInstances, RigOptions, FAST_DRAINAGE, RIG_DEFAULT_FIDELITY,
+};
 pub use rig::{server_credentials, start_rig, Rig, RigFunction, RigTls};
 pub use rig_file::{RigFile, RigFileFunction};
 pub use worker::{

@@ -54,6 +54,28 @@ pub struct RigOptions {
     /// Extra dev server dynamic config, `KEY=VALUE` with VALUE in JSON (e.g.
     /// [`FAST_DRAINAGE`] to retire builds within seconds instead of minutes).
     pub dynamic_config: Vec<String>,
+    /// Run the functions on Lambda Managed Instances (many invocations at once per execution
+    /// environment) instead of on-demand Lambda; `None`: on-demand.
+    pub managed_instances: Option<ManagedInstances>,
+}
+
+/// The rig's Lambda Managed Instances settings: a capacity provider of `environments` execution
+/// environments per published version, each serving up to `max_concurrency` invocations at once
+/// (`PerExecutionEnvironmentMaxConcurrency`), with at least the 2 GB LMI needs
+/// ([`temporal_lambda_emulator::MANAGED_INSTANCES_MIN_MEMORY_MB`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ManagedInstances {
+    /// `PerExecutionEnvironmentMaxConcurrency`.
+    pub max_concurrency: u32,
+    /// Execution environments per published version (the capacity provider's instances).
+    pub environments: u32,
+}
+
+impl ManagedInstances {
+    /// The capacity provider the rig's functions name (the emulator does not require it to
+    /// exist).
+    pub const CAPACITY_PROVIDER_ARN: &'static str =
+        "arn:aws:lambda:us-east-1:123456789012:capacity-provider:temporal-lambda-rig";
 }
 
 /// Dev server dynamic config under which a build drains and can be retired within seconds: the
@@ -134,6 +156,7 @@ impl RigOptions {
             fidelity: default_fidelity(),
             memory_mb: 256,
             dynamic_config: Vec::new(),
+            managed_instances: None,
         }
     }
 }

@@ -53,6 +53,8 @@ pub struct Rig {
     pub tls: Option<RigTls>,
     /// Memory size of the functions it deploys, in MB.
     pub memory_mb: u32,
+    /// Lambda Managed Instances (`None`: on-demand Lambda).
+    pub managed_instances: Option<crate::ManagedInstances>,
 }
 
 /// The rig's TLS front and the API key it requires (stored 0600 in `api_key_file`). `Debug`
@@ -197,6 +199,9 @@ pub async fn start_rig(
     }
     config.iam_endpoint = opts.iam_endpoint.clone();
     config.fidelity = opts.fidelity;
+    if let Some(m) = opts.managed_instances {
+        config.managed_instances_environments = m.environments;
+    }
     let emulator = Emulator::start(config)
         .await
         .map_err(step("starting the emulator"))?;
@@ -236,6 +241,7 @@ pub async fn start_rig(
         external_id,
         tls,
         memory_mb: opts.memory_mb,
+        managed_instances: opts.managed_instances,
     };
     rig.deploy(&opts.function_options(), bootstrap, progress)
         .await?;

@@ -9,6 +9,7 @@ mod deploy_doctor;
 mod dev_server;
 mod faults;
 mod idle_exit;
+mod managed_instances;
 mod retire;
 mod rollout;
 mod serverless_e2e;
