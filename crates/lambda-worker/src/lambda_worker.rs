@@ -247,7 +247,7 @@ impl LambdaWorker {
     }
 
     /// The invocation's time plan from its deadline (an error if too short, a warning if short).
-    fn plan_invocation(&self, info: &InvocationInfo) -> Result<Plan, Error> {
+    pub(crate) fn plan_invocation(&self, info: &InvocationInfo) -> Result<Plan, Error> {
         let cfg = &*self.config;
         let window = WorkWindow::plan(
             info.deadline,

@@ -23,7 +23,7 @@ use std::{
         atomic::{AtomicU64, Ordering},
         Arc, Mutex, MutexGuard, OnceLock,
     },
-    time::{Duration, SystemTime},
+    time::Duration,
 };
 
 use tokio::{sync::watch, time::Instant};
@@ -138,14 +138,8 @@ impl SharedWorker {
     /// only when this was the last lease under `stop`. Answers by the invocation's deadline.
     pub async fn lease(self: &Arc<Self>, info: &InvocationInfo) -> Result<InvocationReport, Error> {
         let cfg = self.worker.config();
-        let window = WorkWindow::plan(
-            info.deadline,
-            SystemTime::now(),
-            Instant::now(),
-            &cfg.shutdown,
-        )
-        .inspect_err(|e| tracing::error!(request_id = %info.request_id, "{e}"))?;
-        let plan = Plan::new(window, &cfg.shutdown);
+        let plan = self.worker.plan_invocation(info)?;
+        let window = plan.window;
         let mut lease = OpenLease {
             shared: self.clone(),
             id: self.leases().open(),
