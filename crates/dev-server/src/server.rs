@@ -82,8 +82,8 @@ impl DevServer {
             };
             match server.launch().await {
                 Ok(()) => return Ok(server),
-                Err(DevServerError::Exited { tail, .. })
-                    if auto_ports && tail.contains("address already in use") =>
+                Err(DevServerError::Exited { tail, log, .. })
+                    if auto_ports && port_was_taken(&log, &tail) =>
                 {
                     tracing::warn!(grpc_port, http_port, "port taken, retrying with new ports");
                     last_err = Some(tail);
@@ -395,9 +395,38 @@ fn read_tail(path: &Path, lines: usize) -> String {
     }
 }
 
+/// Whether a server that exited at start-up lost one of its ports to another process: the
+/// listener's "address already in use" line is near the top of its log, and the Go panic that
+/// follows it is longer than the tail an error keeps, so the whole log is read.
+fn port_was_taken(log: &Path, tail: &str) -> bool {
+    const BIND_FAILED: &str = "address already in use";
+    tail.contains(BIND_FAILED)
+        || fs::read_to_string(log).is_ok_and(|text| text.contains(BIND_FAILED))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_port_lost_before_bind_is_seen_in_the_whole_log_not_only_its_tail() {
+        let dir = std::env::temp_dir().join(format!("tds-port-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("server.log");
+        let mut text = String::from(
+            "level=ERROR msg=\"Failed to start gRPC listener\" error=\"listen tcp 127.0.0.1:45389: bind: address already in use\"\npanic: runtime error: invalid memory address\n",
+        );
+        for i in 0..200 {
+            text.push_str(&format!("go.uber.org/dig.frame{i}()\n"));
+        }
+        fs::write(&log, &text).unwrap();
+        let tail = read_tail(&log, 20);
+        assert!(!tail.contains("address already in use"));
+        assert!(port_was_taken(&log, &tail));
+        fs::write(&log, "panic: something else\n").unwrap();
+        assert!(!port_was_taken(&log, "panic: something else"));
+        fs::remove_dir_all(&dir).ok();
+    }
 
     #[test]
     fn tail_of_missing_log() {
