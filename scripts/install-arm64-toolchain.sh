@@ -81,6 +81,7 @@ cargo_home="\${CARGO_HOME:-\${HOME}/.cargo}"
 mounts=()
 cleanup() { for m in "\${mounts[@]}"; do umount -l "\${root}\${m}" 2>/dev/null || true; done; }
 trap cleanup EXIT
+trap 'exit 143' TERM INT
 bind() {
   [ -e "\$1" ] || return 0
   mkdir -p "\${root}\$1"

@@ -33,7 +33,7 @@ export PATH="$(pwd)/.venv/bin:$PATH"
 arm64_pid=""
 if [ -z "${TEMPORAL_LAMBDA_SKIP_ARM64:-}" ]; then
   arm64_log="$(mktemp)"
-  (bash scripts/install-arm64-toolchain.sh >"${arm64_log}" 2>&1) &
+  setsid bash scripts/install-arm64-toolchain.sh >"${arm64_log}" 2>&1 &
   arm64_pid=$!
 fi
 stage "cargo fmt --check"
@@ -47,15 +47,16 @@ cargo fetch --locked --quiet
 clippy_dir="target/clippy"
 clippy_log="$(mktemp)"
 clippy_started=$SECONDS
-(
+setsid bash -c '
   set -e
-  nice -n 19 cargo clippy --target-dir "${clippy_dir}" --workspace --all-targets --quiet -- -D warnings
-  nice -n 19 cargo clippy --target-dir "${clippy_dir}" --workspace --exclude hello-worker --exclude connect-latency \
+  nice -n 19 cargo clippy --target-dir "$1" --workspace --all-targets --quiet -- -D warnings
+  nice -n 19 cargo clippy --target-dir "$1" --workspace --exclude hello-worker --exclude connect-latency \
     --features temporal-lambda-worker/otel --all-targets --quiet -- -D warnings
-) >"${clippy_log}" 2>&1 &
+' clippy "${clippy_dir}" >"${clippy_log}" 2>&1 &
 clippy_pid=$!
-# A run that stops early does not leave clippy or the toolchain build running.
-trap 'for p in "${clippy_pid}" "${arm64_pid}" "${arm64_pkg_pid:-}"; do [ -n "$p" ] && pkill -TERM -P "$p" 2>/dev/null; done; true' EXIT
+# A run that stops early leaves nothing running: each job above is its own process group
+# (setsid), stopped as a whole.
+trap 'for p in "${clippy_pid}" "${arm64_pid}" "${arm64_pkg_pid:-}"; do [ -n "$p" ] && kill -TERM -- "-$p" 2>/dev/null; done; true' EXIT
 cargo_args=() test_args=() after_dashes=0
 for a in "$@"; do
   if [ "${after_dashes}" = 1 ]; then test_args+=("$a"); elif [ "$a" = -- ]; then after_dashes=1; else cargo_args+=("$a"); fi
@@ -92,8 +93,8 @@ if [ -n "${arm64_pid}" ]; then
   arm64_zip="$(pwd)/target/arm64/function-arm64.zip"
   arm64_pkg_log="$(mktemp)"
   arm64_pkg_started=$SECONDS
-  (CARGO_TARGET_DIR="$(pwd)/target/arm64" nice -n 19 "${CARGO_TARGET_DIR:-target}/debug/temporal-lambda" \
-    package -p hello-worker --arch arm64 --profile dev --out "${arm64_zip}" >"${arm64_pkg_log}" 2>&1) &
+  setsid env CARGO_TARGET_DIR="$(pwd)/target/arm64" nice -n 19 "${CARGO_TARGET_DIR:-target}/debug/temporal-lambda" \
+    package -p hello-worker --arch arm64 --profile dev --out "${arm64_zip}" >"${arm64_pkg_log}" 2>&1 &
   arm64_pkg_pid=$!
 fi
 stage "cargo test: run"
