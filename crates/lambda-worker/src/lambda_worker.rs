@@ -30,6 +30,21 @@ struct InterruptGuard<'a> {
     armed: bool,
 }
 
+impl<'a> InterruptGuard<'a> {
+    /// Armed: dropped before [`Self::disarm`] (the invocation future was dropped mid-way), it
+    /// marks the worker unhealthy.
+    fn armed(unhealthy: &'a AtomicBool) -> Self {
+        InterruptGuard {
+            unhealthy,
+            armed: true,
+        }
+    }
+
+    fn disarm(&mut self) {
+        self.armed = false;
+    }
+}
+
 impl Drop for InterruptGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
@@ -122,10 +137,7 @@ impl LambdaWorker {
         let cfg = &*self.config;
         let plan = self.plan_invocation(info)?;
         let window = plan.window;
-        let mut guard = InterruptGuard {
-            unhealthy: &self.unhealthy,
-            armed: true,
-        };
+        let mut guard = InterruptGuard::armed(&self.unhealthy);
         let identity = info.identity();
 
         // Connect: counts against the work window (the TypeScript package gets this wrong).
@@ -148,7 +160,7 @@ impl LambdaWorker {
         } = match started {
             Ok(s) => s,
             Err(e) => {
-                guard.armed = false;
+                guard.disarm();
                 tracing::error!(request_id = %info.request_id, "{e}");
                 return Err(e);
             }
@@ -181,12 +193,7 @@ impl LambdaWorker {
             },
         )
         .await;
-        let routing = if routing_check.is_finished() {
-            routing_check.await.ok()
-        } else {
-            routing_check.abort();
-            None
-        };
+        let routing = answer_if_finished(routing_check).await;
         let drained = ended.outcome.is_some();
         let run_error = self.run_error(ended.outcome, info, &counters);
         // The run future is gone; free the worker and its connection before the hooks run.
@@ -200,7 +207,7 @@ impl LambdaWorker {
         if !drained || hooks.overran() {
             self.unhealthy.store(true, Ordering::SeqCst);
         }
-        guard.armed = false;
+        guard.disarm();
         let report = InvocationReport {
             request_id: info.request_id.clone(),
             identity,
@@ -492,5 +499,15 @@ impl LambdaWorker {
             }
             other => other,
         }
+    }
+}
+
+/// A background check's answer if it has one by now; it is not waited for (aborted otherwise).
+async fn answer_if_finished<T>(check: tokio::task::JoinHandle<T>) -> Option<T> {
+    if check.is_finished() {
+        check.await.ok()
+    } else {
+        check.abort();
+        None
     }
 }

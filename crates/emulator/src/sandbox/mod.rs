@@ -89,6 +89,15 @@ pub(crate) struct Sandbox<'a> {
     frozen_before: Duration,
 }
 
+/// On Lambda Managed Instances the environment's CPU is its vCPUs (memory / GiB per vCPU), not
+/// a share proportional to memory; `None` on on-demand Lambda.
+fn managed_vcpus(version: &StoredVersion) -> Option<u32> {
+    version
+        .config
+        .managed_instances()
+        .map(|m| crate::managed::environment_vcpus(m, version.config.memory_size))
+}
+
 impl<'a> Sandbox<'a> {
     /// Phase 1, start: Runtime API listener, log stream, scratch dir, session credentials,
     /// cgroups, then the `bootstrap` process. `None` if it could not start: `first` has been
@@ -150,14 +159,9 @@ impl<'a> Sandbox<'a> {
             &fs,
             creds.as_ref(),
         );
-        let memory = version.config.memory_size;
-        // On Lambda Managed Instances the CPU is the environment's vCPUs (memory / GiB per
-        // vCPU), not a share proportional to memory.
-        let vcpus = version
-            .config
-            .managed_instances()
-            .map(|m| crate::managed::environment_vcpus(m, memory));
-        let cgroup = inner.cgroups.sandbox(id, memory, vcpus);
+        let cgroup = inner
+            .cgroups
+            .sandbox(id, version.config.memory_size, managed_vcpus(&version));
         let freezer = Freezer::new(inner, cgroup);
         let proc = match spawn_process(inner, id, &version, &env, &log, &freezer.cgroup, &fs) {
             Ok(p) => p,

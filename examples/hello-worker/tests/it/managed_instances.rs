@@ -84,7 +84,10 @@ async fn two_environments_serve_concurrent_invocations_over_one_connection_each(
         .emulator
         .invocations()
         .into_iter()
-        .filter(|r| r.function_name == "lmi" && !r.duplicate)
+        // The published version's (the rig asked the code what it is on `$LATEST` first, on-demand).
+        .filter(|r| {
+            r.function_name == "lmi" && r.version == function.lambda_version && !r.duplicate
+        })
         .collect();
     let environments: std::collections::BTreeSet<_> = records
         .iter()
