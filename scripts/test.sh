@@ -49,14 +49,19 @@ clippy_log="$(mktemp)"
 clippy_started=$SECONDS
 setsid bash -c '
   set -e
+  echo 19 >/proc/self/autogroup 2>/dev/null || true
   nice -n 19 cargo clippy --target-dir "$1" --workspace --all-targets --quiet -- -D warnings
   nice -n 19 cargo clippy --target-dir "$1" --workspace --exclude hello-worker --exclude connect-latency \
     --features temporal-lambda-worker/otel --all-targets --quiet -- -D warnings
 ' clippy "${clippy_dir}" >"${clippy_log}" 2>&1 &
 clippy_pid=$!
 # A run that stops early leaves nothing running: each job above is its own process group
-# (setsid), stopped as a whole.
-trap 'for p in "${clippy_pid}" "${arm64_pid}" "${arm64_pkg_pid:-}"; do [ -n "$p" ] && kill -TERM -- "-$p" 2>/dev/null; done; true' EXIT
+# (setsid), stopped as a whole. setsid also makes it its own scheduler autogroup (Linux's
+# sched_autogroup, on by default in Debian), where nice counts only inside the group: the CPU
+# jobs set their group's nice to 19 (/proc/self/autogroup), else each takes an equal share of the
+# CPU from the compile and the tests (the toolchain install, mostly downloads, keeps its own).
+# (Each kill may find its job already gone: that must not become the run's exit status.)
+trap 'for p in "${clippy_pid}" "${arm64_pid}" "${arm64_pkg_pid:-}"; do if [ -n "$p" ]; then kill -TERM -- "-$p" 2>/dev/null || true; fi; done' EXIT
 cargo_args=() test_args=() after_dashes=0
 for a in "$@"; do
   if [ "${after_dashes}" = 1 ]; then test_args+=("$a"); elif [ "$a" = -- ]; then after_dashes=1; else cargo_args+=("$a"); fi
@@ -93,7 +98,8 @@ if [ -n "${arm64_pid}" ]; then
   arm64_zip="$(pwd)/target/arm64/function-arm64.zip"
   arm64_pkg_log="$(mktemp)"
   arm64_pkg_started=$SECONDS
-  setsid env CARGO_TARGET_DIR="$(pwd)/target/arm64" nice -n 19 "${CARGO_TARGET_DIR:-target}/debug/temporal-lambda" \
+  setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null || true; exec nice -n 19 "$@"' arm64 \
+    env CARGO_TARGET_DIR="$(pwd)/target/arm64" "${CARGO_TARGET_DIR:-target}/debug/temporal-lambda" \
     package -p hello-worker --arch arm64 --profile dev --out "${arm64_zip}" >"${arm64_pkg_log}" 2>&1 &
   arm64_pkg_pid=$!
 fi
