@@ -40,50 +40,50 @@ stage "cargo fmt --check"
 cargo fmt --all -- --check
 # Download every dependency once, before two cargo processes run side by side.
 cargo fetch --locked --quiet
-# Clippy runs beside the tests, not before them: in its own target dir (check artifacts are not
-# shared with test builds anyway) and at the lowest CPU priority, so it takes only the CPU the
-# tests leave idle (they wait on servers and timers much of the time) and never slows a
-# timer-bound test; its result is awaited, and fails the run, at the end.
-clippy_dir="target/clippy"
-clippy_log="$(mktemp)"
-clippy_started=$SECONDS
-setsid bash -c '
-  set -e
-  echo 19 >/proc/self/autogroup 2>/dev/null || true
-  nice -n 19 cargo clippy --target-dir "$1" --workspace --all-targets --quiet -- -D warnings
-  nice -n 19 cargo clippy --target-dir "$1" --workspace --exclude hello-worker --exclude connect-latency \
-    --features temporal-lambda-worker/otel --all-targets --quiet -- -D warnings
-' clippy "${clippy_dir}" >"${clippy_log}" 2>&1 &
-clippy_pid=$!
-# A run that stops early leaves nothing running: each job above is its own process group
+# CI builds nothing twice and nothing it does not use:
+# - no debug info and no incremental state (a fresh clone compiles everything once; panics
+#   still name their file and line). Every cargo below, and the ones the tests run (the rig's
+#   `cargo build` of the sample, the generated project's build), inherit these, so they share
+#   one set of artifacts.
+# - clippy lints while the tests compile: clippy-driver is the compiler of the workspace's own
+#   crates (what `cargo clippy` does, with `check` in place of `build`), so one compile of every
+#   target gives the test binaries and the lints, `-D warnings` failing the build. A separate
+#   `cargo clippy` would check all ~400 dependencies again (~3 min on 2 cores).
+export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=0
+RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)" || {
+  echo "error: clippy-driver not found: rustup component add clippy" >&2
+  exit 1
+}
+export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
+# A run that stops early leaves nothing running: each background job is its own process group
 # (setsid), stopped as a whole. setsid also makes it its own scheduler autogroup (Linux's
-# sched_autogroup, on by default in Debian), where nice counts only inside the group: the CPU
-# jobs set their group's nice to 19 (/proc/self/autogroup), else each takes an equal share of the
-# CPU from the compile and the tests (the toolchain install, mostly downloads, keeps its own).
+# sched_autogroup, on by default in Debian), where nice counts only inside the group: a CPU job
+# sets its group's nice to 19 (/proc/self/autogroup), else it takes an equal share of the CPU
+# from the tests (the toolchain install, mostly downloads, keeps its own).
 # (Each kill may find its job already gone: that must not become the run's exit status.)
-trap 'for p in "${clippy_pid}" "${arm64_pid}" "${arm64_pkg_pid:-}"; do if [ -n "$p" ]; then kill -TERM -- "-$p" 2>/dev/null || true; fi; done' EXIT
+trap 'for p in "${arm64_pid}" "${arm64_pkg_pid:-}" "${lane_pid:-}"; do if [ -n "$p" ]; then kill -TERM -- "-$p" 2>/dev/null || true; fi; done' EXIT
 cargo_args=() test_args=() after_dashes=0
 for a in "$@"; do
   if [ "${after_dashes}" = 1 ]; then test_args+=("$a"); elif [ "$a" = -- ]; then after_dashes=1; else cargo_args+=("$a"); fi
 done
-# Each crate's integration tests are one test binary (tests/it/main.rs): libtest runs the tests
-# of all its modules in one pool of as many threads as cores. The tests that compile a crate
-# (crates/cli/tests/it/support: COMPILING) and the heaviest, timer-bound rig tests
-# (examples/hello-worker/tests/it/common: HEAVY) each hold a lock, so no two of them overlap.
-# More threads than cores made nothing faster on 2 shared cores and made timers run late.
-stage "cargo test: compile"
+stage "cargo test: compile (with clippy's lints)"
 test_build="$(mktemp)"
 cargo test --workspace "${cargo_args[@]}" --no-run --message-format=json-render-diagnostics >"${test_build}"
-# The CLI's integration-test binary (its arm64 test runs last, below).
-cli_it="$(python3 -c '
-import json, sys
+# Every test binary, as "<package dir> <executable>", the CLI's integration tests first.
+mapfile -t test_bins < <(python3 -c '
+import json, os, sys
+bins = []
 for line in open(sys.argv[1]):
     m = json.loads(line)
-    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"] \
-            and "#temporal-lambda-cli@" in m["package_id"] and m["target"]["name"] == "it":
-        print(m["executable"])
-' "${test_build}")"
+    if m.get("reason") == "compiler-artifact" and m.get("executable") and m["profile"]["test"]:
+        cli_it = "#temporal-lambda-cli@" in m["package_id"] and m["target"]["name"] == "it"
+        bins.append((not cli_it, os.path.dirname(m["manifest_path"]) + " " + m["executable"]))
+for _, b in sorted(bins, key=lambda b: b[0]):
+    print(b)
+' "${test_build}")
 rm -f "${test_build}"
+cli_it="${test_bins[0]#* }"
+case "${test_bins[0]}" in */crates/cli\ *) ;; *) echo "error: the CLI's integration-test binary was not built" >&2; exit 1 ;; esac
 arm64_pkg_pid=""
 if [ -n "${arm64_pid}" ]; then
   stage "arm64 toolchain (started after the installs; waiting for it)"
@@ -93,18 +93,53 @@ if [ -n "${arm64_pid}" ]; then
   rm -f "${arm64_log}"
   [ "${arm64_rc}" = 0 ] || { echo "error: scripts/install-arm64-toolchain.sh failed (above)" >&2; exit 1; }
   # The sample packaged for arm64 through the build root, beside the tests and at the lowest
-  # CPU priority (as clippy); its checks run after them.
+  # CPU priority; its checks run after them. The build root has its own rustc and no clippy.
   export TEMPORAL_LAMBDA_ARM64_CARGO="$(pwd)/.venv/bin/cargo-arm64" TEMPORAL_LAMBDA_REQUIRE_ARM64=1
   arm64_zip="$(pwd)/target/arm64/function-arm64.zip"
   arm64_pkg_log="$(mktemp)"
   arm64_pkg_started=$SECONDS
   setsid bash -c 'echo 19 >/proc/self/autogroup 2>/dev/null || true; exec nice -n 19 "$@"' arm64 \
-    env CARGO_TARGET_DIR="$(pwd)/target/arm64" "${CARGO_TARGET_DIR:-target}/debug/temporal-lambda" \
+    env -u RUSTC_WORKSPACE_WRAPPER -u CLIPPY_ARGS CARGO_TARGET_DIR="$(pwd)/target/arm64" \
+    "${CARGO_TARGET_DIR:-target}/debug/temporal-lambda" \
     package -p hello-worker --arch arm64 --profile dev --out "${arm64_zip}" >"${arm64_pkg_log}" 2>&1 &
   arm64_pkg_pid=$!
 fi
-stage "cargo test: run"
-cargo test --workspace "$@"
+# The tests run in two lanes side by side: the CLI's integration tests (mostly compiling: the
+# ship test packages the sample for Lambda, `local up` and the new-user test build it), and
+# every other test binary, the doc tests and the bench smoke (mostly waiting on servers and
+# timers). In one `cargo test` they would run one binary after the other. Inside each binary,
+# libtest runs its tests on as many threads as cores; the tests that compile a crate
+# (crates/cli/tests/it/support: COMPILING) and the heaviest, timer-bound rig tests
+# (examples/hello-worker/tests/it/common: HEAVY) each hold a lock, so no two of them overlap.
+run_test_bin() { # <package dir> <executable>
+  echo "     Running $2"
+  (cd "$1" && "$2" "${test_args[@]}")
+}
+stage "cargo test: run (two lanes)"
+lane_log="$(mktemp)"
+lane_started=$SECONDS
+setsid bash -c "$(declare -f run_test_bin); test_args=(\"\${@:2}\"); run_test_bin \$1" lane "${test_bins[0]}" \
+  "${test_args[@]}" >"${lane_log}" 2>&1 &
+lane_pid=$!
+lane_rc=0 lane_b_rc=0
+for b in "${test_bins[@]:1}"; do
+  run_test_bin ${b} || { lane_b_rc=$?; break; }
+done
+if [ "${lane_b_rc}" = 0 ]; then
+  cargo test --workspace "${cargo_args[@]}" --doc -- "${test_args[@]}" || lane_b_rc=$?
+fi
+if [ "${lane_b_rc}" = 0 ]; then
+  echo "==> side-by-side bench smoke (debug build; Python peer skipped with a note if it cannot be installed)"
+  SIDE_BY_SIDE_AFTER_WORKSPACE_TESTS=1 bash bench/side-by-side.sh --smoke || lane_b_rc=$?
+fi
+echo "     this lane finished $((SECONDS - lane_started)) s after the lanes started; waiting for the CLI's integration tests"
+wait "${lane_pid}" || lane_rc=$?
+lane_pid=""
+echo "==> the CLI's integration tests (the other lane), finished $((SECONDS - lane_started)) s after the lanes started:"
+cat "${lane_log}"
+rm -f "${lane_log}"
+[ "${lane_b_rc}" = 0 ] || { echo "error: a test failed (above, before the CLI's tests)" >&2; exit 1; }
+[ "${lane_rc}" = 0 ] || { echo "error: a test of the CLI failed (above)" >&2; exit 1; }
 stage "cargo test (worker library with the otel feature)"
 # Every test of the worker library again, with `otel`. Built as part of the workspace minus the
 # worker's dependents (hello-worker, connect-latency), not `-p temporal-lambda-worker` alone:
@@ -130,8 +165,6 @@ for t in "${otel_tests[@]}"; do
   (cd crates/lambda-worker && "$t" "${test_args[@]}")
 done
 cargo test "${otel[@]}" "${cargo_args[@]}" --doc -- crates/lambda-worker/ "${test_args[@]}"
-stage "side-by-side bench smoke (debug build; Python peer skipped with a note if it cannot be installed)"
-SIDE_BY_SIDE_AFTER_WORKSPACE_TESTS=1 bash bench/side-by-side.sh --smoke
 if [ -n "${arm64_pkg_pid}" ]; then
   stage "arm64: the sample's package (started beside the tests; waiting for it), then its checks"
   arm64_pkg_rc=0
@@ -142,11 +175,4 @@ if [ -n "${arm64_pkg_pid}" ]; then
   [ "${arm64_pkg_rc}" = 0 ] || { echo "error: packaging the sample for arm64 failed (above)" >&2; exit 1; }
   (cd crates/cli && TEMPORAL_LAMBDA_ARM64_ZIP="${arm64_zip}" "${cli_it}" arm64 --ignored "${test_args[@]}")
 fi
-stage "cargo clippy (started beside the tests; waiting for it)"
-clippy_rc=0
-wait "${clippy_pid}" || clippy_rc=$?
-cat "${clippy_log}"
-rm -f "${clippy_log}"
-echo "     clippy (workspace, then the worker with otel) finished $((SECONDS - clippy_started)) s after it started"
-[ "${clippy_rc}" = 0 ] || { echo "error: cargo clippy found problems (above)" >&2; exit 1; }
 stage "done"
