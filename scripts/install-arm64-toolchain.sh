@@ -20,9 +20,11 @@ root="${venv}/arm64-root"
 stamp="${root}/.temporal-lambda-arm64-toolchain"
 wrapper="${venv}/bin/cargo-arm64"
 
-if [ -f "${stamp}" ] && [ -x "${wrapper}" ]; then
-  exit 0
-fi
+# The build root is made once (the stamp holds its rustc version); the wrapper is written on
+# every run, so a changed wrapper reaches a machine that already has the root.
+have_root=""
+[ -f "${stamp}" ] && have_root=1
+if [ -z "${have_root}" ]; then
 [ "$(id -u)" = 0 ] || { echo "error: building the arm64 toolchain root needs root (debootstrap, chroot)" >&2; exit 1; }
 [ -x "${venv}/bin/cargo-zigbuild" ] || bash "${repo_root}/scripts/install-deploy-tools.sh"
 
@@ -67,6 +69,8 @@ in_root apt-get -o Acquire::Check-Valid-Until=false update -qq >/dev/null
 in_root apt-get install -y -qq --no-install-recommends \
   rustc cargo libstd-rust-dev:arm64 ca-certificates >/dev/null
 rustc_version="$(in_root rustc --version)"
+fi
+[ -n "${have_root}" ] && rustc_version="$(cat "${stamp}")"
 
 mkdir -p "${venv}/bin"
 cat >"${wrapper}" <<EOF
@@ -103,12 +107,16 @@ for d in \$(printf '%s\n' "\${dirs[@]}" | sort -u); do
   bind "\$d"
 done
 zig_dir="\$(dirname "\$(find "\${venv}/lib" -path '*/ziglang/zig' -type f | head -n1)")"
+# Cargo's own settings pass through (profile overrides, incremental, jobs); nothing else does.
+passed=()
+while IFS= read -r kv; do passed+=("\$kv"); done < <(env | grep -E '^(CARGO_PROFILE_[A-Z0-9_]+|CARGO_INCREMENTAL|CARGO_BUILD_JOBS|CARGO_TERM_[A-Z_]+)=' || true)
 chroot "\${root}" /usr/bin/env -i \\
   PATH="\${zig_dir}:\${venv}/bin:/usr/bin:/bin" HOME=/root CARGO_HOME=/root/.cargo \\
-  CARGO_TARGET_DIR="\${CARGO_TARGET_DIR:-}" RUSTFLAGS="\${RUSTFLAGS:-}" \\
+  CARGO_TARGET_DIR="\${CARGO_TARGET_DIR:-}" RUSTFLAGS="\${RUSTFLAGS:-}" "\${passed[@]}" \\
   /bin/sh -c 'cd "\$0" && mkdir -p /root/.cargo && ln -sfn "\$1" /root/.cargo/registry && shift && exec cargo-zigbuild "\$@"' \\
   "\$(pwd)" "\${cargo_home}/registry" "\$@"
 EOF
 chmod +x "${wrapper}"
 echo "${rustc_version}" >"${stamp}"
+[ -n "${have_root}" ] && exit 0
 echo "==> arm64 toolchain ready: ${rustc_version}; ${wrapper} ($((SECONDS - started)) s)" >&2

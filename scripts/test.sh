@@ -7,7 +7,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 # Each stage prints how long the previous one took, so a slow CI run shows where its time went.
 stage_start=$SECONDS
-stage_name="install (Temporal CLI, moto + zigbuild, nginx)"
+stage_name="start"
 stage() {
   echo "==> [$((SECONDS / 60))m$((SECONDS % 60))s] ${stage_name} took $((SECONDS - stage_start)) s"
   stage_start=$SECONDS
@@ -16,26 +16,39 @@ stage() {
 }
 trap 'echo "==> [$((SECONDS / 60))m$((SECONDS % 60))s] stopped during: ${stage_name}"' ERR
 
-bash scripts/install-temporal.sh
-bash scripts/install-deploy-tools.sh
-bash scripts/install-nginx.sh
 # The emulator's Lambda-fidelity tests must not skip: CI runs as root with writable cgroups.
 export TEMPORAL_LAMBDA_REQUIRE_CGROUPS=1
 # The TLS tests put Debian's nginx in front of the dev server (crates/tls-front).
 export TEMPORAL_LAMBDA_NGINX="$(pwd)/.venv/nginx/usr/sbin/nginx"
 # `temporal-lambda package` (run by the ship test) finds cargo-zigbuild and zig here.
 export PATH="$(pwd)/.venv/bin:$PATH"
-# arm64 (Graviton): a Debian sid build root with rustc and the arm64 standard library
-# (scripts/install-arm64-toolchain.sh; needs root and apt, ~2 GB, mostly downloads) is made
-# beside the stages below and awaited before the tests, which then package the sample for arm64
-# (crates/cli/tests/it/arm64.rs). TEMPORAL_LAMBDA_SKIP_ARM64=1 leaves it out on a machine without
-# them (CI never sets it).
-arm64_pid=""
-if [ -z "${TEMPORAL_LAMBDA_SKIP_ARM64:-}" ]; then
-  arm64_log="$(mktemp)"
-  setsid bash scripts/install-arm64-toolchain.sh >"${arm64_log}" 2>&1 &
-  arm64_pid=$!
-fi
+# What the tests need is installed (mostly downloads) beside formatting and the compile, which
+# need none of it, and awaited before the tests: the pinned Temporal CLI, moto and zigbuild,
+# nginx, then the arm64 (Graviton) build root — a Debian sid root with rustc and the arm64
+# standard library (scripts/install-arm64-toolchain.sh; needs root and apt, ~2 GB), with which
+# the sample is packaged for arm64 beside the tests (crates/cli/tests/it/arm64.rs).
+# TEMPORAL_LAMBDA_SKIP_ARM64=1 leaves arm64 out on a machine without root or apt (CI never sets it).
+install_log="$(mktemp)"
+setsid bash -c '
+  set -e
+  t=$SECONDS
+  for s in install-temporal install-deploy-tools install-nginx; do
+    bash "scripts/$s.sh"
+    echo "==> scripts/$s.sh: $((SECONDS - t)) s"; t=$SECONDS
+  done
+  if [ -z "${TEMPORAL_LAMBDA_SKIP_ARM64:-}" ]; then
+    bash scripts/install-arm64-toolchain.sh
+    echo "==> scripts/install-arm64-toolchain.sh: $((SECONDS - t)) s"
+  fi
+' >"${install_log}" 2>&1 &
+install_pid=$!
+# A run that stops early leaves nothing running: each background job is its own process group
+# (setsid), stopped as a whole. setsid also makes it its own scheduler autogroup (Linux's
+# sched_autogroup, on by default in Debian), where nice counts only inside the group: a CPU job
+# sets its group's nice to 19 (/proc/self/autogroup), else it takes an equal share of the CPU
+# from the tests (the toolchain install, mostly downloads, keeps its own).
+# (Each kill may find its job already gone: that must not become the run's exit status.)
+trap 'for p in "${install_pid:-}" "${arm64_pkg_pid:-}" "${lane_pid:-}"; do if [ -n "$p" ]; then kill -TERM -- "-$p" 2>/dev/null || true; fi; done' EXIT
 stage "cargo fmt --check"
 cargo fmt --all -- --check
 # Download every dependency once, before two cargo processes run side by side.
@@ -55,13 +68,6 @@ RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver 2>/dev/null || command -v 
   exit 1
 }
 export RUSTC_WORKSPACE_WRAPPER CLIPPY_ARGS="-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__"
-# A run that stops early leaves nothing running: each background job is its own process group
-# (setsid), stopped as a whole. setsid also makes it its own scheduler autogroup (Linux's
-# sched_autogroup, on by default in Debian), where nice counts only inside the group: a CPU job
-# sets its group's nice to 19 (/proc/self/autogroup), else it takes an equal share of the CPU
-# from the tests (the toolchain install, mostly downloads, keeps its own).
-# (Each kill may find its job already gone: that must not become the run's exit status.)
-trap 'for p in "${arm64_pid}" "${arm64_pkg_pid:-}" "${lane_pid:-}"; do if [ -n "$p" ]; then kill -TERM -- "-$p" 2>/dev/null || true; fi; done' EXIT
 cargo_args=() test_args=() after_dashes=0
 for a in "$@"; do
   if [ "${after_dashes}" = 1 ]; then test_args+=("$a"); elif [ "$a" = -- ]; then after_dashes=1; else cargo_args+=("$a"); fi
@@ -84,16 +90,18 @@ for _, b in sorted(bins, key=lambda b: b[0]):
 rm -f "${test_build}"
 cli_it="${test_bins[0]#* }"
 case "${test_bins[0]}" in */crates/cli\ *) ;; *) echo "error: the CLI's integration-test binary was not built" >&2; exit 1 ;; esac
+stage "installs (started with the run; waiting for them)"
+install_rc=0
+wait "${install_pid}" || install_rc=$?
+install_pid=""
+cat "${install_log}"
+rm -f "${install_log}"
+[ "${install_rc}" = 0 ] || { echo "error: an install script failed (above)" >&2; exit 1; }
 arm64_pkg_pid=""
-if [ -n "${arm64_pid}" ]; then
-  stage "arm64 toolchain (started after the installs; waiting for it)"
-  arm64_rc=0
-  wait "${arm64_pid}" || arm64_rc=$?
-  cat "${arm64_log}"
-  rm -f "${arm64_log}"
-  [ "${arm64_rc}" = 0 ] || { echo "error: scripts/install-arm64-toolchain.sh failed (above)" >&2; exit 1; }
+if [ -z "${TEMPORAL_LAMBDA_SKIP_ARM64:-}" ]; then
   # The sample packaged for arm64 through the build root, beside the tests and at the lowest
-  # CPU priority; its checks run after them. The build root has its own rustc and no clippy.
+  # CPU priority; its checks run at the end of the second lane. The build root has its own
+  # rustc and no clippy.
   export TEMPORAL_LAMBDA_ARM64_CARGO="$(pwd)/.venv/bin/cargo-arm64" TEMPORAL_LAMBDA_REQUIRE_ARM64=1
   arm64_zip="$(pwd)/target/arm64/function-arm64.zip"
   arm64_pkg_log="$(mktemp)"
@@ -104,6 +112,22 @@ if [ -n "${arm64_pid}" ]; then
     package -p hello-worker --arch arm64 --profile dev --out "${arm64_zip}" >"${arm64_pkg_log}" 2>&1 &
   arm64_pkg_pid=$!
 fi
+# arm64: waits for the package, then its checks (the package, deploy's refusal, and the
+# server invoking it under qemu-aarch64-static from Debian's qemu-user-static, with the build
+# root's aarch64 glibc as qemu's library root).
+arm64_checks() {
+  [ -n "${arm64_pkg_pid}" ] || return 0
+  echo "==> arm64: the sample's package (started beside the tests; waiting for it), then its checks"
+  local rc=0
+  wait "${arm64_pkg_pid}" || rc=$?
+  arm64_pkg_pid=""
+  grep -v '^\s*Compiling' "${arm64_pkg_log}" | tail -n 20
+  rm -f "${arm64_pkg_log}"
+  echo "     arm64 package (dev profile, sid build root, nice 19 beside the tests) finished $((SECONDS - arm64_pkg_started)) s after it started"
+  [ "${rc}" = 0 ] || { echo "error: packaging the sample for arm64 failed (above)" >&2; return 1; }
+  (cd crates/cli && TEMPORAL_LAMBDA_ARM64_ZIP="${arm64_zip}" QEMU_LD_PREFIX="$(pwd)/../../.venv/arm64-root" \
+    "${cli_it}" arm64 --ignored "${test_args[@]}")
+}
 # The tests run in two lanes side by side: the CLI's integration tests (mostly compiling: the
 # ship test packages the sample for Lambda, `local up` and the new-user test build it), and
 # every other test binary, the doc tests and the bench smoke (mostly waiting on servers and
@@ -131,6 +155,9 @@ fi
 if [ "${lane_b_rc}" = 0 ]; then
   echo "==> side-by-side bench smoke (debug build; Python peer skipped with a note if it cannot be installed)"
   SIDE_BY_SIDE_AFTER_WORKSPACE_TESTS=1 bash bench/side-by-side.sh --smoke || lane_b_rc=$?
+fi
+if [ "${lane_b_rc}" = 0 ]; then
+  arm64_checks || lane_b_rc=$?
 fi
 echo "     this lane finished $((SECONDS - lane_started)) s after the lanes started; waiting for the CLI's integration tests"
 wait "${lane_pid}" || lane_rc=$?
@@ -165,14 +192,4 @@ for t in "${otel_tests[@]}"; do
   (cd crates/lambda-worker && "$t" "${test_args[@]}")
 done
 cargo test "${otel[@]}" "${cargo_args[@]}" --doc -- crates/lambda-worker/ "${test_args[@]}"
-if [ -n "${arm64_pkg_pid}" ]; then
-  stage "arm64: the sample's package (started beside the tests; waiting for it), then its checks"
-  arm64_pkg_rc=0
-  wait "${arm64_pkg_pid}" || arm64_pkg_rc=$?
-  grep -v '^\s*Compiling' "${arm64_pkg_log}" | tail -n 20
-  rm -f "${arm64_pkg_log}"
-  echo "     arm64 package (dev profile, sid build root, nice 19 beside the tests) finished $((SECONDS - arm64_pkg_started)) s after it started"
-  [ "${arm64_pkg_rc}" = 0 ] || { echo "error: packaging the sample for arm64 failed (above)" >&2; exit 1; }
-  (cd crates/cli && TEMPORAL_LAMBDA_ARM64_ZIP="${arm64_zip}" "${cli_it}" arm64 --ignored "${test_args[@]}")
-fi
 stage "done"

@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use temporal_lambda_env::arch::{Arch, USD_PER_REQUEST};
+
 /// Throughput of one row.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Throughput {
@@ -25,18 +27,15 @@ pub(crate) struct Billing {
     pub(crate) latency_ms: Vec<f64>,
 }
 
-/// AWS Lambda's published x86 on-demand prices (us-east-1, first pricing tier).
-pub(crate) const PRICE_PER_GB_S: f64 = 0.000_016_666_7;
-/// Per request: $0.20 per million.
-pub(crate) const PRICE_PER_REQUEST: f64 = 0.20 / 1_000_000.0;
-
 impl Billing {
-    /// What the workload would cost on Lambda, per 1,000 workflows, in USD: GB-s × price +
-    /// invocations × request price, scaled from the workload's `n` workflows.
-    pub(crate) fn cost_per_1000(&self) -> Option<f64> {
+    /// What the workload would cost on Lambda on `arch`, per 1,000 workflows, in USD: GB-s ×
+    /// the architecture's price + invocations × the request price (Lambda's published
+    /// on-demand prices, `temporal_lambda_env::arch`), scaled from the workload's `n` workflows.
+    /// arm64 applies its price to the GB-s measured here (x86_64): a cost at the same speed.
+    pub(crate) fn cost_per_1000(&self, arch: Arch) -> Option<f64> {
         (self.n > 0).then(|| {
             let scale = 1000.0 / self.n as f64;
-            (self.gb_s * PRICE_PER_GB_S + self.invocations as f64 * PRICE_PER_REQUEST) * scale
+            (self.gb_s * arch.usd_per_gb_s() + self.invocations as f64 * USD_PER_REQUEST) * scale
         })
     }
 }

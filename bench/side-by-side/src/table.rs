@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 use std::time::Duration;
+use temporal_lambda_env::arch::Arch;
 
 use temporal_lambda_emulator::{cpu_millis, Fidelity};
 
@@ -359,7 +360,17 @@ fn billing_and_deadline_lines(mem: u32) -> Vec<Line> {
             "**cost per 1,000 workflows**, USD",
             true,
             Box::new(|r| {
-                let c = r.billing.as_ref()?.cost_per_1000()?;
+                let c = r.billing.as_ref()?.cost_per_1000(Arch::X86_64)?;
+                Some((c, format!("${c:.4}")))
+            }),
+        ),
+        (
+            "cost_arm64",
+            "cost per 1,000 workflows on arm64 (Graviton), USD (the same GB-s × $0.0000133334 + invocations × $0.20/M: at the speed measured here, on x86_64)".into(),
+            "cost per 1,000 workflows on arm64 (Graviton), USD",
+            true,
+            Box::new(|r| {
+                let c = r.billing.as_ref()?.cost_per_1000(Arch::Arm64)?;
                 Some((c, format!("${c:.4}")))
             }),
         ),

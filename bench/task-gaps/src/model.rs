@@ -2,9 +2,9 @@
 //! invocations the bench observed (under a long idle exit, so every gap is whole).
 
 /// Lambda x86 price per GB-second (us-east-1, published), USD.
-pub(crate) const USD_PER_GB_S: f64 = 0.000_016_666_7;
+pub(crate) const USD_PER_GB_S: f64 = temporal_lambda_env::arch::Arch::X86_64.usd_per_gb_s();
 /// Lambda price per request, USD ($0.20 per 1M).
-pub(crate) const USD_PER_REQUEST: f64 = 0.20 / 1e6;
+pub(crate) const USD_PER_REQUEST: f64 = temporal_lambda_env::arch::USD_PER_REQUEST;
 /// Latency a re-invocation adds to the task that triggers it on a warm sandbox, ms
 /// (crates/lambda-worker/README.md, "Idle exit").
 pub(crate) const REINVOKE_LATENCY_MS: f64 = 40.0;

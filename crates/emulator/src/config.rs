@@ -64,12 +64,59 @@ pub struct EmulatorConfig {
     /// LMI function gets at most (the "instances"; started at its first invocations). Default 3,
     /// as many as Lambda starts for AZ resiliency.
     pub managed_instances_environments: u32,
+    /// qemu user-mode emulation for arm64 functions on an x86_64 host (their `bootstrap` runs
+    /// under it, with the same Runtime API, limits, freezing and records; timings are then
+    /// emulated, not Graviton's). Default [`QemuUser::from_env`]; `None`: an arm64 function's
+    /// invocations fail with an error saying what to install.
+    pub qemu_aarch64: Option<QemuUser>,
+}
+
+/// A qemu user-mode emulator for aarch64 binaries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QemuUser {
+    /// The emulator, e.g. `/usr/bin/qemu-aarch64-static`.
+    pub program: PathBuf,
+    /// Where the aarch64 dynamic loader and libraries are (qemu's `-L`; a root with
+    /// `/lib/ld-linux-aarch64.so.1` and glibc). `None`: qemu's own default.
+    pub sysroot: Option<PathBuf>,
+}
+
+/// Environment variable naming the qemu aarch64 user-mode emulator the emulator runs arm64
+/// functions under (default: `qemu-aarch64-static`, then `qemu-aarch64`, on `PATH`).
+pub const QEMU_AARCH64_ENV: &str = "TEMPORAL_LAMBDA_QEMU_AARCH64";
+
+/// qemu's own environment variable for the aarch64 library root (its `-L`), read for
+/// [`QemuUser::sysroot`].
+pub const QEMU_SYSROOT_ENV: &str = "QEMU_LD_PREFIX";
+
+impl QemuUser {
+    /// From [`QEMU_AARCH64_ENV`] (else `qemu-aarch64-static` or `qemu-aarch64` on `PATH`) and
+    /// [`QEMU_SYSROOT_ENV`]; `None` if no emulator is found.
+    pub fn from_env() -> Option<QemuUser> {
+        let program = std::env::var_os(QEMU_AARCH64_ENV)
+            .map(PathBuf::from)
+            .or_else(|| {
+                let path = std::env::var_os("PATH")?;
+                ["qemu-aarch64-static", "qemu-aarch64"]
+                    .iter()
+                    .find_map(|name| {
+                        std::env::split_paths(&path)
+                            .map(|d| d.join(name))
+                            .find(|p| p.is_file())
+                    })
+            })?;
+        let sysroot = std::env::var_os(QEMU_SYSROOT_ENV)
+            .filter(|s| !s.is_empty())
+            .map(PathBuf::from);
+        Some(QemuUser { program, sysroot })
+    }
 }
 
 impl EmulatorConfig {
     /// Defaults: `127.0.0.1:0`, `us-east-1`, account `123456789012`, concurrency 10,
     /// async retry delays 60 s then 120 s (as Lambda), event-age unit 1 s, idle TTL 10 min,
-    /// init timeout 10 s, 3 Lambda Managed Instances environments per version, fidelity off, shutdown grace 500 ms, freshly generated credentials.
+    /// init timeout 10 s, 3 Lambda Managed Instances environments per version, fidelity off,
+    /// shutdown grace 500 ms, freshly generated credentials, qemu from the environment.
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Self {
             bind: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -88,6 +135,7 @@ impl EmulatorConfig {
             credentials: Credentials::generate(),
             sandbox_user: None,
             managed_instances_environments: 3,
+            qemu_aarch64: QemuUser::from_env(),
         }
     }
 

@@ -86,7 +86,10 @@ mod store;
 mod sts;
 mod trust;
 
-pub use config::{EmulatorConfig, COMPRESSED_ASYNC_RETRY_DELAYS, DEFAULT_ASYNC_RETRY_DELAYS};
+pub use config::{
+    EmulatorConfig, QemuUser, COMPRESSED_ASYNC_RETRY_DELAYS, DEFAULT_ASYNC_RETRY_DELAYS,
+    QEMU_AARCH64_ENV, QEMU_SYSROOT_ENV,
+};
 pub use credentials::{Credentials, API_TOKEN_FILE};
 pub use emulator::{Emulator, EmulatorHandle};
 pub use error::EmulatorError;

@@ -167,6 +167,14 @@ impl FunctionConfiguration {
             .unwrap_or_default()
     }
 
+    /// The function's instruction set architecture (`Architectures`, default `x86_64`).
+    pub fn arch(&self) -> temporal_lambda_env::arch::Arch {
+        self.architectures
+            .first()
+            .and_then(|a| temporal_lambda_env::arch::Arch::parse(a))
+            .unwrap_or(temporal_lambda_env::arch::Arch::X86_64)
+    }
+
     /// The Lambda Managed Instances settings, if the function runs there.
     pub fn managed_instances(&self) -> Option<&LambdaManagedInstancesCapacityProviderConfig> {
         self.capacity_provider_config
@@ -213,6 +221,9 @@ pub struct FunctionSpec {
     pub files: Vec<(String, Vec<u8>)>,
     /// Runs the function on Lambda Managed Instances (`CapacityProviderConfig`); `None`: on demand.
     pub managed_instances: Option<LambdaManagedInstancesCapacityProviderConfig>,
+    /// `Architectures`. Default `x86_64`; an `arm64` function runs under qemu on an x86_64 host
+    /// ([`crate::EmulatorConfig::qemu_aarch64`]).
+    pub arch: temporal_lambda_env::arch::Arch,
 }
 
 impl FunctionSpec {
@@ -231,7 +242,13 @@ impl FunctionSpec {
             role: None,
             files: Vec::new(),
             managed_instances: None,
+            arch: temporal_lambda_env::arch::Arch::X86_64,
         }
+    }
+    /// Sets `Architectures` (see [`FunctionSpec::arch`]).
+    pub fn arch(mut self, arch: temporal_lambda_env::arch::Arch) -> Self {
+        self.arch = arch;
+        self
     }
     /// Runs the function on Lambda Managed Instances with these settings (memory at least
     /// 2048 MB; only published versions can then be invoked).

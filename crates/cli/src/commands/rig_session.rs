@@ -74,6 +74,18 @@ pub struct RigArgs {
     /// pollers after 1 s, instead of every 3 and after 5 minutes), to try `retire` locally.
     #[arg(long)]
     fast_drainage: bool,
+    /// Run the functions on Lambda Managed Instances: each published version gets
+    /// --environments execution environments, each serving up to --max-concurrency invocations
+    /// at once over one shared worker (memory raised to LMI's 2048 MB minimum).
+    #[arg(long)]
+    managed_instances: bool,
+    /// With --managed-instances: `PerExecutionEnvironmentMaxConcurrency`.
+    #[arg(long, default_value_t = 8, requires = "managed_instances", value_parser = clap::value_parser!(u32).range(1..=64))]
+    max_concurrency: u32,
+    /// With --managed-instances: execution environments per published version (the capacity
+    /// provider's instances).
+    #[arg(long, default_value_t = 2, requires = "managed_instances", value_parser = clap::value_parser!(u32).range(1..=16))]
+    environments: u32,
 }
 
 fn parse_fidelity(s: &str) -> Result<Fidelity, String> {
@@ -275,6 +287,12 @@ fn rig_options(args: &RigArgs, first: &Planned, ui: bool) -> local_rig::RigOptio
         tls: args.tls,
         fidelity: args.fidelity,
         memory_mb: args.memory_mb,
+        managed_instances: args
+            .managed_instances
+            .then_some(local_rig::ManagedInstances {
+                max_concurrency: args.max_concurrency,
+                environments: args.environments,
+            }),
         dynamic_config: if args.fast_drainage {
             local_rig::FAST_DRAINAGE
                 .iter()
@@ -353,6 +371,11 @@ pub(crate) fn rig_json(rig: &Rig) -> serde_json::Value {
         "functions": rig.functions,
         "fidelity": rig.emulator.fidelity().to_string(),
         "memory_mb": rig.memory_mb,
+        "managed_instances": rig.managed_instances.map(|m| serde_json::json!({
+            "capacity_provider_arn": local_rig::ManagedInstances::CAPACITY_PROVIDER_ARN,
+            "max_concurrency": m.max_concurrency,
+            "environments": m.environments,
+        })),
     })
 }
 
@@ -377,6 +400,13 @@ fn rig_summary(rig: &Rig, workflow_type: &str) -> String {
         rig.memory_mb,
         f64::from(temporal_lambda_emulator::cpu_millis(rig.memory_mb)) / 1000.0
     ));
+    if let Some(m) = rig.managed_instances {
+        s.push_str(&format!(
+            "  managed instances {} environment(s) per version, up to {} invocations at once in each
+",
+            m.environments, m.max_concurrency
+        ));
+    }
     for (i, f) in rig.functions.iter().enumerate() {
         // Each function's version is made current as it is deployed: the last one of a
         // deployment is the current one.

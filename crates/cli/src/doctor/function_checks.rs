@@ -119,7 +119,7 @@ pub(super) fn function_env(f: &Facts) -> Verdict {
 
 /// `function-identity`: the code answers the describe request as the registered version.
 pub(super) fn function_identity(f: &Facts) -> Verdict {
-    let (arn, _) = gate!(f.function_config());
+    let (arn, cfg) = gate!(f.function_config());
     let (dep, build) = (&f.inputs.deployment_name, &f.inputs.build_id);
     match &f.code {
         Some(Ok(d)) if &d.deployment_name == dep && &d.build_id == build => Verdict::ok(format!(
@@ -136,12 +136,31 @@ pub(super) fn function_identity(f: &Facts) -> Verdict {
                 d.deployment_name, d.build_id
             ),
         ),
+        Some(Err(e)) if cannot_exec(e) => {
+            let arch = cfg.architecture.as_deref().unwrap_or("x86_64");
+            Verdict::fail(
+                format!(
+                    "{arn} cannot start its bootstrap: it was built for another architecture than the function's Architectures [\"{arch}\"] ({e})"
+                ),
+                format!(
+                    "package it for {arch} (temporal-lambda package --arch {arch}) and deploy it again (temporal-lambda deploy --arch {arch}); or deploy this zip to a function with its architecture"
+                ),
+            )
+        }
         Some(Err(e)) => Verdict::fail(
             e.clone(),
             "look at the error above (config, crash at start) and the function's logs; redeploy with temporal-lambda deploy",
         ),
         None => Verdict::skip(NOT_CHECKED),
     }
+}
+
+/// Lambda's answer when it cannot exec `bootstrap` at all: `Runtime.InvalidEntrypoint` with
+/// "exec format error" — an executable for the other architecture (Lambda's own wording; the
+/// invoke's error type and message are all the caller gets).
+fn cannot_exec(describe_error: &str) -> bool {
+    describe_error.contains("Runtime.InvalidEntrypoint")
+        && describe_error.contains("exec format error")
 }
 
 /// `secret-grant`: when the function reads its API key from a secret, its execution role may

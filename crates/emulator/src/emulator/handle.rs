@@ -135,7 +135,7 @@ impl EmulatorHandle {
             timeout: Some(timeout),
             memory_size: Some(spec.memory_mb),
             env: Some(spec.env),
-            architectures: None,
+            architectures: Some(vec![spec.arch.lambda_name().to_string()]),
             capacity_provider: spec.managed_instances,
         };
         crate::service::create_function(&self.inner, nf, prepared, false, spec.concurrency)

@@ -319,6 +319,7 @@ impl Sandbox<'_> {
             init: r.cold.then_some(self.init_duration).flatten(),
             limits: None,
             environment: Some((self.id, r.peak)),
+            architecture: self.architecture.as_deref(),
         }
         .write(&self.log)
         .await;

@@ -25,6 +25,7 @@ mod concurrent;
 mod env;
 mod events;
 mod freezer;
+mod launch;
 mod process;
 mod report;
 mod serial;
@@ -87,6 +88,18 @@ pub(crate) struct Sandbox<'a> {
     reclaim: bool,
     last_mem: u64,
     frozen_before: Duration,
+    /// What REPORT lines add for an arm64 function (see [`architecture_note`]).
+    architecture: Option<String>,
+}
+
+/// `arm64` for an arm64 function, with the user-mode emulator that runs it on this host;
+/// `None` for x86_64 (Lambda's default, as its REPORT lines have no such field).
+fn architecture_note(version: &StoredVersion, emulated_by: Option<&str>) -> Option<String> {
+    let arch = version.config.arch();
+    (arch != temporal_lambda_env::arch::Arch::X86_64).then(|| match emulated_by {
+        Some(by) => format!("{arch} (emulated by {by})"),
+        None => arch.to_string(),
+    })
 }
 
 /// On Lambda Managed Instances the environment's CPU is its vCPUs (memory / GiB per vCPU), not
@@ -176,6 +189,7 @@ impl<'a> Sandbox<'a> {
             }
         };
         report.started(proc.pid, &log.name);
+        let architecture = architecture_note(&version, proc.emulated_by.as_deref());
         let sandbox = Sandbox {
             inner,
             id,
@@ -198,6 +212,7 @@ impl<'a> Sandbox<'a> {
             reclaim: false,
             last_mem: 0,
             frozen_before: Duration::ZERO,
+            architecture,
         };
         sandbox.log_started();
         Some(sandbox)

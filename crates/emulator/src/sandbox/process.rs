@@ -207,6 +207,8 @@ pub(super) struct Proc<'a> {
     pub(super) pid: Option<u32>,
     pub(super) pipes: Vec<tokio::task::JoinHandle<()>>,
     pub(super) started: Instant,
+    /// The user-mode emulator running `bootstrap` (another architecture than the host's).
+    pub(super) emulated_by: Option<String>,
 }
 
 /// Starts `bootstrap` in its own process group (and the sandbox's cgroups, before it execs).
@@ -220,8 +222,19 @@ pub(super) fn spawn_process<'a>(
     fs: &crate::isolation::SandboxFs,
 ) -> Result<Proc<'a>, String> {
     let bootstrap = fs.task_root.join("bootstrap");
-    let mut cmd = tokio::process::Command::new(&bootstrap);
-    cmd.current_dir(&version.code_dir)
+    let launch = super::launch::plan_launch(
+        &bootstrap,
+        version.config.arch(),
+        super::launch::binary_arch(&version.code_dir.join("bootstrap")),
+        temporal_lambda_env::arch::Arch::host(),
+        inner.config.qemu_aarch64.as_ref(),
+    )?;
+    if let Some(by) = &launch.emulated_by {
+        log_emulation_notice(by);
+    }
+    let mut cmd = tokio::process::Command::new(&launch.program);
+    cmd.args(&launch.args)
+        .current_dir(&version.code_dir)
         .env_clear()
         .envs(env)
         .stdin(Stdio::null())
@@ -274,7 +287,19 @@ pub(super) fn spawn_process<'a>(
         pid,
         pipes,
         started,
+        emulated_by: launch.emulated_by,
     })
+}
+
+/// Once per emulator process: the timings of emulated functions are not the real hardware's.
+fn log_emulation_notice(by: &str) {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        tracing::warn!(
+            emulator = by,
+            "arm64 functions run under {by} on this host: their timings (init, durations) are emulated, not Graviton's"
+        );
+    });
 }
 
 /// Lambda's shutdown phase: `SIGTERM` to the runtime, then (by the caller) `SIGKILL` once the

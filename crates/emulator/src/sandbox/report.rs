@@ -68,6 +68,8 @@ pub(super) struct Report<'a> {
     /// Lambda Managed Instances: the execution environment and the most invocations it ran at
     /// once during this one.
     pub(super) environment: Option<(&'a str, u32)>,
+    /// An arm64 function: its architecture, and the emulator that ran it on this host.
+    pub(super) architecture: Option<&'a str>,
 }
 
 impl Report<'_> {
@@ -100,6 +102,10 @@ impl Report<'_> {
             line.push_str(&format!(
                 "\tExecution Environment: {env}\tConcurrent Invocations: {n}"
             ));
+        }
+        // Not in Lambda's REPORT: an arm64 function says so (and that its timings are emulated).
+        if let Some(a) = self.architecture {
+            line.push_str(&format!("\tArchitecture: {a}"));
         }
         line
     }

@@ -307,6 +307,7 @@ impl Sandbox<'_> {
         let memory_size = self.version.config.memory_size;
         let timeout_s = self.version.config.timeout;
         let request_id = inv.request_id.clone();
+        let architecture = self.architecture.clone();
         let report_line = |mem: u64| Report {
             request_id: &request_id,
             duration,
@@ -315,6 +316,7 @@ impl Sandbox<'_> {
             init,
             limits,
             environment: None,
+            architecture: architecture.as_deref(),
         };
         match end {
             End::Done(RuntimeEvent::Response { body, .. }) => {

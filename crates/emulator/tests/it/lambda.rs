@@ -1292,3 +1292,35 @@ async fn duplicate_event_fault_delivers_each_event_twice_with_the_same_request_i
     assert_eq!(emu.invocations().iter().filter(|r| r.duplicate).count(), 2);
     emu.shutdown().await;
 }
+
+/// A `bootstrap` built for the other architecture than the function's `Architectures` fails at
+/// invoke as Lambda fails it (`Runtime.InvalidEntrypoint`, exec format error), naming both
+/// architectures and the fix.
+#[tokio::test]
+async fn a_bootstrap_for_the_other_architecture_fails_naming_both() {
+    use temporal_lambda_env::arch::Arch;
+    let dir = tempfile::tempdir().unwrap();
+    let emu = start(dir.path()).await;
+    let host = Arch::host().expect("a Lambda architecture");
+    let other = match host {
+        Arch::X86_64 => Arch::Arm64,
+        Arch::Arm64 => Arch::X86_64,
+    };
+    // The test function is built for this host; the function says the other architecture.
+    emu.create_function_from_path(FunctionSpec::new("wrong-arch", test_function()).arch(other))
+        .await
+        .unwrap();
+    let out = emu.invoke("wrong-arch", b"{}").await.unwrap();
+    assert_eq!(out.function_error.as_deref(), Some("Unhandled"));
+    let j: serde_json::Value = serde_json::from_slice(&out.payload).unwrap();
+    assert_eq!(j["errorType"], "Runtime.InvalidEntrypoint", "{j}");
+    let msg = j["errorMessage"].as_str().unwrap();
+    assert!(msg.contains("exec format error"), "{msg}");
+    assert!(msg.contains(&format!("an {host} executable")), "{msg}");
+    assert!(
+        msg.contains(&format!("Architectures is [\"{other}\"]")),
+        "{msg}"
+    );
+    assert!(msg.contains(&format!("--arch {other}")), "{msg}");
+    emu.shutdown().await;
+}

@@ -270,6 +270,19 @@ fn function_identity() {
         "Runtime.ExitError",
         "redeploy with temporal-lambda deploy",
     );
+    // The healthy function is arm64; its bootstrap an x86_64 executable: Lambda cannot exec it.
+    f.code = Some(Err(
+        "Unhandled error: Runtime.InvalidEntrypoint: RequestId: r1 Error: fork/exec \
+         /var/task/bootstrap: exec format error"
+            .into(),
+    ));
+    assert_check(
+        &f,
+        CheckId::FunctionIdentity,
+        Status::Fail,
+        &format!("{ARN} cannot start its bootstrap: it was built for another architecture than the function's Architectures [\"arm64\"]"),
+        "temporal-lambda package --arch arm64",
+    );
 }
 
 #[test]

@@ -118,6 +118,31 @@ pub(crate) fn version_of(
         .map(str::to_string)
 }
 
+/// The workflow's history, from `temporal workflow show --output json`.
+pub(crate) fn history(
+    server: &temporal_dev_server::DevServer,
+    workflow_id: &str,
+) -> serde_json::Value {
+    let out = std::process::Command::new(server.binary())
+        .args([
+            "workflow",
+            "show",
+            "--workflow-id",
+            workflow_id,
+            "--output",
+            "json",
+        ])
+        .args(["--address", &server.address(), "--namespace", "default"])
+        .output()
+        .expect("temporal CLI runs");
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "history of {workflow_id}: {e}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
 /// Whether the workflow is still running (from the server's mutable state, not visibility).
 #[allow(dead_code)]
 pub(crate) fn is_running(server: &temporal_dev_server::DevServer, workflow_id: &str) -> bool {
