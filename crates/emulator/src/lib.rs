@@ -73,6 +73,10 @@ mod logs;
 mod managed;
 /// The smallest memory size of a function on Lambda Managed Instances, in MB (2 GB).
 pub use managed::MIN_MEMORY_MB as MANAGED_INSTANCES_MIN_MEMORY_MB;
+pub use managed::{
+    vcpus as managed_instances_vcpus,
+    DEFAULT_GIB_PER_VCPU as MANAGED_INSTANCES_DEFAULT_GIB_PER_VCPU,
+};
 mod model;
 mod records;
 mod request_auth;

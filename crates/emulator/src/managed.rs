@@ -20,7 +20,7 @@ pub(crate) const GIB_PER_VCPU_RANGE: std::ops::RangeInclusive<f64> = 2.0..=8.0;
 pub const MIN_MEMORY_MB: u32 = 2048;
 /// The default `ExecutionEnvironmentMemoryGiBPerVCpu`. AWS's API docs are silent; LocalStack
 /// uses 2.0, an AWS-authored agent skill says 4:1. The emulator uses 2.0.
-pub(crate) const DEFAULT_GIB_PER_VCPU: f64 = 2.0;
+pub const DEFAULT_GIB_PER_VCPU: f64 = 2.0;
 /// The Rust runtime's default concurrency: "8 concurrent requests per vCPU" (AWS, LMI Rust page).
 pub(crate) const DEFAULT_CONCURRENCY_PER_VCPU: u32 = 8;
 /// An LMI init may take "the maximum of 130 seconds or the configured function timeout (up to
@@ -54,7 +54,7 @@ pub(crate) fn environment_vcpus(
 }
 
 /// vCPUs of an environment: memory (GiB) / GiB per vCPU, whole, at least 1.
-pub(crate) fn vcpus(memory_mb: u32, gib_per_vcpu: f64) -> u32 {
+pub fn vcpus(memory_mb: u32, gib_per_vcpu: f64) -> u32 {
     let v = (f64::from(memory_mb) / 1024.0 / gib_per_vcpu).floor();
     if v.is_finite() && v >= 1.0 {
         v as u32

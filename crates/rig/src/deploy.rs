@@ -225,10 +225,7 @@ impl Rig {
             .map_err(step("deleting the on-demand function"))?;
         let spec = self
             .function_spec(f, bootstrap)?
-            .memory_mb(
-                self.memory_mb
-                    .max(temporal_lambda_emulator::MANAGED_INSTANCES_MIN_MEMORY_MB),
-            )
+            .memory_mb(crate::ManagedInstances::memory_mb(self.memory_mb))
             .managed_instances(
                 LambdaManagedInstancesCapacityProviderConfig::new(
                     crate::ManagedInstances::CAPACITY_PROVIDER_ARN,

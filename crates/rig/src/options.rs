@@ -76,6 +76,20 @@ impl ManagedInstances {
     /// exist).
     pub const CAPACITY_PROVIDER_ARN: &'static str =
         "arn:aws:lambda:us-east-1:123456789012:capacity-provider:temporal-lambda-rig";
+
+    /// An environment's memory for `requested` MB: at least LMI's minimum
+    /// ([`temporal_lambda_emulator::MANAGED_INSTANCES_MIN_MEMORY_MB`]).
+    pub fn memory_mb(requested: u32) -> u32 {
+        requested.max(temporal_lambda_emulator::MANAGED_INSTANCES_MIN_MEMORY_MB)
+    }
+
+    /// An environment's vCPUs for `requested` MB (memory / LMI's default 2 GiB per vCPU).
+    pub fn vcpus(requested: u32) -> u32 {
+        temporal_lambda_emulator::managed_instances_vcpus(
+            Self::memory_mb(requested),
+            temporal_lambda_emulator::MANAGED_INSTANCES_DEFAULT_GIB_PER_VCPU,
+        )
+    }
 }
 
 /// Dev server dynamic config under which a build drains and can be retired within seconds: the

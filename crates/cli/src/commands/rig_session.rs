@@ -394,18 +394,22 @@ fn rig_summary(rig: &Rig, workflow_type: &str) -> String {
     if let Some(ui) = rig.server.ui_url() {
         s.push_str(&format!("  Temporal UI      {ui}\n"));
     }
-    s.push_str(&format!(
-        "  fidelity         {} ({} MB: {:.3} vCPU)\n",
-        rig.emulator.fidelity(),
-        rig.memory_mb,
-        f64::from(temporal_lambda_emulator::cpu_millis(rig.memory_mb)) / 1000.0
-    ));
-    if let Some(m) = rig.managed_instances {
-        s.push_str(&format!(
-            "  managed instances {} environment(s) per version, up to {} invocations at once in each
-",
-            m.environments, m.max_concurrency
-        ));
+    match rig.managed_instances {
+        None => s.push_str(&format!(
+            "  fidelity         {} ({} MB: {:.3} vCPU)\n",
+            rig.emulator.fidelity(),
+            rig.memory_mb,
+            f64::from(temporal_lambda_emulator::cpu_millis(rig.memory_mb)) / 1000.0
+        )),
+        Some(m) => s.push_str(&format!(
+            "  fidelity         {} (Lambda Managed Instances: {} MB, {} vCPU per environment)\n  \
+             environments     {} per version, up to {} invocations at once in each\n",
+            rig.emulator.fidelity(),
+            local_rig::ManagedInstances::memory_mb(rig.memory_mb),
+            local_rig::ManagedInstances::vcpus(rig.memory_mb),
+            m.environments,
+            m.max_concurrency
+        )),
     }
     for (i, f) in rig.functions.iter().enumerate() {
         // Each function's version is made current as it is deployed: the last one of a
