@@ -194,6 +194,7 @@ async fn the_server_invokes_an_arm64_function_under_qemu_and_five_workflows_comp
         .count();
     let logs = rig.emu.logs("hello-arm64").unwrap();
     let reports: Vec<&str> = logs.lines().filter(|l| l.starts_with("REPORT")).collect();
+    let arm64_init = init_durations(&reports);
     eprintln!(
         "arm64 under qemu: 5 workflows in {:.1} s, {} invocations, {late} past their deadline; {}",
         t0.elapsed().as_secs_f64(),
@@ -209,4 +210,83 @@ async fn the_server_invokes_an_arm64_function_under_qemu_and_five_workflows_comp
             "{r}"
         );
     }
+
+    // The same sample built for this host (the workspace's debug `bootstrap`, stripped), shipped
+    // beside it as an x86_64 function: sizes and init times measured in this run (init under
+    // qemu is not a Graviton figure).
+    let native = crate::new_project::workspace_build_dir().join("debug/bootstrap");
+    if !native.is_file() {
+        eprintln!(
+            "no {} to compare with (build the workspace first)",
+            native.display()
+        );
+        return;
+    }
+    let x86_zip = support::sample_zip(&native);
+    let o = rig.cli(
+        EXE,
+        &[
+            "ship",
+            "--zip",
+            x86_zip.to_str().unwrap(),
+            "--arch",
+            "x86_64",
+            "--function-name",
+            "hello-x86",
+            "--task-queue",
+            "hello-x86",
+            // Its own Worker Deployment: the same code, another function.
+            "--env",
+            "HELLO_DEPLOYMENT_NAME=hello-x86-app",
+            "--execution-role",
+            support::EXECUTION_ROLE,
+            "--timeout",
+            "60s",
+            "--trusted-principal",
+            support::SERVER_PRINCIPAL,
+            "--address",
+            &address,
+            "--state-file",
+            dir.0.join("ship-x86.json").to_str().unwrap(),
+            "--verify-workflow",
+            "HelloWorkflow",
+            "--verify-input",
+            "\"x86\"",
+            "-o",
+            "json",
+        ],
+    );
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let x86_logs = rig.emu.logs("hello-x86").unwrap();
+    let x86_reports: Vec<&str> = x86_logs
+        .lines()
+        .filter(|l| l.starts_with("REPORT"))
+        .collect();
+    assert!(
+        x86_reports.iter().all(|r| !r.contains("Architecture:")),
+        "x86_64 REPORT lines are Lambda's: {x86_reports:?}"
+    );
+    let size = |p: &std::path::Path| std::fs::metadata(p).unwrap().len() as f64 / 1e6;
+    let x86_bootstrap = dir.0.join("bootstrap-x86");
+    support::extract_bootstrap(&x86_zip, &x86_bootstrap);
+    let arm64_bootstrap = dir.0.join("bootstrap-arm64");
+    support::extract_bootstrap(&zip, &arm64_bootstrap);
+    eprintln!(
+        "arm64 vs x86_64 (dev profile): zip {:.1} vs {:.1} MB, bootstrap {:.1} vs {:.1} MB, \
+         REPORT Init Duration {arm64_init:?} ms (under qemu-aarch64, emulated) vs {:?} ms (native)",
+        size(&zip),
+        size(&x86_zip),
+        size(&arm64_bootstrap),
+        size(&x86_bootstrap),
+        init_durations(&x86_reports)
+    );
+}
+
+/// The `Init Duration` of each REPORT line that has one, ms.
+fn init_durations(reports: &[&str]) -> Vec<f64> {
+    reports
+        .iter()
+        .filter_map(|r| r.split("Init Duration: ").nth(1))
+        .filter_map(|r| r.split(" ms").next()?.parse().ok())
+        .collect()
 }

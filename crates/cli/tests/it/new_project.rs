@@ -18,7 +18,7 @@ use support::{repo_root, stderr, stdout, venv_bin, TempDir};
 
 const EXE: &str = env!("CARGO_BIN_EXE_temporal-lambda");
 
-fn workspace_build_dir() -> PathBuf {
+pub(crate) fn workspace_build_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
         .unwrap_or_else(|| repo_root().join("target"))
