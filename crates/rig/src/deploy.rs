@@ -180,7 +180,8 @@ impl Rig {
         spec = spec
             .timeout(f.timeout)
             .memory_mb(self.memory_mb)
-            .concurrency(f.concurrency);
+            .concurrency(f.concurrency)
+            .arch(self.arch);
         // The function's connection, from the shared model (with --tls: the front, its CA and
         // the API key). The CA goes into the function's code, as `package` puts it into the zip:
         // the sandbox runs as an unprivileged user that cannot read the rig's state dir.

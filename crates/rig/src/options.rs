@@ -57,6 +57,9 @@ pub struct RigOptions {
     /// Run the functions on Lambda Managed Instances (many invocations at once per execution
     /// environment) instead of on-demand Lambda; `None`: on-demand.
     pub managed_instances: Option<ManagedInstances>,
+    /// The functions' `Architectures` (their `bootstrap` must be built for it; arm64 runs under
+    /// qemu on an x86_64 host, see [`temporal_lambda_emulator::EmulatorConfig::qemu_aarch64`]).
+    pub arch: temporal_lambda_env::arch::Arch,
 }
 
 /// The rig's Lambda Managed Instances settings: a capacity provider of `environments` execution
@@ -171,6 +174,7 @@ impl RigOptions {
             memory_mb: 256,
             dynamic_config: Vec::new(),
             managed_instances: None,
+            arch: temporal_lambda_env::arch::Arch::X86_64,
         }
     }
 }

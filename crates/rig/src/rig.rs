@@ -55,6 +55,8 @@ pub struct Rig {
     pub memory_mb: u32,
     /// Lambda Managed Instances (`None`: on-demand Lambda).
     pub managed_instances: Option<crate::ManagedInstances>,
+    /// The functions' `Architectures`.
+    pub arch: temporal_lambda_env::arch::Arch,
 }
 
 /// The rig's TLS front and the API key it requires (stored 0600 in `api_key_file`). `Debug`
@@ -242,6 +244,7 @@ pub async fn start_rig(
         tls,
         memory_mb: opts.memory_mb,
         managed_instances: opts.managed_instances,
+        arch: opts.arch,
     };
     rig.deploy(&opts.function_options(), bootstrap, progress)
         .await?;

@@ -32,6 +32,8 @@ pub struct WorkerCrate {
     pub bin: String,
     /// Cargo's target directory (the rig keeps its state under it).
     pub target_dir: PathBuf,
+    /// The root of the crate's workspace (its own directory when it is not a member of one).
+    pub workspace_root: PathBuf,
     /// Build in release mode.
     pub release: bool,
 }
@@ -73,6 +75,7 @@ pub fn resolve_worker(src: &WorkerSource) -> Result<WorkerCrate, LocalError> {
         manifest_path: PathBuf::from(chosen["manifest_path"].as_str().unwrap_or_default()),
         bin,
         target_dir,
+        workspace_root,
         release: src.release,
     })
 }

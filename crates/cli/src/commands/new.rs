@@ -35,6 +35,10 @@ pub struct NewArgs {
     /// Take them from crates.io.
     #[arg(long)]
     crates_io: bool,
+    /// Lambda architecture the project's commands build and deploy for: x86_64 or arm64
+    /// (Graviton).
+    #[arg(long, default_value = "x86_64", value_parser = super::args::parse_arch)]
+    arch: temporal_lambda_package::Arch,
 }
 
 /// Runs `new`.
@@ -60,6 +64,7 @@ pub fn run(output: Output, args: NewArgs) -> anyhow::Result<()> {
         build_id: args.build_id,
         task_queue: args.task_queue,
         toolkit: toolkit.clone(),
+        arch: args.arch,
     })?;
     emit(output, &r, || {
         format!(

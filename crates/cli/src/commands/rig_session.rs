@@ -79,6 +79,13 @@ pub struct RigArgs {
     /// at once over one shared worker (memory raised to LMI's 2048 MB minimum).
     #[arg(long)]
     managed_instances: bool,
+    /// The functions' Lambda architecture: x86_64 or arm64 (Graviton). Another one than this
+    /// machine's is built as `package --arch` builds it (rustup's target, or the builder
+    /// TEMPORAL_LAMBDA_ARM64_CARGO names) and runs under qemu user-mode emulation
+    /// (`qemu-aarch64-static`; its aarch64 libraries from QEMU_LD_PREFIX, or the host's multiarch
+    /// `libc6:arm64`): the same Runtime API and limits, emulated timings.
+    #[arg(long, default_value = "x86_64", value_parser = super::args::parse_arch)]
+    arch: temporal_lambda_package::Arch,
     /// With --managed-instances: `PerExecutionEnvironmentMaxConcurrency`.
     #[arg(long, default_value_t = 8, requires = "managed_instances", value_parser = clap::value_parser!(u32).range(1..=64))]
     max_concurrency: u32,
@@ -203,7 +210,7 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
         port_free(p, "--temporal-port")?;
     }
     let planned = plan(args)?;
-    let built = build_all(output, &planned)?;
+    let built = build_all(output, &planned, args.arch)?;
     let bootstrap_of = |w: &local_rig::WorkerCrate| {
         built
             .iter()
@@ -248,6 +255,7 @@ pub(crate) async fn start(output: Output, args: &RigArgs, ui: bool) -> anyhow::R
 fn build_all(
     output: Output,
     planned: &[Planned],
+    arch: temporal_lambda_package::Arch,
 ) -> anyhow::Result<Vec<(local_rig::WorkerCrate, PathBuf)>> {
     let mut built: Vec<(local_rig::WorkerCrate, PathBuf)> = Vec::new();
     for p in planned {
@@ -255,18 +263,65 @@ fn build_all(
         if built.iter().any(|(b, _)| b.same_build(w)) {
             continue;
         }
-        say(
-            output,
-            &format!(
-                "building {} ({}, cargo build{}; the first build of a new crate takes a few minutes)",
-                w.package,
-                w.manifest_path.display(),
-                if w.release { " --release" } else { "" }
-            ),
-        );
-        built.push((w.clone(), local_rig::build_worker(w)?));
+        if Some(arch) == temporal_lambda_package::Arch::host() {
+            say(
+                output,
+                &format!(
+                    "building {} ({}, cargo build{}; the first build of a new crate takes a few minutes)",
+                    w.package,
+                    w.manifest_path.display(),
+                    if w.release { " --release" } else { "" }
+                ),
+            );
+        }
+        built.push((w.clone(), build_worker_for(output, w, arch)?));
     }
     Ok(built)
+}
+
+/// Builds `w`'s `bootstrap` for `arch`: `cargo build` for this machine's architecture, else as
+/// `package --arch` builds it ([`build_for`]).
+pub(crate) fn build_worker_for(
+    output: Output,
+    w: &local_rig::WorkerCrate,
+    arch: temporal_lambda_package::Arch,
+) -> anyhow::Result<PathBuf> {
+    if Some(arch) == temporal_lambda_package::Arch::host() {
+        Ok(local_rig::build_worker(w)?)
+    } else {
+        build_for(output, w, arch)
+    }
+}
+
+/// Builds `w` for another architecture than the host's, as `package` builds it (rustup's
+/// target or the builder `TEMPORAL_LAMBDA_ARM64_CARGO` names, through cargo zigbuild).
+fn build_for(
+    output: Output,
+    w: &local_rig::WorkerCrate,
+    arch: temporal_lambda_package::Arch,
+) -> anyhow::Result<PathBuf> {
+    // From the workspace root, as `package` is run: a build root (TEMPORAL_LAMBDA_ARM64_CARGO)
+    // sees the directory it runs in, and a member needs its workspace's manifest.
+    let mut opts = temporal_lambda_package::BuildOptions::new(&w.workspace_root, arch).bin(&w.bin);
+    opts.package = Some(w.package.clone());
+    if !w.release {
+        opts.profile = temporal_lambda_package::Profile::Named("dev".into());
+    }
+    say(
+        output,
+        &format!(
+            "building {} for {arch} (cargo zigbuild{}; the emulator runs it under qemu)",
+            w.package,
+            if w.release { " --release" } else { "" }
+        ),
+    );
+    let mut progress = |line: &str| {
+        if output == Output::Text {
+            eprintln!("{line}");
+        }
+    };
+    temporal_lambda_package::build(&opts, &mut progress)
+        .map_err(|e| anyhow::anyhow!("building {} for {arch}: {e}", w.package))
 }
 
 /// The rig's options from the flags, with `first` as its first function.
@@ -287,6 +342,7 @@ fn rig_options(args: &RigArgs, first: &Planned, ui: bool) -> local_rig::RigOptio
         tls: args.tls,
         fidelity: args.fidelity,
         memory_mb: args.memory_mb,
+        arch: args.arch,
         managed_instances: args
             .managed_instances
             .then_some(local_rig::ManagedInstances {
@@ -371,6 +427,7 @@ pub(crate) fn rig_json(rig: &Rig) -> serde_json::Value {
         "functions": rig.functions,
         "fidelity": rig.emulator.fidelity().to_string(),
         "memory_mb": rig.memory_mb,
+        "architecture": rig.arch,
         "managed_instances": rig.managed_instances.map(|m| serde_json::json!({
             "capacity_provider_arn": local_rig::ManagedInstances::CAPACITY_PROVIDER_ARN,
             "max_concurrency": m.max_concurrency,
@@ -393,6 +450,12 @@ fn rig_summary(rig: &Rig, workflow_type: &str) -> String {
     }
     if let Some(ui) = rig.server.ui_url() {
         s.push_str(&format!("  Temporal UI      {ui}\n"));
+    }
+    if Some(rig.arch) != temporal_lambda_package::Arch::host() {
+        s.push_str(&format!(
+            "  architecture     {} (under qemu user-mode emulation: timings are emulated)\n",
+            rig.arch
+        ));
     }
     match rig.managed_instances {
         None => s.push_str(&format!(

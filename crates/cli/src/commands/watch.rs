@@ -17,7 +17,7 @@ use tokio::signal::unix::{signal, SignalKind};
 
 use crate::local_rig;
 
-use super::rig_session::{rig_json, say, start, stop, RigArgs, Served, Started};
+use super::rig_session::{build_worker_for, rig_json, say, start, stop, RigArgs, Served, Started};
 use super::Output;
 
 /// How long the files must be quiet before a rebuild starts (editors write in bursts).
@@ -202,8 +202,8 @@ impl Session<'_> {
                 names.join(", ")
             ),
         );
-        let w = worker.clone();
-        let built = tokio::task::spawn_blocking(move || local_rig::build_worker(&w)).await?;
+        let (w, arch) = (worker.clone(), rig.arch);
+        let built = tokio::task::spawn_blocking(move || build_worker_for(output, &w, arch)).await?;
         let bootstrap = match built {
             Ok(b) => b,
             Err(e) => {

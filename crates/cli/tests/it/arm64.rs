@@ -290,3 +290,56 @@ fn init_durations(reports: &[&str]) -> Vec<f64> {
         .filter_map(|r| r.split(" ms").next()?.parse().ok())
         .collect()
 }
+
+/// `local demo --arch arm64` builds the sample as `package --arch arm64` builds it (here through
+/// the build root, in the target dir scripts/test.sh packaged it in, so nothing is compiled
+/// again) and the emulator runs it under qemu: the server-driven workflows complete.
+#[test]
+#[ignore = "needs the arm64 build root and its build of the sample: scripts/test.sh runs this \
+            with --ignored after packaging it"]
+fn local_demo_builds_for_arm64_and_runs_it_under_qemu() {
+    let builder = std::env::var_os(temporal_lambda_package::ARM64_CARGO_ENV).expect(
+        "TEMPORAL_LAMBDA_ARM64_CARGO: run scripts/install-arm64-toolchain.sh, or scripts/test.sh",
+    );
+    let o = std::process::Command::new(EXE)
+        .current_dir(repo_root())
+        .env(temporal_lambda_package::ARM64_CARGO_ENV, &builder)
+        .env("CARGO_TARGET_DIR", repo_root().join("target/arm64"))
+        .env(
+            "PATH",
+            format!(
+                "{}:{}",
+                support::venv_bin().display(),
+                std::env::var("PATH").unwrap_or_default()
+            ),
+        )
+        .args([
+            "local",
+            "demo",
+            "--arch",
+            "arm64",
+            "--fidelity",
+            "off",
+            "-p",
+            "hello-worker",
+        ])
+        .args(["--workflows", "2", "-o", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let results: Vec<&str> = report["workflows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["result"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        results,
+        ["\"Hello, Lambda #0!\"", "\"Hello, Lambda #1!\""],
+        "{report:#}"
+    );
+    assert_eq!(report["deadline_overruns"], 0, "{report:#}");
+    let err = stderr(&o);
+    assert!(err.contains("architecture     arm64 (under qemu"), "{err}");
+}
