@@ -4,6 +4,7 @@
 mod support;
 
 mod arm64;
+mod cargo_lambda;
 mod cli_flows;
 mod compat;
 mod new_project;
