@@ -122,40 +122,9 @@ async fn the_server_invokes_an_arm64_function_under_qemu_and_five_workflows_comp
     let address = rig.server.address();
     let state = dir.0.join("ship-state.json");
     let t0 = std::time::Instant::now();
-    let o = rig.cli(
-        EXE,
-        &[
-            "ship",
-            "--zip",
-            zip.to_str().unwrap(),
-            "--arch",
-            "arm64",
-            "--function-name",
-            "hello-arm64",
-            "--task-queue",
-            "hello-arm64",
-            "--execution-role",
-            support::EXECUTION_ROLE,
-            "--timeout",
-            "60s",
-            "--trusted-principal",
-            support::SERVER_PRINCIPAL,
-            "--address",
-            &address,
-            "--state-file",
-            state.to_str().unwrap(),
-            "--verify-workflow",
-            "HelloWorkflow",
-            "--verify-input",
-            "\"arm64-0\"",
-            "-o",
-            "json",
-        ],
-    );
-    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
-    let shipped: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let shipped = ship(&rig, &zip, "arm64", "hello-arm64", &state, &[]);
     assert_eq!(
-        shipped["verify"]["result"], "Hello, arm64-0!",
+        shipped["verify"]["result"], "Hello, hello-arm64!",
         "{shipped:#}"
     );
     let function = rig.emu.get_function("hello-arm64").unwrap();
@@ -223,40 +192,16 @@ async fn the_server_invokes_an_arm64_function_under_qemu_and_five_workflows_comp
         return;
     }
     let x86_zip = support::sample_zip(&native);
-    let o = rig.cli(
-        EXE,
-        &[
-            "ship",
-            "--zip",
-            x86_zip.to_str().unwrap(),
-            "--arch",
-            "x86_64",
-            "--function-name",
-            "hello-x86",
-            "--task-queue",
-            "hello-x86",
-            // Its own Worker Deployment: the same code, another function.
-            "--env",
-            "HELLO_DEPLOYMENT_NAME=hello-x86-app",
-            "--execution-role",
-            support::EXECUTION_ROLE,
-            "--timeout",
-            "60s",
-            "--trusted-principal",
-            support::SERVER_PRINCIPAL,
-            "--address",
-            &address,
-            "--state-file",
-            dir.0.join("ship-x86.json").to_str().unwrap(),
-            "--verify-workflow",
-            "HelloWorkflow",
-            "--verify-input",
-            "\"x86\"",
-            "-o",
-            "json",
-        ],
+    // Its own Worker Deployment: the same code, another function.
+    let x86 = ship(
+        &rig,
+        &x86_zip,
+        "x86_64",
+        "hello-x86",
+        &dir.0.join("ship-x86.json"),
+        &["--env", "HELLO_DEPLOYMENT_NAME=hello-x86-app"],
     );
-    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    assert_eq!(x86["verify"]["result"], "Hello, hello-x86!", "{x86:#}");
     let x86_logs = rig.emu.logs("hello-x86").unwrap();
     let x86_reports: Vec<&str> = x86_logs
         .lines()
@@ -328,12 +273,7 @@ fn local_demo_builds_for_arm64_and_runs_it_under_qemu() {
         .unwrap();
     assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
     let report: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
-    let results: Vec<&str> = report["workflows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["result"].as_str().unwrap())
-        .collect();
+    let results = support::demo_results(&report);
     assert_eq!(
         results,
         ["\"Hello, Lambda #0!\"", "\"Hello, Lambda #1!\""],
@@ -342,4 +282,49 @@ fn local_demo_builds_for_arm64_and_runs_it_under_qemu() {
     assert_eq!(report["deadline_overruns"], 0, "{report:#}");
     let err = stderr(&o);
     assert!(err.contains("architecture     arm64 (under qemu"), "{err}");
+}
+
+/// `ship --zip <zip> --arch <arch>` of function `name` (task queue `name`) on the rig, run as the
+/// final check with `HelloWorkflow("<name>")`; its JSON report.
+fn ship(
+    rig: &AwsRig,
+    zip: &std::path::Path,
+    arch: &str,
+    name: &str,
+    state: &std::path::Path,
+    extra: &[&str],
+) -> serde_json::Value {
+    let address = rig.server.address();
+    let input = format!("\"{name}\"");
+    let mut args = vec![
+        "ship",
+        "--zip",
+        zip.to_str().unwrap(),
+        "--arch",
+        arch,
+        "--function-name",
+        name,
+        "--task-queue",
+        name,
+        "--execution-role",
+        support::EXECUTION_ROLE,
+        "--timeout",
+        "60s",
+        "--trusted-principal",
+        support::SERVER_PRINCIPAL,
+        "--address",
+        &address,
+        "--state-file",
+        state.to_str().unwrap(),
+        "--verify-workflow",
+        "HelloWorkflow",
+        "--verify-input",
+        &input,
+        "-o",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let o = rig.cli(EXE, &args);
+    assert!(o.status.success(), "{}\n{}", stdout(&o), stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
 }

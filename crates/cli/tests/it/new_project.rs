@@ -99,12 +99,7 @@ fn new_then_local_demo_then_cargo_test_outside_the_workspace() {
     let demo_secs = t1.elapsed().as_secs_f64();
     let report: serde_json::Value =
         serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)));
-    let results: Vec<&str> = report["workflows"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|w| w["result"].as_str().unwrap())
-        .collect();
+    let results = support::demo_results(&report);
     assert_eq!(
         results,
         ["\"Hello, Lambda #0!\"", "\"Hello, Lambda #1!\""],

@@ -99,12 +99,7 @@ env = {{ TEMPORAL_DEPLOYMENT_NAME = "billing", TEMPORAL_BUILD_ID = "b-7" }}
                 .ends_with(&format!(":function:{name}:1")),
             "{f:#}"
         );
-        let results: Vec<&str> = f["workflows"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|w| w["result"].as_str().unwrap())
-            .collect();
+        let results = support::demo_results(f);
         assert_eq!(
             results,
             ["\"Hello, Lambda #0!\"", "\"Hello, Lambda #1!\""],

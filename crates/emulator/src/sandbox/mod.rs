@@ -141,11 +141,8 @@ impl<'a> Sandbox<'a> {
         {
             Ok(l) => l,
             Err(e) => {
-                fail(
-                    first,
-                    "Runtime.Unknown",
-                    &format!("cannot open the log stream: {e}"),
-                );
+                let msg = format!("cannot open the log stream: {e}");
+                fail(first, "Runtime.Unknown", &msg);
                 report.gone(&mut cmd_rx);
                 return None;
             }

@@ -266,3 +266,13 @@ pub(crate) fn stdout(o: &std::process::Output) -> String {
 pub(crate) fn stderr(o: &std::process::Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
+
+/// The workflow results of a `local demo -o json` report (or one of its functions'), in order.
+pub(crate) fn demo_results(report: &serde_json::Value) -> Vec<String> {
+    report["workflows"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no workflows in {report:#}"))
+        .iter()
+        .map(|w| w["result"].as_str().unwrap_or_default().to_string())
+        .collect()
+}

@@ -84,12 +84,16 @@ pub(crate) async fn deploy_build(
     f
 }
 
-/// `temporal workflow describe` of a workflow, as JSON.
-fn describe(server: &temporal_dev_server::DevServer, workflow_id: &str) -> serde_json::Value {
+/// `temporal workflow <command> --workflow-id <id> --output json` on `server`, as JSON.
+fn workflow_json(
+    server: &temporal_dev_server::DevServer,
+    command: &str,
+    workflow_id: &str,
+) -> serde_json::Value {
     let out = std::process::Command::new(server.binary())
         .args([
             "workflow",
-            "describe",
+            command,
             "--workflow-id",
             workflow_id,
             "--output",
@@ -100,10 +104,15 @@ fn describe(server: &temporal_dev_server::DevServer, workflow_id: &str) -> serde
         .expect("temporal CLI runs");
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
         panic!(
-            "describe {workflow_id}: {e}: {}",
+            "{command} {workflow_id}: {e}: {}",
             String::from_utf8_lossy(&out.stderr)
         )
     })
+}
+
+/// `temporal workflow describe` of a workflow, as JSON.
+fn describe(server: &temporal_dev_server::DevServer, workflow_id: &str) -> serde_json::Value {
+    workflow_json(server, "describe", workflow_id)
 }
 
 /// The deployment version a workflow is on (`None` before its first workflow task completes),
@@ -123,24 +132,7 @@ pub(crate) fn history(
     server: &temporal_dev_server::DevServer,
     workflow_id: &str,
 ) -> serde_json::Value {
-    let out = std::process::Command::new(server.binary())
-        .args([
-            "workflow",
-            "show",
-            "--workflow-id",
-            workflow_id,
-            "--output",
-            "json",
-        ])
-        .args(["--address", &server.address(), "--namespace", "default"])
-        .output()
-        .expect("temporal CLI runs");
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "history of {workflow_id}: {e}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
+    workflow_json(server, "show", workflow_id)
 }
 
 /// Whether the workflow is still running (from the server's mutable state, not visibility).
