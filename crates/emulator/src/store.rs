@@ -593,7 +593,6 @@ mod event_invoke;
 #[cfg(test)]
 pub(crate) mod tests;
 mod validate;
-
 pub(crate) use event_invoke::{
     event_invoke_key, AsyncSettings, EventInvokePatch, StoredEventInvokeConfig,
 };
