@@ -62,10 +62,7 @@ cargo fetch --locked --quiet
 #   crates (what `cargo clippy` does, with `check` in place of `build`), so one compile of every
 #   target gives the test binaries and the lints, `-D warnings` failing the build. A separate
 #   `cargo clippy` would check all ~400 dependencies again (~3 min on 2 cores).
-# - 16 codegen units per crate instead of the dev profile's 256: on 2 cores, where many crates
-#   compile at once anyway, that is ~6 % less CPU for the same artifacts (measured: the sample's
-#   bootstrap from scratch, 263 → 245 CPU-s).
-export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=0 CARGO_PROFILE_DEV_CODEGEN_UNITS=16
+export CARGO_INCREMENTAL=0 CARGO_PROFILE_DEV_DEBUG=0
 RUSTC_WORKSPACE_WRAPPER="$(rustup which clippy-driver 2>/dev/null || command -v clippy-driver)" || {
   echo "error: clippy-driver not found: rustup component add clippy" >&2
   exit 1
